@@ -1,0 +1,68 @@
+// Every command but `run` goes through citty. Subcommands are loaded lazily; each lives in its
+// own file under cmd/ and exports a citty command as default. Errors are printed once, here.
+import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import { EXIT, UsageError } from "../sys/errors.ts";
+import { log, setVerbose } from "./log.ts";
+import { runHelp } from "../jail/options.ts";
+import pkg from "../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
+
+const root = defineCommand({
+  meta: {
+    name: "jailx",
+    version: VERSION,
+    description: "Put containment on any Linux program; audit how contained any process is.",
+  },
+  subCommands: {
+    run: defineCommand({ meta: { name: "run", description: "run a program in a jail (see 'jailx run --help')" } }),
+    inspect: () => import("./inspect.ts").then((m) => m.default as CommandDef),
+    seccomp: () => import("./seccomp.ts").then((m) => m.default as CommandDef),
+  },
+});
+
+/** Runs a non-`run` command; sets process.exitCode, never calls process.exit itself. */
+export async function main(argv: string[]): Promise<void> {
+  const verbose = argv.includes("--verbose");
+  setVerbose(verbose);
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    await showUsage(root);
+    process.stdout.write("\nRun 'jailx COMMAND --help' for a command's options.\n");
+    return;
+  }
+  if (argv[0] === "--version" || argv[0] === "-v") {
+    process.stdout.write(`jailx ${VERSION}\n`);
+    return;
+  }
+  if (argv[0] === "run") {
+    process.stdout.write(runHelp());
+    return;
+  }
+  const subs = root.subCommands as Record<string, () => Promise<CommandDef>>;
+  const load = subs[argv[0]!];
+  if (!load || argv[0]!.startsWith("-")) {
+    log.error(`unknown command '${argv[0]}': use run, inspect or seccomp (see 'jailx --help')`);
+    process.exitCode = EXIT.JAILX;
+    return;
+  }
+  const sub = await load();
+  try {
+    if (argv.slice(1).some((a) => a === "--help" || a === "-h")) {
+      await showUsage(sub, root);
+      return;
+    }
+    await runCommand(sub, { rawArgs: argv.slice(1) });
+  } catch (err) {
+    reportError(err, verbose);
+    process.exitCode = EXIT.JAILX;
+  }
+}
+
+/** One line for the user; the stack only with --verbose. */
+export function reportError(err: unknown, verbose: boolean): void {
+  if (err instanceof UsageError || !(err instanceof Error)) log.error(String(err instanceof Error ? err.message : err));
+  else {
+    log.error(err.message);
+    if (verbose && err.stack) process.stderr.write(err.stack + "\n");
+  }
+}

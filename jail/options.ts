@@ -1,0 +1,155 @@
+// The one schema of `jailx run` options: each flag's name, type, default and help are written
+// here once. The parser, `jailx run --help` and the plan builders all read this table.
+import { UsageError } from "../sys/errors.ts";
+
+export type OptionType = "bool" | "string";
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly type: OptionType;
+  /** May be given more than once; values are collected in order. */
+  readonly repeat?: boolean;
+  /** Shown in --help; applied by the plan builder (not by the parser). */
+  readonly default?: string;
+  /** Placeholder for the value in --help. */
+  readonly value?: string;
+  readonly help: string;
+  readonly group: string;
+}
+
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  // General
+  { name: "dry-run", type: "bool", group: "General", help: "print the validated plan as JSON and exit" },
+  { name: "verbose", type: "bool", group: "General", help: "log each setup step; show stack traces" },
+  // Namespaces
+  { name: "userns", type: "bool", group: "Namespaces", default: "on for non-root, off for root", help: "run in a new user namespace (root: maps a range of host ids, see --userns-map)" },
+  { name: "userns-map", type: "string", value: "HOSTID[:COUNT]", group: "Namespaces", default: "root's /etc/subuid range, else 1000000000:65536", help: "root with --userns: ids 0..COUNT-1 inside map to HOSTID.. outside" },
+  { name: "rootless-map", type: "string", value: "root|self|sub", group: "Namespaces", default: "root", help: "rootless id mapping: own uid → 0, own uid → itself, or own uid → 0 plus the /etc/subuid range (newuidmap)" },
+  { name: "share", type: "string", repeat: true, value: "uts|ipc|cgroup", group: "Namespaces", help: "share this namespace with the host instead of creating one (pid and mount are always new)" },
+  { name: "net", type: "string", value: "host|none", group: "Namespaces", default: "host", help: "host: share the network; none: own network namespace with only loopback (up)" },
+  // Filesystem
+  { name: "ro-bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-only (DST defaults to SRC)" },
+  { name: "bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-write" },
+  { name: "tmpfs", type: "string", repeat: true, value: "DST[:size=N]", group: "Filesystem", help: "mount an empty tmpfs (nosuid, nodev)" },
+  { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds" },
+  { name: "no-system-binds", type: "bool", group: "Filesystem", help: "do not bind /usr /bin /sbin /lib* /etc (give everything with --ro-bind)" },
+  { name: "chdir", type: "string", value: "DIR", group: "Filesystem", default: "/", help: "working directory inside the jail" },
+  // Identity
+  { name: "user", type: "string", value: "USER|UID[:GID]", group: "Identity", default: "0:0 (root inside; with a user namespace, not root outside)", help: "run the program as this user; supplementary groups are cleared" },
+  { name: "hostname", type: "string", value: "NAME", group: "Identity", default: "jailx", help: "hostname inside the jail (needs its own uts namespace)" },
+  { name: "clearenv", type: "bool", group: "Identity", help: "start from an empty environment (PATH, HOME and container= are still set)" },
+  { name: "setenv", type: "string", repeat: true, value: "K=V", group: "Identity", help: "set an environment variable" },
+  { name: "unsetenv", type: "string", repeat: true, value: "K", group: "Identity", help: "remove an environment variable" },
+  // Privileges
+  { name: "cap-add", type: "string", repeat: true, value: "NAME", group: "Privileges", help: "keep this capability (e.g. NET_ADMIN or cap_net_admin)" },
+  { name: "cap-drop", type: "string", repeat: true, value: "NAME|ALL", group: "Privileges", help: "drop this capability from the default set" },
+  { name: "allow-new-privs", type: "bool", group: "Privileges", help: "do not set no_new_privs (setuid binaries may then raise privileges inside the jail's limits)" },
+  // Seccomp (sys/seccomp)
+  { name: "seccomp", type: "string", value: "default|none|FILE", group: "Seccomp", default: "default", help: "syscall filter: the built-in policy, none, or a TOML policy file" },
+  { name: "seccomp-allow", type: "string", repeat: true, value: "NAME|@group", group: "Seccomp", help: "allow a syscall or group" },
+  { name: "seccomp-deny", type: "string", repeat: true, value: "NAME|@group", group: "Seccomp", help: "deny a syscall or group" },
+  { name: "seccomp-default-action", type: "string", value: "errno[:N]|kill|log|allow", group: "Seccomp", default: "allow (deny-list: the default policy)", help: "action for syscalls no rule names (errno = allow-list mode)" },
+  { name: "seccomp-log", type: "bool", group: "Seccomp", help: "log denied syscalls to the kernel log" },
+  // Resources (sys/cgroup)
+  { name: "memory", type: "string", value: "SIZE", group: "Resources", help: "memory limit (e.g. 64m, 1g)" },
+  { name: "memory-swap", type: "string", value: "SIZE", group: "Resources", help: "swap limit (v2: memory.swap.max; v1: memory+swap)" },
+  { name: "cpus", type: "string", value: "N.N", group: "Resources", help: "CPU quota in CPUs (0.5 = half of one CPU)" },
+  { name: "cpu-weight", type: "string", value: "N", group: "Resources", help: "relative CPU weight 1..10000" },
+  { name: "cpuset", type: "string", value: "LIST", group: "Resources", help: "CPUs the jail may run on (e.g. 0,2-3)" },
+  { name: "pids", type: "string", value: "N", group: "Resources", help: "maximum number of tasks" },
+  { name: "io-weight", type: "string", value: "N", group: "Resources", help: "relative I/O weight 1..10000 (where the io controller exists)" },
+  { name: "cgroup-parent", type: "string", value: "PATH", group: "Resources", default: "the cgroup jailx runs in", help: "create the jail's cgroup beneath this one" },
+  { name: "timeout", type: "string", value: "DURATION", group: "Resources", help: "wall-clock limit (e.g. 30s, 5m): then SIGTERM, 2 s grace, SIGKILL; exit 124" },
+  { name: "rlimit", type: "string", repeat: true, value: "NAME=SOFT[:HARD]", group: "Resources", help: "set a resource limit (nofile, nproc, as, core, cpu, fsize, …; 'inf' for unlimited)" },
+  // Process
+  { name: "as-pid-1", type: "bool", group: "Process", help: "run the program itself as PID 1 (no init; signals need handlers in the program)" },
+  { name: "new-session", type: "bool", group: "Process", help: "start the program in a new session (detaches it from the terminal)" },
+  { name: "pass-fd", type: "string", repeat: true, value: "N", group: "Process", help: "let the program inherit this file descriptor (only 0, 1, 2 otherwise)" },
+];
+
+export type ParsedOptions = Record<string, string | boolean | string[] | undefined>;
+
+export interface ParsedRun {
+  options: ParsedOptions;
+  command: string[];
+  help: boolean;
+}
+
+const BY_NAME = new Map(RUN_OPTIONS.map((o) => [o.name, o]));
+
+/**
+ * Parse `jailx run` arguments. Options come first; the command starts after `--` or at the
+ * first argument that is not an option. Repeated flags are collected (citty keeps only the last).
+ */
+export function parseRunArgs(argv: readonly string[]): ParsedRun {
+  const options: ParsedOptions = {};
+  let help = false;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      i++;
+      break;
+    }
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) {
+      if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option '${arg}': see 'jailx run --help'`);
+      break;
+    }
+    const eq = arg.indexOf("=");
+    let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let negated = false;
+    if (!BY_NAME.has(name) && name.startsWith("no-") && BY_NAME.get(name.slice(3))?.type === "bool") {
+      name = name.slice(3);
+      negated = true;
+    }
+    const spec = BY_NAME.get(name);
+    if (!spec) throw new UsageError(`unknown option '--${name}': see 'jailx run --help'`);
+    if (spec.type === "bool") {
+      if (eq >= 0) throw new UsageError(`option '--${name}' takes no value (got '${arg}')`);
+      options[name] = !negated;
+      continue;
+    }
+    if (negated) throw new UsageError(`unknown option '--no-${name}': see 'jailx run --help'`);
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next === "--") throw new UsageError(`option '--${name}' needs a value ${spec.value ?? ""}`.trimEnd());
+      value = next;
+      i++;
+    }
+    if (spec.repeat) ((options[name] ??= []) as string[]).push(value);
+    else if (options[name] !== undefined) throw new UsageError(`option '--${name}' given twice ('${options[name]}' and '${value}'); give it once`);
+    else options[name] = value;
+  }
+  return { options, command: argv.slice(i), help };
+}
+
+export function runHelp(): string {
+  const lines = [
+    "Run a program in a jail: namespaces, a minimal read-only filesystem, dropped capabilities,",
+    "no_new_privs, a seccomp filter and cgroup limits.",
+    "",
+    "Usage: jailx run [options] [--] PROGRAM [ARGS...]",
+  ];
+  let group = "";
+  for (const o of RUN_OPTIONS) {
+    if (o.group !== group) {
+      group = o.group;
+      lines.push("", `${group}:`);
+    }
+    const flag = `  --${o.name}${o.value ? ` ${o.value}` : ""}`;
+    const extra = [o.repeat ? "repeatable" : "", o.default ? `default: ${o.default}` : ""].filter(Boolean).join("; ");
+    lines.push(flag.padEnd(40) + " " + o.help + (extra ? ` (${extra})` : ""));
+  }
+  lines.push(
+    "",
+    "Exit status: the program's own, 128+N when it died of signal N, 124 timeout, 125 jailx error,",
+    "126 program not executable, 127 program not found, 137 out of memory.",
+  );
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,45 @@
+// Bun runs helper threads (JIT, GC markers, allocator scavenger). unshare(CLONE_NEWUSER) and
+// setns() fail in a multi-threaded process, and forking one is unsafe. These settings make the VM
+// single-threaded, but they are read at VM start, so `jailx run` re-executes itself with them
+// set. This module does that as a side effect of being imported first by the entry point, before
+// any other module of the run path is evaluated.
+import { dlopen, ptr } from "bun:ffi";
+
+export const SINGLE_THREAD_ENV: Readonly<Record<string, string>> = {
+  BUN_JSC_useConcurrentJIT: "0",
+  BUN_JSC_numberOfGCMarkers: "1",
+  BUN_JSC_useWarmUpMarkedBlocks: "0",
+  MIMALLOC_PURGE_DELAY: "-1",
+};
+
+export function isSingleThreadedBun(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Object.entries(SINGLE_THREAD_ENV).every(([k, v]) => env[k] === v);
+}
+
+/** True when this process is the compiled binary (argv[1] lives in Bun's embedded filesystem). */
+export function isCompiled(): boolean {
+  return (process.argv[1] ?? "").startsWith("/$bunfs/");
+}
+
+function reexecSingleThreaded(): void {
+  const env = { ...process.env, ...SINGLE_THREAD_ENV };
+  const args = isCompiled()
+    ? [process.execPath, ...process.argv.slice(2)]
+    : [process.execPath, process.argv[1]!, ...process.argv.slice(2)];
+  const z = (s: string) => Buffer.from(s + "\0");
+  const strs = (list: string[]) => {
+    const keep = list.map(z);
+    const arr = new BigInt64Array(list.length + 1);
+    keep.forEach((b, i) => (arr[i] = BigInt(ptr(b))));
+    return { arr, keep };
+  };
+  const a = strs(args);
+  const e = strs(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const { symbols } = dlopen("libc.so.6", { execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" } });
+  const path = z(process.execPath);
+  symbols.execve(ptr(path), ptr(a.arr), ptr(e.arr));
+  process.stderr.write(`jailx: cannot re-execute ${process.execPath} single-threaded (execve failed)\n`);
+  process.exit(125);
+}
+
+if (process.argv[2] === "run" && !isSingleThreadedBun()) reexecSingleThreaded();
