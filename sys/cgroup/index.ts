@@ -1,0 +1,6 @@
+// The cgroup library's public face; the launcher (jail/) imports from here.
+export { detectCgroupLayout, type CgroupHierarchy, type CgroupLayout } from "./layout.ts";
+export { JailCgroup, type JailCgroupDir, type JailCgroupOptions, type JailCgroupState } from "./jail.ts";
+export { cleanupStaleJailCgroups, JAIL_CGROUP_NAME, type StaleCleanupOptions } from "./stale.ts";
+export { cgroupPlanFromOptions, formatBytes, parseSize, type CgroupController, type CgroupPlan } from "./plan.ts";
+export { realSystem, type CgroupSystem } from "./system.ts";
