@@ -1,0 +1,76 @@
+// jailx's default policy, as data. It is a deny-list (everything not named is allowed), at
+// least as strict as Docker's default profile (docs/SECCOMP.md compares them), plus what
+// Docker lets through. Facts about Docker's profile: /work/shared/notes/seccomp-reference.md.
+import type { ArgRule } from "./policy-types.ts";
+
+const EPERM = "errno:1";
+const ENOSYS = "errno:38";
+const EAFNOSUPPORT = "errno:97";
+
+/** Refused whatever the jail holds: kernel-wide state, huge attack surface, or obsolete. */
+export const ALWAYS_DENIED: readonly string[] = [
+  "@obsolete", "@swap", "@reboot", "@module", "@raw-io", "@keyring", "@io-uring", "@cpu-emulation",
+  "userfaultfd", "bpf", "perf_event_open", "lookup_dcookie", "pivot_root", "migrate_pages", "move_pages",
+  "kexec_load", "kexec_file_load", "add_key", "request_key", "keyctl",
+  // Namespace creation and joining (clone's flags are guarded below; clone3 gets ENOSYS).
+  "unshare", "setns",
+];
+
+/** Allowed only when the jail keeps the capability (Docker's rule), else refused. */
+export const CAPABILITY_GATED: Readonly<Record<string, readonly string[]>> = {
+  sys_admin: ["mount", "umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick", "open_tree", "open_tree_attr", "move_mount", "mount_setattr", "sethostname", "setdomainname", "quotactl", "quotactl_fd", "fanotify_init"],
+  sys_ptrace: ["ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "process_madvise"],
+  sys_chroot: ["chroot"],
+  sys_time: ["@clock"],
+  sys_pacct: ["acct"],
+  sys_tty_config: ["vhangup"],
+  sys_nice: ["mbind", "set_mempolicy", "get_mempolicy", "set_mempolicy_home_node"],
+  dac_read_search: ["open_by_handle_at"],
+  syslog: ["syslog"],
+};
+
+/** Fixed actions other than EPERM. */
+export const SPECIAL_ACTIONS: Readonly<Record<string, string>> = {
+  // Its flags live in user memory where seccomp cannot look; ENOSYS makes libc fall back to
+  // clone, whose flags the guard below checks.
+  clone3: ENOSYS,
+  // i386 multiplexer: the address family is behind a pointer; glibc falls back to socket().
+  socketcall: ENOSYS,
+};
+
+const TIOCSTI = "0x5412";
+const TIOCLINUX = "0x541c";
+/** CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET (linux/sched.h). */
+const CLONE_NAMESPACE_FLAGS = "0x7e020000";
+const AF_ALG = "38";
+const AF_VSOCK = "40";
+
+/**
+ * Argument guards: checked before a syscall's own action whenever that action lets it run.
+ * The kernel uses only the low 32 bits of ioctl's request and socket's family, so only those
+ * are compared (comparing all 64 lets high bits slip past, CVE-2019-10063).
+ */
+export const GUARDS: Readonly<Record<string, readonly ArgRule[]>> = {
+  ioctl: [
+    { when: [{ arg: 1, op: "eq", value: TIOCSTI, width: 32 }], action: EPERM, why: "TIOCSTI injects input into the caller's terminal" },
+    { when: [{ arg: 1, op: "eq", value: TIOCLINUX, width: 32 }], action: EPERM, why: "TIOCLINUX can paste into the console" },
+  ],
+  clone: [
+    { when: [{ arg: 0, op: "masked-ne", mask: CLONE_NAMESPACE_FLAGS, value: "0", width: 32 }], action: EPERM, why: "creates namespaces" },
+  ],
+  socket: [
+    { when: [{ arg: 0, op: "eq", value: AF_ALG, width: 32 }], action: EAFNOSUPPORT, why: "AF_ALG: kernel crypto API" },
+    { when: [{ arg: 0, op: "eq", value: AF_VSOCK, width: 32 }], action: EAFNOSUPPORT, why: "AF_VSOCK: host/guest sockets" },
+  ],
+  // Only the personalities Docker allows: PER_LINUX, PER_LINUX32, UNAME26, both, and the query.
+  personality: [
+    { when: [{ arg: 0, op: "eq", value: "0x0", width: 32 }], action: "allow", why: "PER_LINUX" },
+    { when: [{ arg: 0, op: "eq", value: "0x8", width: 32 }], action: "allow", why: "PER_LINUX32" },
+    { when: [{ arg: 0, op: "eq", value: "0x20000", width: 32 }], action: "allow", why: "UNAME26" },
+    { when: [{ arg: 0, op: "eq", value: "0x20008", width: 32 }], action: "allow", why: "UNAME26|PER_LINUX32" },
+    { when: [{ arg: 0, op: "eq", value: "0xffffffff", width: 32 }], action: "allow", why: "query" },
+    { when: [], action: EPERM, why: "other personalities (e.g. READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE)" },
+  ],
+};
+
+export const DEFAULT_DENY_ACTION = EPERM;

@@ -1,0 +1,43 @@
+// Installs a filter on the calling thread: seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog).
+// The launcher calls this last, right before execve, after no_new_privs is set (so no
+// CAP_SYS_ADMIN is needed) and after every other setup step (the filter would refuse them).
+import { check, ptr, syscall } from "../ffi.ts";
+import { SysError } from "../errors.ts";
+import { errnoName } from "../errno.ts";
+import { TABLES, currentMachine } from "./tables.ts";
+
+const SECCOMP_SET_MODE_FILTER = 1;
+/** Log every action but allow (kernel ≥ 4.14). */
+const SECCOMP_FILTER_FLAG_LOG = 2;
+
+const HINTS: Record<string, string> = {
+  EACCES: "set no_new_privs (prctl PR_SET_NO_NEW_PRIVS) first, or hold CAP_SYS_ADMIN",
+  EINVAL: "the kernel refused the program (bad instruction or jump) or the flags",
+  ENOMEM: "the filter is too long (the kernel's limit is 4096 instructions, 32768 in all)",
+  EFAULT: "the program buffer was not readable",
+};
+
+/** struct sock_fprog { unsigned short len; struct sock_filter *filter; } (16 bytes, padded). */
+export function sockFprog(prog: Buffer): Buffer {
+  const fprog = Buffer.alloc(16);
+  fprog.writeUInt16LE(prog.length / 8, 0);
+  fprog.writeBigUInt64LE(BigInt(ptr(prog)), 8);
+  return fprog;
+}
+
+export function installSeccompFilter(prog: Buffer, opts: { log?: boolean } = {}): void {
+  if (prog.length === 0 || prog.length % 8 !== 0) throw new Error(`seccomp: bad program length ${prog.length}`);
+  const nr = TABLES[currentMachine() === "x86_64" ? "x86_64" : "aarch64"].get("seccomp")!;
+  const fprog = sockFprog(prog);
+  const flags = opts.log ? SECCOMP_FILTER_FLAG_LOG : 0;
+  const r = syscall(nr, SECCOMP_SET_MODE_FILTER, flags, ptr(fprog));
+  try {
+    check(r, "seccomp", { flags: `SECCOMP_SET_MODE_FILTER${opts.log ? "|SECCOMP_FILTER_FLAG_LOG" : ""}, ${prog.length / 8} instructions` });
+  } catch (e) {
+    if (e instanceof SysError) throw new SysError(e.syscall, e.code, e.errno, undefined, e.flags, HINTS[errnoName(e.errno)]);
+    throw e;
+  }
+  // Keep both buffers reachable until the kernel has copied them.
+  void prog.length;
+  void fprog.length;
+}

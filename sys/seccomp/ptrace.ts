@@ -1,0 +1,63 @@
+// Reads the seccomp filters of another process: PTRACE_SEIZE, PTRACE_INTERRUPT (a ptrace stop
+// is required), PTRACE_SECCOMP_GET_FILTER for each index, PTRACE_DETACH. Needs CAP_SYS_ADMIN
+// (and the right to ptrace the target). Filters come back oldest first (index 0 = oldest).
+import { readFileSync } from "node:fs";
+import { c, errno, ptr, syscall } from "../ffi.ts";
+import { SysError } from "../errors.ts";
+import { errnoName } from "../errno.ts";
+import { currentMachine } from "./tables.ts";
+
+const PTRACE_DETACH = 17;
+const PTRACE_SEIZE = 0x4206;
+const PTRACE_INTERRUPT = 0x4207;
+const PTRACE_SECCOMP_GET_FILTER = 0x420c;
+const __WALL = 0x40000000;
+const NR_PTRACE = { x86_64: 101, aarch64: 117 } as const;
+
+const ROOT_HINT = "reading seccomp filters needs root (CAP_SYS_ADMIN and CAP_SYS_PTRACE over the target)";
+
+function ptrace(req: number, pid: number, addr: number | bigint, data: number | bigint): number {
+  return Number(syscall(NR_PTRACE[currentMachine()], req, pid, addr, data));
+}
+
+function fail(what: string, pid: number, hint?: string): never {
+  const e = errno();
+  const code = errnoName(e);
+  throw new SysError("ptrace", code, e, `/proc/${pid}`, what, hint ?? (code === "EPERM" || code === "EACCES" ? ROOT_HINT : undefined));
+}
+
+/** The process's seccomp mode from /proc/PID/status: 0 none, 1 strict, 2 filter. */
+export function seccompMode(pid: number): number | undefined {
+  const m = /^Seccomp:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : undefined;
+}
+
+export function readProcessFilters(pid: number): Buffer[] {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`readProcessFilters: bad pid ${pid}`);
+  if (seccompMode(pid) !== 2) return [];
+  if (ptrace(PTRACE_SEIZE, pid, 0, 0) === -1) fail("PTRACE_SEIZE", pid);
+  try {
+    if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) === -1) fail("PTRACE_INTERRUPT", pid);
+    const status = new Int32Array(1);
+    for (;;) {
+      const r = c.waitpid(pid, ptr(status), __WALL);
+      if (r === pid) break;
+      if (r === -1 && errno() !== 4 /* EINTR */) fail("waitpid for the ptrace stop", pid);
+    }
+    const filters: Buffer[] = [];
+    for (let i = 0; ; i++) {
+      const n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, 0);
+      if (n === -1) {
+        if (errno() === 2 /* ENOENT: past the last filter */) break;
+        fail(`PTRACE_SECCOMP_GET_FILTER index ${i}`, pid, errno() === 13 ? ROOT_HINT : undefined);
+      }
+      const buf = Buffer.alloc(n * 8);
+      if (ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, ptr(buf)) === -1) fail(`PTRACE_SECCOMP_GET_FILTER index ${i}`, pid);
+      filters.push(buf);
+    }
+    return filters;
+  } finally {
+    // Detaching resumes the process as it was (the interrupt stop is not a signal-delivery stop).
+    ptrace(PTRACE_DETACH, pid, 0, 0);
+  }
+}
