@@ -1,0 +1,223 @@
+// The check table: data, scored by one loop in score.ts (modelled on `systemd-analyze security`:
+// each check has an id, a weight, a range, a text for good and for bad, and an assess function).
+// assess returns a badness in 0..range (0 = good), NA when the check does not apply, or an
+// Unknown when the facts it needs could not be read. docs/INSPECT.md lists this table.
+import { capFacts, identity, nsRelation, procFacts, rootFacts, sensitiveMounts } from "./facts.ts";
+import { isUnknown, known, unknown, type Known, type NsType, type Snapshot } from "./snapshot.ts";
+
+export type Layer = "namespaces" | "credentials" | "capabilities" | "syscalls" | "filesystem" | "resources" | "lsm";
+
+export const NA = { na: true } as const;
+export type Assessment = { badness: number; detail?: string } | typeof NA | Known<never>;
+
+export interface Check {
+  readonly id: string;
+  readonly layer: Layer;
+  readonly weight: number;
+  readonly range: number;
+  readonly good: string;
+  readonly bad: string;
+  readonly assess: (s: Snapshot) => Assessment;
+}
+
+function bad(b: boolean, detail?: string): Assessment {
+  return { badness: b ? 1 : 0, detail };
+}
+
+function nsCheck(t: NsType, weight: number, what: string): Check {
+  return {
+    id: `ns.${t}`,
+    layer: "namespaces",
+    weight,
+    range: 1,
+    good: `own ${t} namespace (${what} separate from the host)`,
+    bad: `shares the host's ${t} namespace (${what})`,
+    assess: (s) => {
+      const r = nsRelation(s, t);
+      if (r.state === "unknown") return unknown(r.reason ?? "unknown");
+      return bad(r.state === "shared", `compared with ${r.reference}`);
+    },
+  };
+}
+
+/** Capability held (usable) by the process; less bad when it only applies inside its own user namespace. */
+function capCheck(cap: string, weight: number, why: string): Check {
+  return {
+    id: `cap.${cap}`,
+    layer: "capabilities",
+    weight,
+    range: 2,
+    good: `cannot use cap_${cap}`,
+    bad: `can use cap_${cap} (${why})`,
+    assess: (s) => {
+      if (!capFacts(s).usable.has(cap)) {
+        // still in the bounding set and no no_new_privs: a setuid/file-cap binary can bring it back
+        const regain = !s.noNewPrivs && capFacts(s).sets.bounding.includes(cap);
+        return regain ? { badness: 0.5, detail: "in the bounding set without no_new_privs" } : { badness: 0 };
+      }
+      const userns = nsRelation(s, "user");
+      if (userns.state === "unknown") return unknown(userns.reason ?? "user namespace unknown");
+      return userns.state === "separate"
+        ? { badness: 1, detail: "only over its own user namespace" }
+        : { badness: 2, detail: "over the host" };
+    },
+  };
+}
+
+export const CHECKS: readonly Check[] = [
+  nsCheck("user", 1500, "ids and capabilities"),
+  nsCheck("mnt", 1000, "filesystem view"),
+  nsCheck("pid", 1000, "sees and signals host processes"),
+  nsCheck("net", 1500, "network interfaces and sockets"),
+  nsCheck("ipc", 500, "System V IPC and POSIX queues"),
+  nsCheck("uts", 100, "hostname"),
+  nsCheck("cgroup", 250, "cgroup paths"),
+  nsCheck("time", 50, "boot and monotonic clocks"),
+  {
+    id: "creds.root",
+    layer: "credentials",
+    weight: 1500,
+    range: 2,
+    good: "does not run as root on the host",
+    bad: "runs as root on the host",
+    assess: (s) => {
+      const id = identity(s);
+      if (isUnknown(id)) return id;
+      if (id.kind === "host-root") return { badness: 2, detail: "euid 0 in the host user namespace" };
+      if (id.kind === "userns-root") return { badness: 1, detail: `root only inside its user namespace (uid ${id.hostUid} outside)` };
+      return { badness: 0, detail: `uid ${id.hostUid}` };
+    },
+  },
+  capCheck("sys_admin", 1500, "mounts, namespaces, most of the kernel"),
+  capCheck("sys_module", 1500, "loads kernel modules"),
+  capCheck("sys_ptrace", 1000, "reads and controls other processes"),
+  capCheck("sys_rawio", 1000, "raw I/O ports and devices"),
+  capCheck("dac_read_search", 750, "reads any file, open_by_handle_at"),
+  capCheck("dac_override", 500, "ignores file permissions"),
+  capCheck("net_admin", 500, "reconfigures the network"),
+  capCheck("bpf", 500, "loads BPF programs"),
+  capCheck("sys_boot", 300, "reboots the machine"),
+  {
+    id: "caps.bounding",
+    layer: "capabilities",
+    weight: 500,
+    range: 1,
+    good: "bounding set is empty",
+    bad: "bounding set not empty (capabilities can be regained through execve)",
+    assess: (s) => {
+      const n = capFacts(s).sets.bounding.length;
+      return { badness: n === 0 ? 0 : s.noNewPrivs ? 0.5 : 1, detail: `${n} capabilities` };
+    },
+  },
+  {
+    id: "nnp",
+    layer: "syscalls",
+    weight: 500,
+    range: 1,
+    good: "no_new_privs is set (setuid and file capabilities cannot raise privileges)",
+    bad: "no_new_privs is not set",
+    assess: (s) => bad(!s.noNewPrivs),
+  },
+  {
+    id: "seccomp",
+    layer: "syscalls",
+    weight: 1000,
+    range: 1,
+    good: "system calls are filtered by seccomp",
+    bad: "no seccomp filter: every system call is reachable",
+    assess: (s) => bad(s.seccompMode === 0, s.seccompMode === 2 ? `${s.seccompFilters} filter(s)` : s.seccompMode === 1 ? "strict mode" : undefined),
+  },
+  {
+    id: "fs.root",
+    layer: "filesystem",
+    weight: 1000,
+    range: 1,
+    good: "its root directory is not the host's",
+    bad: "its root directory is the host's",
+    assess: (s) => {
+      const r = rootFacts(s);
+      return isUnknown(r.separate) ? r.separate : bad(!r.separate, `by ${r.method}`);
+    },
+  },
+  {
+    id: "fs.root-ro",
+    layer: "filesystem",
+    weight: 500,
+    range: 1,
+    good: "root filesystem is read-only",
+    bad: "root filesystem is writable",
+    assess: (s) => {
+      const r = rootFacts(s);
+      return isUnknown(r.readOnly) ? r.readOnly : bad(!r.readOnly);
+    },
+  },
+  {
+    id: "fs.proc-sys",
+    layer: "filesystem",
+    weight: 500,
+    range: 1,
+    good: "/proc/sys is read-only or absent",
+    bad: "/proc/sys is writable (kernel settings, for whoever has the capabilities)",
+    assess: (s) => {
+      const m = known(s.mounts);
+      return m ? bad(procFacts(m).sysWritable) : (s.mounts as Known<never>);
+    },
+  },
+  {
+    id: "fs.proc-masked",
+    layer: "filesystem",
+    weight: 200,
+    range: 1,
+    good: "sensitive /proc entries are masked (or /proc is absent)",
+    bad: "sensitive /proc entries are visible",
+    assess: (s) => {
+      const m = known(s.mounts);
+      if (!m) return s.mounts as Known<never>;
+      const p = procFacts(m);
+      return p.unmasked.length ? { badness: p.unmasked.length / 4, detail: `visible: ${p.unmasked.join(", ")}` } : { badness: 0 };
+    },
+  },
+  {
+    id: "fs.sensitive-mounts",
+    layer: "filesystem",
+    weight: 1000,
+    range: 1,
+    good: "no sensitive host paths are mounted in",
+    bad: "sensitive host paths are mounted in",
+    assess: (s) => {
+      const mnt = nsRelation(s, "mnt");
+      if (mnt.state === "unknown") return unknown(mnt.reason ?? "unknown");
+      if (mnt.state === "shared") return NA; // covered by ns.mnt: it sees everything anyway
+      const list = sensitiveMounts(s);
+      return isUnknown(list) ? list : { badness: list.length ? 1 : 0, detail: list.join("; ") || undefined };
+    },
+  },
+  ...(["memory", "pids", "cpu"] as const).map(
+    (res): Check => ({
+      id: `cgroup.${res}`,
+      layer: "resources",
+      weight: res === "cpu" ? 100 : 300,
+      range: 1,
+      good: `${res} is limited by its cgroup`,
+      bad: `no ${res} limit on its cgroup or any ancestor`,
+      assess: (s) => {
+        const cg = known(s.cgroup);
+        if (!cg) return s.cgroup as Known<never>;
+        const l = cg[res];
+        return isUnknown(l) ? l : bad(l.value === null, l.where);
+      },
+    }),
+  ),
+  {
+    id: "lsm",
+    layer: "lsm",
+    weight: 300,
+    range: 1,
+    good: "confined by an LSM profile",
+    bad: "unconfined by AppArmor/SELinux",
+    assess: (s) => {
+      if (isUnknown(s.lsm)) return s.lsm.unknown.startsWith("EINVAL") ? NA : s.lsm;
+      return bad(s.lsm === "" || /^unconfined\b|:unconfined_t:/.test(s.lsm), s.lsm);
+    },
+  },
+];

@@ -1,0 +1,144 @@
+// Interpretation shared by the checks and the report: what the raw snapshot means, layer by
+// layer (shared or separate namespaces, who the process is on the host, what its root is).
+import { DANGEROUS_CAPS, capNames } from "./caps.ts";
+import { mountAt } from "./parse.ts";
+import { isUnknown, known, NS_TYPES, unknown, type Known, type Mount, type NsReference, type NsType, type Snapshot } from "./snapshot.ts";
+
+export interface NsRelation {
+  readonly state: "shared" | "separate" | "unknown";
+  /** which process the target was compared with */
+  readonly reference: NsReference["name"] | null;
+  /** the same comparison against the reader itself, when both could be read */
+  readonly vsReader?: "shared" | "separate";
+  readonly reason?: string;
+}
+
+/**
+ * Shared or separate, compared with PID 1 of the reader's view (the host's init when the reader
+ * runs on the host); when PID 1's links cannot be read, with kthreadd (always in the initial
+ * namespaces) and finally with the reader itself. A reference that is the target is skipped.
+ */
+export function nsRelation(s: Snapshot, t: NsType): NsRelation {
+  const mine = s.ns[t];
+  if (isUnknown(mine)) return { state: "unknown", reference: null, reason: mine.unknown };
+  const reader = s.refs.find((r) => r.name === "reader" && r.pid !== s.pid);
+  const rv = reader ? known(reader.ns[t]) : undefined;
+  const vsReader = rv === undefined ? undefined : rv === mine ? "shared" : "separate";
+  for (const ref of s.refs) {
+    if (ref.pid === s.pid) continue;
+    const id = known(ref.ns[t]);
+    if (id !== undefined) return { state: id === mine ? "shared" : "separate", reference: ref.name, vsReader };
+  }
+  const why = s.refs.map((r) => r.ns[t]).find(isUnknown);
+  return { state: "unknown", reference: null, reason: `no reference namespace could be read${why ? ` (${why.unknown})` : ""}` };
+}
+
+export function allNs(s: Snapshot): Record<NsType, NsRelation> {
+  return Object.fromEntries(NS_TYPES.map((t) => [t, nsRelation(s, t)])) as Record<NsType, NsRelation>;
+}
+
+/** Who the process is: host root, root only inside its user namespace, or an ordinary user. */
+export interface Identity {
+  readonly kind: "host-root" | "userns-root" | "user";
+  /** effective uid as the reader sees it (status is translated into the reader's user namespace) */
+  readonly hostUid: number;
+  /** effective uid inside its own user namespace, when known */
+  readonly insideUid?: number;
+  /** "root inside = uid N outside" */
+  readonly rootOutside?: number;
+}
+
+export function identity(s: Snapshot): Known<Identity> {
+  const euid = s.creds.uid[1] ?? -1;
+  const userns = nsRelation(s, "user");
+  const map = known(s.uidMap);
+  const rootRange = map?.find((r) => r.inside === 0);
+  const rootOutside = rootRange?.outside;
+  if (userns.state !== "separate") {
+    if (userns.state === "unknown" && euid === 0) {
+      // status ids are translated into the reader's namespace: 0 here is root for the reader
+      return { kind: "host-root", hostUid: 0, insideUid: 0, rootOutside };
+    }
+    return { kind: euid === 0 ? "host-root" : "user", hostUid: euid, insideUid: euid, rootOutside };
+  }
+  const range = map?.find((r) => euid >= r.outside && euid < r.outside + r.count);
+  const insideUid = range ? range.inside + euid - range.outside : undefined;
+  if (euid === 0) return { kind: "host-root", hostUid: 0, insideUid, rootOutside };
+  return { kind: insideUid === 0 ? "userns-root" : "user", hostUid: euid, insideUid, rootOutside };
+}
+
+/** Capability names per set, and the dangerous ones that are usable (effective or permitted). */
+export function capFacts(s: Snapshot) {
+  const sets = {
+    effective: capNames(s.caps.effective),
+    permitted: capNames(s.caps.permitted),
+    inheritable: capNames(s.caps.inheritable),
+    bounding: capNames(s.caps.bounding),
+    ambient: capNames(s.caps.ambient),
+  };
+  const usable = new Set([...sets.effective, ...sets.permitted, ...sets.ambient]);
+  return { sets, usable, dangerousUsable: DANGEROUS_CAPS.filter((c) => usable.has(c)) };
+}
+
+export interface RootFacts {
+  /** the directory the process sees as "/" is not the reader's "/" */
+  readonly separate: Known<boolean>;
+  /** how `separate` was decided */
+  readonly method: "stat dev:inode" | "mountinfo / entry" | null;
+  readonly readOnly: Known<boolean>;
+  readonly rootMount?: Mount;
+}
+
+export function rootFacts(s: Snapshot): RootFacts {
+  const mounts = known(s.mounts);
+  const rootMount = mounts ? mountAt(mounts, "/") : undefined;
+  const readOnly: Known<boolean> = rootMount ? rootMount.options.includes("ro") : isUnknown(s.mounts) ? s.mounts : unknown("no / entry in mountinfo");
+  const r = known(s.root);
+  const h = known(s.hostRoot);
+  if (r && h) return { separate: r.dev !== h.dev || r.ino !== h.ino, method: "stat dev:inode", readOnly, rootMount };
+  // Without ptrace access: mountinfo is readable by anyone; its `/` entry names the filesystem
+  // (major:minor) and the directory inside it (field 4) that the process uses as its root.
+  const hm = known(s.hostRootMount);
+  if (rootMount && hm) {
+    return { separate: rootMount.dev !== hm.dev || rootMount.root !== hm.root, method: "mountinfo / entry", readOnly, rootMount };
+  }
+  return { separate: isUnknown(s.root) ? s.root : unknown("cannot compare roots"), method: null, readOnly, rootMount };
+}
+
+/** Paths under /proc that container runtimes hide (Docker/OCI default maskedPaths and readonlyPaths). */
+export const MASKED_PROC = ["/proc/kcore", "/proc/sysrq-trigger", "/proc/keys", "/proc/timer_list"] as const;
+
+export interface ProcFacts {
+  /** no proc filesystem at /proc at all */
+  readonly mounted: boolean;
+  readonly sysWritable: boolean;
+  readonly masked: string[];
+  readonly unmasked: string[];
+}
+
+export function procFacts(mounts: readonly Mount[]): ProcFacts {
+  const proc = mountAt(mounts, "/proc");
+  if (!proc || proc.fsType !== "proc") return { mounted: false, sysWritable: false, masked: [], unmasked: [] };
+  const sys = mountAt(mounts, "/proc/sys");
+  const sysWritable = !(proc.options.includes("ro") || (sys && sys.options.includes("ro")));
+  const masked = MASKED_PROC.filter((p) => mountAt(mounts, p) !== undefined || proc.options.includes("ro"));
+  return { mounted: true, sysWritable, masked, unmasked: MASKED_PROC.filter((p) => !masked.includes(p)) };
+}
+
+/** Host paths that, mounted into a separate mount namespace, give the host away. */
+export function sensitiveMounts(s: Snapshot): Known<string[]> {
+  const mounts = known(s.mounts);
+  if (!mounts) return s.mounts as Known<never>;
+  const host = known(s.hostRootMount);
+  const out: string[] = [];
+  for (const m of mounts) {
+    const rw = !m.options.includes("ro");
+    if (host && m.dev === host.dev && m.root === host.root && m.mountPoint !== "/") out.push(`host root filesystem at ${m.mountPoint}${rw ? " (rw)" : ""}`);
+    if (/(^|\/)(docker|containerd|podman)\.sock$/.test(m.root) || /\.sock$/.test(m.mountPoint) && /docker|containerd|podman/.test(m.mountPoint))
+      out.push(`container runtime socket at ${m.mountPoint}`);
+    if (m.fsType === "devtmpfs") out.push(`host /dev (devtmpfs) at ${m.mountPoint}${rw ? " (rw)" : ""}`);
+    if (m.fsType === "sysfs" && rw) out.push(`writable /sys at ${m.mountPoint}`);
+    if (host && m.dev === host.dev && /^\/(var\/)?run$/.test(m.root) && rw) out.push(`host ${m.root} at ${m.mountPoint} (rw)`);
+  }
+  return out;
+}

@@ -1,0 +1,190 @@
+// Gathering: /proc (and the cgroup filesystem) → a Snapshot. Reads each file once, synchronously;
+// what several processes share (mountinfo per mount namespace and root, id maps per user
+// namespace, markers per root, cgroup limit files) is read once per run and cached.
+import { CgroupReader, findCgroupMounts } from "./cgroup.ts";
+import { closePidfd, openPidfd, pidfdAlive, type Pidfd } from "./pin.ts";
+import { envValue, mountAt, numbers, parseIdMap, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "./parse.ts";
+import { isUnknown, NS_TYPES, unknown, type DevIno, type IdRange, type Known, type Mount, type NsIds, type NsReference, type PinState, type Snapshot } from "./snapshot.ts";
+import { ProcSource } from "./source.ts";
+
+/** Marker files looked up inside the target's root (never the reader's: this host has a stray /.dockerenv). */
+export const MARKER_FILES = ["/.dockerenv", "/run/.containerenv", "/.flatpak-info"] as const;
+
+export interface GatherOptions {
+  /** false for --all: skip what only the single-process report shows (cmdline, exe, limits, oom) */
+  readonly full: boolean;
+}
+
+/** The process could not be inspected at all (no such pid). */
+export class NoSuchProcess extends Error {}
+
+/** Per-run state: the references to compare with and the caches shared across processes. */
+export class GatherContext {
+  readonly readerPid: number;
+  readonly refs: readonly NsReference[];
+  readonly hostRoot: Known<DevIno>;
+  readonly hostRootMount: Known<Mount>;
+  readonly cgroups: CgroupReader;
+  private mountCache = new Map<string, Known<readonly Mount[]>>();
+  private mapCache = new Map<string, Known<readonly IdRange[]>>();
+  private markerCache = new Map<string, Record<string, Known<boolean>>>();
+  private statCache = new Map<number, { comm: string; ppid: number } | null>();
+
+  constructor(
+    readonly src: ProcSource = new ProcSource(),
+    readerPid?: number,
+  ) {
+    this.readerPid = readerPid ?? (src.fake ? src.selfPid() : process.pid);
+    // PID 1 may refuse even root (it can hold capabilities the reader lacks); kthreadd always
+    // lives in the kernel's initial namespaces, when it is visible (not inside a pid namespace).
+    const kthreadd = src.read(2, "stat");
+    this.refs = [
+      { name: "PID 1", pid: 1, ns: readNs(src, 1) },
+      ...(!isUnknown(kthreadd) && /^2 \(kthreadd\) \S+ 0 /.test(kthreadd) ? [{ name: "kthreadd (PID 2)" as const, pid: 2, ns: readNs(src, 2) }] : []),
+      { name: "reader", pid: this.readerPid, ns: readNs(src, this.readerPid) },
+    ];
+    this.hostRoot = src.fake ? src.statRoot(this.readerPid) : src.statDevIno("/");
+    const mi = src.read(this.readerPid, "mountinfo");
+    this.hostRootMount = isUnknown(mi) ? mi : (mountAt(parseMountinfo(mi), "/") ?? unknown("no / entry in mountinfo"));
+    this.cgroups = new CgroupReader(src, isUnknown(mi) ? mi : findCgroupMounts(mi));
+  }
+
+  mounts(pid: number, ns: Known<number>, root: Known<DevIno>): Known<readonly Mount[]> {
+    // mountinfo depends on the mount namespace and on the process root (paths are relative to it)
+    const key = isUnknown(ns) || isUnknown(root) ? undefined : `${ns}:${root.dev}:${root.ino}`;
+    if (key && this.mountCache.has(key)) return this.mountCache.get(key)!;
+    const t = this.src.read(pid, "mountinfo");
+    const v = isUnknown(t) ? t : parseMountinfo(t);
+    if (key && !isUnknown(v)) this.mountCache.set(key, v);
+    return v;
+  }
+
+  idMap(pid: number, file: "uid_map" | "gid_map", userns: Known<number>): Known<readonly IdRange[]> {
+    const key = isUnknown(userns) ? undefined : `${file}:${userns}`;
+    if (key && this.mapCache.has(key)) return this.mapCache.get(key)!;
+    const t = this.src.read(pid, file);
+    const v = isUnknown(t) ? t : parseIdMap(t);
+    if (key && !isUnknown(v)) this.mapCache.set(key, v);
+    return v;
+  }
+
+  markers(pid: number, root: Known<DevIno>): Record<string, Known<boolean>> {
+    const key = isUnknown(root) ? undefined : `${root.dev}:${root.ino}`;
+    if (key && this.markerCache.has(key)) return this.markerCache.get(key)!;
+    const out: Record<string, Known<boolean>> = {};
+    for (const f of MARKER_FILES) out[f] = this.src.exists(`${this.src.proc}/${pid}/root${f}`);
+    if (key) this.markerCache.set(key, out);
+    return out;
+  }
+
+  /** comm and ppid of a process, for the parent chain (cached: parents are shared). */
+  stat(pid: number): { comm: string; ppid: number } | null {
+    if (this.statCache.has(pid)) return this.statCache.get(pid)!;
+    const t = this.src.read(pid, "stat");
+    const v = isUnknown(t) ? null : parseStat(t);
+    this.statCache.set(pid, v && { comm: v.comm, ppid: v.ppid });
+    return v && { comm: v.comm, ppid: v.ppid };
+  }
+}
+
+function readNs(src: ProcSource, pid: number): NsIds {
+  const out = {} as Record<string, Known<number>>;
+  for (const t of NS_TYPES) {
+    const l = src.readlink(pid, `ns/${t}`);
+    out[t] = isUnknown(l) ? l : parseNsLink(l, t);
+  }
+  return out as NsIds;
+}
+
+/** Reads one process. Throws NoSuchProcess when it does not exist (or vanished before any read). */
+export function gather(pid: number, ctx: GatherContext, opts?: { full: true }): Snapshot;
+/** With full: false (--all), kernel threads are left out (null): there is nothing to contain. */
+export function gather(pid: number, ctx: GatherContext, opts: GatherOptions): Snapshot | null;
+export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { full: true }): Snapshot | null {
+  const src = ctx.src;
+  const statText = src.read(pid, "stat");
+  if (isUnknown(statText)) throw new NoSuchProcess(`no process with pid ${pid}`);
+  const stat0 = parseStat(statText);
+  const pidfd: Pidfd | string | undefined = src.fake ? undefined : openPidfd(pid);
+  if (typeof pidfd === "string") throw new NoSuchProcess(`process ${pid} exited before it could be pinned (pidfd_open: ${pidfd})`);
+  try {
+    const statusText = src.read(pid, "status");
+    if (isUnknown(statusText)) throw new NoSuchProcess(`process ${pid} exited while being read (status: ${statusText.unknown})`);
+    const st = parseStatus(statusText);
+    if (!opts.full && (st.get("Kthread") === "1" || stat0.ppid === 2 || pid === 2)) return null;
+    const ns = readNs(src, pid);
+    const root = src.statRoot(pid);
+    const cmdline = opts.full ? src.read(pid, "cmdline") : unknown("not read in --all");
+    const environ = src.read(pid, "environ");
+    const limits = opts.full ? src.read(pid, "limits") : unknown("not read in --all");
+    const oom = opts.full ? src.read(pid, "oom_score_adj") : unknown("not read in --all");
+    const lsm = opts.full ? src.read(pid, "attr/current") : unknown("not read in --all");
+    const setgroups = src.read(pid, "setgroups");
+    const snap: Snapshot = {
+      pid,
+      reader: { pid: ctx.readerPid, uid: src.readerUid },
+      pin: { method: "none", state: "alive" },
+      comm: stat0.comm,
+      ppid: stat0.ppid,
+      parents: parentChain(ctx, stat0.ppid),
+      cmdline: isUnknown(cmdline) ? cmdline : cmdline.split("\0").filter((a, i, l) => a !== "" || i < l.length - 1),
+      exe: opts.full ? src.readlink(pid, "exe") : unknown("not read in --all"),
+      creds: { uid: numbers(st.get("Uid")), gid: numbers(st.get("Gid")), groups: numbers(st.get("Groups")) },
+      caps: {
+        inheritable: st.get("CapInh") ?? "0",
+        permitted: st.get("CapPrm") ?? "0",
+        effective: st.get("CapEff") ?? "0",
+        bounding: st.get("CapBnd") ?? "0",
+        ambient: st.get("CapAmb") ?? "0",
+      },
+      noNewPrivs: st.get("NoNewPrivs") === "1",
+      seccompMode: Number(st.get("Seccomp") ?? 0),
+      seccompFilters: Number(st.get("Seccomp_filters") ?? 0),
+      nspid: numbers(st.get("NSpid")),
+      ns,
+      refs: ctx.refs,
+      uidMap: ctx.idMap(pid, "uid_map", ns.user),
+      gidMap: ctx.idMap(pid, "gid_map", ns.user),
+      setgroups: isUnknown(setgroups) ? setgroups : setgroups.trim(),
+      root,
+      hostRoot: ctx.hostRoot,
+      mounts: ctx.mounts(pid, ns.mnt, root),
+      hostRootMount: ctx.hostRootMount,
+      cgroup: ctx.cgroups.info(src.read(pid, "cgroup")),
+      rlimits: isUnknown(limits) ? limits : parseLimits(limits),
+      oomScoreAdj: isUnknown(oom) ? oom : Number(oom.trim()),
+      lsm: isUnknown(lsm) ? lsmUnknown(lsm.unknown) : lsm.replace(/\0/g, "").trim(),
+      containerEnv: isUnknown(environ) ? environ : envValue(environ, "container"),
+      markers: ctx.markers(pid, root),
+      seccompFilterSummary: unknown("filter contents: unavailable"),
+    };
+    return { ...snap, pin: pinState(src, pid, stat0.startTime, pidfd) };
+  } finally {
+    if (pidfd) closePidfd(pidfd);
+  }
+}
+
+function lsmUnknown(reason: string): Known<string> {
+  return unknown(reason.startsWith("EINVAL") ? "EINVAL: no LSM (AppArmor/SELinux) exposes a label on this kernel" : reason);
+}
+
+function parentChain(ctx: GatherContext, ppid: number): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (let p = ppid; p > 0 && out.length < 64; ) {
+    const s = ctx.stat(p);
+    if (!s) break;
+    out.push({ pid: p, comm: s.comm });
+    p = s.ppid;
+  }
+  return out;
+}
+
+/** After the reads: is it still the same process? */
+function pinState(src: ProcSource, pid: number, startTime: string, pidfd: Pidfd | undefined): PinState {
+  const method = pidfd ? "pidfd" : "none";
+  const now = src.read(pid, "stat");
+  if (pidfd && !pidfdAlive(pidfd)) return { method, state: "exited", detail: "the process exited while it was being read" };
+  if (isUnknown(now)) return { method, state: "exited", detail: "the process exited while it was being read" };
+  if (parseStat(now).startTime !== startTime) return { method, state: "reused", detail: "the pid now belongs to another process" };
+  return { method, state: "alive" };
+}

@@ -1,0 +1,105 @@
+// Pure parsers for the /proc text formats inspect reads (see proc(5)). No I/O here.
+import type { CgroupEntry, IdRange, Mount, NsType, Rlimit } from "./snapshot.ts";
+
+/** "Key:\tvalue" lines of /proc/PID/status. */
+export function parseStatus(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const i = line.indexOf(":");
+    if (i > 0) out.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+export function numbers(field: string | undefined): number[] {
+  if (!field) return [];
+  return field.split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** /proc/PID/stat: comm is in parentheses and may contain spaces and ")"; split after the last ")". */
+export function parseStat(text: string): { comm: string; state: string; ppid: number; startTime: string } {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  const rest = text.slice(close + 2).split(" ");
+  // rest[0] is field 3 (state); starttime is field 22 → rest[19]
+  return { comm: text.slice(open + 1, close), state: rest[0] ?? "?", ppid: Number(rest[1]), startTime: rest[19] ?? "" };
+}
+
+/** "net:[4026531833]" → 4026531833 */
+export function parseNsLink(link: string, type: NsType): number {
+  const m = /^(\w+):\[(\d+)\]$/.exec(link);
+  if (!m || m[1] !== type) throw new Error(`unexpected ns link '${link}'`);
+  return Number(m[2]);
+}
+
+/** uid_map/gid_map: "inside outside count" per line. */
+export function parseIdMap(text: string): IdRange[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length === 3)
+    .map(([a, b, c]) => ({ inside: Number(a), outside: Number(b), count: Number(c) }));
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (\040). */
+function unescapeOctal(s: string): string {
+  return s.includes("\\") ? s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) : s;
+}
+
+/** /proc/PID/mountinfo (proc(5)): fields, optional fields, "-", fstype, source, super options. */
+export function parseMountinfo(text: string): Mount[] {
+  const out: Mount[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    const f = line.split(" ");
+    const sep = f.indexOf("-", 6);
+    if (sep < 0 || f.length < sep + 3) continue;
+    out.push({
+      id: Number(f[0]),
+      parent: Number(f[1]),
+      dev: f[2]!,
+      root: unescapeOctal(f[3]!),
+      mountPoint: unescapeOctal(f[4]!),
+      options: f[5]!.split(","),
+      fsType: f[sep + 1]!,
+      source: unescapeOctal(f[sep + 2]!),
+      superOptions: (f[sep + 3] ?? "").split(","),
+    });
+  }
+  return out;
+}
+
+/** The mount that is visible at `path`: the last one mounted there (later entries hide earlier). */
+export function mountAt(mounts: readonly Mount[], path: string): Mount | undefined {
+  for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i]!.mountPoint === path) return mounts[i];
+  return undefined;
+}
+
+/** /proc/PID/cgroup: "hierarchy-id:controllers:path". */
+export function parseCgroup(text: string): CgroupEntry[] {
+  const out: CgroupEntry[] = [];
+  for (const line of text.split("\n")) {
+    const a = line.indexOf(":");
+    const b = line.indexOf(":", a + 1);
+    if (a < 0 || b < 0) continue;
+    out.push({ hierarchy: Number(line.slice(0, a)), controllers: line.slice(a + 1, b), path: line.slice(b + 1) });
+  }
+  return out;
+}
+
+/** /proc/PID/limits: fixed-width columns; names contain spaces, so split on 2+ spaces. */
+export function parseLimits(text: string): Record<string, Rlimit> {
+  const out: Record<string, Rlimit> = {};
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s{2,}/);
+    if (f.length >= 3) out[f[0]!.replace(/^Max /, "")] = { soft: f[1]!, hard: f[2]! };
+  }
+  return out;
+}
+
+/** The value of `name=` in a NUL-separated environ, or null. */
+export function envValue(environ: string, name: string): string | null {
+  const key = name + "=";
+  for (const kv of environ.split("\0")) if (kv.startsWith(key)) return kv.slice(key.length);
+  return null;
+}

@@ -1,0 +1,29 @@
+// Holding the target while reading: a pidfd refers to one process, not to a number, so after the
+// reads we can ask whether *that* process is still alive. A changed start time in /proc/PID/stat
+// tells that the number now belongs to another process (PID reuse).
+import { c, errno, syscall } from "../sys/ffi.ts";
+import { errnoName } from "../sys/errno.ts";
+
+// Same numbers on x86_64 and aarch64 (the unified syscall table, include/uapi/asm-generic/unistd.h).
+const SYS_pidfd_open = 434;
+const SYS_pidfd_send_signal = 424;
+
+export interface Pidfd {
+  readonly fd: number;
+}
+
+/** Opens a pidfd, or returns the errno name (ESRCH: no such process). */
+export function openPidfd(pid: number): Pidfd | string {
+  const fd = Number(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errnoName(errno());
+  return { fd };
+}
+
+/** True while the pinned process has not exited (signal 0 only checks). */
+export function pidfdAlive(p: Pidfd): boolean {
+  return Number(syscall(SYS_pidfd_send_signal, p.fd, 0, 0, 0)) === 0 || errnoName(errno()) !== "ESRCH";
+}
+
+export function closePidfd(p: Pidfd): void {
+  c.close(p.fd);
+}

@@ -1,0 +1,156 @@
+// The snapshot: everything `inspect` read about one process, as plain data. Gathering fills it
+// (gather.ts), judging only reads it (checks.ts), so tests can feed fixtures to the judge.
+//
+// Every fact that could not be read is an Unknown carrying the reason, never a default value:
+// "unknown (EACCES: run as root)" must not turn into "not confined".
+
+export interface Unknown {
+  readonly unknown: string;
+}
+export type Known<T> = T | Unknown;
+
+export function isUnknown(x: unknown): x is Unknown {
+  return typeof x === "object" && x !== null && "unknown" in x && Object.keys(x).length === 1;
+}
+export function unknown(reason: string): Unknown {
+  return { unknown: reason };
+}
+/** The value, or undefined when unknown. */
+export function known<T>(x: Known<T>): T | undefined {
+  return isUnknown(x) ? undefined : (x as T);
+}
+
+export const NS_TYPES = ["user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"] as const;
+export type NsType = (typeof NS_TYPES)[number];
+/** Namespace inode numbers by type (from the ns/* links, "net:[4026531833]"). */
+export type NsIds = Record<NsType, Known<number>>;
+
+/** A process whose namespaces stand for "the host" (PID 1, kthreadd) or for the reader. */
+export interface NsReference {
+  readonly name: "PID 1" | "kthreadd (PID 2)" | "reader";
+  readonly pid: number;
+  readonly ns: NsIds;
+}
+
+export interface IdRange {
+  /** first id inside the namespace */
+  readonly inside: number;
+  /** first id outside (in the reader's user namespace) */
+  readonly outside: number;
+  readonly count: number;
+}
+
+export interface Mount {
+  readonly id: number;
+  readonly parent: number;
+  /** "major:minor" */
+  readonly dev: string;
+  /** field 4: the path inside the source filesystem that is mounted here */
+  readonly root: string;
+  readonly mountPoint: string;
+  readonly options: readonly string[];
+  readonly fsType: string;
+  readonly source: string;
+  readonly superOptions: readonly string[];
+}
+
+export interface DevIno {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export interface Credentials {
+  /** real, effective, saved, filesystem */
+  readonly uid: readonly number[];
+  readonly gid: readonly number[];
+  readonly groups: readonly number[];
+}
+
+/** Capability sets as hex masks (bigint does not survive JSON). */
+export interface CapSets {
+  readonly inheritable: string;
+  readonly permitted: string;
+  readonly effective: string;
+  readonly bounding: string;
+  readonly ambient: string;
+}
+
+export interface CgroupEntry {
+  readonly hierarchy: number;
+  /** "" for the v2 unified hierarchy */
+  readonly controllers: string;
+  /** relative to the reader's cgroup namespace */
+  readonly path: string;
+}
+
+/** A limit found on the cgroup or one of its ancestors (the tightest wins). */
+export interface CgroupLimit {
+  /** bytes, pids, or CPUs (quota/period); null = no limit anywhere on the path */
+  readonly value: number | null;
+  /** the cgroup directory that sets it */
+  readonly where?: string;
+  readonly version: 1 | 2;
+}
+
+export interface CgroupInfo {
+  readonly entries: readonly CgroupEntry[];
+  readonly memory: Known<CgroupLimit>;
+  readonly pids: Known<CgroupLimit>;
+  readonly cpu: Known<CgroupLimit>;
+}
+
+export interface Rlimit {
+  readonly soft: string;
+  readonly hard: string;
+}
+
+export interface PinState {
+  /** how the process was held while reading */
+  readonly method: "pidfd" | "none";
+  /** alive: the same process throughout; exited / reused: the data may be partial or mixed */
+  readonly state: "alive" | "exited" | "reused";
+  readonly detail?: string;
+}
+
+export interface Snapshot {
+  readonly pid: number;
+  readonly reader: { readonly pid: number; readonly uid: number };
+  readonly pin: PinState;
+  readonly comm: string;
+  readonly ppid: number;
+  /** parent chain up to PID 1, nearest first */
+  readonly parents: readonly { readonly pid: number; readonly comm: string }[];
+  readonly cmdline: Known<readonly string[]>;
+  readonly exe: Known<string>;
+  readonly creds: Credentials;
+  readonly caps: CapSets;
+  readonly noNewPrivs: boolean;
+  /** 0 disabled, 1 strict, 2 filter */
+  readonly seccompMode: number;
+  readonly seccompFilters: number;
+  /** NSpid: the pid in each nested pid namespace, outermost first */
+  readonly nspid: readonly number[];
+  readonly ns: NsIds;
+  /** the processes the target's namespaces are compared with, preferred first */
+  readonly refs: readonly NsReference[];
+  readonly uidMap: Known<readonly IdRange[]>;
+  readonly gidMap: Known<readonly IdRange[]>;
+  readonly setgroups: Known<string>;
+  readonly root: Known<DevIno>;
+  /** the reader's own "/" */
+  readonly hostRoot: Known<DevIno>;
+  readonly mounts: Known<readonly Mount[]>;
+  /** the `/` entry of the reader's (host's) mountinfo, to compare with the target's */
+  readonly hostRootMount: Known<Mount>;
+  readonly cgroup: Known<CgroupInfo>;
+  readonly rlimits: Known<Record<string, Rlimit>>;
+  readonly oomScoreAdj: Known<number>;
+  /** AppArmor/SELinux label; unknown when the kernel exposes none */
+  readonly lsm: Known<string>;
+  /** value of container= in the environment, null when absent */
+  readonly containerEnv: Known<string | null>;
+  /** marker files looked up inside the target's own root */
+  readonly markers: Record<string, Known<boolean>>;
+  /** seccomp filter contents (root only, via sys/seccomp) */
+  readonly seccompFilterSummary: Known<readonly unknown[]>;
+}
