@@ -1,0 +1,34 @@
+// `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
+import { EXIT, UsageError } from "../sys/errors.ts";
+import { log, setVerbose } from "./log.ts";
+import { parseRunArgs, runHelp } from "../jail/options.ts";
+import { buildPlan } from "../jail/plan.ts";
+import { realHost } from "../jail/host.ts";
+import { supervise } from "../jail/supervisor.ts";
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
+  setVerbose(verbose);
+  try {
+    const parsed = parseRunArgs(argv);
+    if (parsed.help) {
+      process.stdout.write(runHelp());
+      return EXIT.OK;
+    }
+    const plan = buildPlan(parsed, realHost());
+    if (parsed.options["dry-run"] === true) {
+      process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
+      return EXIT.OK;
+    }
+    const out = supervise(plan, verbose ? (s) => log.debug(`step: ${s}`) : undefined);
+    if (out.message) log.error(out.message);
+    return out.status;
+  } catch (err) {
+    if (err instanceof UsageError || !(err instanceof Error)) log.error(err instanceof Error ? err.message : String(err));
+    else {
+      log.error(err.message);
+      if (verbose && err.stack) process.stderr.write(err.stack + "\n");
+    }
+    return EXIT.JAILX;
+  }
+}

@@ -1,0 +1,161 @@
+// The jail side: what runs in the cloned process (PID 1 of the new pid namespace) until the
+// program is executed. Every kernel call goes through `Kernel` (jail/kernel.ts).
+//
+// Order, and why:
+//  1. wait for "go": the supervisor writes the id maps and places us in the jail cgroup first;
+//  2. become root of the user namespace (ids must be mapped before files are created);
+//  3. unshare the cgroup namespace: after the cgroup move, so the jail sees its own cgroup as /;
+//  4. mounts: all sources are cloned while the host view is intact, the new root is built,
+//     proc is mounted while the host's proc is still visible (required in a user namespace),
+//     then pivot_root detaches the old root;
+//  5. hostname, loopback, rlimits;
+//  6. the program's process: close fds, session, user, capabilities, no_new_privs, signals,
+//     then seccomp — last, so that nothing jailx still does needs to be allowed — then execve.
+import { MOUNT_ATTR } from "../sys/mount.ts";
+import { SysError } from "../sys/errors.ts";
+import { capNumber, maskOf } from "../sys/caps.ts";
+import { SIG } from "../sys/proc.ts";
+import type { Kernel } from "./kernel.ts";
+import type { MountOp } from "./mounts.ts";
+import type { Plan } from "./plan.ts";
+
+const { RDONLY, NOSUID, NODEV, NOEXEC } = MOUNT_ATTR;
+const ENOENT = 2;
+
+/** Where the new root is attached before pivot_root (our own mount namespace: hidden from the host). */
+const STAGING = "/tmp";
+
+export function becomeNamespaceRoot(plan: Plan, k: Kernel): void {
+  if (!plan.idmap) return;
+  const zeroMapped = plan.idmap.uid.some((r) => r.inside === 0) && plan.idmap.gid.some((r) => r.inside === 0);
+  if (zeroMapped) k.switchIds(0, 0, [], !plan.idmap.denySetgroups);
+  // A change of credentials clears the parent-death signal: set it again.
+  k.setParentDeathSignal(SIG.KILL);
+}
+
+function isMissing(err: unknown): boolean {
+  return err instanceof SysError && err.errno === ENOENT;
+}
+
+function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>): void {
+  switch (op.op) {
+    case "bind": {
+      const src = sources.get(op)!;
+      const target = op.kind === "dir" ? k.ensureDir(rootFd, op.dst) : k.ensureFile(rootFd, op.dst);
+      k.setMountAttrs(src, NOSUID | (op.dev ? 0 : NODEV) | (op.readonly ? RDONLY : 0), op.kind === "dir", op.dst);
+      k.attach(src, target, op.dst);
+      k.close(target);
+      k.close(src);
+      return;
+    }
+    case "symlink":
+      k.symlinkAt(rootFd, op.target, op.dst);
+      return;
+    case "tmpfs":
+    case "proc":
+    case "devpts": {
+      const fd =
+        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV)
+        : op.op === "proc" ? k.newFs("proc", {}, NOSUID | NODEV | NOEXEC)
+        : k.newFs("devpts", { ptmxmode: "0666", mode: "0620" }, NOSUID | NOEXEC);
+      const target = k.ensureDir(rootFd, op.dst);
+      k.attach(fd, target, op.dst);
+      k.close(target);
+      k.close(fd);
+      return;
+    }
+    case "mask":
+    case "readonly": {
+      let target: number;
+      try {
+        target = k.openInRoot(rootFd, op.dst);
+      } catch (err) {
+        if (op.optional && isMissing(err)) return;
+        throw err;
+      }
+      const fd =
+        op.op === "readonly" ? k.cloneTreeAt(target, true)
+        : op.kind === "file" ? k.cloneTree("/dev/null", false)
+        : k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
+      k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
+      k.attach(fd, target, op.dst);
+      k.close(target);
+      k.close(fd);
+      return;
+    }
+  }
+}
+
+/** Build the jail's filesystem and pivot into it. */
+export function buildFilesystem(plan: Plan, k: Kernel, rootfs: string | null): void {
+  k.makeRootPrivate();
+  // Resolve every bind source against the host view now: once the new root is staged over
+  // /tmp, host paths below it would be hidden.
+  const sources = new Map<MountOp, number>();
+  for (const op of plan.mounts) if (op.op === "bind") sources.set(op, k.cloneTree(op.src, op.kind === "dir"));
+  const rootFd = rootfs ? k.cloneTree(rootfs, true) : k.newFs("tmpfs", { mode: "0755" }, NOSUID | NODEV);
+  if (rootfs) k.setMountAttrs(rootFd, NOSUID | NODEV, true, rootfs);
+  k.attachAtPath(rootFd, STAGING);
+  for (const op of plan.mounts) applyMount(k, rootFd, op, sources);
+  // The root itself is read-only; /tmp, /run, /dev/shm and --bind/--tmpfs stay writable.
+  k.setMountAttrs(rootFd, RDONLY, false, "/");
+  k.pivotInto(rootFd);
+  k.close(rootFd);
+}
+
+/** Steps in the jail's first process (PID 1), after "go". */
+export function setupNamespace(plan: Plan, k: Kernel): void {
+  becomeNamespaceRoot(plan, k);
+  if (plan.namespaces.cgroup) k.unshare(0x02000000 /* CLONE_NEWCGROUP */);
+  buildFilesystem(plan, k, plan.rootfs);
+  if (plan.hostname !== null) k.setHostname(plan.hostname);
+  if (plan.net === "none") k.loopbackUp();
+  for (const r of plan.rlimits) k.setRlimit(r.name, BigInt(r.soft), r.hard === undefined ? undefined : BigInt(r.hard));
+}
+
+/** Give up everything the program must not have. Shared by the program and by jailx's init. */
+export function dropPrivileges(plan: Plan, k: Kernel, keepCaps: readonly string[], ambient: readonly string[]): void {
+  const keep = maskOf(keepCaps.map(capNumber));
+  const amb = maskOf(ambient.map(capNumber));
+  // The bounding set first: dropping needs CAP_SETPCAP, which the user switch may take away.
+  k.dropBounding(keep);
+  if (amb !== 0n) k.setKeepCaps(true);
+  k.switchIds(plan.user.uid, plan.user.gid, plan.user.groups, !plan.idmap?.denySetgroups);
+  if (amb !== 0n) k.setKeepCaps(false);
+  // Root keeps the set in permitted and effective; a non-root user keeps only what --cap-add
+  // named, as inheritable + ambient so that it survives execve.
+  const permitted = plan.user.uid === 0 ? keep : amb;
+  k.setCapSets(permitted, permitted, amb);
+  k.setAmbient(amb);
+  if (plan.noNewPrivs) k.setNoNewPrivs();
+}
+
+export type ExecFailure = { errno: number; path: string };
+
+/** execve with a PATH search inside the jail (execvp semantics); returns only on failure. */
+export function execProgram(plan: Plan, k: Kernel): ExecFailure {
+  const [prog, ...args] = plan.command as [string, ...string[]];
+  const env = Object.entries(plan.env).map(([key, v]) => `${key}=${v}`);
+  if (prog.includes("/")) return { errno: k.execve(prog, [prog, ...args], env), path: prog };
+  let firstDenied: ExecFailure | null = null;
+  for (const dir of (plan.env.PATH ?? "").split(":").filter(Boolean)) {
+    const path = `${dir}/${prog}`;
+    const errno = k.execve(path, [prog, ...args], env);
+    if (errno !== ENOENT && errno !== 20 /* ENOTDIR */) firstDenied ??= { errno, path };
+  }
+  return firstDenied ?? { errno: ENOENT, path: prog };
+}
+
+/** Everything in the program's process from fds to execve. */
+export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): ExecFailure {
+  // Only 0, 1, 2, --pass-fd and our message socket (close-on-exec) survive.
+  k.closeFdsExcept([...plan.passFds, sock]);
+  for (const fd of plan.passFds) if (fd > 2) k.setCloexec(fd, false);
+  if (plan.newSession) k.setsid();
+  dropPrivileges(plan, k, plan.caps.keep, plan.caps.ambient);
+  k.chdir(plan.chdir);
+  if (plan.asPid1) k.setParentDeathSignal(SIG.KILL);
+  k.resetSignalsForExec();
+  if (seccomp) k.installSeccomp(seccomp);
+  return execProgram(plan, k);
+}

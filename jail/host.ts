@@ -1,0 +1,37 @@
+// The real HostFacts for the plan builder.
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { fdIsOpen } from "../sys/proc.ts";
+import { hostIds } from "../sys/ids.ts";
+import type { HostFacts, PathKind } from "./plan.ts";
+
+export function realHost(): HostFacts {
+  const { uid, gid } = hostIds();
+  return {
+    uid,
+    gid,
+    env: process.env,
+    stat(path): PathKind | null {
+      try {
+        const s = statSync(path);
+        return s.isDirectory() ? "dir" : s.isFile() ? "file" : "other";
+      } catch {
+        return existsSync(path) ? "other" : null;
+      }
+    },
+    readlink(path) {
+      try {
+        return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : null;
+      } catch {
+        return null;
+      }
+    },
+    readText(path) {
+      try {
+        return readFileSync(path, "utf8");
+      } catch {
+        return null;
+      }
+    },
+    fdOpen: fdIsOpen,
+  };
+}

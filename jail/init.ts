@@ -1,0 +1,81 @@
+// jailx's init: PID 1 of the jail. It starts the program, passes signals on, reaps orphans,
+// and reports the program's end to the supervisor. The payload's own side is becomeProgram().
+import { errnoName } from "../sys/errno.ts";
+import { SysError } from "../sys/errors.ts";
+import * as proc from "../sys/proc.ts";
+import { becomeProgram, dropPrivileges, type ExecFailure } from "./child.ts";
+import type { Kernel } from "./kernel.ts";
+import type { Plan } from "./plan.ts";
+import { send } from "./protocol.ts";
+
+const { SIG } = proc;
+
+/** The message and exit status for a failed execve (126: cannot execute, 127: not found). */
+export function execFailure(plan: Plan, f: ExecFailure): { message: string; exit: number } {
+  const prog = plan.command[0]!;
+  if (f.errno === 2)
+    return {
+      message: prog.includes("/")
+        ? `${prog}: not found inside the jail (bind its directory with --ro-bind)`
+        : `${prog}: command not found inside the jail (PATH=${plan.env.PATH ?? ""})`,
+      exit: 127,
+    };
+  const why = { 13: "permission denied, or its filesystem is mounted noexec", 8: "not an executable format", 21: "is a directory", 1: "operation not permitted" }[f.errno];
+  return { message: `${f.path}: cannot execute: ${errnoName(f.errno)}${why ? ` (${why})` : ""}`, exit: 126 };
+}
+
+/** In the program's process: set up and execve; on failure report and exit 126/127. */
+export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): never {
+  let failure: { message: string; exit: number };
+  try {
+    failure = execFailure(plan, becomeProgram(plan, k, sock, seccomp));
+  } catch (err) {
+    failure = { message: err instanceof Error ? err.message : String(err), exit: 125 };
+  }
+  send(sock, { t: "error", step: "exec", ...failure });
+  return proc.exitNow(failure.exit);
+}
+
+/** PID 1 of the jail when the program is not PID 1 itself. Never returns. */
+export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): never {
+  // Signals stay blocked (inherited from the supervisor) until the program resets them just
+  // before execve, so none is lost between fork and signalfd.
+  const pid = proc.fork();
+  if (pid === 0) execOrReport(plan, k, sock, seccomp);
+
+  const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
+  k.closeFdsExcept([sock, sigfd]);
+  // The program runs as the same user: make init non-dumpable so that it cannot be ptraced,
+  // and give it nothing more than the program has.
+  k.setDumpable(false);
+  try {
+    dropPrivileges(plan, k, [], []);
+  } catch (err) {
+    if (!(err instanceof SysError)) throw err;
+  }
+  k.setParentDeathSignal(SIG.KILL);
+
+  for (;;) {
+    const ready = proc.pollFds([sigfd, sock], -1);
+    // The supervisor is gone: end the jail (PID 1 exiting kills the whole pid namespace).
+    if (ready && ready[1]! & proc.POLLHUP) proc.exitNow(1);
+    if (!ready || !(ready[0]! & proc.POLLIN)) continue;
+    const info = proc.readSignal(sigfd);
+    if (!info) continue;
+    if (info.signo !== SIG.CHLD) {
+      // A terminal's Ctrl-C (si_code SI_KERNEL) already reached the program in our process
+      // group; pass on only what was sent to us (by the supervisor), unless the program
+      // runs in its own session.
+      if (info.code !== proc.SI_KERNEL || plan.newSession) proc.kill(pid, info.signo);
+      continue;
+    }
+    for (;;) {
+      const w = proc.waitPid(-1, true);
+      if (!w) break;
+      if (w.pid === pid) {
+        send(sock, w.signal !== undefined ? { t: "exit", signal: w.signal } : { t: "exit", code: w.code ?? 0 });
+        proc.exitNow(0);
+      }
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// The seam between the jail's setup logic and the kernel. jail/child.ts calls only these
+// operations, so the order of setup steps is unit-tested against a recording fake
+// (tests/unit/setup-order.test.ts) and exercised for real by the integration tests.
+import * as mount from "../sys/mount.ts";
+import * as ns from "../sys/ns.ts";
+import * as ids from "../sys/ids.ts";
+import * as caps from "../sys/caps.ts";
+import * as proc from "../sys/proc.ts";
+import { setRlimit, RLIMITS } from "../sys/rlimit.ts";
+import { loopbackUp } from "../sys/net.ts";
+import { c, check, cstr, ptr } from "../sys/ffi.ts";
+import { installSeccompFilter } from "../sys/seccomp/install.ts";
+
+export const realKernel = {
+  // mounts
+  cloneTree: mount.cloneTree,
+  cloneTreeAt: mount.cloneTreeAt,
+  newFs: mount.newFs,
+  setMountAttrs: mount.setMountAttrs,
+  attach: mount.attach,
+  attachAtPath: mount.attachAtPath,
+  ensureDir: mount.ensureDir,
+  ensureFile: mount.ensureFile,
+  symlinkAt: mount.symlinkAt,
+  openInRoot: mount.openInRoot,
+  makeRootPrivate: mount.makeRootPrivate,
+  pivotInto: mount.pivotInto,
+  close: mount.closeFd,
+  // namespaces and identity
+  unshare: ns.unshare,
+  setHostname: ns.setHostname,
+  loopbackUp,
+  switchIds: ids.switchIds,
+  // privileges
+  dropBounding: caps.dropBounding,
+  setKeepCaps: caps.setKeepCaps,
+  setCapSets: caps.setCapSets,
+  setAmbient: caps.setAmbient,
+  setNoNewPrivs: caps.setNoNewPrivs,
+  installSeccomp: (prog: Buffer) => installSeccompFilter(prog),
+  // process
+  setRlimit: (name: string, soft: bigint, hard?: bigint) => setRlimit({ name, resource: RLIMITS[name]!, soft, hard }),
+  setParentDeathSignal: proc.setParentDeathSignal,
+  setDumpable: proc.setDumpable,
+  setsid: () => check(c.setsid(), "setsid"),
+  chdir: (path: string) => void check(c.chdir(ptr(cstr(path))), "chdir", { path }),
+  closeFdsExcept: proc.closeFdsExcept,
+  setCloexec: proc.setCloexec,
+  resetSignalsForExec: proc.resetSignalsForExec,
+  execve: proc.execve,
+};
+
+export type Kernel = typeof realKernel;

@@ -1,0 +1,237 @@
+// Processes: clone/fork from a Bun process, wait, signals, descriptors, exec.
+import { readdirSync, readFileSync } from "node:fs";
+import { c, check, cstr, cstrArray, errno, ptr, syscall } from "./ffi.ts";
+import { errnoName } from "./errno.ts";
+import { SysError } from "./errors.ts";
+import { NR } from "./nr.ts";
+
+export const SIG = {
+  HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15,
+  CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, XFSZ: 25, WINCH: 28, SYS: 31,
+} as const;
+
+/** Signals jailx passes on to the program (the rest keep their default meaning). */
+export const FORWARDED_SIGNALS = [SIG.HUP, SIG.INT, SIG.QUIT, SIG.TERM, SIG.USR1, SIG.USR2, SIG.WINCH] as const;
+
+const PR_SET_PDEATHSIG = 1;
+const PR_SET_DUMPABLE = 4;
+const PR_SET_CHILD_SUBREAPER = 36;
+const MADV_DOFORK = 11;
+/** si_code of signals the kernel generates itself (e.g. Ctrl-C on a terminal). */
+export const SI_KERNEL = 0x80;
+
+/** Number of threads of this process (must be 1 before unshare/clone of a user namespace). */
+export function threadCount(): number {
+  return readdirSync("/proc/self/task").length;
+}
+
+export function assertSingleThreaded(step: string): void {
+  const n = threadCount();
+  if (n !== 1)
+    throw new SysError(step, "EINVAL", 22, undefined, undefined,
+      `jailx has ${n} threads; namespaces need exactly one (was it started without the single-thread re-exec?)`);
+}
+
+/**
+ * JSC marks its JIT region MADV_DONTFORK: a forked child would have no JIT code and crash at
+ * once. Mark every such region MADV_DOFORK again (VmFlags "dc" in smaps) before any fork/clone.
+ */
+export function prepareForFork(): void {
+  const smaps = readFileSync("/proc/self/smaps", "latin1");
+  let start = 0, end = 0;
+  for (const line of smaps.split("\n")) {
+    const dash = line.indexOf("-");
+    if (dash > 0 && dash < 17 && /^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const sp = line.indexOf(" ");
+      start = parseInt(line.slice(0, dash), 16);
+      end = parseInt(line.slice(dash + 1, sp), 16);
+    } else if (line.startsWith("VmFlags:") && / dc( |$)/.test(line)) {
+      check(c.madvise(start as never, end - start, MADV_DOFORK), "madvise", { flags: "MADV_DOFORK" });
+    }
+  }
+}
+
+/** clone(2) without a new stack: like fork(), but with namespace flags. Returns 0 in the child. */
+export function cloneProcess(flags: number): number {
+  const SIGCHLD = SIG.CHLD;
+  const r = Number(syscall(NR.clone, flags | SIGCHLD, 0, 0, 0, 0));
+  if (r < 0) {
+    const e = errno();
+    throw new SysError("clone", errnoName(e), e, undefined, `0x${flags.toString(16)}`);
+  }
+  return r;
+}
+
+export function fork(): number {
+  return check(c.fork(), "fork");
+}
+
+export interface WaitResult {
+  pid: number;
+  /** exit code when the process exited */
+  code?: number;
+  /** signal number when the process was killed */
+  signal?: number;
+}
+
+const WNOHANG = 1;
+
+/** waitpid; returns null with WNOHANG when nothing changed. Retries EINTR. */
+export function waitPid(pid: number, nohang = false): WaitResult | null {
+  const status = new Int32Array(1);
+  for (;;) {
+    const r = c.waitpid(pid, ptr(status), nohang ? WNOHANG : 0);
+    if (r === 0) return null;
+    if (r < 0) {
+      const e = errno();
+      if (e === 4) continue;
+      if (e === 10 && nohang) return null; // ECHILD: nothing left to wait for
+      throw new SysError("waitpid", errnoName(e), e);
+    }
+    return decodeStatus(r, status[0]!);
+  }
+}
+
+export function decodeStatus(pid: number, s: number): WaitResult {
+  const sig = s & 0x7f;
+  if (sig === 0) return { pid, code: (s >> 8) & 0xff };
+  return { pid, signal: sig };
+}
+
+/** Exit status a shell would show for this result. */
+export function shellStatus(w: WaitResult): number {
+  return w.signal !== undefined ? 128 + w.signal : (w.code ?? 0);
+}
+
+export function kill(pid: number, sig: number): boolean {
+  return c.kill(pid, sig) === 0;
+}
+
+export function setParentDeathSignal(sig: number): void {
+  check(c.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0), "prctl", { flags: "PR_SET_PDEATHSIG" });
+}
+
+export function setDumpable(on: boolean): void {
+  check(c.prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0), "prctl", { flags: "PR_SET_DUMPABLE" });
+}
+
+export function setChildSubreaper(): void {
+  check(c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl", { flags: "PR_SET_CHILD_SUBREAPER" });
+}
+
+// ---- signal masks and signalfd ----
+
+function sigset(signals: readonly number[]): BigUint64Array {
+  const set = new BigUint64Array(1);
+  for (const s of signals) set[0]! |= 1n << BigInt(s - 1);
+  return set;
+}
+
+const SIG_BLOCK = 0, SIG_SETMASK = 2;
+
+export function blockSignals(signals: readonly number[]): void {
+  const r = syscall(NR.rt_sigprocmask, SIG_BLOCK, ptr(sigset(signals)), 0, 8);
+  if (r < 0n) throw new SysError("rt_sigprocmask", errnoName(errno()), errno());
+}
+
+/** Unblock everything and reset every handler to SIG_DFL (Bun ignores SIGPIPE and SIGXFSZ). */
+export function resetSignalsForExec(): void {
+  syscall(NR.rt_sigprocmask, SIG_SETMASK, ptr(new BigUint64Array(1)), 0, 8);
+  // struct kernel_sigaction { handler; flags; restorer; mask } — all zero = SIG_DFL.
+  const act = new BigUint64Array(4);
+  for (let s = 1; s <= 64; s++) if (s !== SIG.KILL && s !== SIG.STOP) syscall(NR.rt_sigaction, s, ptr(act), 0, 8);
+}
+
+const SFD_CLOEXEC = 0o2000000;
+
+export function signalFd(signals: readonly number[]): number {
+  const r = Number(syscall(NR.signalfd4, -1, ptr(sigset(signals)), 8, SFD_CLOEXEC));
+  if (r < 0) throw new SysError("signalfd4", errnoName(errno()), errno());
+  return r;
+}
+
+export interface SigInfo {
+  signo: number;
+  code: number;
+  pid: number;
+}
+
+/** Read one signalfd_siginfo (128 bytes); null on EAGAIN. */
+export function readSignal(fd: number): SigInfo | null {
+  const buf = new Int32Array(32);
+  const n = Number(c.read(fd, ptr(buf), 128));
+  if (n !== 128) return null;
+  return { signo: buf[0]!, code: buf[2]!, pid: buf[3]! };
+}
+
+// ---- descriptors ----
+
+export function closeFd(fd: number): void {
+  c.close(fd);
+}
+
+/** Close every descriptor ≥ 3 except `keep` (close_range over the gaps). */
+export function closeFdsExcept(keep: readonly number[]): void {
+  const sorted = [...new Set(keep.filter((f) => f >= 3))].sort((a, b) => a - b);
+  let from = 3;
+  for (const k of sorted) {
+    if (k > from) syscall(NR.close_range, from, k - 1, 0);
+    from = k + 1;
+  }
+  syscall(NR.close_range, from, 0x7fffffff, 0);
+}
+
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+
+export function setCloexec(fd: number, on: boolean): void {
+  const flags = check(c.fcntl(fd, F_GETFD, 0), "fcntl", { flags: `fd ${fd}` });
+  check(c.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), "fcntl", { flags: `fd ${fd}` });
+}
+
+export function fdIsOpen(fd: number): boolean {
+  return c.fcntl(fd, F_GETFD, 0) >= 0;
+}
+
+export function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  check(c.pipe2(ptr(fds), 0o2000000), "pipe2");
+  return [fds[0]!, fds[1]!];
+}
+
+export const POLLIN = 1, POLLHUP = 0x10;
+
+/** poll() on a few fds; returns revents per fd, or null on timeout. Retries EINTR. */
+export function pollFds(fds: readonly number[], timeoutMs: number): number[] | null {
+  const buf = new Int32Array(fds.length * 2);
+  fds.forEach((fd, i) => {
+    buf[i * 2] = fd;
+    buf[i * 2 + 1] = POLLIN; // events (short) | revents (short) << 16
+  });
+  for (;;) {
+    const r = c.poll(ptr(buf), fds.length, timeoutMs);
+    if (r < 0 && errno() === 4) continue;
+    check(r, "poll");
+    if (r === 0) return null;
+    return fds.map((_, i) => (buf[i * 2 + 1]! >>> 16) & 0xffff);
+  }
+}
+
+// ---- exec ----
+
+/** execve; returns only on failure, with the errno. */
+export function execve(path: string, argv: readonly string[], env: readonly string[]): number {
+  const a = cstrArray(argv);
+  const e = cstrArray(env);
+  const p = cstr(path);
+  c.execve(ptr(p), ptr(a.array), ptr(e.array));
+  return errno();
+}
+
+export function exitNow(code: number): never {
+  c._exit(code);
+  throw new Error("unreachable");
+}
+
+export function getpid(): number {
+  return c.getpid();
+}
