@@ -5,7 +5,7 @@ import type { ArgRule } from "./policy-types.ts";
 
 const EPERM = "errno:1";
 const ENOSYS = "errno:38";
-const EAFNOSUPPORT = "errno:97";
+
 
 /** Refused whatever the jail holds: kernel-wide state, huge attack surface, or obsolete. */
 export const ALWAYS_DENIED: readonly string[] = [
@@ -59,8 +59,8 @@ export const GUARDS: Readonly<Record<string, readonly ArgRule[]>> = {
     { when: [{ arg: 0, op: "masked-ne", mask: CLONE_NAMESPACE_FLAGS, value: "0", width: 32 }], action: EPERM, why: "creates namespaces" },
   ],
   socket: [
-    { when: [{ arg: 0, op: "eq", value: AF_ALG, width: 32 }], action: EAFNOSUPPORT, why: "AF_ALG: kernel crypto API" },
-    { when: [{ arg: 0, op: "eq", value: AF_VSOCK, width: 32 }], action: EAFNOSUPPORT, why: "AF_VSOCK: host/guest sockets" },
+    { when: [{ arg: 0, op: "eq", value: AF_ALG, width: 32 }], action: EPERM, why: "AF_ALG: kernel crypto API" },
+    { when: [{ arg: 0, op: "eq", value: AF_VSOCK, width: 32 }], action: EPERM, why: "AF_VSOCK: host/guest sockets" },
   ],
   // Only the personalities Docker allows: PER_LINUX, PER_LINUX32, UNAME26, both, and the query.
   personality: [

@@ -8,13 +8,14 @@ export interface PolicyFile {
   base?: "default" | "empty";
   defaultAction?: string;
   denyAction?: Action;
+  foreignAbiAction?: Action;
   allow?: string[];
   deny?: string[];
   log?: boolean;
   rules?: Record<string, ArgRule[]>;
 }
 
-const TOP_KEYS = ["base", "default-action", "deny-action", "allow", "deny", "log", "rule"];
+const TOP_KEYS = ["base", "default-action", "deny-action", "foreign-abi-action", "allow", "deny", "log", "rule"];
 const RULE_KEYS = ["syscall", "action", "when", "why"];
 const COND_KEYS = ["arg", "op", "value", "mask", "width"];
 
@@ -49,6 +50,9 @@ export function parsePolicyDoc(doc: Record<string, unknown>, where: string): Pol
     parseAction(out.defaultAction, `--seccomp ${where}: default-action`);
   }
   if (doc["deny-action"] !== undefined) out.denyAction = parseAction(stringAt(doc["deny-action"], "deny-action", bad), `--seccomp ${where}: deny-action`);
+  if (doc["foreign-abi-action"] !== undefined) {
+    out.foreignAbiAction = parseAction(stringAt(doc["foreign-abi-action"], "foreign-abi-action", bad), `--seccomp ${where}: foreign-abi-action`);
+  }
   for (const key of ["allow", "deny"] as const) {
     const v = doc[key];
     if (v === undefined) continue;

@@ -42,6 +42,7 @@ export function seccompPlanFromOptions(o: ParsedOptions, keptCaps: readonly stri
     allow: [...(file.allow ?? []), ...list(o["seccomp-allow"])],
     deny: [...(file.deny ?? []), ...list(o["seccomp-deny"])],
     denyAction: file.denyAction,
+    foreignAbiAction: file.foreignAbiAction,
     rules: file.rules ?? {},
     log: o["seccomp-log"] === true || file.log === true,
   });
@@ -55,6 +56,8 @@ export interface PlanInput {
   allow: readonly string[];
   deny: readonly string[];
   denyAction?: Action;
+  /** For syscalls through a closed foreign ABI (i386, x32); ENOSYS unless given. */
+  foreignAbiAction?: Action;
   rules: Record<string, ArgRule[]>;
   log: boolean;
 }
@@ -120,7 +123,7 @@ export function buildPlan(p: PlanInput): SeccompPlan {
     defaultAction: p.defaultAction,
     syscalls,
     openAbis: [...openAbis].sort(),
-    foreignAbiAction: "errno:38",
+    foreignAbiAction: p.foreignAbiAction ?? "errno:38",
     log: p.log,
   };
 }

@@ -1,0 +1,144 @@
+// `jailx seccomp show|explain|groups`: look at the filter `jailx run` would install, and decode
+// any filter (a file of sock_filter bytes, or a running process's via ptrace) into
+// "syscall → action". Data goes to stdout, logs to stderr.
+import { readFileSync, writeFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import { parseRunArgs } from "../jail/options.ts";
+import { DEFAULT_CAPS } from "../sys/caps.ts";
+import { UsageError } from "../sys/errors.ts";
+import {
+  GROUPS, compileToInsns, disassemble, encode, expandGroup, explainFilter, formatAction, readProcessFilters,
+  seccompPlanFromOptions, type AbiSummary, type FilterSummary,
+} from "../sys/seccomp/index.ts";
+
+const POLICY_FLAGS = new Set(["seccomp", "seccomp-allow", "seccomp-deny", "seccomp-default-action", "seccomp-log"]);
+
+/** Our own flags, taken out before the run-option parser sees the rest. */
+function takeFlag(args: string[], name: string, hasValue: boolean): string | boolean | undefined {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = args[i]!;
+  if (!hasValue) {
+    args.splice(i, 1);
+    return true;
+  }
+  if (a.includes("=")) {
+    args.splice(i, 1);
+    return a.slice(a.indexOf("=") + 1);
+  }
+  const v = args[i + 1];
+  if (v === undefined) throw new UsageError(`--${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+const show = defineCommand({
+  meta: { name: "show", description: "print the filter `jailx run` would install for these seccomp options" },
+  args: {
+    seccomp: { type: "string", description: "default|none|FILE (TOML policy)" },
+    "seccomp-allow": { type: "string", description: "NAME|@group (repeatable)" },
+    "seccomp-deny": { type: "string", description: "NAME|@group (repeatable)" },
+    "seccomp-default-action": { type: "string", description: "errno[:N]|kill|log|allow" },
+    "seccomp-log": { type: "boolean", description: "log denials" },
+    caps: { type: "string", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
+    plan: { type: "boolean", description: "print the policy plan as JSON instead of the disassembly" },
+    output: { type: "string", description: "also write the raw filter (sock_filter array) to FILE" },
+  },
+  run({ rawArgs }) {
+    const args = [...rawArgs];
+    const caps = takeFlag(args, "caps", true);
+    const asPlan = takeFlag(args, "plan", false) === true;
+    const output = takeFlag(args, "output", true);
+    const { options, command } = parseRunArgs(args);
+    if (command.length) throw new UsageError(`unexpected argument '${command[0]}': 'jailx seccomp show' takes only seccomp options`);
+    for (const k of Object.keys(options)) {
+      if (!POLICY_FLAGS.has(k)) throw new UsageError(`--${k} is not a seccomp option: give --seccomp, --seccomp-allow, --seccomp-deny, --seccomp-default-action or --seccomp-log`);
+    }
+    const kept = typeof caps === "string" ? caps.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_CAPS;
+    const plan = seccompPlanFromOptions(options, kept);
+    if (!plan) {
+      process.stdout.write("no filter (--seccomp none)\n");
+      return;
+    }
+    if (asPlan) {
+      process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
+      return;
+    }
+    const insns = compileToInsns(plan);
+    if (typeof output === "string") writeFileSync(output, encode(insns));
+    process.stdout.write(disassemble(insns) + "\n");
+    process.stdout.write(`# ${insns.length} instructions, ${insns.length * 8} bytes; default action ${formatAction(plan.defaultAction)}` +
+      `${plan.log ? "; SECCOMP_FILTER_FLAG_LOG" : ""}; caps kept: ${kept.join(",") || "none"}\n`);
+  },
+});
+
+const explain = defineCommand({
+  meta: { name: "explain", description: "decode a filter into syscall → action: a file of sock_filter bytes, or --pid PID (root)" },
+  args: {
+    file: { type: "positional", required: false, description: "raw filter (e.g. from 'jailx seccomp show --output', seccomp_export_bpf)" },
+    pid: { type: "string", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
+    all: { type: "boolean", description: "list every syscall, not only those that differ from the default" },
+    json: { type: "boolean", description: "print the summary as JSON" },
+  },
+  run({ args }) {
+    const filters: { label: string; prog: Buffer }[] = [];
+    if (args.pid !== undefined) {
+      const pid = Number(args.pid);
+      if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--pid ${args.pid}: not a process id; give a positive integer`);
+      readProcessFilters(pid).forEach((prog, i) => filters.push({ label: `pid ${pid} filter ${i} (oldest first)`, prog }));
+      if (filters.length === 0) process.stdout.write(`pid ${pid}: no seccomp filter\n`);
+    } else if (typeof args.file === "string") {
+      let prog: Buffer;
+      try {
+        prog = readFileSync(args.file);
+      } catch (e) {
+        throw new UsageError(`${args.file}: cannot read (${(e as NodeJS.ErrnoException).code}): give a file of raw sock_filter bytes`);
+      }
+      if (prog.length === 0 || prog.length % 8) throw new UsageError(`${args.file}: ${prog.length} bytes is not a whole number of 8-byte BPF instructions`);
+      filters.push({ label: args.file, prog });
+    } else throw new UsageError("give a filter FILE or --pid PID");
+    const summaries = filters.map((f) => ({ label: f.label, summary: explainFilter(f.prog) }));
+    if (args.json) {
+      process.stdout.write(JSON.stringify(summaries, null, 2) + "\n");
+      return;
+    }
+    for (const s of summaries) process.stdout.write(formatSummary(s.label, s.summary, args.all === true));
+  },
+});
+
+function formatSummary(label: string, s: FilterSummary, all: boolean): string {
+  const lines = [`${label}: ${s.instructions} instructions; unknown architectures → ${s.unknownArchAction}`];
+  for (const abi of s.abis) lines.push(...formatAbi(abi, all));
+  return lines.join("\n") + "\n";
+}
+
+function formatAbi(a: AbiSummary, all: boolean): string[] {
+  if (a.wholeAbiAction) return [`  ${a.abi}: every syscall → ${a.wholeAbiAction}`];
+  const out = [`  ${a.abi}: default → ${a.defaultAction}; numbers no table knows → ${a.unknownNrAction}`];
+  const byAction = new Map<string, string[]>();
+  for (const v of a.syscalls) {
+    if (!all && v.action === a.defaultAction && !v.argDependent) continue;
+    const key = v.argDependent ? `depends on arguments (${v.actions!.join(" | ")})` : v.action;
+    (byAction.get(key) ?? byAction.set(key, []).get(key)!).push(v.name);
+  }
+  for (const [action, names] of byAction) out.push(`    ${action}: ${names.join(" ")}`);
+  const hot = Object.entries(a.hotPathSteps).map(([n, k]) => `${n} ${k}`).join(", ");
+  if (hot) out.push(`    instructions to a verdict: ${hot}`);
+  return out;
+}
+
+const groups = defineCommand({
+  meta: { name: "groups", description: "list the syscall groups usable with --seccomp-allow/--seccomp-deny" },
+  run() {
+    for (const [name, g] of Object.entries(GROUPS)) {
+      process.stdout.write(`${name}  ${g.description}\n    ${expandGroup(name).join(" ")}\n`);
+    }
+    process.stdout.write("@abi-i386  (x86_64) let the i386 entry (int 0x80) through, policed by the same rules\n");
+    process.stdout.write("@abi-x32  (x86_64) let x32 syscalls through, policed by the same rules\n");
+  },
+});
+
+export default defineCommand({
+  meta: { name: "seccomp", description: "show the seccomp filter jailx installs; decode filters (files or processes)" },
+  subCommands: { show, explain, groups },
+});
