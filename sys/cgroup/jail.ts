@@ -145,7 +145,8 @@ export class JailCgroup {
   describeOom(): string {
     const swap = this.plan.memorySwapBytes;
     const limit = this.plan.memoryBytes === undefined ? "" : `, limit ${formatBytes(this.plan.memoryBytes)}`;
-    return `killed: out of memory${limit}${typeof swap === "number" ? ` (memory+swap ${formatBytes(swap)})` : ""}`;
+    const withSwap = typeof swap === "number" && swap > (this.plan.memoryBytes ?? 0) ? ` (memory+swap ${formatBytes(swap)})` : "";
+    return `killed: out of memory${limit}${withSwap}`;
   }
 
   /** Every pid in the jail's cgroups (all hierarchies, including sub-cgroups the jail made). */
