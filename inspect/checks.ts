@@ -30,8 +30,8 @@ function nsCheck(t: NsType, weight: number, what: string): Check {
     layer: "namespaces",
     weight,
     range: 1,
-    good: `own ${t} namespace (${what} separate from the host)`,
-    bad: `shares the host's ${t} namespace (${what})`,
+    good: `own ${t} namespace: ${what} separate from the host's`,
+    bad: `shares the host's ${t} namespace: ${what}`,
     assess: (s) => {
       const r = nsRelation(s, t);
       if (r.state === "unknown") return unknown(r.reason ?? "unknown");
@@ -65,13 +65,13 @@ function capCheck(cap: string, weight: number, why: string): Check {
 }
 
 export const CHECKS: readonly Check[] = [
-  nsCheck("user", 1500, "ids and capabilities"),
-  nsCheck("mnt", 1000, "filesystem view"),
-  nsCheck("pid", 1000, "sees and signals host processes"),
-  nsCheck("net", 1500, "network interfaces and sockets"),
+  nsCheck("user", 1500, "user ids and capabilities"),
+  nsCheck("mnt", 1000, "mount table"),
+  nsCheck("pid", 1000, "process ids (sees and signals host processes)"),
+  nsCheck("net", 1500, "network stack"),
   nsCheck("ipc", 500, "System V IPC and POSIX queues"),
   nsCheck("uts", 100, "hostname"),
-  nsCheck("cgroup", 250, "cgroup paths"),
+  nsCheck("cgroup", 250, "cgroup root"),
   nsCheck("time", 50, "boot and monotonic clocks"),
   {
     id: "creds.root",

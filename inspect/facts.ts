@@ -1,7 +1,7 @@
 // Interpretation shared by the checks and the report: what the raw snapshot means, layer by
 // layer (shared or separate namespaces, who the process is on the host, what its root is).
 import { DANGEROUS_CAPS, capNames } from "./caps.ts";
-import { mountAt } from "./parse.ts";
+import { mountAt, visibleMounts } from "./parse.ts";
 import { isUnknown, known, NS_TYPES, unknown, type Known, type Mount, type NsReference, type NsType, type Snapshot } from "./snapshot.ts";
 
 export interface NsRelation {
@@ -121,7 +121,8 @@ export function procFacts(mounts: readonly Mount[]): ProcFacts {
   if (!proc || proc.fsType !== "proc") return { mounted: false, sysWritable: false, masked: [], unmasked: [] };
   const sys = mountAt(mounts, "/proc/sys");
   const sysWritable = !(proc.options.includes("ro") || (sys && sys.options.includes("ro")));
-  const masked = MASKED_PROC.filter((p) => mountAt(mounts, p) !== undefined || proc.options.includes("ro"));
+  // masked = something is mounted over it (read-only /proc still lets root read /proc/kcore)
+  const masked = MASKED_PROC.filter((p) => mountAt(mounts, p) !== undefined);
   return { mounted: true, sysWritable, masked, unmasked: MASKED_PROC.filter((p) => !masked.includes(p)) };
 }
 
@@ -130,12 +131,15 @@ export function sensitiveMounts(s: Snapshot): Known<string[]> {
   const mounts = known(s.mounts);
   if (!mounts) return s.mounts as Known<never>;
   const host = known(s.hostRootMount);
+  const procDev = known(s.hostProcDev);
   const out: string[] = [];
-  for (const m of mounts) {
+  for (const m of visibleMounts(mounts).values()) {
     const rw = !m.options.includes("ro");
     if (host && m.dev === host.dev && m.root === host.root && m.mountPoint !== "/") out.push(`host root filesystem at ${m.mountPoint}${rw ? " (rw)" : ""}`);
     if (/(^|\/)(docker|containerd|podman)\.sock$/.test(m.root) || /\.sock$/.test(m.mountPoint) && /docker|containerd|podman/.test(m.mountPoint))
       out.push(`container runtime socket at ${m.mountPoint}`);
+    // a proc instance is bound to a pid namespace: the host's one (same device) shows host processes
+    if (m.fsType === "proc" && procDev && m.dev === procDev) out.push(`host /proc at ${m.mountPoint}${rw ? " (rw)" : ""}`);
     if (m.fsType === "devtmpfs") out.push(`host /dev (devtmpfs) at ${m.mountPoint}${rw ? " (rw)" : ""}`);
     if (m.fsType === "sysfs" && rw) out.push(`writable /sys at ${m.mountPoint}`);
     if (host && m.dev === host.dev && /^\/(var\/)?run$/.test(m.root) && rw) out.push(`host ${m.root} at ${m.mountPoint} (rw)`);

@@ -24,6 +24,7 @@ export class GatherContext {
   readonly refs: readonly NsReference[];
   readonly hostRoot: Known<DevIno>;
   readonly hostRootMount: Known<Mount>;
+  readonly hostProcDev: Known<string | null>;
   readonly cgroups: CgroupReader;
   private mountCache = new Map<string, Known<readonly Mount[]>>();
   private mapCache = new Map<string, Known<readonly IdRange[]>>();
@@ -45,7 +46,9 @@ export class GatherContext {
     ];
     this.hostRoot = src.fake ? src.statRoot(this.readerPid) : src.statDevIno("/");
     const mi = src.read(this.readerPid, "mountinfo");
-    this.hostRootMount = isUnknown(mi) ? mi : (mountAt(parseMountinfo(mi), "/") ?? unknown("no / entry in mountinfo"));
+    const readerMounts = isUnknown(mi) ? mi : parseMountinfo(mi);
+    this.hostRootMount = isUnknown(readerMounts) ? readerMounts : (mountAt(readerMounts, "/") ?? unknown("no / entry in mountinfo"));
+    this.hostProcDev = isUnknown(readerMounts) ? readerMounts : (mountAt(readerMounts, "/proc")?.dev ?? null);
     this.cgroups = new CgroupReader(src, isUnknown(mi) ? mi : findCgroupMounts(mi));
   }
 
@@ -150,6 +153,7 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       hostRoot: ctx.hostRoot,
       mounts: ctx.mounts(pid, ns.mnt, root),
       hostRootMount: ctx.hostRootMount,
+      hostProcDev: ctx.hostProcDev,
       cgroup: ctx.cgroups.info(src.read(pid, "cgroup")),
       rlimits: isUnknown(limits) ? limits : parseLimits(limits),
       oomScoreAdj: isUnknown(oom) ? oom : Number(oom.trim()),

@@ -69,10 +69,59 @@ export function parseMountinfo(text: string): Mount[] {
   return out;
 }
 
-/** The mount that is visible at `path`: the last one mounted there (later entries hide earlier). */
+/**
+ * The mounts a process actually sees, by mount point. mountinfo also lists mounts hidden under
+ * others (a stack at one path: the top one is visible). The process's root mount is the entry
+ * whose parent is not listed (outside its root); a mount stacked on top of the root directory is
+ * not visible through "/" (path lookup starts at the root without crossing mounts), so "/" maps
+ * to that root mount itself.
+ */
+export function visibleMounts(mounts: readonly Mount[]): Map<string, Mount> {
+  let out = visibleCache.get(mounts);
+  if (!out) visibleCache.set(mounts, (out = computeVisible(mounts)));
+  return out;
+}
+
+// --all shares one parsed mountinfo between the processes of a mount namespace
+const visibleCache = new WeakMap<readonly Mount[], Map<string, Mount>>();
+
+function computeVisible(mounts: readonly Mount[]): Map<string, Mount> {
+  const ids = new Set(mounts.map((m) => m.id));
+  const children = new Map<number, Mount[]>();
+  for (const m of mounts) {
+    if (m.parent === m.id) continue;
+    const list = children.get(m.parent);
+    if (list) list.push(m);
+    else children.set(m.parent, [m]);
+  }
+  const root = mounts.find((m) => m.mountPoint === "/" && (!ids.has(m.parent) || m.parent === m.id)) ?? mounts.find((m) => m.mountPoint === "/");
+  const out = new Map<string, Mount>();
+  if (!root) return out;
+  out.set("/", root);
+  const todo: Mount[] = [root];
+  while (todo.length) {
+    const m = todo.pop()!;
+    const bases = new Map<string, Mount>();
+    // later entries were mounted later: the last base at a path wins
+    for (const c of children.get(m.id) ?? []) if (c.mountPoint !== m.mountPoint || m === root) bases.set(c.mountPoint, c);
+    for (const [point, base] of bases) {
+      if (point === "/" ) continue; // stacked on the root directory: not visible through "/"
+      let top = base;
+      for (;;) {
+        const above = (children.get(top.id) ?? []).filter((d) => d.mountPoint === point).pop();
+        if (!above) break;
+        top = above;
+      }
+      out.set(point, top);
+      todo.push(top);
+    }
+  }
+  return out;
+}
+
+/** The mount a process sees at `path` (see visibleMounts). */
 export function mountAt(mounts: readonly Mount[], path: string): Mount | undefined {
-  for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i]!.mountPoint === path) return mounts[i];
-  return undefined;
+  return visibleMounts(mounts).get(path);
 }
 
 /** /proc/PID/cgroup: "hierarchy-id:controllers:path". */

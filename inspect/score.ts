@@ -47,7 +47,7 @@ export function score(s: Snapshot, checks: readonly Check[] = CHECKS): Score {
     const a = c.assess(s);
     if (isUnknown(a)) {
       unknownCount++;
-      results.push({ id: c.id, layer: c.layer, weight: c.weight, status: "unknown", text: c.bad, detail: `unknown (${a.unknown})` });
+      results.push({ id: c.id, layer: c.layer, weight: c.weight, status: "unknown", text: "cannot be assessed", detail: `unknown (${a.unknown})` });
     } else if ("na" in a) {
       results.push({ id: c.id, layer: c.layer, weight: c.weight, status: "na", text: c.good });
     } else {

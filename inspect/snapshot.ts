@@ -142,6 +142,8 @@ export interface Snapshot {
   readonly mounts: Known<readonly Mount[]>;
   /** the `/` entry of the reader's (host's) mountinfo, to compare with the target's */
   readonly hostRootMount: Known<Mount>;
+  /** major:minor of the reader's /proc, to recognise the host's proc instance mounted in */
+  readonly hostProcDev: Known<string | null>;
   readonly cgroup: Known<CgroupInfo>;
   readonly rlimits: Known<Record<string, Rlimit>>;
   readonly oomScoreAdj: Known<number>;
