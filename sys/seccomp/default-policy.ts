@@ -74,3 +74,13 @@ export const GUARDS: Readonly<Record<string, readonly ArgRule[]>> = {
 };
 
 export const DEFAULT_DENY_ACTION = EPERM;
+
+/**
+ * Groups whose purpose is what the default policy refuses: allowing one of these (or a
+ * syscall by name) lifts the refusal. Broad groups such as @system-service or @process do
+ * not: `--seccomp-allow @system-service` must not quietly re-open unshare or keyctl.
+ */
+export const OPT_IN_GROUPS: readonly string[] = [
+  "@mount", "@namespaces", "@keyring", "@debug", "@io-uring", "@aio", "@module", "@reboot", "@swap",
+  "@raw-io", "@clock", "@obsolete", "@cpu-emulation", "@privileged",
+];

@@ -3,7 +3,7 @@
 import type { ParsedOptions } from "../../jail/options.ts";
 import { UsageError } from "../errors.ts";
 import { parseAction, type Action } from "./actions.ts";
-import { ALWAYS_DENIED, CAPABILITY_GATED, DEFAULT_DENY_ACTION, GUARDS, SPECIAL_ACTIONS } from "./default-policy.ts";
+import { ALWAYS_DENIED, CAPABILITY_GATED, DEFAULT_DENY_ACTION, GUARDS, OPT_IN_GROUPS, SPECIAL_ACTIONS } from "./default-policy.ts";
 import { ABI_GROUPS, GROUPS, expandGroup } from "./groups.ts";
 import type { ArgRule, SyscallRule } from "./policy-types.ts";
 import { isKnownSyscall } from "./tables.ts";
@@ -68,6 +68,7 @@ export function buildPlan(p: PlanInput): SeccompPlan {
   const actions = new Map<string, Action>();
   const guards = new Map<string, ArgRule[]>();
   const openAbis = new Set<"i386" | "x32">();
+  const baseRefused = new Set<string>();
 
   if (p.base === "default") {
     const caps = new Set(p.keptCaps.map((c) => c.toLowerCase().replace(/^cap_/, "")));
@@ -76,10 +77,11 @@ export function buildPlan(p: PlanInput): SeccompPlan {
       if (!caps.has(cap)) for (const n of names(members, "default policy")) actions.set(n, DEFAULT_DENY_ACTION);
     }
     for (const [n, a] of Object.entries(SPECIAL_ACTIONS)) actions.set(n, a);
+    for (const n of actions.keys()) baseRefused.add(n);
     for (const [n, rules] of Object.entries(GUARDS)) guards.set(n, [...rules]);
   }
   // An allow-list always lets the basics through (as systemd's @default).
-  if (allowList) for (const n of expandGroup("@default")) if (!actions.has(n)) actions.set(n, "allow");
+  if (allowList) for (const n of expandGroup("@default")) if (!baseRefused.has(n)) actions.set(n, "allow");
   for (const [n, rules] of Object.entries(p.rules)) guards.set(n, [...(guards.get(n) ?? []), ...rules]);
 
   for (const item of p.allow) {
@@ -88,7 +90,9 @@ export function buildPlan(p: PlanInput): SeccompPlan {
       openAbis.add(abi);
       continue;
     }
+    const lifts = !item.startsWith("@") || OPT_IN_GROUPS.includes(item);
     for (const n of names([item], "--seccomp-allow")) {
+      if (baseRefused.has(n) && !lifts) continue;
       actions.set(n, "allow");
       // Named on its own (not through a group): the user asked for all of it, guards included.
       if (!item.startsWith("@")) guards.delete(n);
