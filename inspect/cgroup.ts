@@ -84,18 +84,17 @@ export class CgroupReader {
 
   private walk(dir: string, m: Mount, res: Resource, version: 1 | 2): Known<CgroupLimit> {
     let best: CgroupLimit = { value: null, version };
-    let readAny = false;
     let lastErr: Known<never> | undefined;
     for (let d = dir; ; d = parentOf(d)) {
       const v = this.value(d, res, version);
       if (isUnknown(v)) lastErr ??= v;
       else {
-        readAny = true;
         if (v !== null && (best.value === null || v < best.value)) best = { value: v, where: d, version };
       }
       if (d === m.mountPoint || d === "/" || !d.startsWith(m.mountPoint)) break;
     }
-    return readAny || !lastErr ? best : lastErr;
+    // a limit found is in force whatever the unreadable levels say; "no limit" needs every level
+    return best.value !== null || !lastErr ? best : lastErr;
   }
 
   private value(dir: string, res: Resource, version: 1 | 2): Known<number | null> {
