@@ -1,0 +1,192 @@
+// The filesystem view of `jailx run`: what is bound, what is hidden, what is read-only, checked
+// from inside and, where it applies, from the host (mountinfo, files written through --bind).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { LiveJail, hostMounts, lines, marker, programPid, sh } from "../helpers/jail.ts";
+
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync("/tmp/jx-fs-test-");
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function dir(name: string): string {
+  const d = `${scratch}/${name}`;
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+describe("what the jail sees", () => {
+  test("the root holds only the system binds and the jail's own mounts", () => {
+    const r = sh("ls -A /");
+    expect(r.code).toBe(0);
+    const allowed = new Set(["bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin", "tmp", "usr"]);
+    const entries = lines(r.stdout);
+    expect(entries.filter((e) => !allowed.has(e))).toEqual([]);
+    expect(entries).toContain("usr");
+  });
+
+  test("/etc/shadow and the other secrets under /etc read as empty", () => {
+    expect(readFileSync("/etc/shadow", "utf8").length).toBeGreaterThan(0);
+    const r = sh("for f in /etc/shadow /etc/gshadow; do [ -e $f ] && printf '%s:%s\\n' $f $(wc -c < $f); done; true");
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout)).toContain("/etc/shadow:0");
+    for (const l of lines(r.stdout)) expect(l).toMatch(/:0$/);
+  });
+
+  test.each(["/root", "/home", "/var", "/work", "/srv", "/opt", "/mnt"])("%s is not there", (path) => {
+    const r = sh(`ls -d ${path} 2>&1; echo rc=$?`);
+    expect(r.stdout).toMatch(/rc=[12]\n$/);
+  });
+
+  test("the host's /tmp is not the jail's /tmp", () => {
+    writeFileSync(`${scratch}/host-only`, "x");
+    const r = sh(`ls ${scratch}/host-only 2>/dev/null; ls -A /tmp | wc -l`);
+    expect(r.stdout).toBe("0\n");
+  });
+});
+
+describe("read-only and writable places", () => {
+  test.each(["/x", "/usr/x", "/etc/x", "/bin/x", "/proc/sys/kernel/hostname"])("writing %s fails", (path) => {
+    const r = sh(`{ echo data > ${path}; } 2>&1; echo rc=$?`);
+    expect(r.stdout).toMatch(/Read-only file system/);
+    expect(r.stdout).toMatch(/rc=[12]\n$/);
+  });
+
+  test.each(["/tmp", "/run", "/dev/shm"])("%s is writable", (path) => {
+    const r = sh(`echo data > ${path}/f && cat ${path}/f`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("data\n");
+  });
+
+  test("--bind SRC:DST is writable and the change is visible on the host", () => {
+    const d = dir("rw");
+    writeFileSync(`${d}/in`, "from-host\n");
+    const r = sh("cat /data/in; echo from-jail > /data/out", ["--bind", `${d}:/data`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("from-host\n");
+    expect(readFileSync(`${d}/out`, "utf8")).toBe("from-jail\n");
+  });
+
+  test("--ro-bind SRC is readable at the same path and not writable", () => {
+    const d = dir("ro");
+    writeFileSync(`${d}/in`, "ro-data\n");
+    const r = sh(`cat ${d}/in; { echo x > ${d}/out; } 2>&1; echo rc=$?`, ["--ro-bind", d]);
+    expect(r.stdout).toMatch(/^ro-data\n.*Read-only file system\nrc=[12]\n$/s);
+    expect(existsSync(`${d}/out`)).toBe(false);
+  });
+
+  test("--bind a single file over an existing one", () => {
+    const d = dir("file");
+    writeFileSync(`${d}/one`, "1\n");
+    const r = sh("cat /etc/hostname; echo 2 >> /etc/hostname", ["--bind", `${d}/one:/etc/hostname`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("1\n");
+    expect(readFileSync(`${d}/one`, "utf8")).toBe("1\n2\n");
+  });
+
+  test("--tmpfs DST:size=N mounts an empty writable tmpfs with that size", () => {
+    const r = sh("ls -A /scratch | wc -l; echo y > /scratch/y && cat /scratch/y; grep ' /scratch ' /proc/self/mountinfo", ["--tmpfs", "/scratch:size=1m"]);
+    expect(r.code).toBe(0);
+    const [count, y, mount] = lines(r.stdout);
+    expect(count).toBe("0");
+    expect(y).toBe("y");
+    expect(mount).toMatch(/ - tmpfs .*size=1024k/);
+    expect(mount).toMatch(/nosuid/);
+    expect(mount).toMatch(/nodev/);
+  });
+
+  test("--chdir sets the working directory", () => {
+    const d = dir("cwd");
+    const r = sh("pwd", ["--ro-bind", `${d}:/work-here`, "--chdir", "/work-here"]);
+    expect(r.stdout).toBe("/work-here\n");
+  });
+
+  test("--rootfs uses a prepared directory as the (read-only) root", () => {
+    const root = dir("rootfs");
+    mkdirSync(`${root}/usr`);
+    mkdirSync(`${root}/etc`);
+    for (const [l, t] of [["bin", "usr/bin"], ["lib", "usr/lib"], ["lib64", "usr/lib64"], ["sbin", "usr/sbin"]]) symlinkSync(t!, `${root}/${l}`);
+    writeFileSync(`${root}/etc/passwd`, "root:x:0:0:root:/:/bin/sh\n");
+    writeFileSync(`${root}/hello.txt`, "prepared\n");
+    const r = sh("cat /hello.txt; ls -A /etc; touch /new 2>&1; echo rc=$?", ["--rootfs", root, "--ro-bind", "/usr"]);
+    expect(r.code).toBe(0);
+    const out = lines(r.stdout);
+    expect(out[0]).toBe("prepared");
+    // Only the rootfs's own /etc: the host's (with its shadow file) is not bound.
+    expect(out[1]).toBe("passwd");
+    expect(r.stdout).toMatch(/Read-only file system\nrc=1\n$/);
+    expect(existsSync(`${root}/new`)).toBe(false);
+  });
+});
+
+describe("/proc", () => {
+  test.each(["kcore", "keys", "timer_list", "sched_debug", "interrupts"])("/proc/%s reads nothing", (name) => {
+    const r = sh(`cat /proc/${name} 2>/dev/null | wc -c`);
+    expect(r.stdout).toBe("0\n");
+  });
+
+  test("host files that exist are masked by mounts, seen in the program's mountinfo from the host", async () => {
+    const mark = marker();
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      const pid = programPid(jail.pid, mark);
+      const mi = readFileSync(`/proc/${pid}/mountinfo`, "utf8");
+      const points = lines(mi).map((l) => ({ at: l.split(" ")[4]!, opts: l.split(" ")[5]! }));
+      for (const p of ["/proc/keys", "/proc/timer_list", "/proc/kcore", "/proc/sched_debug"])
+        if (existsSync(p)) expect(points.some((m) => m.at === p && m.opts.startsWith("ro"))).toBe(true);
+      expect(points.find((m) => m.at === "/proc/sys")?.opts).toMatch(/^ro,/);
+      // The jail's root is its own read-only mount, not the host's root filesystem.
+      const root = lines(mi).find((l) => l.split(" ")[4] === "/")!;
+      expect(root.split(" ")[5]).toMatch(/^ro,/);
+      // None of this leaked into the host's mount namespace.
+      expect(hostMounts().some((m) => m.startsWith("/proc/keys "))).toBe(false);
+    } finally {
+      await jail.dispose();
+    }
+  });
+
+  test("/proc/sys is read-only, /proc shows only the jail's processes", () => {
+    const r = sh("{ echo 1 > /proc/sys/kernel/ns_last_pid; } 2>&1; echo rc=$?; ls -d /proc/[0-9]* | wc -l");
+    const out = lines(r.stdout);
+    expect(out[0]).toMatch(/Read-only file system/);
+    expect(Number(out.at(-1))).toBeLessThan(8);
+  });
+});
+
+describe("/dev", () => {
+  test("holds only the minimal set of nodes and links", () => {
+    const r = sh("ls -A /dev");
+    expect(lines(r.stdout).sort()).toEqual(
+      ["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"].sort(),
+    );
+  });
+
+  test("the nodes work, and no disk device is reachable", () => {
+    const r = sh("head -c 4 /dev/zero | wc -c; head -c 8 /dev/urandom | wc -c; echo x > /dev/null && echo null-ok; readlink /dev/fd /dev/stdout; ls /dev/vda /dev/sda 2>&1 | wc -l");
+    expect(lines(r.stdout)).toEqual(["4", "8", "null-ok", "/proc/self/fd", "/proc/self/fd/1", "2"]);
+  });
+
+  test("a device node made in a writable place cannot be opened (nodev)", () => {
+    const r = sh("mknod /tmp/disk b 254 0 && head -c 1 /tmp/disk 2>&1; echo rc=$?");
+    expect(r.stdout).toMatch(/Permission denied\nrc=1\n$/);
+  });
+});
+
+describe("the host's view", () => {
+  test("the host's mount table does not change while a jail runs or after", async () => {
+    const before = hostMounts();
+    const mark = marker();
+    const jail = new LiveJail(["run", "--tmpfs", "/extra", "--bind", `${scratch}:/data`, "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      expect(hostMounts()).toEqual(before);
+    } finally {
+      await jail.dispose();
+    }
+    expect(hostMounts()).toEqual(before);
+    // And nothing was created in the bound directory by the mount setup.
+    expect(readdirSync(scratch).filter((n) => n === "extra" || n === "data")).toEqual([]);
+  });
+});
