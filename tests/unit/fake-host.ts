@@ -1,0 +1,35 @@
+// A fake host for the plan builder: a small filesystem as a table, fixed ids and env.
+import type { HostFacts, PathKind } from "../../jail/plan.ts";
+
+export interface FakeHostSpec {
+  uid?: number;
+  gid?: number;
+  env?: Record<string, string>;
+  paths?: Record<string, PathKind>;
+  links?: Record<string, string>;
+  files?: Record<string, string>;
+  openFds?: number[];
+}
+
+export const PASSWD = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+export const GROUP = "root:x:0:\nwww-data:x:33:\nstaff:x:50:\n";
+
+export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
+  const paths: Record<string, PathKind> = {
+    "/usr": "dir", "/etc": "dir", "/tmp": "dir", "/dev/null": "other", "/dev/zero": "other",
+    "/dev/full": "other", "/dev/random": "other", "/dev/urandom": "other", "/dev/tty": "other",
+    "/etc/shadow": "file", "/data": "dir", "/data/file": "file",
+    ...spec.paths,
+  };
+  const links: Record<string, string> = { "/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64", ...spec.links };
+  const files: Record<string, string> = { "/etc/passwd": PASSWD, "/etc/group": GROUP, ...spec.files };
+  return {
+    uid: spec.uid ?? 0,
+    gid: spec.gid ?? 0,
+    env: spec.env ?? { PATH: "/usr/bin:/bin", HOME: "/root", BUN_JSC_useConcurrentJIT: "0", MIMALLOC_PURGE_DELAY: "-1", TERM: "xterm" },
+    stat: (p) => (p in links ? "dir" : (paths[p] ?? null)),
+    readlink: (p) => links[p] ?? null,
+    readText: (p) => files[p] ?? null,
+    fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
+  };
+}

@@ -1,0 +1,150 @@
+// The plan builder: every validation rule and default, against a fake host (pure logic).
+import { describe, expect, test } from "bun:test";
+import { parseRunArgs } from "../../jail/options.ts";
+import { buildPlan, parseDuration } from "../../jail/plan.ts";
+import { DEFAULT_CAPS } from "../../sys/caps.ts";
+import { UsageError } from "../../sys/errors.ts";
+import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
+
+const plan = (args: string[], host: FakeHostSpec = {}) => buildPlan(parseRunArgs(args), fakeHost(host));
+const fails = (args: string[], msg: RegExp, host: FakeHostSpec = {}) => {
+  expect(() => plan(args, host)).toThrow(UsageError);
+  expect(() => plan(args, host)).toThrow(msg);
+};
+
+describe("defaults", () => {
+  const p = plan(["--", "/bin/true"]);
+  test("root gets every namespace but user and net", () => {
+    expect(p.namespaces).toEqual({ user: false, pid: true, mount: true, uts: true, ipc: true, cgroup: true, net: false });
+    expect(p.idmap).toBeNull();
+    expect(p.rootless).toBe(false);
+  });
+  test("OCI default capabilities, no_new_privs, hostname", () => {
+    expect(p.caps.keep).toEqual([...DEFAULT_CAPS].sort());
+    expect(p.caps.ambient).toEqual([]);
+    expect(p.noNewPrivs).toBe(true);
+    expect(p.hostname).toBe("jailx");
+  });
+  test("environment: Bun's variables stripped, container=jailx", () => {
+    expect(p.env.container).toBe("jailx");
+    expect(p.env.TERM).toBe("xterm");
+    expect(Object.keys(p.env).filter((k) => k.startsWith("BUN_") || k.startsWith("MIMALLOC_"))).toEqual([]);
+  });
+  test("system paths: directories bound read-only, symlinks recreated, secrets masked", () => {
+    expect(p.mounts).toContainEqual({ op: "bind", src: "/usr", dst: "/usr", readonly: true, kind: "dir" });
+    expect(p.mounts).toContainEqual({ op: "symlink", target: "usr/bin", dst: "/bin" });
+    expect(p.mounts).toContainEqual({ op: "mask", dst: "/etc/shadow", kind: "file", optional: true });
+    expect(p.mounts).toContainEqual({ op: "readonly", dst: "/proc/sys", optional: true });
+    expect(p.mounts.findIndex((m) => m.op === "proc")).toBeLessThan(p.mounts.findIndex((m) => m.dst === "/proc/kcore"));
+  });
+  test("seccomp default policy is on", () => {
+    expect(p.seccomp).not.toBeNull();
+    expect(p.cgroup).toBeNull();
+  });
+});
+
+describe("rootless", () => {
+  test("own uid maps to root, setgroups denied", () => {
+    const p = plan(["--", "true"], { uid: 1000, gid: 1000 });
+    expect(p.namespaces.user).toBe(true);
+    expect(p.idmap).toEqual({
+      uid: [{ inside: 0, outside: 1000, count: 1 }], gid: [{ inside: 0, outside: 1000, count: 1 }],
+      denySetgroups: true, writer: "supervisor",
+    });
+  });
+  test("--rootless-map self keeps the uid", () => {
+    const p = plan(["--rootless-map", "self", "--user", "1000", "--", "true"], { uid: 1000, gid: 1000 });
+    expect(p.idmap!.uid).toEqual([{ inside: 1000, outside: 1000, count: 1 }]);
+    expect(p.user.uid).toBe(1000);
+  });
+  test("--rootless-map sub uses /etc/subuid through newuidmap", () => {
+    const p = plan(["--rootless-map", "sub", "--", "true"], { uid: 1000, gid: 1000, files: { "/etc/subuid": "alice:100000:65536\n", "/etc/subgid": "alice:100000:65536\n" } });
+    expect(p.idmap!.writer).toBe("newuidmap");
+    expect(p.idmap!.uid[1]).toEqual({ inside: 1, outside: 100000, count: 65536 });
+  });
+  test("--rootless-map sub without a range says how to add one", () =>
+    fails(["--rootless-map", "sub", "--", "true"], /usermod --add-subuids/, { uid: 1000, gid: 1000 }));
+  test("an unmapped --user is refused", () => fails(["--user", "33", "--", "true"], /not mapped/, { uid: 1000, gid: 1000 }));
+  test("--no-userns is impossible for non-root", () => fails(["--no-userns", "--", "true"], /user namespace/, { uid: 1000 }));
+});
+
+describe("root with --userns", () => {
+  test("maps 65536 ids from /etc/subuid's root range", () => {
+    const p = plan(["--userns", "--", "true"], { files: { "/etc/subuid": "root:200000:65536\n" } });
+    expect(p.idmap!.uid).toEqual([{ inside: 0, outside: 200000, count: 65536 }]);
+    expect(p.idmap!.denySetgroups).toBe(false);
+  });
+  test("--userns-map overrides", () => {
+    expect(plan(["--userns", "--userns-map", "300000:1000", "--", "true"]).idmap!.uid).toEqual([{ inside: 0, outside: 300000, count: 1000 }]);
+  });
+  test("--userns-map needs --userns", () => fails(["--userns-map", "1:2", "--", "true"], /needs --userns/));
+});
+
+describe("validation: one clear message per mistake", () => {
+  const cases: [string[], RegExp][] = [
+    [[], /no program given/],
+    [["--bind", "/nope", "--", "true"], /'\/nope' does not exist/],
+    [["--bind", "data", "--", "true"], /relative; use an absolute path/],
+    [["--ro-bind", "/data:rel", "--", "true"], /relative/],
+    [["--tmpfs", "/x:mode=1", "--", "true"], /only size=N/],
+    [["--chdir", "tmp", "--", "true"], /absolute path/],
+    [["--user", "nobody-here", "--", "true"], /no such user/],
+    [["--user", "alice:nogroup", "--", "true"], /no such group/],
+    [["--hostname", "x", "--share", "uts", "--", "true"], /needs the jail's own uts namespace/],
+    [["--hostname", "bad name", "--", "true"], /hostname 'bad name'/],
+    [["--share", "pid", "--", "true"], /only uts, ipc, cgroup can be shared/],
+    [["--net", "bridge", "--", "true"], /use --net host or --net none/],
+    [["--cap-add", "CAP_FLY", "--", "true"], /unknown capability 'CAP_FLY'/],
+    [["--rlimit", "nofile", "--", "true"], /NAME=SOFT\[:HARD\]/],
+    [["--rlimit", "nofile=10:5", "--", "true"], /soft limit is above the hard/],
+    [["--rlimit", "bogus=1", "--", "true"], /NAME one of/],
+    [["--pass-fd", "9", "--", "true"], /descriptor 9 is not open/],
+    [["--timeout", "soon", "--", "true"], /duration like/],
+    [["--rootfs", "/data/file", "--", "true"], /not a directory/],
+    [["--bind", "/data:/", "--", "true"], /--rootfs/],
+  ];
+  for (const [args, msg] of cases) test(args.join(" ") || "(nothing)", () => fails(args, msg));
+});
+
+describe("options", () => {
+  test("user by name: uid, gid, home; groups cleared", () => {
+    expect(plan(["--user", "www-data", "--", "true"]).user).toEqual({ uid: 33, gid: 33, groups: [], home: "/var/www" });
+    expect(plan(["--user", "alice:staff", "--", "true"]).user).toMatchObject({ uid: 1000, gid: 50 });
+    expect(plan(["--user", "4242", "--", "true"]).user).toMatchObject({ uid: 4242, gid: 4242 });
+  });
+  test("capabilities: drop, drop ALL, add; non-root --cap-add becomes ambient", () => {
+    expect(plan(["--cap-drop", "CHOWN", "--", "true"]).caps.keep).not.toContain("chown");
+    expect(plan(["--cap-drop", "ALL", "--", "true"]).caps.keep).toEqual([]);
+    expect(plan(["--cap-drop", "ALL", "--cap-add", "net_admin", "--", "true"]).caps.keep).toEqual(["net_admin"]);
+    expect(plan(["--user", "1000", "--cap-add", "NET_BIND_SERVICE", "--", "true"]).caps.ambient).toEqual(["net_bind_service"]);
+  });
+  test("environment flags", () => {
+    const p = plan(["--clearenv", "--setenv", "A=1", "--setenv", "B=x=y", "--unsetenv", "A", "--", "true"]);
+    expect(p.env).toEqual({ PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", container: "jailx", B: "x=y" });
+  });
+  test("binds sorted parents first, keeping order otherwise", () => {
+    const p = plan(["--bind", "/data/file:/srv/a/b", "--ro-bind", "/data:/srv", "--tmpfs", "/srv/a:size=1m", "--", "true"]);
+    const user = p.mounts.slice(p.mounts.findIndex((m) => m.dst === "/run") + 1);
+    expect(user.map((m) => m.dst)).toEqual(["/srv", "/srv/a", "/srv/a/b"]);
+    expect(user[1]).toEqual({ op: "tmpfs", dst: "/srv/a", mode: "1777", size: "1m" });
+  });
+  test("--rootfs replaces the system binds", () => {
+    const p = plan(["--rootfs", "/data", "--", "true"]);
+    expect(p.rootfs).toBe("/data");
+    expect(p.mounts.find((m) => m.dst === "/usr")).toBeUndefined();
+  });
+  test("--net none, --share, rlimits, timeout, pass-fd", () => {
+    const p = plan(["--net", "none", "--share", "ipc", "--rlimit", "nofile=64", "--rlimit", "core=0:inf", "--timeout", "1.5s", "--pass-fd", "5", "--", "true"], { openFds: [5] });
+    expect(p.namespaces.net).toBe(true);
+    expect(p.namespaces.ipc).toBe(false);
+    expect(p.rlimits).toEqual([{ name: "nofile", soft: "64", hard: undefined }, { name: "core", soft: "0", hard: "18446744073709551615" }]);
+    expect(p.timeoutMs).toBe(1500);
+    expect(p.passFds).toEqual([5]);
+  });
+  test("durations", () => {
+    expect(parseDuration("t", "250ms")).toBe(250);
+    expect(parseDuration("t", "2")).toBe(2000);
+    expect(parseDuration("t", "5m")).toBe(300_000);
+    expect(() => parseDuration("t", "0")).toThrow(UsageError);
+  });
+});

@@ -1,0 +1,115 @@
+// The order of the jail's setup steps, checked against a recording fake of the kernel seam.
+// Each assertion is an ordering constraint documented in jail/child.ts.
+import { describe, expect, test } from "bun:test";
+import { parseRunArgs } from "../../jail/options.ts";
+import { buildPlan, type Plan } from "../../jail/plan.ts";
+import { becomeProgram, setupNamespace } from "../../jail/child.ts";
+import type { Kernel } from "../../jail/kernel.ts";
+import { SysError } from "../../sys/errors.ts";
+import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
+
+interface Call {
+  op: string;
+  args: unknown[];
+}
+
+function recordingKernel(opts: { missing?: string[] } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
+  const calls: Call[] = [];
+  let nextFd = 10;
+  const k = new Proxy({} as Kernel, {
+    get: (_t, op: string) => (...args: unknown[]) => {
+      calls.push({ op, args });
+      if (op === "openInRoot" && opts.missing?.includes(args[1] as string))
+        throw new SysError("openat2", "ENOENT", 2, args[1] as string);
+      if (op === "execve") return 2; // ENOENT: keep searching PATH
+      return ["cloneTree", "cloneTreeAt", "newFs", "ensureDir", "ensureFile", "openInRoot"].includes(op) ? nextFd++ : undefined;
+    },
+  });
+  return { k, calls, ops: () => calls.map((c) => c.op) };
+}
+
+const plan = (args: string[], host: FakeHostSpec = {}): Plan => buildPlan(parseRunArgs(args), fakeHost(host));
+const idx = (ops: string[], op: string) => ops.indexOf(op);
+const last = (ops: string[], op: string) => ops.lastIndexOf(op);
+
+describe("namespace setup", () => {
+  test("mount propagation is made private before anything is mounted; pivot_root comes after every mount", () => {
+    const { k, ops } = recordingKernel();
+    setupNamespace(plan(["--", "true"]), k);
+    const o = ops();
+    expect(idx(o, "makeRootPrivate")).toBe(1); // after the cgroup namespace
+    expect(idx(o, "makeRootPrivate")).toBeLessThan(idx(o, "cloneTree"));
+    expect(last(o, "attach")).toBeLessThan(idx(o, "pivotInto"));
+    expect(idx(o, "pivotInto")).toBeLessThan(idx(o, "setHostname"));
+  });
+
+  test("every bind source is cloned before the new root is staged (host paths are still visible)", () => {
+    const { k, calls } = recordingKernel();
+    setupNamespace(plan(["--bind", "/tmp:/scratch", "--", "true"]), k);
+    const staged = calls.findIndex((c) => c.op === "attachAtPath");
+    const binds = calls.filter((c) => c.op === "cloneTree" && c.args[0] !== "/dev/null");
+    expect(binds.map((c) => c.args[0])).toEqual(["/usr", "/etc", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/tmp"].filter((p) => p !== "/dev/null"));
+    for (const b of binds) expect(calls.indexOf(b)).toBeLessThan(staged);
+  });
+
+  test("proc is mounted before its entries are masked; the root is made read-only last", () => {
+    const { k, calls } = recordingKernel();
+    setupNamespace(plan(["--", "true"]), k);
+    const procAt = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "proc");
+    const kcore = calls.findIndex((c) => c.op === "openInRoot" && c.args[1] === "/proc/kcore");
+    expect(procAt).toBeGreaterThan(0);
+    expect(kcore).toBeGreaterThan(procAt);
+    const attrs = calls.filter((c) => c.op === "setMountAttrs");
+    expect(attrs.at(-1)!.args.slice(1, 4)).toEqual([1 /* RDONLY */, false, "/"]);
+  });
+
+  test("optional masks of missing paths are skipped, not fatal", () => {
+    const { k, calls } = recordingKernel({ missing: ["/proc/acpi", "/proc/sched_debug"] });
+    setupNamespace(plan(["--", "true"]), k);
+    expect(calls.filter((c) => c.op === "openInRoot" && c.args[1] === "/proc/acpi")).toHaveLength(1);
+  });
+
+  test("the cgroup namespace is unshared first (after the supervisor moved us), user-ns root before mounts", () => {
+    const { k, ops } = recordingKernel();
+    setupNamespace(plan(["--", "true"], { uid: 1000, gid: 1000 }), k);
+    const o = ops();
+    expect(o.slice(0, 3)).toEqual(["switchIds", "setParentDeathSignal", "unshare"]);
+  });
+
+  test("--share cgroup: no cgroup namespace; --net none: loopback up; rlimits applied", () => {
+    const { k, ops, calls } = recordingKernel();
+    setupNamespace(plan(["--share", "cgroup", "--net", "none", "--rlimit", "nofile=64:128", "--", "true"]), k);
+    expect(ops()).not.toContain("unshare");
+    expect(ops()).toContain("loopbackUp");
+    expect(calls.find((c) => c.op === "setRlimit")!.args).toEqual(["nofile", 64n, 128n]);
+  });
+});
+
+describe("the program's process", () => {
+  test("fds, session, bounding set, ids, caps, no_new_privs, signals, then seccomp, then execve", () => {
+    const { k, ops } = recordingKernel();
+    const p = plan(["--new-session", "--user", "1000", "--cap-add", "net_bind_service", "--", "prog"]);
+    const fail = becomeProgram(p, k, 7, Buffer.alloc(8));
+    const o = ops();
+    const order = ["closeFdsExcept", "setsid", "dropBounding", "setKeepCaps", "switchIds", "setCapSets", "setAmbient", "setNoNewPrivs", "chdir", "resetSignalsForExec", "installSeccomp", "execve"];
+    expect(order.map((op) => idx(o, op))).toEqual([...order.map((op) => idx(o, op))].sort((a, b) => a - b));
+    expect(order.every((op) => o.includes(op))).toBe(true);
+    // PATH search: every directory was tried, and "not found" is the result.
+    expect(o.filter((x) => x === "execve").length).toBe(p.env.PATH!.split(":").length);
+    expect(fail.errno).toBe(2);
+  });
+
+  test("no seccomp call with --seccomp none; no no_new_privs with --allow-new-privs", () => {
+    const { k, ops } = recordingKernel();
+    becomeProgram(plan(["--seccomp", "none", "--allow-new-privs", "--", "/bin/prog"]), k, 7, null);
+    expect(ops()).not.toContain("installSeccomp");
+    expect(ops()).not.toContain("setNoNewPrivs");
+  });
+
+  test("--pass-fd keeps the descriptor and clears its close-on-exec flag", () => {
+    const { k, calls } = recordingKernel();
+    becomeProgram(plan(["--pass-fd", "5", "--", "/bin/prog"], { openFds: [5] }), k, 7, null);
+    expect(calls.find((c) => c.op === "closeFdsExcept")!.args[0]).toEqual([5, 7]);
+    expect(calls.find((c) => c.op === "setCloexec")!.args).toEqual([5, false]);
+  });
+});
