@@ -1,0 +1,128 @@
+// Live: real sandboxes started with Debian's tools, inspected by the real command, as root and
+// as an unprivileged user. Each layer must come out exactly as the tool configured it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { NS_TYPES } from "../../inspect/snapshot.ts";
+import { ensureTestUser, have, inspectJson, jailxRunWorks, removeTestUser, startTarget, BUN, ROOT, type Target } from "./live.ts";
+
+let user: { uid: number; gid: number; created: boolean };
+beforeAll(() => {
+  user = ensureTestUser();
+});
+afterAll(() => {
+  if (user?.created) removeTestUser();
+});
+
+/** Starts the target, runs `body`, always kills the target. */
+async function withTarget(argv: string[], body: (t: Target) => void | Promise<void>): Promise<void> {
+  const t = await startTarget(argv);
+  try {
+    await body(t);
+  } finally {
+    await t.stop();
+  }
+}
+
+const separate = (r: any) => NS_TYPES.filter((t) => r.namespaces[t].state === "separate");
+
+describe("bubblewrap --unshare-all --ro-bind / /", () => {
+  const argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "cat"];
+  test("as root: all namespaces but time, host root read-only, bwrap evidence", () =>
+    withTarget(argv, (t) => {
+      const r = inspectJson(t.pid);
+      expect(separate(r)).toEqual(["user", "pid", "mnt", "net", "uts", "ipc", "cgroup"]);
+      expect(r.pidNamespaceDepth).toBe(2);
+      expect(r.filesystem).toMatchObject({ rootSeparate: false, rootMethod: "stat dev:inode", rootReadOnly: true });
+      expect(r.noNewPrivs).toBe(true);
+      expect(r.capabilities.scope).toBe("own user namespace");
+      expect(r.runtime.looksLike).toBe("bubblewrap");
+      expect(r.runtime.evidence.some((e: any) => e.runtime === "docker")).toBe(false); // the host's stray /.dockerenv
+      expect(r.pin).toEqual({ method: "pidfd", state: "alive" });
+    }));
+  test("as an unprivileged reader: namespaces unknown with the reason, the rest still reported", () =>
+    withTarget(argv, (t) => {
+      const r = inspectJson(t.pid, user);
+      for (const ns of NS_TYPES) expect(r.namespaces[ns]).toMatchObject({ state: "unknown", reason: "EACCES: run as root" });
+      expect(r.filesystem).toMatchObject({ rootSeparate: false, rootMethod: "mountinfo / entry", rootReadOnly: true });
+      expect(r.noNewPrivs).toBe(true);
+      expect(r.userNamespace.uidMap).toEqual([{ inside: 0, outside: 0, count: 1 }]);
+      expect(r.seccomp.mode).toBe("disabled");
+    }));
+});
+
+describe("unshare (util-linux)", () => {
+  test("as root: exactly net, uts and ipc separate", () =>
+    withTarget(["unshare", "--net", "--uts", "--ipc", "cat"], (t) => {
+      const r = inspectJson(t.pid);
+      expect(separate(r)).toEqual(["net", "uts", "ipc"]);
+      expect(r.credentials.identity).toBe("host-root");
+      expect(r.filesystem.rootSeparate).toBe(false);
+    }));
+  test("rootless user namespace: root only inside, = the user's uid outside; same-uid reader sees it too", () =>
+    withTarget(["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "unshare", "--user", "--map-root-user", "cat"], (t) => {
+      for (const reader of [undefined, user]) {
+        const r = inspectJson(t.pid, reader);
+        expect(separate(r)).toEqual(["user"]);
+        expect(r.credentials).toMatchObject({ identity: "userns-root", insideUid: 0 });
+        expect(r.credentials.uid).toEqual([user.uid, user.uid, user.uid, user.uid]);
+        expect(r.userNamespace.rootOutside).toBe(user.uid);
+        expect(r.capabilities.scope).toBe("own user namespace");
+      }
+    }));
+});
+
+describe("setpriv (util-linux)", () => {
+  const argv = ["setpriv", `--reuid=${0}`, "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "cat"];
+  test("as root: no_new_privs and an empty bounding set, still host root", () =>
+    withTarget(argv, (t) => {
+      const r = inspectJson(t.pid);
+      expect(r.noNewPrivs).toBe(true);
+      expect(r.capabilities.bounding).toEqual([]);
+      expect(r.credentials.identity).toBe("host-root");
+      expect(separate(r)).toEqual([]);
+      expect(r.score.results.find((c: any) => c.id === "caps.bounding").status).toBe("good");
+    }));
+  test("an unprivileged target read by the same user: namespaces readable and shared", () => {
+    const u = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--no-new-privs", "cat"];
+    return withTarget(u, (t) => {
+      const r = inspectJson(t.pid, user);
+      expect(r.credentials.identity).toBe("user");
+      expect(r.capabilities.effective).toEqual([]);
+      for (const ns of NS_TYPES) expect(r.namespaces[ns].state).toBe("shared");
+      expect(r.noNewPrivs).toBe(true);
+    });
+  });
+});
+
+describe.skipIf(!have("firejail"))("firejail", () => {
+  const argv = ["firejail", "--noprofile", "--quiet", "--seccomp", "--caps.drop=all", "--nonewprivs", "--net=none", "--private-dev", "--read-only=/", "cat"];
+  test("as root: seccomp filters, no capabilities, net/pid/mnt namespaces, container=firejail", () =>
+    withTarget(argv, (t) => {
+      const r = inspectJson(t.pid);
+      expect(r.seccomp.mode).toBe("filter");
+      expect(r.seccomp.filters).toBeGreaterThan(0);
+      expect(r.capabilities.bounding).toEqual([]);
+      expect(r.noNewPrivs).toBe(true);
+      expect(separate(r)).toEqual(expect.arrayContaining(["pid", "mnt", "net"]));
+      expect(r.filesystem.rootReadOnly).toBe(true);
+      expect(r.runtime.evidence).toContainEqual({ runtime: "firejail", source: "environ", detail: "container=firejail" });
+    }));
+  test("as an unprivileged reader: environ is refused, seccomp still visible in status", () =>
+    withTarget(argv, (t) => {
+      const r = inspectJson(t.pid, user);
+      expect(r.seccomp.mode).toBe("filter");
+      expect(r.seccomp.summary).toEqual({ unknown: "EPERM: reading filter contents needs root (PTRACE_SECCOMP_GET_FILTER)" });
+      expect(r.runtime.evidence.some((e: any) => e.source === "environ")).toBe(false);
+      expect(r.runtime.evidence.some((e: any) => e.source === "parent chain")).toBe(true);
+    }));
+});
+
+describe.skipIf(!jailxRunWorks())("jailx run", () => {
+  test("default jail: namespaces, no_new_privs, seccomp", () =>
+    withTarget([BUN, `${ROOT}/cmd/jailx.ts`, "run", "--", "/bin/cat"], (t) => {
+      const r = inspectJson(t.pid);
+      expect(r.noNewPrivs).toBe(true);
+      expect(r.seccomp.mode).toBe("filter");
+      expect(separate(r)).toEqual(expect.arrayContaining(["pid", "mnt"]));
+      expect(r.filesystem.rootSeparate).toBe(true);
+    }));
+});
