@@ -78,6 +78,9 @@ export function buildPlan(p: PlanInput): SeccompPlan {
     }
     for (const [n, a] of Object.entries(SPECIAL_ACTIONS)) actions.set(n, a);
     for (const n of actions.keys()) baseRefused.add(n);
+    // In an allow-list the refusals are the user's default action (kill, errno:N…), except
+    // the special answers (clone3's ENOSYS) that libc relies on.
+    if (allowList) for (const n of [...actions.keys()]) if (!(n in SPECIAL_ACTIONS)) actions.delete(n);
     for (const [n, rules] of Object.entries(GUARDS)) guards.set(n, [...rules]);
   }
   // An allow-list always lets the basics through (as systemd's @default).
