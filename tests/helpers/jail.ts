@@ -202,7 +202,7 @@ export async function waitUntil(check: () => boolean, timeoutMs = 20_000, what =
 
 /** A field of /proc/PID/status, e.g. status(pid, "CapEff"). */
 export function status(pid: number | "self", field: string): string {
-  const m = new RegExp(`^${field}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  const m = new RegExp(`^${field}:[ \\t]*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return m[1]!.trim();
 }
