@@ -56,7 +56,7 @@ export function underFilter(b: Built, policy: string[], cmd: string[], env: Reco
     stdout: "pipe",
     stderr: "pipe",
   });
-  return { exitCode: r.exitCode, signal: r.signalCode ?? null, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  return { exitCode: r.exitCode, signal: r.signalCode ? String(r.signalCode) : null, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
 /** Runs probe cases under the harness; returns case → result (OK, errno name, SIG<n>). */
