@@ -29,7 +29,7 @@ export function assertSingleThreaded(step: string): void {
   const n = threadCount();
   if (n !== 1)
     throw new SysError(step, "EINVAL", 22, undefined, undefined,
-      `jailx has ${n} threads; namespaces need exactly one (was it started without the single-thread re-exec?)`);
+      `jailx has ${n} threads; a jail needs exactly one. Run the compiled binary (bun scripts/build.ts → dist/jailx): 'bun cmd/jailx.ts run' transpiles with a thread pool`);
 }
 
 /**
