@@ -2,6 +2,7 @@
 import { capNames } from "./caps.ts";
 import type { InspectReport } from "./json.ts";
 import type { CheckResult } from "./score.ts";
+import type { FilterDigest } from "./seccomp-filters.ts";
 import { isUnknown, NS_TYPES, type CgroupLimit, type Known } from "./snapshot.ts";
 
 export interface Style {
@@ -98,7 +99,11 @@ export function renderText(r: InspectReport, color = false): string {
   section("System calls");
   line("no_new_privs", (r.noNewPrivs ? "set" : "not set") + mark(check("nnp")));
   line("seccomp", `${r.seccomp.mode}${r.seccomp.mode === "filter" ? `, ${r.seccomp.filters} filter(s)` : ""}` + mark(check("seccomp")));
-  if (r.seccomp.mode === "filter") line("filter contents", show(r.seccomp.summary, (l) => `${l.length} decoded (see --json)`));
+  if (r.seccomp.mode === "filter") {
+    const sum = r.seccomp.summary;
+    if (isUnknown(sum)) line("filter contents", show(sum));
+    else for (const f of sum as readonly FilterDigest[]) for (const l of filterLines(f)) line(l.key, l.text);
+  }
 
   section("Filesystem");
   const f = r.filesystem;
@@ -138,4 +143,14 @@ export function renderText(r: InspectReport, color = false): string {
     out.push(`  ${tag} ${res.id.padEnd(20)} ${res.text}${res.detail ? st.dim(` — ${res.detail}`) : ""}`);
   }
   return out.join("\n") + "\n";
+}
+
+/** One line per ABI of a decoded filter: its default and the syscalls treated differently. */
+function filterLines(f: FilterDigest): { key: string; text: string }[] {
+  return f.abis.map((a, i) => {
+    const key = i === 0 ? `filter #${f.index}` : "";
+    if (a.wholeAbiAction) return { key, text: `${a.abi}: every syscall → ${a.wholeAbiAction}` };
+    const ex = Object.entries(a.exceptions).map(([act, names]) => `${act}: ${names.length > 12 ? `${names.slice(0, 12).join(", ")} … (+${names.length - 12})` : names.join(", ")}`);
+    return { key, text: `${a.abi}: default ${a.defaultAction}${ex.length ? "; " + ex.join("; ") : ""}` };
+  });
 }

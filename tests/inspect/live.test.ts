@@ -105,6 +105,11 @@ describe.skipIf(!have("firejail"))("firejail", () => {
       expect(separate(r)).toEqual(expect.arrayContaining(["pid", "mnt", "net"]));
       expect(r.filesystem.rootReadOnly).toBe(true);
       expect(r.runtime.evidence).toContainEqual({ runtime: "firejail", source: "environ", detail: "container=firejail" });
+      // decoded by sys/seccomp: firejail's default filter refuses mount on x86_64
+      expect(r.seccomp.summary).toHaveLength(r.seccomp.filters);
+      const x86 = r.seccomp.summary.flatMap((f: any) => f.abis.filter((a: any) => a.abi === "x86_64"));
+      const denied = x86.flatMap((a: any) => Object.entries(a.exceptions).filter(([act]) => act !== "allow").flatMap(([, n]) => n as string[]));
+      expect(denied).toContain("mount");
     }));
   test("as an unprivileged reader: environ is refused, seccomp still visible in status", () =>
     withTarget(argv, (t) => {
