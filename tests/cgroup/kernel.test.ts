@@ -135,11 +135,15 @@ describe("real kernel", () => {
   });
 
   test("stale cleanup removes the cgroups of a SIGKILLed creator, and only those", async () => {
-    const live = jail({ pids: "4" }); // ours, alive: must survive the cleanup
+    // A private --cgroup-parent keeps concurrent jailx runs (which clean up too) out of the way.
+    const parent = `test-stale-${process.pid}`;
+    const live = jail({ pids: "4", "cgroup-parent": parent }); // alive: must survive the cleanup
+    const parentOf = (p: string) => p.slice(0, p.lastIndexOf("/"));
     const script = `
       import { JailCgroup } from "${import.meta.dir}/../../sys/cgroup/index.ts";
       import { cgroupPlanFromOptions } from "${import.meta.dir}/../../sys/cgroup/plan.ts";
-      const j = JailCgroup.create(cgroupPlanFromOptions({ pids: "4", memory: "32m" }), "jailx-" + process.pid + "-stale");
+      const plan = cgroupPlanFromOptions({ pids: "4", memory: "32m", "cgroup-parent": "${parent}" });
+      const j = JailCgroup.create(plan, "jailx-" + process.pid + "-stale");
       console.log(JSON.stringify(j.paths()));
       await new Promise(() => {});`;
     const child = Bun.spawn([BUN, "-e", script], { stdout: "pipe", stderr: "inherit" });
@@ -152,16 +156,22 @@ describe("real kernel", () => {
       text += new TextDecoder().decode(value);
     }
     const stalePaths: string[] = JSON.parse(text);
-    expect(stalePaths.length).toBeGreaterThan(0);
     child.kill(9);
     await child.exited;
     try {
-      const removed = cleanupStaleJailCgroups();
-      for (const p of stalePaths) expect(removed).toContain(p);
+      expect(stalePaths.length).toBeGreaterThan(0);
+      for (const p of stalePaths) expect(fs.existsSync(p)).toBe(true);
+      const removed = cleanupStaleJailCgroups({ parent });
+      expect(removed.sort()).toEqual([...stalePaths].sort());
       for (const p of stalePaths) expect(fs.existsSync(p)).toBe(false);
       for (const p of live.paths()) expect(fs.existsSync(p)).toBe(true);
     } finally {
       for (const p of stalePaths) if (fs.existsSync(p)) fs.rmdirSync(p);
+      const livePaths = live.paths();
+      live.killAll();
+      live.remove();
+      jails.splice(jails.indexOf(live), 1);
+      for (const d of new Set([...stalePaths, ...livePaths].map(parentOf))) if (fs.existsSync(d)) fs.rmdirSync(d);
     }
   });
 });

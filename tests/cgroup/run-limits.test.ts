@@ -1,0 +1,141 @@
+// End to end through the compiled `jailx run`: real limits on the real kernel, and cleanup after
+// normal exits and after the supervisor is SIGKILLed. Observations come from the jail's cgroup
+// counters (pids.events, cpuacct.usage / cpu.stat, memory OOM), never from wall-clock time.
+import { afterEach, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import { detectCgroupLayout, type CgroupHierarchy } from "../../sys/cgroup/index.ts";
+import { callerPathIn, dirOf, parseSelfCgroup } from "../../sys/cgroup/layout.ts";
+import { JAILX } from "../helpers/build.ts";
+
+const layout = detectCgroupLayout();
+const self = parseSelfCgroup(fs.readFileSync("/proc/self/cgroup", "utf8"));
+const spawned: { pid: number; kill(sig?: number): void; exitCode: number | null }[] = [];
+
+afterEach(() => {
+  // A jailx we started and that is still running: SIGTERM ends its jail and lets it clean up.
+  for (const p of spawned.splice(0)) if (p.exitCode === null) p.kill(15);
+});
+
+function run(args: string[]) {
+  const p = Bun.spawn([JAILX, "run", ...args], { stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+  spawned.push(p);
+  return p;
+}
+
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BUN_") && !k.startsWith("MIMALLOC_"))) as Record<string, string>;
+}
+
+/** The jail cgroup directories of the jailx whose pid is `pid` (children of this test's cgroups). */
+function jailDirs(pid: number): string[] {
+  const out: string[] = [];
+  for (const h of layout.hierarchies as CgroupHierarchy[]) {
+    if (h.name) continue;
+    const caller = callerPathIn(h, self);
+    const dir = caller === null ? null : dirOf(h, caller);
+    if (!dir || !fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir)) if (name.startsWith(`jailx-${pid}-`)) out.push(`${dir}/${name}`);
+  }
+  return out;
+}
+
+function fileOf(pid: number, name: string): string | undefined {
+  return jailDirs(pid).map((d) => `${d}/${name}`).find((f) => fs.existsSync(f));
+}
+
+const read = (f: string) => fs.readFileSync(f, "utf8").trim();
+
+/** Bounded polling for a condition (synchronisation on state, not a timing assertion). */
+async function waitFor(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+function safeRead(f: string | undefined): string {
+  try {
+    return f ? read(f) : "";
+  } catch {
+    return "";
+  }
+}
+
+describe("jailx run with cgroup limits", () => {
+  test("--memory 64m: a memory hog is OOM-killed, reported in one line, exit 137", async () => {
+    const p = run(["--memory", "64m", "--", "awk", 'BEGIN { s = "x"; while (1) s = s s }']);
+    expect(await p.exited).toBe(137);
+    const stderr = await new Response(p.stderr).text();
+    expect(stderr.trim()).toBe("jailx: killed: out of memory, limit 64 MiB");
+    expect(jailDirs(p.pid)).toEqual([]);
+  });
+
+  test("--pids 32: a fork bomb stays contained and the host stays usable", async () => {
+    const p = run(["--pids", "32", "--", "sh", "-c", "f() { f | f & }; f; exec sleep 1000"]);
+    await waitFor("the pids limit to be hit", () => /^max [1-9]/m.test(safeRead(fileOf(p.pid, "pids.events"))));
+    expect(Number(safeRead(fileOf(p.pid, "pids.current")))).toBeLessThanOrEqual(32);
+    expect(Bun.spawnSync(["sh", "-c", "true & true & wait"]).exitCode).toBe(0); // the host can still fork
+    p.kill(15);
+    expect(await p.exited).toBe(143);
+    expect(jailDirs(p.pid)).toEqual([]);
+  }, 60_000);
+
+  test("--cpus 0.2: a CPU burner gets about a fifth of a CPU (usage counters per CFS period)", async () => {
+    const p = run(["--cpus", "0.2", "--", "sh", "-c", "while :; do :; done"]);
+    // v1: cpuacct.usage (ns) with cpu.stat nr_periods; v2: cpu.stat has both.
+    const usageUs = () => {
+      const acct = fileOf(p.pid, "cpuacct.usage");
+      if (acct) return Number(safeRead(acct)) / 1000;
+      return Number(/usage_usec (\d+)/.exec(safeRead(fileOf(p.pid, "cpu.stat")))?.[1] ?? 0);
+    };
+    await waitFor("500 ms of CPU used", () => usageUs() >= 500_000, 30_000);
+    const stat = safeRead(fileOf(p.pid, "cpu.stat"));
+    const used = usageUs();
+    const periods = Number(/nr_periods (\d+)/.exec(stat)![1]);
+    const share = used / (periods * 100_000);
+    console.error(`--cpus 0.2: ${Math.round(used / 1000)} ms CPU over ${periods} periods → ${share.toFixed(3)} CPU`);
+    expect(Number(/nr_throttled (\d+)/.exec(stat)![1])).toBeGreaterThan(0);
+    expect(share).toBeGreaterThan(0.15);
+    expect(share).toBeLessThan(0.25);
+    p.kill(15);
+    await p.exited;
+    expect(jailDirs(p.pid)).toEqual([]);
+  }, 60_000);
+
+  test("--timeout ends a sleeper: exit 124 and one line", async () => {
+    const p = run(["--timeout", "1s", "--pids", "8", "--", "sleep", "1000"]);
+    expect(await p.exited).toBe(124);
+    expect((await new Response(p.stderr).text()).trim()).toBe("jailx: killed: timeout after 1s");
+    expect(jailDirs(p.pid)).toEqual([]);
+  });
+
+  test("200 runs leave no jail cgroup behind", async () => {
+    const pids: number[] = [];
+    for (let batch = 0; batch < 25; batch++) {
+      const ps = Array.from({ length: 8 }, () => run(["--pids", "16", "--memory", "64m", "--", "true"]));
+      for (const p of ps) {
+        expect(await p.exited).toBe(0);
+        pids.push(p.pid);
+      }
+    }
+    expect(pids).toHaveLength(200);
+    expect(pids.flatMap(jailDirs)).toEqual([]);
+  }, 300_000);
+
+  test("20 supervisors killed with SIGKILL leave no jail cgroup and no process", async () => {
+    for (let batch = 0; batch < 4; batch++) {
+      const ps = Array.from({ length: 5 }, () => run(["--pids", "16", "--memory", "64m", "--", "sleep", "1000"]));
+      const inside: number[] = [];
+      for (const p of ps) {
+        await waitFor("the jail to start", () => safeRead(fileOf(p.pid, "cgroup.procs")) !== "");
+        inside.push(...safeRead(fileOf(p.pid, "cgroup.procs")).split("\n").map(Number));
+      }
+      for (const p of ps) p.kill(9);
+      for (const p of ps) expect(await p.exited).toBe(137);
+      // The cleanup guard (its own process) notices the supervisor's death, kills and removes.
+      await waitFor("the guards to clean up", () => ps.every((p) => jailDirs(p.pid).length === 0));
+      await waitFor("the jailed processes to be gone", () => inside.every((pid) => !fs.existsSync(`/proc/${pid}`)));
+    }
+  }, 120_000);
+});
