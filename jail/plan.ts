@@ -241,6 +241,11 @@ export function buildPlan(run: ParsedRun, host: HostFacts): Plan {
   const chdir = absolute("--chdir", str(o, "chdir") ?? "/");
   const caps = capabilities(o, user);
   const timeout = str(o, "timeout");
+  const seccomp = seccompPlanFromOptions(o, caps.keep);
+  // The kernel installs a seccomp filter only with no_new_privs set or CAP_SYS_ADMIN held, and
+  // the program's process has dropped CAP_SYS_ADMIN by then: refuse the mix up front.
+  if (seccomp && flag(o, "allow-new-privs") && !caps.keep.includes("sys_admin"))
+    throw new UsageError("--allow-new-privs needs --seccomp none (a seccomp filter can only be installed with no_new_privs, or with --cap-add SYS_ADMIN)");
   return {
     command: run.command,
     namespaces: ns,
@@ -259,7 +264,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts): Plan {
     asPid1: flag(o, "as-pid-1"),
     newSession: flag(o, "new-session"),
     passFds: passFds(o, host),
-    seccomp: seccompPlanFromOptions(o, caps.keep),
+    seccomp,
     cgroup: cgroupPlanFromOptions(o),
     timeoutMs: timeout === undefined ? null : parseDuration("--timeout", timeout),
     verbose: flag(o, "verbose"),
