@@ -20,7 +20,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
     }
-    const out = supervise(plan, verbose ? (s) => log.debug(`step: ${s}`) : undefined);
+    const out = supervise(plan, verbose ? (s) => log.debug(`${performance.now().toFixed(1)} ms: ${s}`) : undefined);
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {

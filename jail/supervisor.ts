@@ -14,6 +14,9 @@ import * as proc from "../sys/proc.ts";
 import { NS_FLAG, type NamespaceName } from "../sys/ns.ts";
 import { writeIdMaps, formatIdMap } from "../sys/ids.ts";
 import { compileSeccompPlan } from "../sys/seccomp/compile.ts";
+import { currentMachine } from "../sys/seccomp/tables.ts";
+import type { SeccompPlan } from "../sys/seccomp/policy.ts";
+import { prebuiltDefaultFilter } from "./seccomp-prebuilt.ts" with { type: "macro" };
 import { JailCgroup, cleanupStaleJailCgroups } from "../sys/cgroup/index.ts";
 import { realKernel } from "./kernel.ts";
 import { setupNamespace } from "./child.ts";
@@ -60,6 +63,14 @@ function jailMain(plan: Plan, sock: number, seccomp: Buffer | null): never {
   }
 }
 
+/** The filter for the plan: the one compiled into the binary when it is the default. */
+function seccompProgram(plan: SeccompPlan): Buffer {
+  const prebuilt = prebuiltDefaultFilter();
+  const program = prebuilt.programs[currentMachine()];
+  if (program && JSON.stringify(plan) === prebuilt.key) return Buffer.from(program, "base64");
+  return compileSeccompPlan(plan);
+}
+
 function writeMaps(plan: Plan, pid: number): void {
   const m = plan.idmap!;
   if (m.writer === "supervisor") return writeIdMaps(pid, m.uid, m.gid, m.denySetgroups);
@@ -87,7 +98,7 @@ function runHelper(argv: string[]): proc.WaitResult {
 export function supervise(plan: Plan, logStep: StepLogger = () => {}): Outcome {
   proc.assertSingleThreaded("clone");
   logStep("compile the seccomp filter");
-  const seccomp = plan.seccomp ? compileSeccompPlan(plan.seccomp) : null;
+  const seccomp = plan.seccomp ? seccompProgram(plan.seccomp) : null;
 
   let cgroup: JailCgroup | null = null;
   let guard: CleanupGuard | null = null;

@@ -1,0 +1,21 @@
+// The default filter compiled into the binary must be exactly what the default plan compiles to,
+// or every default run would silently fall back to compiling at start-up (or worse, differ).
+import { expect, test } from "bun:test";
+import { prebuiltDefaultFilter } from "../../jail/seccomp-prebuilt.ts";
+import { buildPlan } from "../../jail/plan.ts";
+import { parseRunArgs } from "../../jail/options.ts";
+import { compileSeccompPlan } from "../../sys/seccomp/compile.ts";
+import { fakeHost } from "./fake-host.ts";
+
+test("the prebuilt default filter matches the default plan, for both machines", () => {
+  const plan = buildPlan(parseRunArgs(["--", "/bin/true"]), fakeHost());
+  const prebuilt = prebuiltDefaultFilter();
+  expect(prebuilt.key).toBe(JSON.stringify(plan.seccomp));
+  expect(prebuilt.programs.x86_64).toBe(compileSeccompPlan(plan.seccomp!, "x86_64").toString("base64"));
+  expect(prebuilt.programs.aarch64).toBe(compileSeccompPlan(plan.seccomp!, "aarch64").toString("base64"));
+});
+
+test("a non-default plan does not match the prebuilt key", () => {
+  const plan = buildPlan(parseRunArgs(["--seccomp-deny", "getpid", "--", "/bin/true"]), fakeHost());
+  expect(JSON.stringify(plan.seccomp)).not.toBe(prebuiltDefaultFilter().key);
+});
