@@ -11,7 +11,7 @@ export const CAP_NAMES: readonly string[] = [
 /** Capabilities that, held against the host, amount to (or lead straight to) full control. */
 export const DANGEROUS_CAPS: readonly string[] = [
   "sys_admin", "sys_ptrace", "sys_module", "sys_rawio", "net_admin", "dac_read_search",
-  "dac_override", "sys_boot", "bpf", "perfmon", "setfcap", "mac_admin", "mac_override",
+  "dac_override", "sys_boot", "bpf", "perfmon", "mac_admin", "mac_override",
 ];
 
 /** Hex mask (as in /proc/PID/status) → capability names; unknown bits as "cap_N". */

@@ -140,7 +140,8 @@ export function sensitiveMounts(s: Snapshot): Known<string[]> {
       out.push(`container runtime socket at ${m.mountPoint}`);
     // a proc instance is bound to a pid namespace: the host's one (same device) shows host processes
     if (m.fsType === "proc" && procDev && m.dev === procDev) out.push(`host /proc at ${m.mountPoint}${rw ? " (rw)" : ""}`);
-    if (m.fsType === "devtmpfs") out.push(`host /dev (devtmpfs) at ${m.mountPoint}${rw ? " (rw)" : ""}`);
+    // the whole devtmpfs, not single nodes (/dev/null bound in, or over a masked /proc file)
+    if (m.fsType === "devtmpfs" && m.root === "/") out.push(`host /dev (devtmpfs) at ${m.mountPoint}${rw ? " (rw)" : ""}`);
     if (m.fsType === "sysfs" && rw) out.push(`writable /sys at ${m.mountPoint}`);
     if (host && m.dev === host.dev && /^\/(var\/)?run$/.test(m.root) && rw) out.push(`host ${m.root} at ${m.mountPoint} (rw)`);
   }

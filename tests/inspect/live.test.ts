@@ -2,7 +2,7 @@
 // as an unprivileged user. Each layer must come out exactly as the tool configured it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { NS_TYPES } from "../../inspect/snapshot.ts";
-import { ensureTestUser, have, inspectJson, jailxRunWorks, removeTestUser, startTarget, BUN, ROOT, type Target } from "./live.ts";
+import { ensureTestUser, have, inspectJson, jailxRunner, removeTestUser, startTarget, type Target } from "./live.ts";
 
 let user: { uid: number; gid: number; created: boolean };
 beforeAll(() => {
@@ -121,13 +121,21 @@ describe.skipIf(!have("firejail"))("firejail", () => {
     }));
 });
 
-describe.skipIf(!jailxRunWorks())("jailx run", () => {
-  test("default jail: namespaces, no_new_privs, seccomp", () =>
-    withTarget([BUN, `${ROOT}/cmd/jailx.ts`, "run", "--", "/bin/cat"], (t) => {
+const jailx = jailxRunner();
+describe.skipIf(!jailx)("jailx run", () => {
+  test("default jail as root: every namespace it promises, no_new_privs, seccomp, its own root", () =>
+    withTarget([...jailx!, "run", "--", "/bin/cat"], (t) => {
       const r = inspectJson(t.pid);
       expect(r.noNewPrivs).toBe(true);
       expect(r.seccomp.mode).toBe("filter");
-      expect(separate(r)).toEqual(expect.arrayContaining(["pid", "mnt"]));
+      expect(separate(r)).toEqual(expect.arrayContaining(["pid", "mnt", "uts", "ipc", "cgroup"]));
       expect(r.filesystem.rootSeparate).toBe(true);
+      for (const cap of ["sys_admin", "sys_module", "sys_ptrace", "net_admin", "dac_read_search"]) expect(r.capabilities.bounding).not.toContain(cap);
+      expect(r.filesystem.sensitiveMounts).toEqual([]); // single /dev nodes bound in are not "host /dev"
+      expect(r.runtime.looksLike).toContain("jailx");
+    }));
+  test("--net none: the net namespace is separate too", () =>
+    withTarget([...jailx!, "run", "--net", "none", "--", "/bin/cat"], (t) => {
+      expect(inspectJson(t.pid).namespaces.net.state).toBe("separate");
     }));
 });

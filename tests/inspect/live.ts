@@ -119,11 +119,16 @@ export function have(tool: string): boolean {
   return spawnSync(["which", tool]).exitCode === 0;
 }
 
-/** jailx run exists and works (the lead's part); live tests against it are skipped until then. */
-export function jailxRunWorks(): boolean {
-  try {
-    return spawnSync([BUN, `${ROOT}/cmd/jailx.ts`, "run", "--", "/bin/true"], { cwd: ROOT, stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-  } catch {
-    return false;
+/**
+ * The jailx binary to jail targets with, once `run` works (the lead's part): the compiled
+ * dist/jailx (`bun cmd/jailx.ts run` refuses, it is multi-threaded), else the entry point.
+ */
+export function jailxRunner(): string[] | undefined {
+  for (const argv of [[`${ROOT}/dist/jailx`], [BUN, `${ROOT}/cmd/jailx.ts`]]) {
+    try {
+      const r = spawnSync([...argv, "run", "--", "/bin/true"], { cwd: ROOT, stdout: "ignore", stderr: "ignore" });
+      if (r.exitCode === 0) return argv;
+    } catch {}
   }
+  return undefined;
 }
