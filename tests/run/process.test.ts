@@ -1,0 +1,182 @@
+// The jail's processes: signals sent to the supervisor reach the program, orphans are reaped,
+// exit statuses map as documented, --new-session, --as-pid-1.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { LiveJail, descendants, jailx, lines, marker, programPid, sh, status, waitUntil } from "../helpers/jail.ts";
+
+const FORWARDED = ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "WINCH"] as const;
+
+/** A program that reports each forwarded signal it receives, and exits on "TERM" after the others. */
+function signalScript(mark: string): string {
+  const traps = FORWARDED.map((s) => `trap 'echo got-${s}' ${s}`).join("; ");
+  // A short foreground sleep: dash runs a trap as soon as the current command ends.
+  return `: ${mark}; ${traps}; echo ready; while :; do sleep 0.1; done`;
+}
+
+describe("signals", () => {
+  for (const asPid1 of [false, true]) {
+    test(`each forwarded signal sent to the supervisor reaches the program${asPid1 ? " (--as-pid-1)" : ""}`, async () => {
+      const mark = marker();
+      const jail = new LiveJail(["run", ...(asPid1 ? ["--as-pid-1"] : []), "--", "/bin/sh", "-c", signalScript(mark)]);
+      try {
+        await jail.waitForLine(/^ready$/);
+        for (const sig of FORWARDED) {
+          jail.kill(`SIG${sig}`);
+          await jail.waitForLine(new RegExp(`^got-${sig}$`));
+        }
+      } finally {
+        await jail.dispose();
+      }
+    });
+  }
+
+  test("a program without a handler dies of the forwarded signal: status 128+n", async () => {
+    const mark = marker();
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; exec sleep 1000`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      // Wait until the exec has happened, so the signal reaches sleep (no handler) and not sh.
+      await waitForExec(jail.pid, "sleep");
+      jail.kill("SIGTERM");
+      const r = await jail.exit();
+      expect(r.code).toBe(128 + 15);
+    } finally {
+      await jail.dispose();
+    }
+  });
+
+  test("SIGKILL to the program from the host: 137", async () => {
+    const mark = marker();
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      process.kill(programPid(jail.pid, mark), "SIGKILL");
+      expect((await jail.exit()).code).toBe(137);
+    } finally {
+      await jail.dispose();
+    }
+  });
+});
+
+/** Bounded wait until a descendant of `supervisor` has executed `comm`. */
+async function waitForExec(supervisor: number, comm: string): Promise<number> {
+  let found = 0;
+  await waitUntil(() => {
+    for (const p of descendants(supervisor)) {
+      try {
+        if (readFileSync(`/proc/${p}/comm`, "utf8").trim() === comm) found = p;
+      } catch {
+        /* gone */
+      }
+    }
+    return found !== 0;
+  }, 20_000, `${comm} to start`);
+  return found;
+}
+
+describe("orphans", () => {
+  test("a double-forked child that exits is reaped by the jail's init (no zombie)", () => {
+    // The subshell starts `true` in the background and exits: `true` is reparented to PID 1.
+    // A zombie keeps its /proc entry, so the entry vanishes only once init has reaped it.
+    const script = [
+      "( true & echo $! > /tmp/gc )",
+      "gc=$(cat /tmp/gc)",
+      "i=0; while [ -e /proc/$gc ] && [ $i -lt 1000 ]; do i=$((i+1)); sleep 0.01; done",
+      '[ -e /proc/$gc ] && echo "left: $(cat /proc/$gc/stat)" || echo reaped',
+      "ps -e -o stat= | grep -c '^Z' || true",
+    ].join("; ");
+    const r = sh(script);
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout)).toEqual(["reaped", "0"]);
+  });
+
+  test("the program's status is reported even when orphans still run", () => {
+    const r = sh("( sleep 1000 & ) ; exit 7");
+    expect(r.code).toBe(7);
+  });
+});
+
+describe("exit status", () => {
+  test.each([0, 1, 42, 255])("the program's code %d, nothing on stderr", (code) => {
+    const r = sh(`exit ${code}`);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toBe("");
+  });
+
+  test.each([["TERM", 15], ["KILL", 9], ["SEGV", 11], ["ABRT", 6]] as const)("killed by SIG%s: 128+%d", (sig, n) => {
+    const r = sh(`kill -${sig} $$`);
+    expect(r.code).toBe(128 + n);
+    expect(lines(r.stderr).length).toBeLessThanOrEqual(1);
+  });
+
+  test("126 with one line when the program is not executable", () => {
+    const r = jailx(["run", "--", "/etc/passwd"]);
+    expect(r.code).toBe(126);
+    expect(lines(r.stderr).length).toBe(1);
+    expect(r.stderr).toContain("/etc/passwd");
+  });
+
+  test("126 for a directory", () => {
+    const r = jailx(["run", "--", "/usr"]);
+    expect(r.code).toBe(126);
+    expect(lines(r.stderr).length).toBe(1);
+  });
+
+  test("127 with one line when the program is not found, by path or by name", () => {
+    for (const prog of ["/no/such/prog", "no-such-prog-jx"]) {
+      const r = jailx(["run", "--", prog]);
+      expect(r.code).toBe(127);
+      expect(lines(r.stderr)).toHaveLength(1);
+      expect(r.stderr).toContain(prog);
+    }
+  });
+
+  test("127 for a host program outside the jail's binds", () => {
+    const r = jailx(["run", "--", "/work/main/dist/jailx", "--version"]);
+    expect(r.code).toBe(127);
+    expect(lines(r.stderr)).toHaveLength(1);
+  });
+
+  test("125 with one line for jailx's own errors", () => {
+    const r = jailx(["run", "--no-such-flag", "--", "true"]);
+    expect(r.code).toBe(125);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stdout).toBe("");
+  });
+
+  test("--as-pid-1 passes the program's status through", async () => {
+    expect(sh("exit 42", ["--as-pid-1"]).code).toBe(42);
+    // PID 1 cannot SIGKILL itself from inside; from the host it can be killed.
+    const mark = marker();
+    const jail = new LiveJail(["run", "--as-pid-1", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      process.kill(programPid(jail.pid, mark), "SIGKILL");
+      expect((await jail.exit()).code).toBe(137);
+    } finally {
+      await jail.dispose();
+    }
+  });
+});
+
+describe("sessions", () => {
+  const sidOf = (pid: number) => Number((Bun.spawnSync(["ps", "-o", "sid=", "-p", String(pid)]).stdout.toString().trim()));
+
+  test("by default the program stays in the supervisor's session; --new-session gives it its own", async () => {
+    const results: Record<string, boolean> = {};
+    for (const flags of [[], ["--new-session"]]) {
+      const mark = marker();
+      const jail = new LiveJail(["run", ...flags, "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+      try {
+        await jail.waitForLine(/^ready$/);
+        const pid = programPid(jail.pid, mark);
+        results[flags.join("") || "default"] = sidOf(pid) === sidOf(jail.pid);
+        // The session id as seen inside: with --new-session the program leads it (sid = its own pid 2).
+        expect(status(pid, "NSsid").split(/\s+/).at(-1)).toBe(flags.length ? "2" : "0");
+      } finally {
+        await jail.dispose();
+      }
+    }
+    expect(results).toEqual({ default: true, "--new-session": false });
+  });
+});
