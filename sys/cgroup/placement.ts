@@ -108,8 +108,11 @@ export function resolveTargets(plan: CgroupPlan, layout: CgroupLayout, self: Sel
 export function checkDelegation(plan: CgroupPlan, targets: CgroupTarget[], uid: number, sys: CgroupSystem): CgroupTarget[] {
   if (uid === 0) return targets;
   return targets.filter((t) => {
-    const files = [t.parentDir, `${t.parentDir}/cgroup.procs`];
-    if (t.hierarchy.version === 2 && t.controllers.length > 0) files.push(`${t.parentDir}/cgroup.subtree_control`);
+    // A --cgroup-parent that does not exist yet will be created: its nearest existing ancestor counts.
+    let dir = t.parentDir;
+    while (!sys.exists(dir) && dir !== t.hierarchy.mountPoint && dir !== "/") dir = posix.dirname(dir);
+    const files = [dir, `${dir}/cgroup.procs`];
+    if (t.hierarchy.version === 2 && t.controllers.length > 0) files.push(`${dir}/cgroup.subtree_control`);
     const ok = files.every((f) => sys.writableBy(f, uid));
     if (ok || !t.required) return ok;
     const flag = flagFor(plan, t.controllers[0]!);

@@ -321,3 +321,12 @@ describe("cleanupStaleJailCgroups", () => {
     expect(fs.existsSync(`${f.root}/pids/other-999`)).toBe(true);
   });
 });
+
+test("rootless: a new --cgroup-parent below a delegated cgroup is allowed", () => {
+  const f = fake(PURE_V2);
+  f.write(`${f.root}/cgroup.subtree_control`, "+pids");
+  const svc = f.makeCgroup("", "/u");
+  for (const p of [svc, `${svc}/cgroup.procs`, `${svc}/cgroup.subtree_control`]) fs.chownSync(p, 1000, 1000);
+  const j = create(f, plan({ pids: "4", "cgroup-parent": "/u/batch" }), {}, 1000);
+  expect(j.paths()).toEqual([`${svc}/batch/jailx-1-abc`]);
+});
