@@ -4,11 +4,11 @@
 // - fixed prototypes only (no variadic calls): `syscall` takes 7 i64, `prctl` 5, `ioctl` 3;
 // - errno is read from __errno_location() right after the call;
 // - signed types everywhere a negative value can travel (the u64 sign bug).
-import { dlopen, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
+import { dlopen, ptr, read, toArrayBuffer, type FFIFunction, type Pointer } from "bun:ffi";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
 
-const libc = dlopen("libc.so.6", {
+const LIBC = {
   __errno_location: { args: [], returns: "ptr" },
   syscall: { args: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], returns: "i64" },
   prctl: { args: ["i32", "i64", "i64", "i64", "i64"], returns: "i32" },
@@ -56,9 +56,26 @@ const libc = dlopen("libc.so.6", {
   getpgrp: { args: [], returns: "i32" },
   setpgid: { args: ["i32", "i32"], returns: "i32" },
   access: { args: ["ptr", "i32"], returns: "i32" },
-});
+} as const satisfies Record<string, FFIFunction>;
 
-export const c = libc.symbols;
+type Libc = ReturnType<typeof dlopen<typeof LIBC>>["symbols"];
+
+/**
+ * libc, bound lazily: each symbol is compiled into an FFI trampoline on its first use (~30 µs
+ * each), so a command pays only for the calls it makes — `jailx run` starts faster.
+ */
+export const c = {} as Libc;
+for (const name of Object.keys(LIBC) as (keyof typeof LIBC)[]) {
+  Object.defineProperty(c, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const fn = dlopen("libc.so.6", { [name]: LIBC[name] }).symbols[name];
+      Object.defineProperty(c, name, { value: fn, enumerable: true });
+      return fn;
+    },
+  });
+}
 export { ptr, read, toArrayBuffer, type Pointer };
 
 /** errno of the last libc call on this thread. */
