@@ -156,6 +156,6 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   k.chdir(plan.chdir);
   if (plan.asPid1) k.setParentDeathSignal(SIG.KILL);
   k.resetSignalsForExec();
-  if (seccomp) k.installSeccomp(seccomp);
+  if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);
   return execProgram(plan, k);
 }

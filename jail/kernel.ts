@@ -37,7 +37,7 @@ export const realKernel = {
   setCapSets: caps.setCapSets,
   setAmbient: caps.setAmbient,
   setNoNewPrivs: caps.setNoNewPrivs,
-  installSeccomp: (prog: Buffer) => installSeccompFilter(prog),
+  installSeccomp: (prog: Buffer, log: boolean) => installSeccompFilter(prog, { log }),
   // process
   setRlimit: (name: string, soft: bigint, hard?: bigint) => setRlimit({ name, resource: RLIMITS[name]!, soft, hard }),
   setParentDeathSignal: proc.setParentDeathSignal,

@@ -1,0 +1,28 @@
+// Shared pieces of the benchmark scripts: hyperfine in one run, results into a docs section.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+export interface Result {
+  name: string;
+  median: number;
+  mean: number;
+  stddev: number;
+}
+
+/** Run every command in one hyperfine invocation (-N: no shell); times in milliseconds. */
+export function runHyperfine(commands: [name: string, cmd: string][], o: { runs: number; warmup: number; json: string }): Result[] {
+  const args = ["hyperfine", "-N", "--style", "basic", "--runs", String(o.runs), "--warmup", String(o.warmup), "--export-json", o.json];
+  for (const [name, cmd] of commands) args.push("--command-name", name, cmd);
+  const r = Bun.spawnSync(args, { stdout: "inherit", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error(`hyperfine failed (exit ${r.exitCode})`);
+  const data = JSON.parse(readFileSync(o.json, "utf8")) as { results: { command: string; median: number; mean: number; stddev: number }[] };
+  return data.results.map((x) => ({ name: x.command, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000 }));
+}
+
+/** Replace the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` (appended if absent). */
+export function replaceSection(file: string, name: string, body: string): void {
+  const open = `<!-- bench:${name} -->`, close = `<!-- /bench:${name} -->`;
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const block = `${open}\n${body}\n${close}`;
+  const i = text.indexOf(open), j = text.indexOf(close);
+  writeFileSync(file, i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + close.length) : `${text.trimEnd()}\n\n${block}\n`);
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bun
+// Start-up benchmark: `jailx run -- /bin/true` with the default isolation against bubblewrap
+// with the closest equivalent options and util-linux unshare, side by side in one hyperfine run.
+// Writes the medians and ratios into docs/BENCHMARKS.md (between the start-up markers).
+// Usage: bun scripts/bench-startup.ts [--runs N] [--no-write]   (as root; needs dist/jailx)
+import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
+
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 200;
+const write = !process.argv.includes("--no-write");
+if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.ts --only-native");
+
+// The same view jailx gives by default: symlinks recreated (merged /usr), directories bound.
+const sysBinds = ["/bin", "/sbin", "/lib", "/lib64"]
+  .filter((p) => existsSync(p))
+  .map((p) => (lstatSync(p).isSymbolicLink() ? `--symlink ${readlinkSync(p)} ${p}` : `--ro-bind ${p} ${p}`))
+  .join(" ");
+const bwrap =
+  `bwrap --unshare-all --share-net --hostname jailx --ro-bind /usr /usr ${sysBinds} --ro-bind /etc /etc ` +
+  `--proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --cap-drop ALL --die-with-parent --new-session /bin/true`;
+const commands: [string, string][] = [
+  ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
+  ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
+  ["bwrap (closest equivalent)", bwrap],
+  ["unshare -fpmiuU --mount-proc", "unshare -fpmiuU --mount-proc /bin/true"],
+  ["/bin/true (no jail)", "/bin/true"],
+];
+
+const dir = mkdtempSync(join(tmpdir(), "jailx-bench-"));
+let results: Result[];
+try {
+  results = runHyperfine(commands, { runs, warmup: 20, json: join(dir, "out.json") });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const bw = results.find((r) => r.name.startsWith("bwrap"))!;
+const lines = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on this project's CI machine kind (2 cores, ${process.arch}), ` +
+    `${runs} runs each after 20 warm-ups, one hyperfine run; \`bun scripts/bench-startup.ts\`.`,
+  "",
+  "| command | median | mean ± σ | vs bwrap |",
+  "|---|---|---|---|",
+  ...results.map((r) => `| ${r.name} | ${r.median.toFixed(2)} ms | ${r.mean.toFixed(2)} ± ${r.stddev.toFixed(2)} ms | ${(r.median / bw.median).toFixed(2)}× |`),
+];
+console.log(lines.join("\n"));
+if (write) replaceSection("docs/BENCHMARKS.md", "startup", lines.join("\n"));
