@@ -220,11 +220,14 @@ export function hostMounts(): string[] {
   });
 }
 
-/** Directories named jailx-* in every cgroup hierarchy (depth-limited walk). */
+/**
+ * Directories named jailx-* beneath our own cgroup in every hierarchy (jailx creates its cgroups
+ * beneath the caller's; walking all of /sys/fs/cgroup would be slow).
+ */
 export function jailxCgroups(): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
-    if (depth > 8) return;
+    if (depth > 6) return;
     let entries: string[];
     try {
       entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
@@ -236,8 +239,12 @@ export function jailxCgroups(): string[] {
       walk(`${dir}/${e}`, depth + 1);
     }
   };
-  if (existsSync("/sys/fs/cgroup")) walk("/sys/fs/cgroup", 0);
-  return out;
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+    const [, ctrl, path] = line.split(":") as [string, string, string];
+    const mount = ctrl === "" ? (existsSync("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup") : `/sys/fs/cgroup/${ctrl.replace(/^name=/, "")}`;
+    walk(`${mount}${path === "/" ? "" : path}`, 0);
+  }
+  return [...new Set(out)];
 }
 
 /** Capability masks of the five sets from a /proc/PID/status text. */

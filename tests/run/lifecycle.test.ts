@@ -1,0 +1,130 @@
+// Lifecycle: when the supervisor ends — normally or by SIGKILL — nothing of the jail is left:
+// no process, no mount in the host's table, no jailx cgroup, no temporary directory.
+import { describe, expect, test } from "bun:test";
+import { readFileSync, readdirSync } from "node:fs";
+import { LiveJail, descendants, hostMounts, jailxCgroups, marker, processesWith, programPid, waitUntil } from "../helpers/jail.ts";
+
+const TEMP_DIRS = ["/tmp", "/run", "/dev/shm", "/var/tmp"];
+
+/** Entries of the usual temporary directories (names only). */
+function tempEntries(): Set<string> {
+  const out = new Set<string>();
+  for (const d of TEMP_DIRS) {
+    try {
+      for (const n of readdirSync(d)) out.add(`${d}/${n}`);
+    } catch {
+      /* missing */
+    }
+  }
+  return out;
+}
+
+/** A jail whose program starts a small tree of processes (a background child and a grandchild). */
+function busyJail(mark: string, flags: string[] = []): LiveJail {
+  const script = `: ${mark}; (while :; do sleep 1; done) & sh -c 'while :; do sleep 1; done; : ${mark}' & echo ready; while :; do sleep 1; done`;
+  return new LiveJail(["run", ...flags, "--", "/bin/sh", "-c", script]);
+}
+
+async function killSupervisorAndCheck(flags: string[]): Promise<void> {
+  const mounts = hostMounts();
+  const temps = tempEntries();
+  const mark = marker("lifecycle");
+  const jail = busyJail(mark, flags);
+  try {
+    await jail.waitForLine(/^ready$/);
+    const supervisor = jail.pid;
+    const inJail = descendants(supervisor);
+    // init, the program, its two children and their sleeps (at least 4 processes).
+    expect(inJail.length).toBeGreaterThanOrEqual(4);
+    expect(processesWith(mark).length).toBeGreaterThanOrEqual(3);
+    if (flags.includes("--memory")) expect(jailxCgroups().some((c) => c.includes(`/jailx-${supervisor}-`))).toBe(true);
+
+    jail.kill("SIGKILL");
+    await jail.exit();
+    // The kernel tears the pid namespace down asynchronously: poll /proc, bounded.
+    await waitUntil(() => processesWith(mark).length === 0, 20_000, "the jail's processes to end");
+    await waitUntil(() => inJail.every((p) => !pidAlive(p)), 20_000, "every jailed pid to vanish");
+    await waitUntil(() => !jailxCgroups().some((c) => c.includes(`/jailx-${supervisor}-`)), 20_000, "the jail cgroup to be removed");
+    expect(hostMounts()).toEqual(mounts);
+    const newTemps = [...tempEntries()].filter((e) => !temps.has(e) && /jailx|jx-?\d/i.test(e.split("/").pop()!));
+    expect(newTemps).toEqual([]);
+  } finally {
+    await jail.dispose();
+  }
+}
+
+/**
+ * Whether a process still runs. A zombie does not count: once the supervisor is gone, jailx's
+ * init is reparented to the host's PID 1, which reaps it on its own schedule (here: process_api,
+ * every few seconds).
+ */
+function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+describe("kill -9 of the supervisor", () => {
+  test("leaves no process, mount or temporary directory behind", async () => {
+    await killSupervisorAndCheck([]);
+  });
+
+  test("with a cgroup limit, also no jailx cgroup", async () => {
+    await killSupervisorAndCheck(["--memory", "256m", "--pids", "64"]);
+  });
+
+  test("with --as-pid-1", async () => {
+    await killSupervisorAndCheck(["--as-pid-1"]);
+  });
+
+  test("with --net none --userns", async () => {
+    await killSupervisorAndCheck(["--net", "none", "--userns"]);
+  });
+});
+
+describe("normal end", () => {
+  test("when the program exits, its leftover background processes are killed too", async () => {
+    const mark = marker("leftover");
+    const mounts = hostMounts();
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; (while :; do sleep 1; done) & echo ready; exit 3`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      expect((await jail.exit()).code).toBe(3);
+      await waitUntil(() => processesWith(mark).length === 0, 20_000, "leftover processes to end");
+      expect(hostMounts()).toEqual(mounts);
+    } finally {
+      await jail.dispose();
+    }
+  });
+
+  test("the jailed program's host pid is gone after SIGTERM to the supervisor", async () => {
+    const mark = marker("term");
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      const pid = programPid(jail.pid, mark);
+      jail.kill("SIGTERM");
+      expect((await jail.exit()).code).toBe(143);
+      await waitUntil(() => !pidAlive(pid), 20_000, "the program to end");
+    } finally {
+      await jail.dispose();
+    }
+  });
+
+  test("a cgroup-limited jail removes its cgroup on a normal exit", async () => {
+    const mark = marker("cg");
+    const jail = new LiveJail(["run", "--pids", "32", "--", "/bin/sh", "-c", `: ${mark}; echo ready; cat /proc/self/cgroup; exit 0`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      const supervisor = jail.pid;
+      expect((await jail.exit()).code).toBe(0);
+      expect(jailxCgroups().filter((c) => c.includes(`/jailx-${supervisor}-`))).toEqual([]);
+    } finally {
+      await jail.dispose();
+    }
+  });
+});
