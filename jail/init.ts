@@ -40,14 +40,15 @@ export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffe
 export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): never {
   // Signals stay blocked (inherited from the supervisor) until the program resets them just
   // before execve, so none is lost between fork and signalfd.
+  // The program may run as the same user: init is non-dumpable from before the fork, so the
+  // program can never ptrace it or open /proc/1/exe (execve makes the program dumpable again).
+  k.setDumpable(false);
   const pid = proc.fork();
   if (pid === 0) execOrReport(plan, k, sock, seccomp);
 
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   k.closeFdsExcept([sock, sigfd]);
-  // The program runs as the same user: make init non-dumpable so that it cannot be ptraced,
-  // and give it nothing more than the program has.
-  k.setDumpable(false);
+  // Give init nothing more than the program has.
   try {
     dropPrivileges(plan, k, [], []);
   } catch (err) {
