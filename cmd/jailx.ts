@@ -11,6 +11,8 @@ const argv = process.argv.slice(2);
 if (argv[0] === "run") {
   process.exitCode = await runCommand(argv.slice(1));
 } else {
+  // citty decides on colours when it is loaded: none unless stdout is a terminal.
+  if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
   const { main } = await import("./main.ts");
   await main(argv);
 }
