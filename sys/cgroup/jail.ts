@@ -156,8 +156,11 @@ export class JailCgroup {
     return [...all];
   }
 
-  private contains(pid: number): boolean {
-    return this.dirs.some((d) => treeOf(this.sys, d.path).some((dir) => listPids(this.sys, dir, false).includes(pid)));
+  /** Whether the process that `pid` names now is in this jail (any hierarchy, any depth). */
+  private inJail(pid: number): boolean {
+    const text = this.sys.cgroupsOf(pid);
+    if (text === null) return false;
+    return text.split("\n").some((line) => line.split(":").slice(2).join(":").split("/").includes(this.name));
   }
 
   /**
@@ -179,8 +182,10 @@ export class JailCgroup {
           // fall back to signalling each pid below
         }
       }
+      // After cgroup.kill only stragglers outside the v2 directory (none, normally) need signals.
+      const inKillDir = killedByKernel ? new Set(listPids(this.sys, killDir!.path)) : new Set<number>();
       const frozen = killedByKernel ? [] : this.freeze();
-      for (const pid of pids) this.sys.kill(pid, () => this.contains(pid));
+      for (const pid of pids) if (!inKillDir.has(pid)) this.sys.kill(pid, () => this.inJail(pid));
       this.thaw(frozen);
       // Killed processes leave their cgroup when they finish exiting; give them a moment.
       this.sys.pause(round < 20 ? 1 : 10);

@@ -22,6 +22,8 @@ export interface CgroupSystem {
   /** SIGKILL `pid` if `stillMember()` holds for the process the pid names at that moment. */
   kill(pid: number, stillMember: () => boolean): void;
   alive(pid: number): boolean;
+  /** /proc/PID/cgroup of a process (paths as this process sees them), or null when it is gone. */
+  cgroupsOf(pid: number): string | null;
   /** Block the (only) thread for `ms`; retry loops use it between polls. */
   pause(ms: number): void;
 }
@@ -125,6 +127,10 @@ export class NodeCgroupSystem implements CgroupSystem {
   alive(pid: number): boolean {
     if (c.kill(pid, 0) === 0) return true;
     return errnoName(errno()) === "EPERM"; // exists, owned by someone else
+  }
+
+  cgroupsOf(pid: number): string | null {
+    return this.read(`/proc/${pid}/cgroup`);
   }
 
   pause(ms: number): void {

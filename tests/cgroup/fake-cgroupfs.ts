@@ -231,6 +231,15 @@ export class FakeCgroupFs extends NodeCgroupSystem {
     return this.alivePids.has(pid);
   }
 
+  override cgroupsOf(pid: number): string | null {
+    const lines: string[] = [];
+    this.hierarchies.forEach((h, i) => {
+      const dir = this.allDirs(this.mountOf(h)).find((d) => this.pidsIn(d).includes(pid));
+      if (dir) lines.push(`${i}:${h.controllers.join(",")}:${dir.slice(this.mountOf(h).length) || "/"}`);
+    });
+    return lines.length ? lines.join("\n") : null;
+  }
+
   override pause(): void {
     // no sleeping in unit tests: the fake's state changes synchronously
   }

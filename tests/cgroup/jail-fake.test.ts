@@ -151,8 +151,10 @@ describe("pure v2", () => {
     const dir = j.paths()[0]!;
     for (const pid of [7, 8]) (f.alivePids.add(pid), j.addProcess(pid));
     const sub = f.makeCgroup("", "/jailx-1-abc/inner", [9]); // the jail made a sub-cgroup
+    f.makeCgroup("", "/other", [99]); // not the jail's: never signalled
     j.killAll();
     expect(f.killed.sort()).toEqual([7, 8, 9]);
+    expect(f.alivePids.has(99)).toBe(true);
     expect(f.log).toContain(`write ${dir}/cgroup.freeze 1`);
     expect(f.log).toContain(`write ${dir}/cgroup.freeze 0`);
     j.remove();
