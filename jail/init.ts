@@ -1,5 +1,6 @@
 // jailx's init: PID 1 of the jail. It starts the program, passes signals on, reaps orphans,
 // and reports the program's end to the supervisor. The payload's own side is becomeProgram().
+import { existsSync } from "node:fs";
 import { errnoName } from "../sys/errno.ts";
 import { SysError } from "../sys/errors.ts";
 import * as proc from "../sys/proc.ts";
@@ -13,6 +14,10 @@ const { SIG } = proc;
 /** The message and exit status for a failed execve (126: cannot execute, 127: not found). */
 export function execFailure(plan: Plan, f: ExecFailure): { message: string; exit: number } {
   const prog = plan.command[0]!;
+  // ENOENT for a file that exists: its ELF interpreter (the dynamic loader) or a script's
+  // #! interpreter is missing inside the jail. (Runs in the jail, so the check sees its view.)
+  if (f.errno === 2 && existsSync(f.path))
+    return { message: `${f.path}: its interpreter (dynamic loader or #! program) is missing inside the jail; bind it (e.g. --ro-bind /lib64)`, exit: 127 };
   if (f.errno === 2)
     return {
       message: prog.includes("/")

@@ -63,6 +63,12 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
     }
     add({ op: "tmpfs", dst, mode: "1777", ...(size ? { size } : {}) }, dst);
   }
+  for (const spec of (o["symlink"] as string[] | undefined) ?? []) {
+    const i = spec.lastIndexOf(":");
+    const target = spec.slice(0, i), dst = spec.slice(i + 1);
+    if (i <= 0 || !dst.startsWith("/")) throw new UsageError(`--symlink '${spec}': use TARGET:PATH with an absolute PATH, e.g. usr/lib:/lib`);
+    add({ op: "symlink", target, dst }, dst);
+  }
   // Parents before children, so that a bind inside another bind lands on top of it.
   return ops.sort((a, b) => a.depth - b.depth || a.order - b.order).map((x) => x.op);
 }

@@ -31,7 +31,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "ro-bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-only (DST defaults to SRC)" },
   { name: "bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-write" },
   { name: "tmpfs", type: "string", repeat: true, value: "DST[:size=N]", group: "Filesystem", help: "mount an empty tmpfs (nosuid, nodev)" },
-  { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds" },
+  { name: "symlink", type: "string", repeat: true, value: "TARGET:PATH", group: "Filesystem", help: "create a symlink PATH → TARGET inside the jail (e.g. usr/lib:/lib with --rootfs)" },
+  { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds; missing mount points are created in it" },
   { name: "no-system-binds", type: "bool", group: "Filesystem", help: "do not bind /usr /bin /sbin /lib* /etc (give everything with --ro-bind)" },
   { name: "chdir", type: "string", value: "DIR", group: "Filesystem", default: "/", help: "working directory inside the jail" },
   // Identity

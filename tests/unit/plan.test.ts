@@ -128,6 +128,10 @@ describe("options", () => {
     expect(user.map((m) => m.dst)).toEqual(["/srv", "/srv/a", "/srv/a/b"]);
     expect(user[1]).toEqual({ op: "tmpfs", dst: "/srv/a", mode: "1777", size: "1m" });
   });
+  test("--symlink TARGET:PATH", () => {
+    expect(plan(["--symlink", "usr/lib:/lib", "--", "true"]).mounts.at(-1)).toEqual({ op: "symlink", target: "usr/lib", dst: "/lib" });
+    expect(() => plan(["--symlink", "usr/lib", "--", "true"])).toThrow("use TARGET:PATH");
+  });
   test("--rootfs replaces the system binds", () => {
     const p = plan(["--rootfs", "/data", "--", "true"]);
     expect(p.rootfs).toBe("/data");
