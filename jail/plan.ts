@@ -166,6 +166,12 @@ function resolveUser(o: ParsedOptions, host: HostFacts, root: string | null, idm
   const passwd = host.readText((root ?? "") + "/etc/passwd") ?? "";
   const groupText = host.readText((root ?? "") + "/etc/group") ?? "";
   let user = { uid: 0, gid: 0, groups: [] as number[], home: "/root" };
+  // Without --user the program runs as root inside, unless the map has no root (--rootless-map
+  // self): then as the first id the map does put inside.
+  if (spec === undefined && idmap && !mappedInside(idmap.uid, 0)) {
+    const uid = idmap.uid[0]!.inside;
+    user = { uid, gid: idmap.gid[0]!.inside, groups: [], home: findUser(passwd, String(uid))?.home ?? "/" };
+  }
   if (spec !== undefined) {
     const [u, g] = spec.split(":", 2) as [string, string | undefined];
     const entry = findUser(passwd, u);
@@ -180,7 +186,7 @@ function resolveUser(o: ParsedOptions, host: HostFacts, root: string | null, idm
     user = { uid, gid, groups: [], home: entry?.home ?? "/" };
   }
   if (!mappedInside(idmap?.uid, user.uid) || !mappedInside(idmap?.gid, user.gid))
-    throw new UsageError(`--user '${spec}': uid ${user.uid}/gid ${user.gid} is not mapped in the jail's user namespace` +
+    throw new UsageError(`--user '${spec ?? "0:0"}': uid ${user.uid}/gid ${user.gid} is not mapped in the jail's user namespace` +
       (host.uid !== 0 ? " (rootless maps only your own id; try --rootless-map sub)" : " (widen --userns-map)"));
   return user;
 }
