@@ -5,8 +5,9 @@
 //   MIMALLOC_PURGE_DELAY=-1 ./node_modules/.bin/bun tests/seccomp/harness.ts [--seccomp …] -- PROG ARGS
 //
 // JAILX_TEST_CAPS=cap1,cap2 sets the kept capabilities the plan adapts to (default: Docker's).
+// JAILX_TEST_FILTER=FILE installs that raw filter instead (e.g. a libseccomp-built one).
 // Exit 125 with a message when setup fails; otherwise the program replaces this process.
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { parseRunArgs } from "../../jail/options.ts";
 import { c, check, cstr, cstrArray, ptr } from "../../sys/ffi.ts";
 import { compileSeccompPlan, installSeccompFilter, seccompPlanFromOptions } from "../../sys/seccomp/index.ts";
@@ -21,9 +22,10 @@ try {
   const plan = seccompPlanFromOptions(options, caps);
   const prog = command[0]!.includes("/") ? command[0]! : Bun.which(command[0]!);
   if (!prog) throw new Error(`${command[0]}: not found`);
-  const filter = plan ? compileSeccompPlan(plan) : null;
+  const raw = process.env.JAILX_TEST_FILTER;
+  const filter = raw ? readFileSync(raw) : plan ? compileSeccompPlan(plan) : null;
   const env = Object.entries(process.env)
-    .filter(([k]) => !k.startsWith("BUN_") && !k.startsWith("MIMALLOC_") && k !== "JAILX_TEST_CAPS")
+    .filter(([k]) => !k.startsWith("BUN_") && !k.startsWith("MIMALLOC_") && !k.startsWith("JAILX_TEST_"))
     .map(([k, v]) => `${k}=${v}`);
   const argv = cstrArray(command);
   const envp = cstrArray(env);
@@ -32,7 +34,7 @@ try {
   const tasks = readdirSync("/proc/self/task").length;
   if (tasks !== 1) throw new Error(`${tasks} threads: run the harness with the single-thread Bun environment`);
   check(c.prctl(PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), "prctl", { flags: "PR_SET_NO_NEW_PRIVS" });
-  if (filter) installSeccompFilter(filter, { log: plan!.log });
+  if (filter) installSeccompFilter(filter, { log: plan?.log === true });
   c.execve(ptr(path), ptr(argv.array), ptr(envp.array));
   check(-1, "execve", { path: prog });
 } catch (e) {
