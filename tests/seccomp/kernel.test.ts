@@ -13,18 +13,7 @@ beforeAll(() => {
 });
 afterAll(() => b?.cleanup());
 
-const SIGSYS = "SIG31";
-
-/** case → result under the default policy; each differs from the unfiltered result. */
-const DEFAULT_REFUSALS: Record<string, string> = {
-  mount: "EPERM", umount2: "EPERM", unshare: "EPERM", setns: "EPERM", keyctl: "EPERM", add_key: "EPERM",
-  request_key: "EPERM", bpf: "EPERM", perf_event_open: "EPERM", userfaultfd: "EPERM", io_uring_setup: "EPERM",
-  open_by_handle_at: "EPERM", kexec_load: "EPERM", init_module: "EPERM", finit_module: "EPERM", swapon: "EPERM",
-  reboot: "EPERM", ptrace: "EPERM", clone_newuser: "EPERM", clone3: "ENOSYS", socket_alg: "EPERM",
-  socket_alg_highbits: "EPERM", socket_vsock: "EPERM", tiocsti: "EPERM", tiocsti_highbits: "EPERM",
-  personality_bad: "EPERM",
-};
-const STILL_WORKS = ["getppid", "clone_plain", "socket_unix"];
+import { DEFAULT_REFUSALS, SIGSYS, STILL_WORKS } from "./expectations.ts";
 
 describe("default policy, as the kernel applies it", () => {
   test("each refused family returns the documented errno, and only because of the filter", () => {
