@@ -66,7 +66,7 @@ export class LiveJail {
   private text = "";
   private done = false;
   private stderrText: Promise<string>;
-  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> };
   private decoder = new TextDecoder();
 
   constructor(args: string[], o: RunOpts = {}) {
@@ -105,7 +105,7 @@ export class LiveJail {
       ]);
       clearTimeout(timer);
       if (chunk === "timeout") continue;
-      if (chunk.done) this.done = true;
+      if (chunk.done || !chunk.value) this.done = true;
       else this.text += this.decoder.decode(chunk.value, { stream: true });
     }
   }
@@ -118,7 +118,7 @@ export class LiveJail {
     const code = await this.proc.exited;
     while (!this.done) {
       const chunk = await this.reader.read();
-      if (chunk.done) this.done = true;
+      if (chunk.done || !chunk.value) this.done = true;
       else this.text += this.decoder.decode(chunk.value, { stream: true });
     }
     return { code, stdout: this.text, stderr: await this.stderr() };
