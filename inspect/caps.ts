@@ -16,6 +16,14 @@ export const DANGEROUS_CAPS: readonly string[] = [
 
 /** Hex mask (as in /proc/PID/status) → capability names; unknown bits as "cap_N". */
 export function capNames(hex: string): string[] {
+  // most processes share a handful of masks: decode each once (callers must not mutate)
+  let out = decoded.get(hex);
+  if (!out) decoded.set(hex, (out = decode(hex)));
+  return out;
+}
+const decoded = new Map<string, string[]>();
+
+function decode(hex: string): string[] {
   const mask = BigInt("0x" + (hex || "0"));
   const out: string[] = [];
   for (let i = 0n; mask >> i !== 0n; i++) {

@@ -36,16 +36,18 @@ export class CgroupReader {
     private readonly mounts: Known<CgroupMounts>,
   ) {}
 
+  /** Processes in the same cgroups share one (frozen) result. */
   info(cgroupText: Known<string>): Known<CgroupInfo> {
     if (isUnknown(cgroupText)) return cgroupText;
-    const entries = parseCgroup(cgroupText);
-    return {
-      entries,
-      memory: this.limit(entries, "memory"),
-      pids: this.limit(entries, "pids"),
-      cpu: this.limit(entries, "cpu"),
-    };
+    let info = this.infoCache.get(cgroupText);
+    if (!info) {
+      const entries = parseCgroup(cgroupText);
+      info = Object.freeze({ entries, memory: this.limit(entries, "memory"), pids: this.limit(entries, "pids"), cpu: this.limit(entries, "cpu") });
+      this.infoCache.set(cgroupText, info);
+    }
+    return info;
   }
+  private infoCache = new Map<string, CgroupInfo>();
 
   private limit(entries: CgroupEntry[], res: Resource): Known<CgroupLimit> {
     if (isUnknown(this.mounts)) return this.mounts;
@@ -55,7 +57,7 @@ export class CgroupReader {
       const dir = this.dirOf(this.mounts.v2, v2.path);
       // A non-root v2 cgroup has memory.max etc. only when its parent enabled the controller;
       // the root cgroup has no limit files, so look at the controllers it offers instead.
-      if (dir && (this.src.exists(this.src.path(`${dir}/${V2_FILE[res]}`)) === true || this.rootOffers(dir, res)))
+      if (dir && this.hasFile(dir, res))
         return this.walk(dir, this.mounts.v2, res, 2);
     }
     const m = this.mounts.v1.get(res);
@@ -67,6 +69,15 @@ export class CgroupReader {
     if (v2 && this.mounts.v2) return unknown(`no ${res} controller is enabled on the path (cgroup v2)`);
     return unknown(`no ${res} controller mounted in the reader's view`);
   }
+
+  /** Whether a v2 limit file exists in `dir` (cached: --all asks for the same dirs again and again). */
+  private hasFile(dir: string, res: Resource): boolean {
+    const key = `has:${dir}:${res}`;
+    let v = this.exists.get(key);
+    if (v === undefined) this.exists.set(key, (v = this.src.exists(this.src.path(`${dir}/${V2_FILE[res]}`)) === true || this.rootOffers(dir, res)));
+    return v;
+  }
+  private exists = new Map<string, boolean>();
 
   private rootOffers(dir: string, res: Resource): boolean {
     if (!this.mounts || isUnknown(this.mounts) || dir !== this.mounts.v2?.mountPoint) return false;

@@ -48,19 +48,40 @@ export function collectEvidence(s: Snapshot): Evidence[] {
     out.push({ runtime: MARKERS[file] ?? file, source: "marker file", detail: `${file} inside its root` });
   }
   const cg = known(s.cgroup);
-  for (const e of cg?.entries ?? []) {
-    for (const [re, name] of CGROUP_PATTERNS) {
-      if (re.test(e.path) && !out.some((o) => o.source === "cgroup path" && o.runtime === name))
-        out.push({ runtime: name, source: "cgroup path", detail: e.path });
-    }
-  }
-  for (const p of s.parents) {
-    for (const [re, name] of PARENTS) if (re.test(p.comm)) out.push({ runtime: name, source: "parent chain", detail: `${p.comm} (pid ${p.pid})` });
-  }
+  if (cg) out.push(...cgroupEvidence(cg.entries));
+  out.push(...parentEvidence(s.parents));
   if (/^(bwrap|firejail|runsc.*)$/.test(s.comm)) {
     const name = PARENTS.find(([re]) => re.test(s.comm))?.[1] ?? s.comm;
     out.push({ runtime: name, source: "command", detail: `it is ${s.comm} itself (the sandbox's supervisor)` });
   }
+  return out;
+}
+
+// --all: thousands of processes share a few cgroup lists and parent chains (same arrays)
+const cgroupCache = new WeakMap<object, Evidence[]>();
+const parentCache = new WeakMap<object, Evidence[]>();
+
+function cgroupEvidence(entries: Snapshot["parents"] | readonly { path: string }[]): Evidence[] {
+  let out = cgroupCache.get(entries);
+  if (out) return out;
+  out = [];
+  for (const e of entries as readonly { path: string }[]) {
+    for (const [re, name] of CGROUP_PATTERNS) {
+      if (re.test(e.path) && !out.some((o) => o.runtime === name)) out.push({ runtime: name, source: "cgroup path", detail: e.path });
+    }
+  }
+  cgroupCache.set(entries, out);
+  return out;
+}
+
+function parentEvidence(parents: Snapshot["parents"]): Evidence[] {
+  let out = parentCache.get(parents);
+  if (out) return out;
+  out = [];
+  for (const p of parents) {
+    for (const [re, name] of PARENTS) if (re.test(p.comm)) out.push({ runtime: name, source: "parent chain", detail: `${p.comm} (pid ${p.pid})` });
+  }
+  parentCache.set(parents, out);
   return out;
 }
 

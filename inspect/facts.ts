@@ -19,6 +19,20 @@ export interface NsRelation {
  * namespaces) and finally with the reader itself. A reference that is the target is skipped.
  */
 export function nsRelation(s: Snapshot, t: NsType): NsRelation {
+  return allNs(s)[t];
+}
+
+/** Facts are derived many times per snapshot (checks, report, list row): compute each once. */
+function memo<T>(f: (s: Snapshot) => T): (s: Snapshot) => T {
+  const cache = new WeakMap<Snapshot, T>();
+  return (s) => {
+    let v = cache.get(s);
+    if (v === undefined) cache.set(s, (v = f(s)));
+    return v;
+  };
+}
+
+function computeNsRelation(s: Snapshot, t: NsType): NsRelation {
   const mine = s.ns[t];
   if (isUnknown(mine)) return { state: "unknown", reference: null, reason: mine.unknown };
   const reader = s.refs.find((r) => r.name === "reader" && r.pid !== s.pid);
@@ -33,9 +47,11 @@ export function nsRelation(s: Snapshot, t: NsType): NsRelation {
   return { state: "unknown", reference: null, reason: `no reference namespace could be read${why ? ` (${why.unknown})` : ""}` };
 }
 
-export function allNs(s: Snapshot): Record<NsType, NsRelation> {
-  return Object.fromEntries(NS_TYPES.map((t) => [t, nsRelation(s, t)])) as Record<NsType, NsRelation>;
-}
+export const allNs = memo((s: Snapshot): Record<NsType, NsRelation> => {
+  const out = {} as Record<NsType, NsRelation>;
+  for (const t of NS_TYPES) out[t] = computeNsRelation(s, t);
+  return out;
+});
 
 /** Who the process is: host root, root only inside its user namespace, or an ordinary user. */
 export interface Identity {
@@ -48,7 +64,8 @@ export interface Identity {
   readonly rootOutside?: number;
 }
 
-export function identity(s: Snapshot): Known<Identity> {
+export const identity = memo(computeIdentity);
+function computeIdentity(s: Snapshot): Known<Identity> {
   const euid = s.creds.uid[1] ?? -1;
   const userns = nsRelation(s, "user");
   const map = known(s.uidMap);
@@ -68,7 +85,17 @@ export function identity(s: Snapshot): Known<Identity> {
 }
 
 /** Capability names per set, and the dangerous ones that are usable (effective or permitted). */
-export function capFacts(s: Snapshot) {
+export const capFacts = memo((s: Snapshot) => {
+  // many processes carry the same five masks: decode each combination once
+  const c = s.caps;
+  const key = `${c.effective}/${c.permitted}/${c.inheritable}/${c.bounding}/${c.ambient}`;
+  let v = capCache.get(key);
+  if (!v) capCache.set(key, (v = computeCapFacts(s)));
+  return v;
+});
+const capCache = new Map<string, ReturnType<typeof computeCapFacts>>();
+
+function computeCapFacts(s: Snapshot) {
   const sets = {
     effective: capNames(s.caps.effective),
     permitted: capNames(s.caps.permitted),
@@ -89,7 +116,8 @@ export interface RootFacts {
   readonly rootMount?: Mount;
 }
 
-export function rootFacts(s: Snapshot): RootFacts {
+export const rootFacts = memo(computeRootFacts);
+function computeRootFacts(s: Snapshot): RootFacts {
   const mounts = known(s.mounts);
   const rootMount = mounts ? mountAt(mounts, "/") : undefined;
   const readOnly: Known<boolean> = rootMount ? rootMount.options.includes("ro") : isUnknown(s.mounts) ? s.mounts : unknown("no / entry in mountinfo");
@@ -127,7 +155,8 @@ export function procFacts(mounts: readonly Mount[]): ProcFacts {
 }
 
 /** Host paths that, mounted into a separate mount namespace, give the host away. */
-export function sensitiveMounts(s: Snapshot): Known<string[]> {
+export const sensitiveMounts = memo(computeSensitiveMounts);
+function computeSensitiveMounts(s: Snapshot): Known<string[]> {
   const mounts = known(s.mounts);
   if (!mounts) return s.mounts as Known<never>;
   const host = known(s.hostRootMount);

@@ -28,6 +28,7 @@ export class GatherContext {
   readonly cgroups: CgroupReader;
   private mountCache = new Map<string, Known<readonly Mount[]>>();
   private mapCache = new Map<string, Known<readonly IdRange[]>>();
+  private textCache = new Map<string, string>();
   private markerCache = new Map<string, Record<string, Known<boolean>>>();
   private statCache = new Map<number, { comm: string; ppid: number } | null>();
 
@@ -59,6 +60,15 @@ export class GatherContext {
     const t = this.src.read(pid, "mountinfo");
     const v = isUnknown(t) ? t : parseMountinfo(t);
     if (key && !isUnknown(v)) this.mountCache.set(key, v);
+    return v;
+  }
+
+  /** A file that belongs to the user namespace (setgroups), read once per namespace. */
+  perUserns(pid: number, file: string, userns: Known<number>): Known<string> {
+    const key = isUnknown(userns) ? undefined : `${file}:${userns}`;
+    if (key && this.textCache.has(key)) return this.textCache.get(key)!;
+    const v = this.src.read(pid, file);
+    if (key && !isUnknown(v)) this.textCache.set(key, v);
     return v;
   }
 
@@ -105,15 +115,26 @@ export function gather(pid: number, ctx: GatherContext, opts?: { full: true }): 
 export function gather(pid: number, ctx: GatherContext, opts: GatherOptions): Snapshot | null;
 export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { full: true }): Snapshot | null {
   const src = ctx.src;
-  const statText = src.read(pid, "stat");
-  if (isUnknown(statText)) throw new NoSuchProcess(`no process with pid ${pid}`);
-  const stat0 = parseStat(statText);
-  const pidfd: Pidfd | string | undefined = src.fake ? undefined : openPidfd(pid);
-  if (typeof pidfd === "string") throw new NoSuchProcess(`process ${pid} exited before it could be pinned (pidfd_open: ${pidfd})`);
+  // Pin first: while the pidfd's process has not been reaped, its pid cannot be reused, so
+  // "still alive after the reads" proves every read was about this one process.
+  let pidfd: Pidfd | string | undefined = src.fake ? undefined : openPidfd(pid);
+  if (pidfd === "ENOSYS") pidfd = undefined; // kernel < 5.3: fall back to comparing start times
+  if (pidfd === "ESRCH") throw new NoSuchProcess(`no process with pid ${pid}`);
+  if (pidfd === "EINVAL") throw new NoSuchProcess(`${pid} is a thread id, not a process id: give the process (Tgid)`);
+  if (typeof pidfd === "string") throw new NoSuchProcess(`cannot pin process ${pid} (pidfd_open: ${pidfd})`);
   try {
+    // Without a pidfd (fake trees, old kernels) the start time tells whether the pid was reused.
+    let startTime: string | undefined;
+    if (!pidfd) {
+      const statText = src.read(pid, "stat");
+      if (isUnknown(statText)) throw new NoSuchProcess(`no process with pid ${pid}`);
+      startTime = parseStat(statText).startTime;
+    }
     const statusText = src.read(pid, "status");
-    if (isUnknown(statusText)) throw new NoSuchProcess(`process ${pid} exited while being read (status: ${statusText.unknown})`);
+    if (isUnknown(statusText))
+      throw new NoSuchProcess(pidfd ? `process ${pid} exited before it could be read` : `process ${pid} exited while being read (status: ${statusText.unknown})`);
     const st = parseStatus(statusText);
+    const stat0 = { comm: st.get("Name") ?? "?", ppid: Number(st.get("PPid") ?? 0) };
     if (!opts.full && (st.get("Kthread") === "1" || stat0.ppid === 2 || pid === 2)) return null;
     const ns = readNs(src, pid);
     const root = src.statRoot(pid);
@@ -122,7 +143,7 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
     const limits = opts.full ? src.read(pid, "limits") : unknown("not read in --all");
     const oom = opts.full ? src.read(pid, "oom_score_adj") : unknown("not read in --all");
     const lsm = opts.full ? src.read(pid, "attr/current") : unknown("not read in --all");
-    const setgroups = src.read(pid, "setgroups");
+    const setgroups = ctx.perUserns(pid, "setgroups", ns.user);
     const snap: Snapshot = {
       pid,
       reader: { pid: ctx.readerPid, uid: src.readerUid },
@@ -162,7 +183,7 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       markers: ctx.markers(pid, root),
       seccompFilterSummary: unknown("filter contents: unavailable"),
     };
-    return { ...snap, pin: pinState(src, pid, stat0.startTime, pidfd) };
+    return { ...snap, pin: pinState(src, pid, startTime, pidfd) };
   } finally {
     if (pidfd) closePidfd(pidfd);
   }
@@ -172,7 +193,18 @@ function lsmUnknown(reason: string): Known<string> {
   return unknown(reason.startsWith("EINVAL") ? "EINVAL: no LSM (AppArmor/SELinux) exposes a label on this kernel" : reason);
 }
 
+// siblings share their parent chain: one array per parent pid (the evidence cache keys on it)
+const chains = new WeakMap<GatherContext, Map<number, { pid: number; comm: string }[]>>();
+
 function parentChain(ctx: GatherContext, ppid: number): { pid: number; comm: string }[] {
+  let byParent = chains.get(ctx);
+  if (!byParent) chains.set(ctx, (byParent = new Map()));
+  let chain = byParent.get(ppid);
+  if (!chain) byParent.set(ppid, (chain = walkParents(ctx, ppid)));
+  return chain;
+}
+
+function walkParents(ctx: GatherContext, ppid: number): { pid: number; comm: string }[] {
   const out: { pid: number; comm: string }[] = [];
   for (let p = ppid; p > 0 && out.length < 64; ) {
     const s = ctx.stat(p);
@@ -184,11 +216,14 @@ function parentChain(ctx: GatherContext, ppid: number): { pid: number; comm: str
 }
 
 /** After the reads: is it still the same process? */
-function pinState(src: ProcSource, pid: number, startTime: string, pidfd: Pidfd | undefined): PinState {
-  const method = pidfd ? "pidfd" : "none";
+function pinState(src: ProcSource, pid: number, startTime: string | undefined, pidfd: Pidfd | undefined): PinState {
+  if (pidfd) {
+    return pidfdAlive(pidfd)
+      ? { method: "pidfd", state: "alive" }
+      : { method: "pidfd", state: "exited", detail: "the process exited while it was being read" };
+  }
   const now = src.read(pid, "stat");
-  if (pidfd && !pidfdAlive(pidfd)) return { method, state: "exited", detail: "the process exited while it was being read" };
-  if (isUnknown(now)) return { method, state: "exited", detail: "the process exited while it was being read" };
-  if (parseStat(now).startTime !== startTime) return { method, state: "reused", detail: "the pid now belongs to another process" };
-  return { method, state: "alive" };
+  if (isUnknown(now)) return { method: "none", state: "exited", detail: "the process exited while it was being read" };
+  if (parseStat(now).startTime !== startTime) return { method: "none", state: "reused", detail: "the pid now belongs to another process" };
+  return { method: "none", state: "alive" };
 }

@@ -24,7 +24,7 @@ export class FakeTree {
   process(pid: number, o: { ppid?: number; comm?: string; ns?: Partial<Record<string, number>>; cgroup?: string; mountinfo?: string; root?: string } = {}): this {
     const p = `/proc/${pid}`;
     this.file(`${p}/stat`, `${pid} (${o.comm ?? "fake"}) S ${o.ppid ?? 0} ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n`);
-    this.file(`${p}/status`, `Name:\t${o.comm ?? "fake"}\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t\nNSpid:\t${pid}\nCapInh:\t0\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n`);
+    this.file(`${p}/status`, `Name:\t${o.comm ?? "fake"}\nPPid:\t${o.ppid ?? 0}\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t\nNSpid:\t${pid}\nCapInh:\t0\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\nCapAmb:\t0\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n`);
     const ids = { user: 1, pid: 2, mnt: 3, net: 4, uts: 5, ipc: 6, cgroup: 7, time: 8, ...o.ns };
     for (const [t, n] of Object.entries(ids)) this.link(`${p}/ns/${t}`, `${t}:[${4026531800 + n!}]`);
     this.file(`${p}/root.devino`, o.root ?? "1:2\n");

@@ -1,0 +1,74 @@
+// Benchmark (not a test): `jailx inspect --all --json` beside `lsns --json` and
+// `ps -eo pid,user,comm` on the same host with ~N extra processes, in one hyperfine run.
+//   bun scripts/bench-inspect.ts [--procs 1000] [--runs 20] [--binary PATH]
+// Builds a fresh compiled binary unless --binary is given, starts N `sleep` processes from one
+// shell, waits for the shell's "ready" line, runs hyperfine, kills every process it started,
+// and prints the table. Goal (docs/INSPECT.md): inspect within 1.5× of lsns.
+import { spawn, spawnSync } from "bun";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1]! : def;
+};
+const N = Number(arg("--procs", "1000"));
+const RUNS = arg("--runs", "20");
+const ROOT = `${import.meta.dir}/..`;
+const tmp = mkdtempSync(`${tmpdir()}/jailx-bench-`);
+
+function children(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+let binary = arg("--binary", "");
+if (!binary) {
+  binary = `${tmp}/jailx`;
+  const flags = ["build", "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+  const r = spawnSync([process.execPath, ...flags, `${ROOT}/cmd/jailx.ts`, "--outfile", binary], { stdout: "ignore", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error("build failed");
+}
+
+// one shell starts them all, so that cleanup is: its children, then the shell
+const shell = spawn(["sh", "-c", `i=0; while [ $i -lt ${N} ]; do sleep 100000 & i=$((i+1)); done; echo ready; wait`], {
+  stdout: "pipe",
+  stderr: "inherit",
+});
+try {
+  const reader = shell.stdout.getReader();
+  let got = "";
+  while (!got.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the process-starting shell exited early");
+    got += new TextDecoder().decode(value);
+  }
+  const total = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).length;
+  process.stdout.write(`started ${children(shell.pid).length} sleep processes; ${total} processes in /proc\n`);
+  const md = `${tmp}/bench.md`;
+  const hf = spawnSync(
+    [
+      "hyperfine", "--warmup", "3", "--runs", RUNS, "-N", "--export-markdown", md,
+      "-n", "jailx inspect --all --json", `${binary} inspect --all --json`,
+      "-n", "lsns --json", "lsns --json",
+      "-n", "ps -eo pid,user,comm", "ps -eo pid,user,comm",
+    ],
+    { stdout: "inherit", stderr: "inherit" },
+  );
+  if (hf.exitCode !== 0) throw new Error("hyperfine failed");
+  process.stdout.write("\n" + readFileSync(md, "utf8"));
+} finally {
+  for (const p of children(shell.pid)) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {}
+  }
+  shell.kill("SIGKILL");
+  await shell.exited;
+  rmSync(tmp, { recursive: true, force: true });
+}
