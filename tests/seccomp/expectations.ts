@@ -5,7 +5,7 @@ export const DEFAULT_REFUSALS: Record<string, string> = {
   request_key: "EPERM", bpf: "EPERM", perf_event_open: "EPERM", userfaultfd: "EPERM", io_uring_setup: "EPERM",
   open_by_handle_at: "EPERM", kexec_load: "EPERM", init_module: "EPERM", finit_module: "EPERM", swapon: "EPERM",
   reboot: "EPERM", ptrace: "EPERM", clone_newuser: "EPERM", clone3: "ENOSYS", socket_alg: "EPERM",
-  socket_alg_highbits: "EPERM", socket_vsock: "EPERM", tiocsti: "EPERM", tiocsti_highbits: "EPERM",
+  socket_alg_highbits: "EPERM", socket_vsock: "EPERM", tiocsti: "EPERM", tiocsti_highbits: "EPERM", tioclinux: "EPERM",
   personality_bad: "EPERM",
 };
 export const STILL_WORKS = ["getppid", "clone_plain", "socket_unix"];

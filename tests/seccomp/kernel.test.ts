@@ -75,6 +75,15 @@ describe("actions", () => {
     // (Printed through the kernel's printk rate limit when no auditd runs.)
     expect(dmesg).toMatch(new RegExp(`type=1326 .*comm="${name}".* syscall=110 .*code=0x7ffc0000`));
   });
+  test("--seccomp-log: refusals are written to the kernel log", () => {
+    const name = `secerr${process.pid % 100000}`;
+    const exe = join(b.dir, name);
+    copyFileSync(b.probe, exe);
+    expect(probe(b, ["--seccomp-log"], ["swapon"], exe)).toEqual({ swapon: "EPERM" });
+    const dmesg = Bun.spawnSync(["dmesg"], { stdout: "pipe" }).stdout.toString();
+    // syscall 167 is swapon; 0x50000 is SECCOMP_RET_ERRNO (the audit record drops the errno).
+    expect(dmesg).toMatch(new RegExp(`type=1326 .*comm="${name}".* syscall=167 .*code=0x50000`));
+  });
   test("--seccomp-default-action log: nothing is refused", () => {
     expect(probe(b, ["--seccomp-default-action", "log"], ["getppid", "socket_unix"])).toEqual({ getppid: "OK", socket_unix: "OK" });
   });

@@ -44,6 +44,14 @@ describe("default policy", () => {
   test("--seccomp none gives no plan", () => expect(seccompPlanFromOptions({ seccomp: "none" }, DEFAULT_CAPS)).toBeNull());
 });
 
+describe("at least as strict as Docker's default profile (shared/notes/seccomp-reference.md)", () => {
+  const p = plan();
+  const NEVER = ["uselib", "ustat", "sysfs", "pivot_root", "_sysctl", "swapon", "swapoff", "create_module", "get_kernel_syms", "query_module", "nfsservctl", "getpmsg", "putpmsg", "afs_syscall", "tuxcall", "security", "vserver", "kexec_load", "add_key", "request_key", "keyctl", "migrate_pages", "move_pages", "kexec_file_load", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register"];
+  const GATED_OFF_BY_DEFAULT_CAPS = ["ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "process_madvise", "syslog", "vhangup", "acct", "settimeofday", "clock_settime", "mount", "umount2", "sethostname", "setdomainname", "quotactl", "lookup_dcookie", "unshare", "fanotify_init", "setns", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "quotactl_fd", "reboot", "iopl", "ioperm", "init_module", "delete_module", "finit_module", "mbind", "set_mempolicy", "get_mempolicy", "set_mempolicy_home_node", "perf_event_open", "open_by_handle_at", "bpf"];
+  test.each([...NEVER, ...GATED_OFF_BY_DEFAULT_CAPS])("%s is refused", (n) => expect(action(p, n)).toMatch(/^errno:/));
+  test("clone3 is ENOSYS, as Docker answers without CAP_SYS_ADMIN", () => expect(action(p, "clone3")).toBe("errno:38"));
+});
+
 describe("adapts to the capabilities the jail keeps (like Docker)", () => {
   test("sys_admin opens the mount family, sethostname; never namespaces", () => {
     const p = plan({}, [...DEFAULT_CAPS, "sys_admin"]);

@@ -79,6 +79,7 @@ static long run_case(const char *n) {
   if (!strcmp(n, "socket_vsock")) return syscall(SYS_socket, AF_VSOCK, SOCK_STREAM, 0);
   if (!strcmp(n, "socket_unix")) return syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
   if (!strcmp(n, "tiocsti")) return tiocsti(TIOCSTI);
+  if (!strcmp(n, "tioclinux")) return tiocsti(TIOCLINUX);
   if (!strcmp(n, "tiocsti_highbits")) return tiocsti(0xdead00000000UL | TIOCSTI);
   if (!strcmp(n, "personality_bad")) return syscall(SYS_personality, 0x0400000); // READ_IMPLIES_EXEC
   // The i386 ABI via int 0x80 (numbers from asm/unistd_32.h).
