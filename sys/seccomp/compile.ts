@@ -125,10 +125,15 @@ function emitSearch(a: Assembler, plan: SeccompPlan, abi: Abi): void {
 }
 
 function emitVerdict(a: Assembler, v: SyscallRule): void {
+  // When a rule is one plain 32-bit compare, its failure path arrives at the next rule with
+  // that argument word still in A: the next rule need not load it again.
+  let inA: number | null = null;
   for (const rule of v.argRules ?? []) {
     if (rule.when.length === 0) return a.insn(RET_K, actionToRet(rule.action));
     const next = a.label();
-    for (const c of rule.when) emitCondition(a, c, next);
+    rule.when.forEach((c, i) => emitCondition(a, c, next, i === 0 ? inA : null));
+    const only = rule.when.length === 1 ? rule.when[0]! : null;
+    inA = only && only.width === 32 && (only.op === "eq" || only.op === "ne") ? SECCOMP_DATA.argLo(only.arg) : null;
     a.insn(RET_K, actionToRet(rule.action));
     a.place(next);
   }
@@ -136,7 +141,7 @@ function emitVerdict(a: Assembler, v: SyscallRule): void {
 }
 
 /** Falls through when the condition holds, jumps to `fail` when it does not. */
-function emitCondition(a: Assembler, c: ArgCondition, fail: Label): void {
+function emitCondition(a: Assembler, c: ArgCondition, fail: Label, inA: number | null = null): void {
   const value = BigInt(c.value);
   const mask = c.mask !== undefined ? BigInt(c.mask) : (1n << 64n) - 1n;
   const halves: { off: number; v: number; m: number }[] = [
@@ -147,6 +152,7 @@ function emitCondition(a: Assembler, c: ArgCondition, fail: Label): void {
   // (x & 0) == 0 always holds: skip such halves.
   const live = halves.filter((h) => !(masked && h.m === 0 && h.v === 0));
   const load = (h: { off: number; m: number }) => {
+    if (h.off === inA && !masked && live.length === 1) return;
     a.insn(LD_W_ABS, h.off);
     if (masked && h.m !== 0xffffffff) a.insn(AND, h.m);
   };
