@@ -4,7 +4,7 @@ import { capFacts, nsRelation, rootFacts } from "./facts.ts";
 import { collectEvidence, looksLike } from "./evidence.ts";
 import { gather, GatherContext, NoSuchProcess } from "./gather.ts";
 import { limitText } from "./report.ts";
-import { score } from "./score.ts";
+import { exposureOf } from "./score.ts";
 import { known, NS_TYPES, type NsType, type Snapshot } from "./snapshot.ts";
 
 export interface ListRow {
@@ -40,7 +40,7 @@ export function userNames(path = "/etc/passwd"): Map<number, string> {
 export function rowOf(s: Snapshot, users: Map<number, string>): ListRow {
   const ns = Object.fromEntries(NS_TYPES.map((t) => [t, nsRelation(s, t).state])) as Record<NsType, string>;
   const caps = capFacts(s);
-  const sc = score(s);
+  const sc = exposureOf(s);
   const euid = s.creds.uid[1] ?? -1;
   const cg = known(s.cgroup);
   const short = (x: string) => x.replace(/ \(.*$/, "");

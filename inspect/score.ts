@@ -38,6 +38,20 @@ export function labelOf(exposure: number): string {
   return LABELS.find((l) => exposure >= l.min)!.label;
 }
 
+/** Only the number and label (for --all rows): no per-check results are built. */
+export function exposureOf(s: Snapshot, checks: readonly Check[] = CHECKS): { exposure: number | null; label: string } {
+  let sum = 0;
+  let weights = 0;
+  for (const c of checks) {
+    const a = c.assess(s);
+    if (isUnknown(a) || "na" in a) continue;
+    sum += c.weight * Math.min(1, Math.max(0, a.badness / c.range));
+    weights += c.weight;
+  }
+  const exposure = weights ? Math.round((sum / weights) * 100) / 10 : null;
+  return { exposure, label: exposure === null ? "UNKNOWN" : labelOf(exposure) };
+}
+
 export function score(s: Snapshot, checks: readonly Check[] = CHECKS): Score {
   let sum = 0;
   let weights = 0;

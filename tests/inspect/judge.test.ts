@@ -5,7 +5,7 @@ import type { Check } from "../../inspect/checks.ts";
 import { CHECKS, NA } from "../../inspect/checks.ts";
 import { parseExpectations, violations } from "../../inspect/expect.ts";
 import { mountAt, parseLimits, parseMountinfo, parseStat } from "../../inspect/parse.ts";
-import { labelOf, score } from "../../inspect/score.ts";
+import { exposureOf, labelOf, score } from "../../inspect/score.ts";
 import { unknown, type Snapshot } from "../../inspect/snapshot.ts";
 import { fixtureReport, fixtureSnapshot } from "./fixtures.ts";
 
@@ -46,6 +46,12 @@ describe("scoring loop", () => {
     expect(s.assessed).toBe(3);
     expect(s.unknown).toBe(1);
     expect(s.results.map((r) => r.status)).toEqual(["bad", "good", "na", "unknown"]);
+  });
+  test("the --all fast path gives the same number as the full loop", () => {
+    for (const f of ["privileged", "bwrap-unshare-all", "all-layers", "unreadable"]) {
+      const s = fixtureSnapshot(f);
+      expect(exposureOf(s)).toEqual({ exposure: score(s).exposure, label: score(s).label });
+    }
   });
   test("badness within a range counts proportionally", () => {
     expect(score(snap, [c("a", 100, 4, { badness: 1 })]).exposure).toBe(2.5);
