@@ -53,7 +53,7 @@ export default defineCommand({
     const report = buildReport(snap);
     const broken = expect ? violations(report, expect) : [];
     if (args.json) process.stdout.write(JSON.stringify(expect ? { ...report, violations: broken } : report, null, 2) + "\n");
-    else process.stdout.write(renderText(report, process.stdout.isTTY === true));
+    else process.stdout.write(renderText(report, process.stdout.isTTY === true && !process.env.NO_COLOR));
 
     const exposure = report.score.exposure;
     if (threshold !== undefined && (exposure === null || exposure > threshold)) {

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { inspect, startTarget } from "./live.ts";
+import { ensureTestUser, inspect, removeTestUser, startTarget } from "./live.ts";
 
 const tmp = mkdtempSync(`${tmpdir()}/jailx-inspect-cli-`);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -63,6 +63,19 @@ describe("verdicts", () => {
 });
 
 describe("--all", () => {
+  test("as an unprivileged reader: root processes have unknown namespaces, never shared", () => {
+    const u = ensureTestUser();
+    try {
+      const r = inspect(["--all", "--json"], u);
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.stdout).processes;
+      const rootRows = rows.filter((p: any) => p.user === "root");
+      expect(rootRows.length).toBeGreaterThan(0);
+      for (const p of rootRows) expect(Object.values(p.ns).every((s) => s === "unknown")).toBe(true);
+    } finally {
+      if (u.created) removeTestUser();
+    }
+  });
   test("JSON lists a sandboxed process; --jailed and --min-score filter", async () => {
     const t = await startTarget(["unshare", "--net", "cat"]);
     try {

@@ -134,6 +134,14 @@ describe.skipIf(!jailx)("jailx run", () => {
       expect(r.filesystem.sensitiveMounts).toEqual([]); // single /dev nodes bound in are not "host /dev"
       expect(r.runtime.looksLike).toContain("jailx");
     }));
+  test("as an unprivileged reader: namespaces unknown, the rest as configured", () =>
+    withTarget([...jailx!, "run", "--", "/bin/cat"], (t) => {
+      const r = inspectJson(t.pid, user);
+      for (const ns of NS_TYPES) expect(r.namespaces[ns].state).toBe("unknown");
+      expect(r.noNewPrivs).toBe(true);
+      expect(r.seccomp.mode).toBe("filter");
+      expect(r.filesystem).toMatchObject({ rootSeparate: true, rootMethod: "mountinfo / entry", rootReadOnly: true });
+    }));
   test("--net none: the net namespace is separate too", () =>
     withTarget([...jailx!, "run", "--net", "none", "--", "/bin/cat"], (t) => {
       expect(inspectJson(t.pid).namespaces.net.state).toBe("separate");
