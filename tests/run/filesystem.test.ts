@@ -120,6 +120,22 @@ describe("read-only and writable places", () => {
   });
 });
 
+describe("mount targets do not follow symlinks out of the new root", () => {
+  test("a --rootfs symlink pointing at a host directory is not used to create a mount point on the host", () => {
+    const host = dir("escape-target");
+    const root = dir("rootfs-with-link");
+    mkdirSync(`${root}/usr`, { recursive: true });
+    symlinkSync(host, `${root}/link`);
+    const r = sh("ls /link/sub", ["--rootfs", root, "--ro-bind", "/usr", "--ro-bind", "/usr/share:/link/sub"]);
+    // Either refused (one line) or resolved inside the root; never a directory made on the host.
+    expect(readdirSync(host)).toEqual([]);
+    if (r.code !== 0) {
+      expect(r.code).toBe(125);
+      expect(lines(r.stderr)).toHaveLength(1);
+    }
+  });
+});
+
 describe("/proc", () => {
   test.each(["kcore", "keys", "timer_list", "sched_debug", "interrupts"])("/proc/%s reads nothing", (name) => {
     const r = sh(`cat /proc/${name} 2>/dev/null | wc -c`);

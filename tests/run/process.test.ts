@@ -1,7 +1,7 @@
 // The jail's processes: signals sent to the supervisor reach the program, orphans are reaped,
 // exit statuses map as documented, --new-session, --as-pid-1.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { LiveJail, descendants, jailx, lines, marker, programPid, sh, status, waitUntil } from "../helpers/jail.ts";
 
 const FORWARDED = ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "WINCH"] as const;
@@ -144,6 +144,15 @@ describe("exit status", () => {
     expect(r.stdout).toBe("");
   });
 
+  test("a failure while setting up the jail comes back as one line naming the syscall, errno and path: 125", () => {
+    const r = jailx(["run", "--chdir", "/no/such/dir", "--", "/bin/true"]);
+    expect(r.code).toBe(125);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain("chdir");
+    expect(r.stderr).toContain("ENOENT");
+    expect(r.stderr).toContain("/no/such/dir");
+  });
+
   test("--as-pid-1 passes the program's status through", async () => {
     expect(sh("exit 42", ["--as-pid-1"]).code).toBe(42);
     // PID 1 cannot SIGKILL itself from inside; from the host it can be killed.
@@ -153,6 +162,23 @@ describe("exit status", () => {
       await jail.waitForLine(/^ready$/);
       process.kill(programPid(jail.pid, mark), "SIGKILL");
       expect((await jail.exit()).code).toBe(137);
+    } finally {
+      await jail.dispose();
+    }
+  });
+});
+
+describe("the supervisor", () => {
+  test("runs single-threaded while the jail runs (seen from the host)", async () => {
+    const mark = marker();
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      expect(readdirSync(`/proc/${jail.pid}/task`)).toHaveLength(1);
+      // Its only child is the jail's init (PID 1 inside), whose only child is the program.
+      const init = Number(status(programPid(jail.pid, mark), "PPid"));
+      expect(status(init, "PPid")).toBe(String(jail.pid));
+      expect(status(init, "NSpid").split(/\s+/).at(-1)).toBe("1");
     } finally {
       await jail.dispose();
     }
