@@ -11,6 +11,7 @@
 //  5. hostname, loopback, rlimits;
 //  6. the program's process: close fds, session, user, capabilities, no_new_privs, signals,
 //     then seccomp — last, so that nothing jailx still does needs to be allowed — then execve.
+import { writeSync } from "node:fs";
 import { MOUNT_ATTR } from "../sys/mount.ts";
 import { SysError } from "../sys/errors.ts";
 import { capNumber, maskOf } from "../sys/caps.ts";
@@ -130,6 +131,11 @@ export function dropPrivileges(plan: Plan, k: Kernel, keepCaps: readonly string[
   if (plan.noNewPrivs) k.setNoNewPrivs();
 }
 
+/** With --verbose, the jail side logs its steps too, on the supervisor's clock (same origin). */
+export function traceStep(plan: Plan, what: string): void {
+  if (plan.verbose) writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${what}\n`);
+}
+
 export type ExecFailure = { errno: number; path: string };
 
 /** execve with a PATH search inside the jail (execvp semantics); returns only on failure. */
@@ -157,5 +163,6 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   if (plan.asPid1) k.setParentDeathSignal(SIG.KILL);
   k.resetSignalsForExec();
   if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);
+  traceStep(plan, "program: execve");
   return execProgram(plan, k);
 }

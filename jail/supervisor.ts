@@ -19,7 +19,7 @@ import type { SeccompPlan } from "../sys/seccomp/policy.ts";
 import { prebuiltDefaultFilter } from "./seccomp-prebuilt.ts" with { type: "macro" };
 import { JailCgroup, cleanupStaleJailCgroups } from "../sys/cgroup/index.ts";
 import { realKernel } from "./kernel.ts";
-import { setupNamespace } from "./child.ts";
+import { setupNamespace, traceStep } from "./child.ts";
 import { execOrReport, runInit } from "./init.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
 import { startCleanupGuard, type CleanupGuard } from "./guard.ts";
@@ -53,8 +53,10 @@ function jailMain(plan: Plan, sock: number, seccomp: Buffer | null): never {
     const go = receive(sock);
     if (go === null) proc.exitNow(EXIT.JAILX);
     step = "set up the namespaces";
+    traceStep(plan, "jail: set up the namespaces");
     setupNamespace(plan, realKernel);
     step = "start the program";
+    traceStep(plan, "jail: start the program");
     if (plan.asPid1) execOrReport(plan, realKernel, sock, seccomp);
     runInit(plan, realKernel, sock, seccomp);
   } catch (err) {
