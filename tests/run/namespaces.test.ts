@@ -114,6 +114,15 @@ describe("ipc namespace", () => {
   });
 });
 
+describe("cgroup namespace", () => {
+  test("the jail sees its cgroup as the root; --share cgroup shows the host's path", () => {
+    const own = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => l.includes(":memory:"));
+    const inside = (flags: string[]) => lines(sh("cat /proc/self/cgroup", flags).stdout).find((l) => l.includes(":memory:"));
+    expect(inside([])).toMatch(/:memory:\/$/);
+    if (own && !own.endsWith(":/")) expect(inside(["--share", "cgroup"])).toBe(own);
+  });
+});
+
 describe("network namespace", () => {
   test("--net none: only lo, and it is up", () => {
     const r = sh("ip -o link show; echo ---; cat /proc/net/dev", ["--net", "none"]);
