@@ -5,25 +5,32 @@ import { readFileSync } from "node:fs";
 import { c, errno, ptr, syscall } from "../ffi.ts";
 import { SysError } from "../errors.ts";
 import { errnoName } from "../errno.ts";
-import { currentMachine } from "./tables.ts";
+import { TABLES, currentMachine } from "./tables.ts";
 
 const PTRACE_DETACH = 17;
 const PTRACE_SEIZE = 0x4206;
 const PTRACE_INTERRUPT = 0x4207;
 const PTRACE_SECCOMP_GET_FILTER = 0x420c;
 const __WALL = 0x40000000;
-const NR_PTRACE = { x86_64: 101, aarch64: 117 } as const;
 
 const ROOT_HINT = "reading seccomp filters needs root (CAP_SYS_ADMIN and CAP_SYS_PTRACE over the target)";
 
 function ptrace(req: number, pid: number, addr: number | bigint, data: number | bigint): number {
-  return Number(syscall(NR_PTRACE[currentMachine()], req, pid, addr, data));
+  return Number(syscall(TABLES[currentMachine()].get("ptrace")!, req, pid, addr, data));
 }
 
 function fail(what: string, pid: number, hint?: string): never {
   const e = errno();
   const code = errnoName(e);
-  throw new SysError("ptrace", code, e, `/proc/${pid}`, what, hint ?? (code === "EPERM" || code === "EACCES" ? ROOT_HINT : undefined));
+  throw new SysError("ptrace", code, e, `/proc/${pid}`, what, hint ?? (code === "EPERM" || code === "EACCES" ? refusedHint(pid) : undefined));
+}
+
+/** EPERM from PTRACE_SEIZE: not privileged, or the process already has a tracer. */
+function refusedHint(pid: number): string {
+  if (c.geteuid() !== 0) return ROOT_HINT;
+  const tracer = /^TracerPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  if (tracer && tracer !== "0") return `the process is already traced by pid ${tracer}; a process has one tracer at a time`;
+  return "ptrace was refused (a security module, or the process is exiting)";
 }
 
 /** The process's seccomp mode from /proc/PID/status: 0 none, 1 strict, 2 filter. */

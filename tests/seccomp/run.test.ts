@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { jailx, LiveJail, programPid, marker, sh } from "../helpers/jail.ts";
 import { readProcessFilters, explainFilter } from "../../sys/seccomp/index.ts";
 import { buildTools, type Built } from "./helpers.ts";
+import { asUser, installRootless } from "../helpers/user.ts";
 import { DEFAULT_REFUSALS, I386_CASES, SIGSYS, STILL_WORKS } from "./expectations.ts";
 
 let b: Built;
@@ -82,6 +83,16 @@ describe("reading a jail's filter back (what inspect does)", () => {
       const cli = jailx(["seccomp", "explain", "--pid", String(pid)]);
       expect(cli.code).toBe(0);
       expect(cli.stdout).toMatch(/errno:EPERM: .*\bmount\b/);
+      // Not root: refused with the reason, and the process is left alone.
+      const user = installRootless();
+      try {
+        const denied = jailx(["seccomp", "explain", "--pid", String(pid)], asUser(user));
+        expect(denied.code).toBe(125);
+        expect(denied.stderr).toContain("needs root");
+      } finally {
+        user.cleanup();
+      }
+      expect(readProcessFilters(pid)).toHaveLength(1);
     } finally {
       await jail.dispose();
     }
