@@ -53,6 +53,15 @@ describe("jailx run applies the default seccomp policy", () => {
     expect(py.stderr).toBe("");
     expect(py).toMatchObject({ code: 0, stdout: "[1]\n" });
   });
+  test.skipIf(!Bun.which("nginx", { PATH: "/usr/sbin:/usr/bin" }))("nginx -t, under the default policy and an allow-list", () => {
+    const nginx = Bun.which("nginx", { PATH: "/usr/sbin:/usr/bin" })!;
+    const dirs = ["--tmpfs", "/var/lib/nginx", "--tmpfs", "/run", "--tmpfs", "/var/log/nginx"];
+    for (const flags of [[], ["--seccomp-default-action", "errno", "--seccomp-allow", "@system-service"]]) {
+      const r = jailx(["run", ...dirs, ...flags, "--", nginx, "-t"]);
+      expect(r.stderr).toContain("test is successful");
+      expect(r.code).toBe(0);
+    }
+  });
   test("a bad seccomp option is refused before anything runs (exit 125, names the value)", () => {
     const r = jailx(["run", "--seccomp-deny", "mountt", "--", "/bin/true"]);
     expect(r.code).toBe(125);
