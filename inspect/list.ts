@@ -5,7 +5,7 @@ import { collectEvidence, looksLike } from "./evidence.ts";
 import { gather, GatherContext, NoSuchProcess } from "./gather.ts";
 import { limitText } from "./report.ts";
 import { exposureOf } from "./score.ts";
-import { known, NS_TYPES, type NsType, type Snapshot } from "./snapshot.ts";
+import { isUnknown, known, NS_TYPES, type NsType, type Snapshot } from "./snapshot.ts";
 
 export interface ListRow {
   readonly pid: number;
@@ -37,18 +37,64 @@ export function userNames(path = "/etc/passwd"): Map<number, string> {
   return m;
 }
 
+/**
+ * Processes with the same judged facts get the same verdict: --all on a host with a thousand
+ * workers judges each distinct combination once. The key holds every snapshot field the checks
+ * and the row read; shared objects (mount table, cgroup info, id map, parent chain, markers) are
+ * keyed by identity, since gathering hands out one object per namespace / cgroup / parent / root.
+ */
+function judgedKey(s: Snapshot): string | undefined {
+  // the target can be one of the namespace references (PID 1, kthreadd, the reader): judge it alone
+  if (s.pid <= 2 || s.pid === s.reader.pid) return undefined;
+  const ns = s.ns;
+  const root = known(s.root);
+  const c = s.caps;
+  const parts: unknown[] = [
+    ns.user, ns.pid, ns.mnt, ns.net, ns.uts, ns.ipc, ns.cgroup, ns.time,
+    s.creds.uid[1], c.effective, c.permitted, c.inheritable, c.bounding, c.ambient,
+    s.noNewPrivs, s.seccompMode, s.seccompFilters, root ? `${root.dev}:${root.ino}` : "?", s.nspid.length, s.comm,
+    s.mounts, s.cgroup, s.uidMap, s.parents, s.markers, s.lsm, s.containerEnv,
+  ];
+  return parts.map((v) => (isUnknown(v) ? `?${v.unknown}` : typeof v === "object" ? objId(v) : String(v))).join("|");
+}
+
+const ids = new WeakMap<object, number>();
+let nextId = 0;
+function objId(v: unknown): string {
+  if (typeof v !== "object" || v === null) return `=${String(v)}`;
+  let id = ids.get(v);
+  if (id === undefined) ids.set(v, (id = ++nextId));
+  return `#${id}`;
+}
+
+type Verdict = Omit<ListRow, "pid" | "user" | "comm" | "warning">;
+const verdicts = new Map<string, Verdict>();
+
 export function rowOf(s: Snapshot, users: Map<number, string>): ListRow {
-  const ns = Object.fromEntries(NS_TYPES.map((t) => [t, nsRelation(s, t).state])) as Record<NsType, string>;
-  const caps = capFacts(s);
-  const sc = exposureOf(s);
+  const key = judgedKey(s);
+  let v = key === undefined ? undefined : verdicts.get(key);
+  if (!v) {
+    v = judge(s);
+    if (key !== undefined) verdicts.set(key, v);
+  }
   const euid = s.creds.uid[1] ?? -1;
-  const cg = known(s.cgroup);
-  const short = (x: string) => x.replace(/ \(.*$/, "");
-  const rootSep = known(rootFacts(s).separate) === true;
   return {
     pid: s.pid,
     user: users.get(euid) ?? String(euid),
     comm: s.comm,
+    ...v,
+    warning: s.pin.state === "alive" ? undefined : s.pin.detail,
+  };
+}
+
+function judge(s: Snapshot): Verdict {
+  const ns = Object.fromEntries(NS_TYPES.map((t) => [t, nsRelation(s, t).state])) as Record<NsType, string>;
+  const caps = capFacts(s);
+  const sc = exposureOf(s);
+  const cg = known(s.cgroup);
+  const short = (x: string) => x.replace(/ \(.*$/, "");
+  const rootSep = known(rootFacts(s).separate) === true;
+  return {
     ns,
     caps: caps.usable.size === 0 ? "none" : caps.usable.size >= 41 ? "all" : `${caps.usable.size}${caps.dangerousUsable.length ? "!" : ""}`,
     seccomp: s.seccompMode === 2 ? `filter:${s.seccompFilters}` : s.seccompMode === 1 ? "strict" : "off",
@@ -60,7 +106,6 @@ export function rowOf(s: Snapshot, users: Map<number, string>): ListRow {
     label: sc.label,
     runtime: looksLike(s, collectEvidence(s)),
     jailed: rootSep || Object.values(ns).includes("separate"),
-    warning: s.pin.state === "alive" ? undefined : s.pin.detail,
   };
 }
 

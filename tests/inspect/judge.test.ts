@@ -7,6 +7,7 @@ import { parseExpectations, violations } from "../../inspect/expect.ts";
 import { mountAt, parseLimits, parseMountinfo, parseStat } from "../../inspect/parse.ts";
 import { exposureOf, labelOf, score } from "../../inspect/score.ts";
 import { unknown, type Snapshot } from "../../inspect/snapshot.ts";
+import { rowOf } from "../../inspect/list.ts";
 import { fixtureReport, fixtureSnapshot } from "./fixtures.ts";
 
 describe("parsers", () => {
@@ -70,6 +71,22 @@ describe("scoring loop", () => {
     const s = fixtureSnapshot("all-layers");
     expect(score(s, CHECKS.filter((x) => x.id === "seccomp")).exposure).toBe(0);
     expect(score(s, CHECKS.filter((x) => x.id === "ns.user")).exposure).toBe(10);
+  });
+});
+
+describe("--all rows", () => {
+  test("processes with the same facts share a verdict; any judged fact changes it", () => {
+    const base = fixtureSnapshot("all-layers");
+    const users = new Map<number, string>();
+    const a = rowOf({ ...base, pid: 5001 }, users);
+    const b = rowOf({ ...base, pid: 5002 }, users);
+    expect({ ...a, pid: 0 }).toEqual({ ...b, pid: 0 });
+    expect(a.exposure).toBe(exposureOf(base).exposure);
+    const noNnp = rowOf({ ...base, pid: 5003, noNewPrivs: false }, users);
+    expect(noNnp.nnp).toBe(false);
+    expect(noNnp.exposure!).toBeGreaterThan(a.exposure!);
+    const otherNet = rowOf({ ...base, pid: 5004, ns: { ...base.ns, net: 4026531833 } }, users);
+    expect(otherNet.ns.net).toBe("shared");
   });
 });
 
