@@ -7,7 +7,7 @@ import { parseRunArgs } from "../jail/options.ts";
 import { DEFAULT_CAPS } from "../sys/caps.ts";
 import { UsageError } from "../sys/errors.ts";
 import {
-  GROUPS, compileToInsns, disassemble, encode, expandGroup, explainFilter, formatAction, readProcessFilters,
+  GROUPS, compileToInsns, disassemble, encode, expandGroup, explainFilter, explainFilters, formatAction, readProcessFilters,
   seccompPlanFromOptions, type AbiSummary, type FilterSummary,
 } from "../sys/seccomp/index.ts";
 
@@ -98,6 +98,8 @@ const explain = defineCommand({
       filters.push({ label: args.file, prog });
     } else throw new UsageError("give a filter FILE or --pid PID");
     const summaries = filters.map((f) => ({ label: f.label, summary: explainFilter(f.prog) }));
+    // A stack of filters: what the kernel applies is their combination.
+    if (filters.length > 1) summaries.push({ label: `pid ${args.pid}: all ${filters.length} filters combined (what the kernel applies)`, summary: explainFilters(filters.map((f) => f.prog)) });
     if (args.json) {
       process.stdout.write(JSON.stringify(summaries, null, 2) + "\n");
       return;

@@ -3,7 +3,7 @@
 // rather than by recognising one compiler's patterns.
 import { describeRet } from "./actions.ts";
 import { BPF, SECCOMP_DATA, decode, type Insn } from "./bpf.ts";
-import { runFilter } from "./interp.ts";
+import { runFilter, type RunResult, type SeccompData } from "./interp.ts";
 import { HOT_SYSCALLS } from "./compile.ts";
 import { AUDIT_ARCH, MACHINE_ABIS, TABLES, X32_SYSCALL_BIT, currentMachine, type Abi, type Machine } from "./tables.ts";
 
@@ -37,8 +37,10 @@ export interface AbiSummary {
 }
 
 export interface FilterSummary {
-  /** Program length in instructions. */
+  /** Program length in instructions (for several filters: their sum). */
   instructions: number;
+  /** How many filters were combined (a process can have a stack of them). */
+  filters: number;
   /** The action for an architecture the machine does not have (e.g. AUDIT_ARCH_ARM). */
   unknownArchAction: string;
   /** One entry per ABI of the machine (x86_64: x86_64, i386, x32; aarch64: aarch64). */
@@ -48,21 +50,47 @@ export interface FilterSummary {
 const FOREIGN_PROBE_ARCH = 0x12345678;
 
 export function explainFilter(prog: Buffer, machine: Machine = currentMachine()): FilterSummary {
-  const insns = decode(prog);
-  const probes = probeValues(insns);
-  const abis = MACHINE_ABIS[machine].map((abi) => summarizeAbi(insns, abi, probes));
+  return explainFilters([prog], machine);
+}
+
+/**
+ * The combined effect of a stack of filters (as readProcessFilters returns them, oldest
+ * first): the kernel runs every filter and keeps the most severe action; among equally severe
+ * ones, the newest filter's (kernel/seccomp.c, seccomp_run_filters).
+ */
+export function explainFilters(progs: readonly Buffer[], machine: Machine = currentMachine()): FilterSummary {
+  if (progs.length === 0) throw new Error("explainFilters: no filter");
+  const stack = progs.map(decode);
+  const probes = [...new Set(stack.flatMap(probeValues))].slice(0, 512);
+  const abis = MACHINE_ABIS[machine].map((abi) => summarizeAbi(stack, abi, probes));
   return {
-    instructions: insns.length,
-    unknownArchAction: describeRet(runFilter(insns, { nr: 0, arch: FOREIGN_PROBE_ARCH }).ret),
+    instructions: stack.reduce((n, p) => n + p.length, 0),
+    filters: stack.length,
+    unknownArchAction: describeRet(runStack(stack, { nr: 0, arch: FOREIGN_PROBE_ARCH }).ret),
     abis,
   };
+}
+
+/** Runs every filter of a stack on the same data and combines the results like the kernel. */
+export function runStack(stack: readonly Insn[][], data: SeccompData | Buffer): RunResult {
+  let best: RunResult | null = null;
+  let steps = 0;
+  const loads: number[] = [];
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const r = runFilter(stack[i]!, data);
+    steps += r.steps;
+    loads.push(...r.loads);
+    // Severity: the action part compared as a signed 32-bit number, lower is more severe.
+    if (!best || (r.ret & 0xffff0000) >> 0 < (best.ret & 0xffff0000) >> 0) best = r;
+  }
+  return { ret: best!.ret, steps, loads };
 }
 
 function auditArchOf(abi: Abi): number {
   return abi === "x32" ? AUDIT_ARCH.x86_64 : AUDIT_ARCH[abi];
 }
 
-function summarizeAbi(insns: Insn[], abi: Abi, probes: number[]): AbiSummary {
+function summarizeAbi(insns: Insn[][], abi: Abi, probes: number[]): AbiSummary {
   const arch = auditArchOf(abi);
   const seen = new Set<number>();
   const syscalls: SyscallVerdict[] = [];
@@ -72,7 +100,7 @@ function summarizeAbi(insns: Insn[], abi: Abi, probes: number[]): AbiSummary {
     if (seen.has(nr)) continue;
     seen.add(nr);
     syscalls.push(verdictFor(insns, arch, name, nr, probes));
-    if (hot.has(name)) hotPathSteps[name] = runFilter(insns, { nr, arch }).steps;
+    if (hot.has(name)) hotPathSteps[name] = runStack(insns, { nr, arch }).steps;
   }
   const counts = new Map<string, number>();
   for (const s of syscalls) counts.set(s.action, (counts.get(s.action) ?? 0) + 1);
@@ -84,14 +112,14 @@ function summarizeAbi(insns: Insn[], abi: Abi, probes: number[]): AbiSummary {
     auditArch: arch,
     ...(uniform ? { wholeAbiAction: defaultAction } : {}),
     defaultAction,
-    unknownNrAction: describeRet(runFilter(insns, { nr: unknownNr, arch }).ret),
+    unknownNrAction: describeRet(runStack(insns, { nr: unknownNr, arch }).ret),
     syscalls,
     hotPathSteps,
   };
 }
 
-function verdictFor(insns: Insn[], arch: number, name: string, nr: number, probes: number[]): SyscallVerdict {
-  const base = runFilter(insns, { nr, arch });
+function verdictFor(insns: Insn[][], arch: number, name: string, nr: number, probes: number[]): SyscallVerdict {
+  const base = runStack(insns, { nr, arch });
   const action = describeRet(base.ret);
   const argWords = [...new Set(base.loads.filter((o) => o >= SECCOMP_DATA.argLo(0)))];
   if (argWords.length === 0) return { name, nr, action, argDependent: false };
@@ -109,7 +137,7 @@ function verdictFor(insns: Insn[], arch: number, name: string, nr: number, probe
       data.writeInt32LE(nr | 0, SECCOMP_DATA.nr);
       data.writeUInt32LE(arch >>> 0, SECCOMP_DATA.arch);
       data.writeUInt32LE(v >>> 0, off);
-      const r = runFilter(insns, data);
+      const r = runStack(insns, data);
       actions.add(describeRet(r.ret));
       for (const o of r.loads) if (o >= SECCOMP_DATA.argLo(0) && !probed.has(o)) pending.push(o);
     }

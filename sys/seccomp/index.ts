@@ -3,7 +3,7 @@ export { seccompPlanFromOptions, buildPlan, type SeccompPlan, type ArgCondition,
 export { compileSeccompPlan, compileToInsns, HOT_SYSCALLS } from "./compile.ts";
 export { installSeccompFilter } from "./install.ts";
 export { readProcessFilters, seccompMode } from "./ptrace.ts";
-export { explainFilter, type FilterSummary, type AbiSummary, type SyscallVerdict } from "./explain.ts";
+export { explainFilter, explainFilters, runStack, type FilterSummary, type AbiSummary, type SyscallVerdict } from "./explain.ts";
 export { disassemble } from "./disasm.ts";
 export { decode, encode, type Insn } from "./bpf.ts";
 export { runFilter, type SeccompData, type RunResult } from "./interp.ts";

@@ -7,7 +7,7 @@ import { Assembler } from "../../sys/seccomp/asm.ts";
 import { BPF, decode, encode } from "../../sys/seccomp/bpf.ts";
 import { HOT_SYSCALLS, compileSeccompPlan, compileToInsns } from "../../sys/seccomp/compile.ts";
 import { disassemble } from "../../sys/seccomp/disasm.ts";
-import { explainFilter } from "../../sys/seccomp/explain.ts";
+import { explainFilter, explainFilters, runStack } from "../../sys/seccomp/explain.ts";
 import { runFilter } from "../../sys/seccomp/interp.ts";
 import { buildPlan, seccompPlanFromOptions, type SeccompPlan } from "../../sys/seccomp/policy.ts";
 import { AUDIT_ARCH, TABLES, X32_SYSCALL_BIT, type Abi, type Machine } from "../../sys/seccomp/tables.ts";
@@ -203,5 +203,28 @@ describe("encoding, disassembly, explain", () => {
     expect(x86.syscalls.find((v) => v.name === "io_uring_setup")!.action).toBe("trap");
     expect(x86.syscalls.find((v) => v.name === "read")!.action).toBe("allow");
     expect(s.abis[1]!.wholeAbiAction).toBe("kill-thread");
+  });
+});
+
+describe("filter stacks", () => {
+  const ret = (k: number) => [{ code: BPF.RET | BPF.K, jt: 0, jf: 0, k }];
+  test("the most severe action wins; equal severity: the newest filter's data", () => {
+    const data = { nr: 0, arch: AUDIT_ARCH.x86_64 };
+    expect(describeRet(runStack([ret(0x00050001), ret(0x80000000)], data).ret)).toBe("kill");
+    expect(describeRet(runStack([ret(0x80000000), ret(0x7fff0000)], data).ret)).toBe("kill");
+    expect(describeRet(runStack([ret(0x7ffc0000), ret(0x00050001)], data).ret)).toBe("errno:EPERM");
+    expect(describeRet(runStack([ret(0x00050001), ret(0x0005000d)], data).ret)).toBe("errno:EACCES");
+    expect(describeRet(runStack([ret(0x0005000d), ret(0x00050001)], data).ret)).toBe("errno:EPERM");
+    expect(describeRet(runStack([ret(0x00030000), ret(0x00050001)], data).ret)).toBe("trap");
+  });
+  test("explainFilters combines per syscall", () => {
+    const outer = compileSeccompPlan(PLANS.default!, "x86_64");
+    const inner = compileSeccompPlan(seccompPlanFromOptions({ seccomp: "default", "seccomp-default-action": "kill", "seccomp-allow": ["@system-service"] }, DEFAULT_CAPS)!, "x86_64");
+    const s = explainFilters([outer, inner], "x86_64");
+    expect(s.filters).toBe(2);
+    const by = new Map(s.abis[0]!.syscalls.map((v) => [v.name, v.action]));
+    expect(by.get("read")).toBe("allow");
+    expect(by.get("mount")).toBe("kill");
+    expect(by.get("clone3")).toBe("errno:ENOSYS");
   });
 });

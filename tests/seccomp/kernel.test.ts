@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CAPS } from "../../sys/caps.ts";
-import { compileSeccompPlan, explainFilter, readProcessFilters, seccompPlanFromOptions } from "../../sys/seccomp/index.ts";
+import { compileSeccompPlan, explainFilter, explainFilters, readProcessFilters, seccompPlanFromOptions } from "../../sys/seccomp/index.ts";
 import { BUN, ROOT, SINGLE_THREAD_ENV, buildTools, probe, underFilter, type Built } from "./helpers.ts";
 
 let b: Built;
@@ -127,6 +127,32 @@ describe("reading filters back from a process (PTRACE_SECCOMP_GET_FILTER)", () =
       const status = await Bun.file(`/proc/${proc.pid}/status`).text();
       expect(status).toMatch(/TracerPid:\s+0\n/);
       expect(status).not.toMatch(/State:\s+t/);
+    } finally {
+      proc.kill(9);
+      await proc.exited;
+    }
+  });
+  test("a stack of two filters: read back oldest first, combined like the kernel combines them", async () => {
+    const inner = join(b.dir, "inner.toml");
+    writeFileSync(inner, `base = "empty"\ndeny-action = "errno:EACCES"\ndeny = ["getppid", "mount"]\n`);
+    const env = { ...process.env, ...SINGLE_THREAD_ENV };
+    // The kernel's answer: getppid EACCES (inner), mount EPERM (outer and inner both refuse; equal
+    // severity, the newest filter's errno wins → EACCES), unshare EPERM (outer only).
+    // The outer harness strips Bun's variables from its program's environment: give them back.
+    const single = Object.entries(SINGLE_THREAD_ENV).map(([k, v]) => `${k}=${v}`);
+    const nested = (cmd: string[]) => [BUN, b.harness, "--", "/usr/bin/env", ...single, BUN, b.harness, "--seccomp", inner, "--", ...cmd];
+    const r = Bun.spawnSync(nested([b.probe, "getppid", "mount", "unshare", "socket_unix"]), { env, stdout: "pipe", stderr: "pipe" });
+    expect(r.stdout.toString()).toBe("getppid=EACCES\nmount=EACCES\nunshare=EPERM\nsocket_unix=OK\n");
+    const proc = Bun.spawn(nested(["/bin/sh", "-c", "echo ready; exec sleep 60"]), { env, stdout: "pipe" });
+    try {
+      const first = await proc.stdout.getReader().read();
+      expect(new TextDecoder().decode(first.value)).toBe("ready\n");
+      const filters = readProcessFilters(proc.pid);
+      expect(filters).toHaveLength(2);
+      expect(filters[0]!.equals(compileSeccompPlan(seccompPlanFromOptions({}, DEFAULT_CAPS)!))).toBe(true);
+      const x86 = explainFilters(filters).abis[0]!;
+      const by = new Map(x86.syscalls.map((v) => [v.name, v.action]));
+      expect([by.get("getppid"), by.get("mount"), by.get("unshare"), by.get("read")]).toEqual(["errno:EACCES", "errno:EACCES", "errno:EPERM", "allow"]);
     } finally {
       proc.kill(9);
       await proc.exited;
