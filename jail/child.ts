@@ -38,11 +38,23 @@ function isMissing(err: unknown): boolean {
   return err instanceof SysError && err.errno === ENOENT;
 }
 
+/** Mount points beneath a read-only bind (e.g. /etc) cannot be created: say what to do. */
+function mountPoint(k: Kernel, rootFd: number, dst: string, kind: "dir" | "file"): number {
+  try {
+    return kind === "dir" ? k.ensureDir(rootFd, dst) : k.ensureFile(rootFd, dst);
+  } catch (err) {
+    if (err instanceof SysError && err.code === "EROFS")
+      throw new SysError(err.syscall, err.code, err.errno, err.path, err.flags,
+        `${dst} does not exist and lies under a read-only bind (such as /etc or /usr); bind over an existing path or choose another destination`);
+    throw err;
+  }
+}
+
 function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>): void {
   switch (op.op) {
     case "bind": {
       const src = sources.get(op)!;
-      const target = op.kind === "dir" ? k.ensureDir(rootFd, op.dst) : k.ensureFile(rootFd, op.dst);
+      const target = mountPoint(k, rootFd, op.dst, op.kind);
       k.setMountAttrs(src, NOSUID | (op.dev ? 0 : NODEV) | (op.readonly ? RDONLY : 0), op.kind === "dir", op.dst);
       k.attach(src, target, op.dst);
       k.close(target);
@@ -59,7 +71,7 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
         op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV)
         : op.op === "proc" ? k.newFs("proc", {}, NOSUID | NODEV | NOEXEC)
         : k.newFs("devpts", { ptmxmode: "0666", mode: "0620" }, NOSUID | NOEXEC);
-      const target = k.ensureDir(rootFd, op.dst);
+      const target = mountPoint(k, rootFd, op.dst, "dir");
       k.attach(fd, target, op.dst);
       k.close(target);
       k.close(fd);

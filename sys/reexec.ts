@@ -21,6 +21,17 @@ export function isCompiled(): boolean {
   return (process.argv[1] ?? "").startsWith("/$bunfs/");
 }
 
+/** The values of --pass-fd N / --pass-fd=N before `--`. */
+export function passFdArgs(args: readonly string[]): number[] {
+  const fds: number[] = [];
+  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+    const a = args[i]!;
+    const v = a === "--pass-fd" ? args[++i] : a.startsWith("--pass-fd=") ? a.slice(10) : undefined;
+    if (v !== undefined && /^\d+$/.test(v)) fds.push(Number(v));
+  }
+  return fds;
+}
+
 function reexecSingleThreaded(): void {
   const env = { ...process.env, ...SINGLE_THREAD_ENV };
   const args = isCompiled()
@@ -35,7 +46,13 @@ function reexecSingleThreaded(): void {
   };
   const a = strs(args);
   const e = strs(Object.entries(env).map(([k, v]) => `${k}=${v}`));
-  const { symbols } = dlopen("libc.so.6", { execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" } });
+  const { symbols } = dlopen("libc.so.6", {
+    execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
+    fcntl: { args: ["i32", "i32", "i64"], returns: "i32" },
+  });
+  // Bun marks inherited descriptors ≥ 4 close-on-exec at start-up: keep the ones the user asked
+  // to pass into the jail (--pass-fd N) open across this execve.
+  for (const fd of passFdArgs(process.argv.slice(3))) symbols.fcntl(fd, 2 /* F_SETFD */, 0);
   const path = z(process.execPath);
   symbols.execve(ptr(path), ptr(a.arr), ptr(e.arr));
   process.stderr.write(`jailx: cannot re-execute ${process.execPath} single-threaded (execve failed)\n`);

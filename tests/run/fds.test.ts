@@ -39,6 +39,15 @@ describe("descriptor inheritance", () => {
     expect(content).toBe(hostSh("cat /etc/hostname").stdout.trim());
   });
 
+  test("--pass-fd 7 survives jailx's single-thread re-exec (Bun marks fds >= 4 close-on-exec)", () => {
+    const r = hostSh('exec 7</etc/hostname 8</etc/hostname; "$JAILX" run --pass-fd=7 -- /bin/sh -c "ls /proc/self/fd | tr \'\\n\' \' \'; echo; cat <&7"');
+    expect(r.stderr).toBe("");
+    const [fds, content] = lines(r.stdout);
+    // 0 1 2, 3 (ls's directory) and 7 (passed); not 8.
+    expect(fds!.trim()).toBe("0 1 2 3 7");
+    expect(content).toBe(hostSh("cat /etc/hostname").stdout.trim());
+  });
+
   test("--pass-fd 1 and 2 are accepted (always inherited)", () => {
     const r = hostSh('"$JAILX" run --pass-fd 1 --pass-fd 2 -- /bin/echo ok');
     expect(r.code).toBe(0);

@@ -102,6 +102,24 @@ describe("read-only and writable places", () => {
     expect(r.stdout).toBe("/work-here\n");
   });
 
+  test("a bind to a new path beneath read-only /etc fails with one line that says what to do; over an existing path it works", () => {
+    const f = `${dir("etcbind")}/one.conf`;
+    writeFileSync(f, "one\n");
+    const bad = sh("cat /etc/one.conf", ["--bind", `${f}:/etc/one.conf`]);
+    expect(bad.code).toBe(125);
+    expect(lines(bad.stderr)).toHaveLength(1);
+    expect(bad.stderr).toContain("EROFS");
+    expect(bad.stderr).toContain("bind over an existing path or choose another destination");
+    expect(existsSync("/etc/one.conf")).toBe(false);
+    const good = sh("cat /etc/hostname", ["--ro-bind", `${f}:/etc/hostname`]);
+    expect(good.stdout).toBe("one\n");
+  });
+
+  test("--symlink creates a link inside the jail", () => {
+    const r = sh("readlink /opt-link", ["--symlink", "/usr/share:/opt-link"]);
+    expect(r.stdout).toBe("/usr/share\n");
+  });
+
   test("--rootfs uses a prepared directory as the (read-only) root", () => {
     const root = dir("rootfs");
     mkdirSync(`${root}/usr`);
