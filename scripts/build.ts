@@ -5,7 +5,7 @@
 // --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: a compiled binary would otherwise
 // read .env and bunfig.toml (whose `preload` runs code) from the current directory — never
 // acceptable for a tool run as root.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 
 const FLAGS = [
   "build", "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm",
@@ -17,12 +17,17 @@ if (!process.argv.includes("--only-native")) targets.push({ target: "bun-linux-a
 
 mkdirSync("dist", { recursive: true });
 for (const t of targets) {
-  const args = [...FLAGS, ...(t.target ? [`--target=${t.target}`] : []), "cmd/jailx.ts", "--outfile", t.out];
+  // Build beside the target and rename over it: a binary being executed (ETXTBSY) or spawned
+  // at this moment keeps its old inode, and nobody ever sees a half-written file.
+  const tmp = `${t.out}.tmp-${process.pid}`;
+  const args = [...FLAGS, ...(t.target ? [`--target=${t.target}`] : []), "cmd/jailx.ts", "--outfile", tmp];
   const started = performance.now();
   const r = Bun.spawnSync([process.execPath, ...args], { stdout: "inherit", stderr: "inherit" });
   if (r.exitCode !== 0) {
+    rmSync(tmp, { force: true });
     console.error(`build failed for ${t.out} (exit ${r.exitCode})`);
     process.exit(1);
   }
+  renameSync(tmp, t.out);
   console.error(`built ${t.out} in ${Math.round(performance.now() - started)} ms`);
 }
