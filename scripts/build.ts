@@ -5,7 +5,7 @@
 // --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: a compiled binary would otherwise
 // read .env and bunfig.toml (whose `preload` runs code) from the current directory — never
 // acceptable for a tool run as root.
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 
 const FLAGS = [
   "build", "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm",
@@ -29,5 +29,6 @@ for (const t of targets) {
     process.exit(1);
   }
   renameSync(tmp, t.out);
+  if (existsSync(`${tmp}.map`)) renameSync(`${tmp}.map`, `${t.out}.map`);
   console.error(`built ${t.out} in ${Math.round(performance.now() - started)} ms`);
 }
