@@ -1,11 +1,17 @@
 // End to end through the compiled `jailx run`: real limits on the real kernel, and cleanup after
 // normal exits and after the supervisor is SIGKILLed. Observations come from the jail's cgroup
 // counters (pids.events, cpuacct.usage / cpu.stat, memory OOM), never from wall-clock time.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { detectCgroupLayout, type CgroupHierarchy } from "../../sys/cgroup/index.ts";
 import { callerPathIn, dirOf, parseSelfCgroup } from "../../sys/cgroup/layout.ts";
-import { JAILX } from "../helpers/build.ts";
+import { JAILX as BUILT } from "../helpers/build.ts";
+
+// A private copy: other people rebuild dist/jailx while these tests run (execve of a replaced,
+// deleted binary fails).
+const JAILX = `${fs.realpathSync(process.env.TMPDIR ?? "/tmp")}/jailx-cgroup-test-${process.pid}`;
+beforeAll(() => fs.copyFileSync(BUILT, JAILX));
+afterAll(() => fs.rmSync(JAILX, { force: true }));
 
 const layout = detectCgroupLayout();
 const self = parseSelfCgroup(fs.readFileSync("/proc/self/cgroup", "utf8"));
@@ -72,7 +78,8 @@ describe("jailx run with cgroup limits", () => {
   });
 
   test("--pids 32: a fork bomb stays contained and the host stays usable", async () => {
-    const p = run(["--pids", "32", "--", "sh", "-c", "f() { f | f & }; f; exec sleep 1000"]);
+    // The shell forks once (the bomb's root) before any bomb process exists, then becomes sleep.
+    const p = run(["--pids", "32", "--", "sh", "-c", "(f() { f | f & }; f) & exec sleep 1000"]);
     await waitFor("the pids limit to be hit", () => /^max [1-9]/m.test(safeRead(fileOf(p.pid, "pids.events"))));
     expect(Number(safeRead(fileOf(p.pid, "pids.current")))).toBeLessThanOrEqual(32);
     expect(Bun.spawnSync(["sh", "-c", "true & true & wait"]).exitCode).toBe(0); // the host can still fork
@@ -115,7 +122,8 @@ describe("jailx run with cgroup limits", () => {
     for (let batch = 0; batch < 25; batch++) {
       const ps = Array.from({ length: 8 }, () => run(["--pids", "16", "--memory", "64m", "--", "true"]));
       for (const p of ps) {
-        expect(await p.exited).toBe(0);
+        const code = await p.exited;
+        if (code !== 0) throw new Error(`run ${pids.length}: exit ${code}: ${await new Response(p.stderr).text()}`);
         pids.push(p.pid);
       }
     }
@@ -128,7 +136,8 @@ describe("jailx run with cgroup limits", () => {
       const ps = Array.from({ length: 5 }, () => run(["--pids", "16", "--memory", "64m", "--", "sleep", "1000"]));
       const inside: number[] = [];
       for (const p of ps) {
-        await waitFor("the jail to start", () => safeRead(fileOf(p.pid, "cgroup.procs")) !== "");
+        await waitFor("the jail to start", () => safeRead(fileOf(p.pid, "cgroup.procs")) !== "" || p.exitCode !== null);
+        if (p.exitCode !== null) throw new Error(`jailx exited early (${p.exitCode}): ${await new Response(p.stderr).text()}`);
         inside.push(...safeRead(fileOf(p.pid, "cgroup.procs")).split("\n").map(Number));
       }
       for (const p of ps) p.kill(9);
