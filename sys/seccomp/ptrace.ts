@@ -12,6 +12,7 @@ const PTRACE_SEIZE = 0x4206;
 const PTRACE_INTERRUPT = 0x4207;
 const PTRACE_SECCOMP_GET_FILTER = 0x420c;
 const __WALL = 0x40000000;
+const WNOHANG = 1;
 
 const ROOT_HINT = "reading seccomp filters needs root (CAP_SYS_ADMIN and CAP_SYS_PTRACE over the target)";
 
@@ -39,18 +40,31 @@ export function seccompMode(pid: number): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * Waits for the interrupt stop, but not forever: a process in uninterruptible sleep (a hung
+ * NFS read, say) reaches it only when the sleep ends, and `inspect` must not hang with it.
+ */
+function waitForStop(pid: number, timeoutMs = 2000): void {
+  const status = new Int32Array(1);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const r = c.waitpid(pid, ptr(status), __WALL | WNOHANG);
+    if (r === pid) return;
+    if (r === -1 && errno() !== 4 /* EINTR */) fail("waitpid for the ptrace stop", pid);
+    if (performance.now() > deadline) {
+      throw new SysError("ptrace", "ETIMEDOUT", 110, `/proc/${pid}`, "PTRACE_INTERRUPT", `the process did not stop within ${timeoutMs} ms (uninterruptible sleep?)`);
+    }
+    Bun.sleepSync(1);
+  }
+}
+
 export function readProcessFilters(pid: number): Buffer[] {
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`readProcessFilters: bad pid ${pid}`);
   if (seccompMode(pid) !== 2) return [];
   if (ptrace(PTRACE_SEIZE, pid, 0, 0) === -1) fail("PTRACE_SEIZE", pid);
   try {
     if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) === -1) fail("PTRACE_INTERRUPT", pid);
-    const status = new Int32Array(1);
-    for (;;) {
-      const r = c.waitpid(pid, ptr(status), __WALL);
-      if (r === pid) break;
-      if (r === -1 && errno() !== 4 /* EINTR */) fail("waitpid for the ptrace stop", pid);
-    }
+    waitForStop(pid);
     const filters: Buffer[] = [];
     for (let i = 0; ; i++) {
       const n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, 0);
