@@ -117,6 +117,30 @@ describe("jailx run with cgroup limits", () => {
     expect(jailDirs(p.pid)).toEqual([]);
   });
 
+  test("rootless: limits refused without delegation; applied in a cgroup chowned to the user", async () => {
+    const asUser = (args: string[]) => {
+      const p = Bun.spawn(["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", JAILX, "run", ...args], { stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+      spawned.push(p);
+      return p;
+    };
+    const refused = asUser(["--memory", "64m", "--", "true"]);
+    expect(await refused.exited).toBe(125);
+    expect(await new Response(refused.stderr).text()).toContain("--memory: jailx runs as uid 1000");
+
+    const mem = layout.hierarchies.find((h) => h.controllers.includes("memory"))!;
+    const delegated = `${dirOf(mem, callerPathIn(mem, self)!)}/rootless-test-${process.pid}`;
+    fs.mkdirSync(delegated);
+    try {
+      for (const f of ["", "/cgroup.procs", mem.version === 1 ? "/tasks" : "/cgroup.subtree_control"]) fs.chownSync(delegated + f, 1000, 1000);
+      const hog = asUser(["--memory", "64m", "--cgroup-parent", `rootless-test-${process.pid}`, "--", "awk", 'BEGIN { s = "x"; while (1) s = s s }']);
+      expect(await hog.exited).toBe(137);
+      expect((await new Response(hog.stderr).text()).trim()).toBe("jailx: killed: out of memory, limit 64 MiB");
+      expect(fs.readdirSync(delegated).filter((n) => n.startsWith("jailx-"))).toEqual([]);
+    } finally {
+      fs.rmdirSync(delegated);
+    }
+  }, 60_000);
+
   test("200 runs leave no jail cgroup behind", async () => {
     const pids: number[] = [];
     for (let batch = 0; batch < 25; batch++) {
