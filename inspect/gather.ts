@@ -15,6 +15,9 @@ export interface GatherOptions {
   readonly full: boolean;
 }
 
+// one shared object: --all skips these reads for every process
+const NOT_READ = unknown("not read in --all");
+
 /** The process could not be inspected at all (no such pid). */
 export class NoSuchProcess extends Error {}
 
@@ -138,11 +141,11 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
     if (!opts.full && (st.get("Kthread") === "1" || stat0.ppid === 2 || pid === 2)) return null;
     const ns = readNs(src, pid);
     const root = src.statRoot(pid);
-    const cmdline = opts.full ? src.read(pid, "cmdline") : unknown("not read in --all");
+    const cmdline = opts.full ? src.read(pid, "cmdline") : NOT_READ;
     const environ = src.read(pid, "environ");
-    const limits = opts.full ? src.read(pid, "limits") : unknown("not read in --all");
-    const oom = opts.full ? src.read(pid, "oom_score_adj") : unknown("not read in --all");
-    const lsm = opts.full ? src.read(pid, "attr/current") : unknown("not read in --all");
+    const limits = opts.full ? src.read(pid, "limits") : NOT_READ;
+    const oom = opts.full ? src.read(pid, "oom_score_adj") : NOT_READ;
+    const lsm = opts.full ? src.read(pid, "attr/current") : NOT_READ;
     const setgroups = ctx.perUserns(pid, "setgroups", ns.user);
     const snap: Snapshot = {
       pid,
@@ -152,7 +155,7 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       ppid: stat0.ppid,
       parents: parentChain(ctx, stat0.ppid),
       cmdline: isUnknown(cmdline) ? cmdline : cmdline.split("\0").filter((a, i, l) => a !== "" || i < l.length - 1),
-      exe: opts.full ? src.readlink(pid, "exe") : unknown("not read in --all"),
+      exe: opts.full ? src.readlink(pid, "exe") : NOT_READ,
       creds: { uid: numbers(st.get("Uid")), gid: numbers(st.get("Gid")), groups: numbers(st.get("Groups")) },
       caps: {
         inheritable: st.get("CapInh") ?? "0",

@@ -4,7 +4,7 @@ import { capNames } from "../../inspect/caps.ts";
 import type { Check } from "../../inspect/checks.ts";
 import { CHECKS, NA } from "../../inspect/checks.ts";
 import { parseExpectations, violations } from "../../inspect/expect.ts";
-import { mountAt, parseLimits, parseMountinfo, parseStat } from "../../inspect/parse.ts";
+import { mountAt, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "../../inspect/parse.ts";
 import { exposureOf, labelOf, score } from "../../inspect/score.ts";
 import { unknown, type Snapshot } from "../../inspect/snapshot.ts";
 import { rowOf } from "../../inspect/list.ts";
@@ -14,6 +14,16 @@ describe("parsers", () => {
   test("stat: a comm with spaces and parentheses", () => {
     const s = parseStat("77 (a) b (c) S 5 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0");
     expect(s).toEqual({ comm: "a) b (c", state: "S", ppid: 5, startTime: "4242" });
+  });
+  test("status: fields by key, in kernel order or not", () => {
+    const st = parseStatus("Name:\tcat\nUmask:\t0022\nPPid:\t7\nUid:\t1\t2\t3\t4\nNoNewPrivs:\t1\n");
+    expect(Object.fromEntries(st)).toEqual({ Name: "cat", PPid: "7", Uid: "1\t2\t3\t4", NoNewPrivs: "1" });
+    expect(parseStatus("Uid:\t5\nName:\tx\n").get("Uid")).toBe("5");
+  });
+  test("namespace links", () => {
+    expect(parseNsLink("net:[4026531833]", "net")).toBe(4026531833);
+    expect(() => parseNsLink("mnt:[4026531833]", "net")).toThrow("unexpected ns link");
+    expect(() => parseNsLink("net:[x]", "net")).toThrow("unexpected ns link");
   });
   test("capability masks decode to names, unknown bits kept", () => {
     expect(capNames("0000000000200000")).toEqual(["sys_admin"]);
