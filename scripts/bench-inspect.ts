@@ -53,7 +53,7 @@ try {
   const md = `${tmp}/bench.md`;
   const hf = spawnSync(
     [
-      "hyperfine", "--warmup", "3", "--runs", RUNS, "-N", "--export-markdown", md,
+      "hyperfine", "--warmup", "3", "--runs", RUNS, "-N", "--export-markdown", md, "--export-json", `${tmp}/bench.json`,
       "-n", "jailx inspect --all --json", `${binary} inspect --all --json`,
       "-n", "lsns --json", "lsns --json",
       "-n", "ps -eo pid,user,comm", "ps -eo pid,user,comm",
@@ -62,6 +62,13 @@ try {
   );
   if (hf.exitCode !== 0) throw new Error("hyperfine failed");
   process.stdout.write("\n" + readFileSync(md, "utf8"));
+  type Result = { mean: number; median: number; user: number; system: number };
+  const [jx, ls] = (JSON.parse(readFileSync(`${tmp}/bench.json`, "utf8")) as { results: Result[] }).results;
+  const r = (a: number, b: number) => (a / b).toFixed(2);
+  process.stdout.write(
+    `\ninspect / lsns: mean ${r(jx!.mean, ls!.mean)}×, median ${r(jx!.median, ls!.median)}×, ` +
+      `CPU (user+sys) ${r(jx!.user + jx!.system, ls!.user + ls!.system)}× — goal ≤ 1.5×\n`,
+  );
 } finally {
   for (const p of children(shell.pid)) {
     try {
