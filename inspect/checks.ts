@@ -83,7 +83,8 @@ export const CHECKS: readonly Check[] = [
     assess: (s) => {
       const id = identity(s);
       if (isUnknown(id)) return id;
-      if (id.kind === "host-root") return { badness: 2, detail: "euid 0 in the host user namespace" };
+      if (id.kind === "host-root")
+        return { badness: 2, detail: nsRelation(s, "user").state === "separate" ? "uid 0 inside maps to uid 0 outside: host root's files are its own" : "euid 0 as seen from the host" };
       if (id.kind === "userns-root") return { badness: 1, detail: `root only inside its user namespace (uid ${id.hostUid} outside)` };
       return { badness: 0, detail: `uid ${id.hostUid}` };
     },

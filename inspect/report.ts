@@ -68,7 +68,7 @@ export function renderText(r: InspectReport, color = false): string {
     const n = r.namespaces[t];
     const who = n.reference === "reader" ? "the reader" : "the host";
     const v = n.state === "unknown" ? `unknown (${n.reason})` : `${n.state}${n.state === "separate" ? "" : ` with ${who}`} (vs ${n.reference})`;
-    line(t, v + mark(check(`ns.${t}`)) + st.dim(`  ${show(n.id)}`));
+    line(t, v + mark(check(`ns.${t}`)) + (isUnknown(n.id) ? "" : st.dim(`  ${n.id}`)));
   }
   line("pid ns depth", `${r.pidNamespaceDepth} (NSpid ${r.nspid.join(" ")})`);
   const u = r.userNamespace;

@@ -105,7 +105,8 @@ export function explain(code: string, readerUid: number): string {
   switch (code) {
     case "EACCES":
     case "EPERM":
-      return readerUid === 0 ? `${code}: refused even to root (ptrace access denied)` : `${code}: run as root`;
+      // root is refused when the target holds capabilities root lacks (PID 1 here: CAP_SYS_RESOURCE)
+      return readerUid === 0 ? `${code}: refused even to root (ptrace access check)` : `${code}: run as root`;
     case "ENOENT":
     case "ESRCH":
       return `${code}: not present (process exited, or the kernel does not provide it)`;
