@@ -1,6 +1,9 @@
 // Live: real sandboxes started with Debian's tools, inspected by the real command, as root and
 // as an unprivileged user. Each layer must come out exactly as the tool configured it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { findCgroupMounts } from "../../inspect/cgroup.ts";
+import { parseCgroup } from "../../inspect/parse.ts";
 import { NS_TYPES } from "../../inspect/snapshot.ts";
 import { ensureTestUser, have, inspectJson, jailxRunner, removeTestUser, startTarget, type Target } from "./live.ts";
 
@@ -145,5 +148,49 @@ describe.skipIf(!jailx)("jailx run", () => {
   test("--net none: the net namespace is separate too", () =>
     withTarget([...jailx!, "run", "--net", "none", "--", "/bin/cat"], (t) => {
       expect(inspectJson(t.pid).namespaces.net.state).toBe("separate");
+    }));
+});
+
+// Resources: limits set on cgroups the test creates beneath its own (v1 hierarchies, as on the
+// development VM; pure v2 is covered by the fake-cgroupfs unit tests), plus rlimits and oom_score_adj.
+const mounts = findCgroupMounts(readFileSync("/proc/self/mountinfo", "utf8"));
+describe.skipIf(!mounts.v1.has("memory") || !mounts.v1.has("pids"))("cgroup limits, rlimits, oom_score_adj", () => {
+  const own = parseCgroup(readFileSync("/proc/self/cgroup", "utf8"));
+  const dirFor = (ctrl: string) => {
+    const e = own.find((x) => x.controllers.split(",").includes(ctrl))!;
+    return `${mounts.v1.get(ctrl)!.mountPoint}${e.path === "/" ? "" : e.path}/jailx-inspect-test-${process.pid}`;
+  };
+  const mem = dirFor("memory");
+  const pids = dirFor("pids");
+  beforeAll(() => {
+    mkdirSync(mem);
+    mkdirSync(pids);
+    writeFileSync(`${mem}/memory.limit_in_bytes`, "134217728");
+    writeFileSync(`${pids}/pids.max`, "32");
+  });
+  afterAll(() => {
+    // the target has been killed by then; an empty cgroup directory is removed with rmdir
+    for (const d of [mem, pids]) rmdirSync(d);
+  });
+  test("memory and pids limits found where they are set; rlimit and oom_score_adj as given", () =>
+    withTarget(
+      ["sh", "-c", `echo $$ > ${mem}/cgroup.procs && echo $$ > ${pids}/cgroup.procs && exec prlimit --nofile=64:128 choom -n 321 -- cat`],
+      (t) => {
+        for (const reader of [undefined, user]) {
+          const r = inspectJson(t.pid, reader);
+          expect(r.resources.cgroup.memory).toEqual({ value: 134217728, where: mem, version: 1 });
+          expect(r.resources.cgroup.pids).toEqual({ value: 32, where: pids, version: 1 });
+          expect(r.resources.rlimits["open files"]).toEqual({ soft: "64", hard: "128" });
+          expect(r.resources.oomScoreAdj).toBe(321);
+          expect(r.score.results.find((c: any) => c.id === "cgroup.memory").status).toBe("good");
+        }
+      },
+    ));
+});
+
+describe("unshare --time --cgroup", () => {
+  test("time and cgroup namespaces separate, nothing else", () =>
+    withTarget(["unshare", "--time", "--cgroup", "cat"], (t) => {
+      expect(separate(inspectJson(t.pid))).toEqual(["cgroup", "time"]);
     }));
 });
