@@ -8,8 +8,15 @@ import { DEFAULT_CAPS } from "../sys/caps.ts";
 import { UsageError } from "../sys/errors.ts";
 import {
   GROUPS, compileToInsns, disassemble, encode, expandGroup, explainFilter, explainFilters, formatAction, readProcessFilters,
-  seccompPlanFromOptions, type AbiSummary, type FilterSummary,
+  currentMachine, seccompPlanFromOptions, type AbiSummary, type FilterSummary, type Machine,
 } from "../sys/seccomp/index.ts";
+
+/** --arch: the machine a filter is for (default: this one). */
+function machineArg(v: unknown): Machine {
+  if (v === undefined || v === true) return currentMachine();
+  if (v === "x86_64" || v === "aarch64") return v;
+  throw new UsageError(`--arch ${String(v)}: unknown architecture; use x86_64 or aarch64`);
+}
 
 const POLICY_FLAGS = new Set(["seccomp", "seccomp-allow", "seccomp-deny", "seccomp-default-action", "seccomp-log"]);
 
@@ -43,12 +50,14 @@ const show = defineCommand({
     caps: { type: "string", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
     plan: { type: "boolean", description: "print the policy plan as JSON instead of the disassembly" },
     output: { type: "string", description: "also write the raw filter (sock_filter array) to FILE" },
+    arch: { type: "string", description: "x86_64 or aarch64 (default: this machine)" },
   },
   run({ rawArgs }) {
     const args = [...rawArgs];
     const caps = takeFlag(args, "caps", true);
     const asPlan = takeFlag(args, "plan", false) === true;
     const output = takeFlag(args, "output", true);
+    const machine = machineArg(takeFlag(args, "arch", true));
     const { options, command } = parseRunArgs(args);
     if (command.length) throw new UsageError(`unexpected argument '${command[0]}': 'jailx seccomp show' takes only seccomp options`);
     for (const k of Object.keys(options)) {
@@ -64,10 +73,10 @@ const show = defineCommand({
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return;
     }
-    const insns = compileToInsns(plan);
+    const insns = compileToInsns(plan, machine);
     if (typeof output === "string") writeFileSync(output, encode(insns));
     process.stdout.write(disassemble(insns) + "\n");
-    process.stdout.write(`# ${insns.length} instructions, ${insns.length * 8} bytes; default action ${formatAction(plan.defaultAction)}` +
+    process.stdout.write(`# ${machine}: ${insns.length} instructions, ${insns.length * 8} bytes; default action ${formatAction(plan.defaultAction)}` +
       `${plan.log ? "; SECCOMP_FILTER_FLAG_LOG" : ""}; caps kept: ${kept.join(",") || "none"}\n`);
   },
 });
@@ -79,6 +88,7 @@ const explain = defineCommand({
     pid: { type: "string", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
     all: { type: "boolean", description: "list every syscall, not only those that differ from the default" },
     json: { type: "boolean", description: "print the summary as JSON" },
+    arch: { type: "string", description: "the machine the filter is for: x86_64 or aarch64 (default: this one)" },
   },
   run({ args }) {
     const filters: { label: string; prog: Buffer }[] = [];
@@ -97,9 +107,10 @@ const explain = defineCommand({
       if (prog.length === 0 || prog.length % 8) throw new UsageError(`${args.file}: ${prog.length} bytes is not a whole number of 8-byte BPF instructions`);
       filters.push({ label: args.file, prog });
     } else throw new UsageError("give a filter FILE or --pid PID");
-    const summaries = filters.map((f) => ({ label: f.label, summary: explainFilter(f.prog) }));
+    const machine = machineArg(args.arch);
+    const summaries = filters.map((f) => ({ label: f.label, summary: explainFilter(f.prog, machine) }));
     // A stack of filters: what the kernel applies is their combination.
-    if (filters.length > 1) summaries.push({ label: `pid ${args.pid}: all ${filters.length} filters combined (what the kernel applies)`, summary: explainFilters(filters.map((f) => f.prog)) });
+    if (filters.length > 1) summaries.push({ label: `pid ${args.pid}: all ${filters.length} filters combined (what the kernel applies)`, summary: explainFilters(filters.map((f) => f.prog), machine) });
     if (args.json) {
       process.stdout.write(JSON.stringify(summaries, null, 2) + "\n");
       return;
