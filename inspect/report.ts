@@ -67,7 +67,8 @@ export function renderText(r: InspectReport, color = false): string {
   for (const t of NS_TYPES) {
     const n = r.namespaces[t];
     const who = n.reference === "reader" ? "the reader" : "the host";
-    const v = n.state === "unknown" ? `unknown (${n.reason})` : `${n.state}${n.state === "separate" ? "" : ` with ${who}`} (vs ${n.reference})`;
+    const alsoReader = n.vsReader && n.reference !== "reader" ? `; vs reader: ${n.vsReader}` : "";
+    const v = n.state === "unknown" ? `unknown (${n.reason})` : `${n.state}${n.state === "separate" ? "" : ` with ${who}`} (vs ${n.reference}${alsoReader})`;
     line(t, v + mark(check(`ns.${t}`)) + (isUnknown(n.id) ? "" : st.dim(`  ${n.id}`)));
   }
   line("pid ns depth", `${r.pidNamespaceDepth} (NSpid ${r.nspid.join(" ")})`);
