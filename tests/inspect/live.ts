@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from "node:fs";
 
 export const ROOT = `${import.meta.dir}/../..`;
 export const BUN = `${ROOT}/node_modules/.bin/bun`;
-const CLI = `${import.meta.dir}/cli.ts`;
+/** The real entry point (bun cmd/jailx.ts inspect …), as a user would run it from the tree. */
+const CLI = `${ROOT}/cmd/jailx.ts`;
 
 export interface Target {
   readonly pid: number;
@@ -84,7 +85,7 @@ export interface Run {
 
 /** `jailx inspect ARGS`, as root or (with `as`) as another user via setpriv. */
 export function inspect(args: string[], as?: { uid: number; gid: number }): Run {
-  const cmd = [BUN, CLI, ...args];
+  const cmd = [BUN, CLI, "inspect", ...args];
   const argv = as ? ["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--clear-groups", ...cmd] : cmd;
   const r = spawnSync(argv, { cwd: ROOT, env: { ...process.env, HOME: "/tmp", NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
