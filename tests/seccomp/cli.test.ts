@@ -21,7 +21,7 @@ describe("jailx seccomp", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]!.trim()).toBe("0: ld arch");
-    const size = Number(/# (\d+) instructions, (\d+) bytes/.exec(lines.at(-1)!)![1]);
+    const size = Number(/: (\d+) instructions, (\d+) bytes/.exec(lines.at(-1)!)![1]);
     expect(lines.length - 1).toBe(size);
     expect(lines.at(-1)).toContain(process.arch === "arm64" ? "aarch64" : "x86_64");
     expect(decode(readFileSync(out))).toHaveLength(size);
