@@ -1,5 +1,5 @@
 // The seccomp facility: policy → plan → BPF → kernel, and back (decode anyone's filter).
-export { seccompPlanFromOptions, buildPlan, type SeccompPlan, type ArgCondition, type ArgRule, type SyscallRule } from "./policy.ts";
+export { seccompPlanFromOptions, buildPlan as buildSeccompPlan, type SeccompPlan, type ArgCondition, type ArgRule, type SyscallRule } from "./policy.ts";
 export { compileSeccompPlan, compileToInsns, HOT_SYSCALLS } from "./compile.ts";
 export { installSeccompFilter } from "./install.ts";
 export { readProcessFilters, seccompMode } from "./ptrace.ts";
