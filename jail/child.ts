@@ -50,10 +50,59 @@ function mountPoint(k: Kernel, rootFd: number, dst: string, kind: "dir" | "file"
   }
 }
 
-function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>): void {
+const OVERLAY_UNSUPPORTED = new Set(["ENODEV", "EINVAL", "EPERM", "EOPNOTSUPP"]);
+
+/**
+ * `op.src` read-only without `op.hide`: an overlay of a small tmpfs holding whiteouts over the
+ * host directory. Where overlayfs is unavailable, a read-only bind with masks on the hidden
+ * paths instead (weaker: a mask is lost when the host replaces the file by rename).
+ */
+function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }): void {
+  const layer = "/.jailx-hide";
+  const wh = k.newFs("tmpfs", { mode: "0755", size: "64k" }, NOSUID | NODEV | NOEXEC);
+  const mp = k.ensureDir(rootFd, layer);
+  k.attach(wh, mp, layer);
+  k.close(mp);
+  k.close(wh);
+  let overlay: number | null = null;
+  try {
+    for (const h of op.hide) k.whiteoutAt(rootFd, `${layer}/${h}`);
+    overlay = k.newFs("overlay", { lowerdir: `${STAGING}${layer}:${op.src}` }, RDONLY | NOSUID | NODEV);
+  } catch (err) {
+    if (!(err instanceof SysError && OVERLAY_UNSUPPORTED.has(err.code))) throw err;
+  } finally {
+    k.unmountAndRemove(`${STAGING}${layer}`);
+  }
+  const hidden = (rel: string) => op.hide.some((h) => rel === h || rel.startsWith(h + "/"));
+  if (overlay === null) {
+    applyMount(k, rootFd, { op: "bind", src: op.src, dst: op.dst, readonly: true, kind: "dir" }, new Map(), k.cloneTree(op.src, true));
+    for (const h of op.hide) applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind: "file", optional: true }, new Map());
+    return;
+  }
+  const target = mountPoint(k, rootFd, op.dst, "dir");
+  k.attach(overlay, target, op.dst);
+  k.close(target);
+  k.close(overlay);
+  // A layer is one filesystem: the host's mounts beneath src (e.g. a container runtime's
+  // /etc/resolv.conf) are not in it. Bind them again, unless hidden.
+  for (const sub of k.submounts(op.src)) {
+    const rel = sub.slice(op.src.length + 1);
+    if (hidden(rel)) continue;
+    const src = k.cloneTree(sub, true);
+    k.setMountAttrs(src, RDONLY | NOSUID | NODEV, true, sub);
+    const t = k.openInRoot(rootFd, `${op.dst}/${rel}`);
+    k.attach(src, t, `${op.dst}/${rel}`);
+    k.close(t);
+    k.close(src);
+  }
+}
+
+function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>, source?: number): void {
   switch (op.op) {
+    case "hide-bind":
+      return hiddenView(k, rootFd, op);
     case "bind": {
-      const src = sources.get(op)!;
+      const src = source ?? sources.get(op)!;
       const target = mountPoint(k, rootFd, op.dst, op.kind);
       k.setMountAttrs(src, NOSUID | (op.dev ? 0 : NODEV) | (op.readonly ? RDONLY : 0), op.kind === "dir", op.dst);
       k.attach(src, target, op.dst);

@@ -7,6 +7,8 @@ import type { HostFacts } from "./plan.ts";
 export type MountOp =
   /** bind a host path; `dev` keeps device nodes usable (only for /dev/null and friends) */
   | { op: "bind"; src: string; dst: string; readonly: boolean; kind: "dir" | "file"; dev?: boolean }
+  /** a read-only view of a host directory without some of its paths (overlayfs whiteouts) */
+  | { op: "hide-bind"; src: string; dst: string; hide: string[] }
   | { op: "symlink"; target: string; dst: string }
   | { op: "tmpfs"; dst: string; mode: string; size?: string }
   | { op: "proc"; dst: string }
@@ -17,10 +19,14 @@ export type MountOp =
   | { op: "readonly"; dst: string; optional: boolean };
 
 /** What a program usually needs from the host, bound read-only (symlinks are recreated). */
-export const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
+export const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
-/** Secrets under /etc that a jail never sees even though /etc is bound. */
-export const ETC_MASKED = ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d", "/etc/security/opasswd", "/etc/ssl/private"];
+/**
+ * Secrets under /etc that a jail never sees. /etc is an overlay whose top layer holds whiteouts
+ * for these names: hiding by name survives the host replacing a file by rename (passwd(1) does),
+ * which silently drops a bind-mount mask placed on the old file.
+ */
+export const ETC_HIDDEN = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "security/opasswd", "ssl/private"];
 
 /**
  * /proc entries hidden or read-only, as OCI runtimes do by default: kernel memory, keys,
@@ -81,10 +87,7 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
       if (link !== null) ops.push({ op: "symlink", target: link, dst: p });
       else if (host.stat(p) === "dir") ops.push({ op: "bind", src: p, dst: p, readonly: true, kind: "dir" });
     }
-    for (const p of ETC_MASKED) {
-      const kind = host.stat(p);
-      if (kind) ops.push({ op: "mask", dst: p, kind: kind === "dir" ? "dir" : "file", optional: true });
-    }
+    if (host.stat("/etc") === "dir") ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide: ETC_HIDDEN });
   }
   ops.push({ op: "proc", dst: "/proc" });
   for (const p of PROC_MASKED) ops.push({ op: "mask", dst: p, kind: p === "/proc/acpi" || p === "/proc/asound" || p === "/proc/scsi" ? "dir" : "file", optional: true });

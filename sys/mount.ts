@@ -141,6 +141,37 @@ export function pivotInto(rootFd: number): void {
   check(c.chdir(ptr(cstr("/"))), "chdir", { path: "/" });
 }
 
+/**
+ * An overlayfs whiteout (a 0:0 character device) at `path` beneath `rootFd`: in a lower layer
+ * it hides that name of the layers below it. Allowed without CAP_MKNOD (Linux ≥ 5.8).
+ */
+export function whiteoutAt(rootFd: number, path: string): void {
+  const { dir, base } = splitPath(path);
+  const parent = ensureDir(rootFd, dir);
+  const r = syscall(NR.mknodat, parent, ptr(cstr(base)), 0o020000 /* S_IFCHR */, 0);
+  const e = r < 0n ? errno() : 0;
+  c.close(parent);
+  if (r < 0n && e !== 17) throw new SysError("mknod", errnoName(e), e, path, "whiteout 0:0");
+}
+
+/** Detach the mount at `path` and remove its (empty) mount point directory. */
+export function unmountAndRemove(path: string): void {
+  check(c.umount2(ptr(cstr(path)), MNT_DETACH), "umount2", { path, flags: "MNT_DETACH" });
+  if (syscall(NR.unlinkat, AT_FDCWD, ptr(cstr(path)), 0x200 /* AT_REMOVEDIR */) < 0n) sysFail("rmdir", path);
+}
+
+/** Mount points strictly beneath `path` in this mount namespace, parents first. */
+export function submountsOf(path: string, mountinfo: string): string[] {
+  const prefix = path.endsWith("/") ? path : path + "/";
+  const points = mountinfo
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p.startsWith(prefix));
+  return [...new Set(points)].sort((a, b) => a.split("/").length - b.split("/").length);
+}
+
 export function closeFd(fd: number): void {
   c.close(fd);
 }

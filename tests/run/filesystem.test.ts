@@ -1,7 +1,7 @@
 // The filesystem view of `jailx run`: what is bound, what is hidden, what is read-only, checked
 // from inside and, where it applies, from the host (mountinfo, files written through --bind).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { LiveJail, hostMounts, lines, marker, programPid, sh } from "../helpers/jail.ts";
 
 let scratch: string;
@@ -26,12 +26,31 @@ describe("what the jail sees", () => {
     expect(entries).toContain("usr");
   });
 
-  test("/etc/shadow and the other secrets under /etc read as empty", () => {
+  test("/etc/shadow and the other secrets under /etc do not exist; the rest of /etc does", () => {
     expect(readFileSync("/etc/shadow", "utf8").length).toBeGreaterThan(0);
-    const r = sh("for f in /etc/shadow /etc/gshadow; do [ -e $f ] && printf '%s:%s\\n' $f $(wc -c < $f); done; true");
+    const r = sh("for f in /etc/shadow /etc/shadow- /etc/gshadow /etc/sudoers /etc/sudoers.d /etc/ssl/private; do [ -e $f ] && echo present:$f; done; cat /etc/hostname; ls /etc/ssl");
     expect(r.code).toBe(0);
-    expect(lines(r.stdout)).toContain("/etc/shadow:0");
-    for (const l of lines(r.stdout)) expect(l).toMatch(/:0$/);
+    expect(r.stdout).not.toContain("present:");
+    expect(lines(r.stdout)[0]).toBe(readFileSync("/etc/hostname", "utf8").trim());
+    expect(lines(r.stdout)).toContain("certs");
+  });
+
+  test("a secret the host replaces by rename (as passwd(1) does) stays hidden in a running jail", async () => {
+    // A bind-mount mask sits on the old file's dentry and vanishes with it; a whiteout does not.
+    const sync = dir("rename-sync");
+    Bun.spawnSync(["mkfifo", `${sync}/go`]);
+    const mark = marker();
+    const jail = new LiveJail(["run", "--bind", `${sync}:/sync`, "--", "/bin/sh", "-c", `echo ready-${mark}; read x < /sync/go; ls /etc/gshadow 2>&1; echo done-${mark}`]);
+    try {
+      await jail.waitForLine(new RegExp(`ready-${mark}`));
+      writeFileSync("/etc/gshadow.jx-test", readFileSync("/etc/gshadow"));
+      renameSync("/etc/gshadow.jx-test", "/etc/gshadow");
+      writeFileSync(`${sync}/go`, "go\n");
+      await jail.waitForLine(new RegExp(`done-${mark}`));
+      expect(jail.output).toContain("No such file");
+    } finally {
+      await jail.dispose();
+    }
   });
 
   test.each(["/root", "/home", "/var", "/work", "/srv", "/opt", "/mnt"])("%s is not there", (path) => {
