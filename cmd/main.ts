@@ -48,7 +48,15 @@ export async function main(argv: string[]): Promise<void> {
   const sub = await load();
   try {
     if (argv.slice(1).some((a) => a === "--help" || a === "-h")) {
-      await showUsage(sub, root);
+      // Show the help of the deepest subcommand named (e.g. `jailx seccomp show --help`).
+      let [cmd, parent]: [CommandDef, CommandDef] = [sub, root];
+      for (const word of argv.slice(1)) {
+        const subs = (await resolve(cmd.subCommands)) as Record<string, CommandDef | (() => Promise<CommandDef>)> | undefined;
+        const next = subs?.[word];
+        if (!next) break;
+        [cmd, parent] = [await resolve(next), cmd];
+      }
+      await showUsage(cmd, parent);
       return;
     }
     await runCommand(sub, { rawArgs: argv.slice(1) });
@@ -56,6 +64,10 @@ export async function main(argv: string[]): Promise<void> {
     reportError(err, verbose);
     process.exitCode = EXIT.JAILX;
   }
+}
+
+async function resolve<T>(v: T | (() => T | Promise<T>) | Promise<T>): Promise<T> {
+  return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
 }
 
 /** One line for the user; the stack only with --verbose. */

@@ -53,7 +53,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "seccomp-log", type: "bool", group: "Seccomp", help: "log denied syscalls to the kernel log" },
   // Resources (sys/cgroup)
   { name: "memory", type: "string", value: "SIZE", group: "Resources", help: "memory limit (e.g. 64m, 1g)" },
-  { name: "memory-swap", type: "string", value: "SIZE", group: "Resources", help: "swap limit (v2: memory.swap.max; v1: memory+swap)" },
+  { name: "memory-swap", type: "string", value: "SIZE", group: "Resources", help: "memory+swap total (Docker's meaning; needs --memory)" },
   { name: "cpus", type: "string", value: "N.N", group: "Resources", help: "CPU quota in CPUs (0.5 = half of one CPU)" },
   { name: "cpu-weight", type: "string", value: "N", group: "Resources", help: "relative CPU weight 1..10000" },
   { name: "cpuset", type: "string", value: "LIST", group: "Resources", help: "CPUs the jail may run on (e.g. 0,2-3)" },

@@ -106,7 +106,7 @@ export function supervise(plan: Plan, logStep: StepLogger = () => {}): Outcome {
   let guard: CleanupGuard | null = null;
   if (plan.cgroup) {
     logStep("create the jail cgroup");
-    cleanupStaleJailCgroups();
+    cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
     cgroup = JailCgroup.create(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
     proc.prepareForFork();
     guard = startCleanupGuard(cgroup);
