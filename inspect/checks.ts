@@ -3,6 +3,7 @@
 // assess returns a badness in 0..range (0 = good), NA when the check does not apply, or an
 // Unknown when the facts it needs could not be read. docs/INSPECT.md lists this table.
 import { capFacts, identity, nsRelation, procFacts, rootFacts, sensitiveMounts } from "./facts.ts";
+import { seccompFacts } from "./seccomp-facts.ts";
 import { isUnknown, known, unknown, type Known, type NsType, type Snapshot } from "./snapshot.ts";
 
 export type Layer = "namespaces" | "credentials" | "capabilities" | "syscalls" | "filesystem" | "resources" | "lsm";
@@ -127,6 +128,39 @@ export const CHECKS: readonly Check[] = [
     good: "system calls are filtered by seccomp",
     bad: "no seccomp filter: every system call is reachable",
     assess: (s) => bad(s.seccompMode === 0, s.seccompMode === 2 ? `${s.seccompFilters} filter(s)` : s.seccompMode === 1 ? "strict mode" : undefined),
+  },
+  {
+    id: "seccomp.risky",
+    layer: "syscalls",
+    weight: 500,
+    range: 1,
+    good: "the filters refuse the risky system calls (module loading, kexec, bpf, io_uring, keyctl, mount, ptrace, …)",
+    bad: "the filters let risky system calls through",
+    assess: (s) => {
+      const f = seccompFacts(s);
+      if (f === null) return NA;
+      if (isUnknown(f)) return f;
+      // four or more wide-open risky calls count as fully bad; argument-checked ones as half
+      const n = f.riskyAllowed.length + f.riskyConditional.length / 2;
+      const detail = [f.riskyAllowed.length ? `allowed: ${f.riskyAllowed.join(", ")}` : "", f.riskyConditional.length ? `depending on arguments: ${f.riskyConditional.join(", ")}` : ""]
+        .filter(Boolean)
+        .join("; ");
+      return { badness: Math.min(1, n / 4), detail: detail || undefined };
+    },
+  },
+  {
+    id: "seccomp.abi",
+    layer: "syscalls",
+    weight: 300,
+    range: 1,
+    good: "no other syscall ABI (i386, x32) is left unfiltered",
+    bad: "another syscall ABI is left unfiltered (int 0x80 / x32 numbers bypass the native rules)",
+    assess: (s) => {
+      const f = seccompFacts(s);
+      if (f === null) return NA;
+      if (isUnknown(f)) return f;
+      return bad(f.openAbis.length > 0, f.openAbis.length ? `open: ${f.openAbis.join(", ")}` : undefined);
+    },
   },
   {
     id: "fs.root",

@@ -17,6 +17,7 @@ export interface GatherOptions {
 
 // one shared object: --all skips these reads for every process
 const NOT_READ = unknown("not read in --all");
+const FILTERS_NOT_READ = unknown("filter contents not read (only for a single process, as root)");
 
 /** The process could not be inspected at all (no such pid). */
 export class NoSuchProcess extends Error {}
@@ -184,7 +185,8 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       lsm: isUnknown(lsm) ? lsmUnknown(lsm.unknown) : lsm.replace(/\0/g, "").trim(),
       containerEnv: isUnknown(environ) ? environ : envValue(environ, "container"),
       markers: ctx.markers(pid, root),
-      seccompFilterSummary: unknown("filter contents: unavailable"),
+      // filled in by seccomp-filters.ts for a single process read by root (needs a ptrace stop)
+      seccompFilterSummary: st.get("Seccomp") === "2" ? FILTERS_NOT_READ : [],
     };
     return { ...snap, pin: pinState(src, pid, startTime, pidfd) };
   } finally {

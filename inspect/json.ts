@@ -3,7 +3,7 @@
 import { allNs, capFacts, identity, procFacts, rootFacts, sensitiveMounts, type NsRelation } from "./facts.ts";
 import { collectEvidence, looksLike, type Evidence } from "./evidence.ts";
 import { score, type Score } from "./score.ts";
-import { isUnknown, known, type CgroupInfo, type IdRange, type Known, type NsType, type PinState, type Rlimit, type Snapshot } from "./snapshot.ts";
+import { isUnknown, known, type CgroupInfo, type FilterDigest, type IdRange, type Known, type NsType, type PinState, type Rlimit, type Snapshot } from "./snapshot.ts";
 
 export const SCHEMA = "jailx.inspect/1";
 export const LIST_SCHEMA = "jailx.inspect.list/1";
@@ -45,7 +45,7 @@ export interface InspectReport {
     readonly scope: "host" | "own user namespace" | "unknown";
   };
   readonly noNewPrivs: boolean;
-  readonly seccomp: { readonly mode: "disabled" | "strict" | "filter"; readonly filters: number; readonly summary: Known<readonly unknown[]> };
+  readonly seccomp: { readonly mode: "disabled" | "strict" | "filter"; readonly filters: number; readonly summary: Known<readonly FilterDigest[]> };
   readonly filesystem: {
     readonly rootSeparate: Known<boolean>;
     readonly rootMethod: string | null;

@@ -2,8 +2,7 @@
 import { capNames } from "./caps.ts";
 import type { InspectReport } from "./json.ts";
 import type { CheckResult } from "./score.ts";
-import type { FilterDigest } from "./seccomp-filters.ts";
-import { isUnknown, NS_TYPES, type CgroupLimit, type Known } from "./snapshot.ts";
+import { isUnknown, NS_TYPES, type CgroupLimit, type FilterDigest, type Known } from "./snapshot.ts";
 
 export interface Style {
   good(s: string): string;
@@ -103,7 +102,7 @@ export function renderText(r: InspectReport, color = false): string {
   if (r.seccomp.mode === "filter") {
     const sum = r.seccomp.summary;
     if (isUnknown(sum)) line("filter contents", show(sum));
-    else for (const f of sum as readonly FilterDigest[]) for (const l of filterLines(f)) line(l.key, l.text);
+    else for (const f of sum) for (const l of filterLines(f)) line(l.key, l.text);
   }
 
   section("Filesystem");

@@ -1,26 +1,8 @@
 // Seccomp filter contents for the single-process report. sys/seccomp (issue 3) reads the programs
 // with PTRACE_SECCOMP_GET_FILTER (root only) and explains them; inspect never decodes BPF itself,
 // it only condenses each explanation to "default action + the syscalls treated differently".
-import { unknown, type Known, type Snapshot } from "./snapshot.ts";
+import { unknown, type FilterDigest, type Known, type Snapshot } from "./snapshot.ts";
 import type { FilterSummary } from "../sys/seccomp/index.ts";
-
-export interface FilterDigest {
-  /** 0 = the oldest filter (installed first) */
-  readonly index: number;
-  readonly instructions: number;
-  readonly unknownArchAction: string;
-  readonly abis: readonly {
-    readonly abi: string;
-    /** every syscall of this ABI gets this action (e.g. "kill" for a blocked i386 entry) */
-    readonly wholeAbiAction?: string;
-    readonly defaultAction: string;
-    readonly unknownNrAction: string;
-    /** action → syscalls that get it instead of the default */
-    readonly exceptions: Record<string, string[]>;
-    /** syscalls whose action depends on their arguments */
-    readonly argDependent: string[];
-  }[];
-}
 
 export function digest(index: number, s: FilterSummary): FilterDigest {
   return {

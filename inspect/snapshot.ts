@@ -113,6 +113,25 @@ export interface PinState {
   readonly detail?: string;
 }
 
+/** One seccomp filter, condensed from sys/seccomp's explanation (see seccomp-filters.ts). */
+export interface FilterDigest {
+  /** 0 = the oldest filter (installed first) */
+  readonly index: number;
+  readonly instructions: number;
+  readonly unknownArchAction: string;
+  readonly abis: readonly {
+    readonly abi: string;
+    /** every syscall of this ABI gets this action (e.g. "kill" for a blocked i386 entry) */
+    readonly wholeAbiAction?: string;
+    readonly defaultAction: string;
+    readonly unknownNrAction: string;
+    /** action → syscalls that get it instead of the default */
+    readonly exceptions: Record<string, string[]>;
+    /** syscalls whose action depends on their arguments */
+    readonly argDependent: string[];
+  }[];
+}
+
 export interface Snapshot {
   readonly pid: number;
   readonly reader: { readonly pid: number; readonly uid: number };
@@ -155,5 +174,5 @@ export interface Snapshot {
   /** marker files looked up inside the target's own root */
   readonly markers: Record<string, Known<boolean>>;
   /** seccomp filter contents (root only, via sys/seccomp) */
-  readonly seccompFilterSummary: Known<readonly unknown[]>;
+  readonly seccompFilterSummary: Known<readonly FilterDigest[]>;
 }

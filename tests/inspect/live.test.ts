@@ -113,12 +113,15 @@ describe.skipIf(!have("firejail"))("firejail", () => {
       const x86 = r.seccomp.summary.flatMap((f: any) => f.abis.filter((a: any) => a.abi === "x86_64"));
       const denied = x86.flatMap((a: any) => Object.entries(a.exceptions).filter(([act]) => act !== "allow").flatMap(([, n]) => n as string[]));
       expect(denied).toContain("mount");
+      // the stacked filters are judged: assessed (good or bad), not unknown
+      for (const id of ["seccomp.risky", "seccomp.abi"]) expect(r.score.results.find((c: any) => c.id === id).status).not.toBe("unknown");
     }));
   test("as an unprivileged reader: environ is refused, seccomp still visible in status", () =>
     withTarget(argv, (t) => {
       const r = inspectJson(t.pid, user);
       expect(r.seccomp.mode).toBe("filter");
       expect(r.seccomp.summary).toEqual({ unknown: "EPERM: reading filter contents needs root (PTRACE_SECCOMP_GET_FILTER)" });
+      expect(r.score.results.find((c: any) => c.id === "seccomp.risky").status).toBe("unknown");
       expect(r.runtime.evidence.some((e: any) => e.source === "environ")).toBe(false);
       expect(r.runtime.evidence.some((e: any) => e.source === "parent chain")).toBe(true);
     }));
@@ -136,6 +139,9 @@ describe.skipIf(!jailx)("jailx run", () => {
       for (const cap of ["sys_admin", "sys_module", "sys_ptrace", "net_admin", "dac_read_search"]) expect(r.capabilities.bounding).not.toContain(cap);
       expect(r.filesystem.sensitiveMounts).toEqual([]); // single /dev nodes bound in are not "host /dev"
       expect(r.runtime.looksLike).toContain("jailx");
+      // jailx's default policy: no risky syscall through, i386/x32 closed
+      expect(r.score.results.find((c: any) => c.id === "seccomp.risky")).toMatchObject({ status: "good" });
+      expect(r.score.results.find((c: any) => c.id === "seccomp.abi")).toMatchObject({ status: "good" });
     }));
   test("as an unprivileged reader: namespaces unknown, the rest as configured", () =>
     withTarget([...jailx!, "run", "--", "/bin/cat"], (t) => {
