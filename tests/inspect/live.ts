@@ -97,7 +97,9 @@ export function inspectJson(pid: number, as?: { uid: number; gid: number }): any
   return JSON.parse(r.stdout);
 }
 
-export const TEST_USER = "jailx-inspect-t";
+// One user per test process: two test runs at once (several people share this machine) must not
+// delete each other's user. Removed by whichever test created it.
+export const TEST_USER = `jailx-it-${process.pid}`;
 
 /** Creates the unprivileged test user when missing; returns its ids and whether we created it. */
 export function ensureTestUser(): { uid: number; gid: number; created: boolean } {
