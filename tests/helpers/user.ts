@@ -11,6 +11,8 @@ export interface TestUser {
   uid: number;
   gid: number;
   home: string;
+  /** true when this call created the user (then cleanup removes it again) */
+  created?: boolean;
 }
 
 function lookup(name: string): TestUser | null {
@@ -29,7 +31,7 @@ export function ensureTestUser(name = TEST_USER): TestUser {
   if (r.exitCode !== 0 && r.exitCode !== 9) throw new Error(`useradd ${name} failed: ${r.stderr.toString()}`);
   const made = lookup(name);
   if (!made) throw new Error(`user ${name} missing after useradd`);
-  return made;
+  return { ...made, created: r.exitCode === 0 };
 }
 
 export interface Rootless {
@@ -57,7 +59,11 @@ export function installRootless(): Rootless {
     wrap: ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"],
     // Only what a login would give: none of root's variables (HOME, XDG_*) leak to the user.
     env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: user.home, USER: user.name, LOGNAME: user.name, LANG: "C.UTF-8" },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      // Leave no user behind that this run created (one that existed before stays).
+      if (user.created) Bun.spawnSync(["userdel", "-r", user.name], { stdout: "ignore", stderr: "ignore" });
+    },
   };
 }
 
