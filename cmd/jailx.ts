@@ -1,14 +1,17 @@
 // Entry point of the jailx binary.
 //
 // The first import re-executes `jailx run` single-threaded before any other module is evaluated
-// (sys/reexec.ts). `run` splits its own argv at `--` (citty's runMain would show help for
-// `jailx run -- df -h`); the other commands go through citty and are loaded lazily.
+// (sys/reexec.ts). Everything else is imported dynamically: the binary is built with code
+// splitting, so the re-executing process loads only this chunk. (In the compiled binary a
+// dynamic import starts no thread; under `bun cmd/jailx.ts` the transpiler's pool does, and the
+// launcher refuses to clone.) `run` splits its own argv at `--` (citty's runMain would show
+// help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
-import { runCommand } from "./run.ts";
 
 const argv = process.argv.slice(2);
 
 if (argv[0] === "run") {
+  const { runCommand } = await import("./run.ts");
   process.exitCode = await runCommand(argv.slice(1));
 } else {
   // citty decides on colours when it is loaded: none unless stdout is a terminal.
