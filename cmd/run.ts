@@ -1,4 +1,5 @@
 // `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
+import { writeSync } from "node:fs";
 import { EXIT, UsageError } from "../sys/errors.ts";
 import { log, setVerbose } from "./log.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
@@ -20,7 +21,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
     }
-    const out = supervise(plan, verbose ? (s) => log.debug(`${performance.now().toFixed(1)} ms: ${s}`) : undefined);
+    // Step timings go straight to stderr: the logger's first use costs milliseconds and would
+    // distort the very numbers --verbose is there to show.
+    const out = supervise(plan, verbose ? (s) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : undefined);
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {
