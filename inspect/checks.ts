@@ -208,8 +208,9 @@ export const CHECKS: readonly Check[] = [
     assess: (s) => {
       const m = known(s.mounts);
       if (!m) return s.mounts as Known<never>;
-      const p = procFacts(m);
-      return p.unmasked.length ? { badness: p.unmasked.length / 4, detail: `visible: ${p.unmasked.join(", ")}` } : { badness: 0 };
+      const p = procFacts(m, s.kernelProcEntries);
+      const total = p.masked.length + p.unmasked.length;
+      return p.unmasked.length ? { badness: p.unmasked.length / total, detail: `visible: ${p.unmasked.join(", ")}` } : { badness: 0 };
     },
   },
   {

@@ -144,14 +144,19 @@ export interface ProcFacts {
   readonly unmasked: string[];
 }
 
-export function procFacts(mounts: readonly Mount[]): ProcFacts {
+/**
+ * `present`: the entries this kernel has at all (/proc/kcore needs CONFIG_PROC_KCORE, …); one
+ * that does not exist cannot be visible, so it is neither masked nor unmasked.
+ */
+export function procFacts(mounts: readonly Mount[], present: readonly string[] = MASKED_PROC): ProcFacts {
   const proc = mountAt(mounts, "/proc");
   if (!proc || proc.fsType !== "proc") return { mounted: false, sysWritable: false, masked: [], unmasked: [] };
   const sys = mountAt(mounts, "/proc/sys");
   const sysWritable = !(proc.options.includes("ro") || (sys && sys.options.includes("ro")));
+  const entries = MASKED_PROC.filter((p) => present.includes(p));
   // masked = something is mounted over it (read-only /proc still lets root read /proc/kcore)
-  const masked = MASKED_PROC.filter((p) => mountAt(mounts, p) !== undefined);
-  return { mounted: true, sysWritable, masked, unmasked: MASKED_PROC.filter((p) => !masked.includes(p)) };
+  const masked = entries.filter((p) => mountAt(mounts, p) !== undefined);
+  return { mounted: true, sysWritable, masked, unmasked: entries.filter((p) => !masked.includes(p)) };
 }
 
 /** Host paths that, mounted into a separate mount namespace, give the host away. */

@@ -1,6 +1,8 @@
 // Gathering: /proc (and the cgroup filesystem) → a Snapshot. Reads each file once, synchronously;
 // what several processes share (mountinfo per mount namespace and root, id maps per user
 // namespace, markers per root, cgroup limit files) is read once per run and cached.
+import { existsSync } from "node:fs";
+import { MASKED_PROC } from "./facts.ts";
 import { CgroupReader, findCgroupMounts } from "./cgroup.ts";
 import { closePidfd, openPidfd, pidfdAlive, type Pidfd } from "./pin.ts";
 import { envValue, mountAt, numbers, parseIdMap, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "./parse.ts";
@@ -29,6 +31,8 @@ export class GatherContext {
   readonly hostRoot: Known<DevIno>;
   readonly hostRootMount: Known<Mount>;
   readonly hostProcDev: Known<string | null>;
+  /** the sensitive /proc entries this kernel has (same kernel for every process) */
+  readonly kernelProcEntries: readonly string[];
   readonly cgroups: CgroupReader;
   private mountCache = new Map<string, Known<readonly Mount[]>>();
   private mapCache = new Map<string, Known<readonly IdRange[]>>();
@@ -55,6 +59,7 @@ export class GatherContext {
     this.hostRootMount = isUnknown(readerMounts) ? readerMounts : (mountAt(readerMounts, "/") ?? unknown("no / entry in mountinfo"));
     this.hostProcDev = isUnknown(readerMounts) ? readerMounts : (mountAt(readerMounts, "/proc")?.dev ?? null);
     this.cgroups = new CgroupReader(src, isUnknown(mi) ? mi : findCgroupMounts(mi));
+    this.kernelProcEntries = src.fake ? [...MASKED_PROC] : MASKED_PROC.filter((p) => existsSync(p));
   }
 
   mounts(pid: number, ns: Known<number>, root: Known<DevIno>): Known<readonly Mount[]> {
@@ -179,6 +184,7 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       mounts: ctx.mounts(pid, ns.mnt, root),
       hostRootMount: ctx.hostRootMount,
       hostProcDev: ctx.hostProcDev,
+      kernelProcEntries: ctx.kernelProcEntries,
       cgroup: ctx.cgroups.info(src.read(pid, "cgroup")),
       rlimits: isUnknown(limits) ? limits : parseLimits(limits),
       oomScoreAdj: isUnknown(oom) ? oom : Number(oom.trim()),

@@ -114,7 +114,7 @@ export function buildReport(s: Snapshot): InspectReport {
         ? { dev: root.rootMount.dev, root: root.rootMount.root, fsType: root.rootMount.fsType, source: root.rootMount.source }
         : (isUnknown(s.mounts) ? s.mounts : { unknown: "no / entry" }),
       mountCount: mounts ? mounts.length : (s.mounts as Known<never>),
-      proc: mounts ? procFacts(mounts) : (s.mounts as Known<never>),
+      proc: mounts ? procFacts(mounts, s.kernelProcEntries) : (s.mounts as Known<never>),
       sensitiveMounts: ns.mnt.state === "shared" ? [] : sensitiveMounts(s),
     },
     resources: { cgroup: s.cgroup, rlimits: s.rlimits, oomScoreAdj: s.oomScoreAdj },

@@ -164,6 +164,8 @@ export interface Snapshot {
   readonly hostRootMount: Known<Mount>;
   /** major:minor of the reader's /proc, to recognise the host's proc instance mounted in */
   readonly hostProcDev: Known<string | null>;
+  /** which of the sensitive /proc entries (facts.ts MASKED_PROC) this kernel has at all */
+  readonly kernelProcEntries?: readonly string[];
   readonly cgroup: Known<CgroupInfo>;
   readonly rlimits: Known<Record<string, Rlimit>>;
   readonly oomScoreAdj: Known<number>;

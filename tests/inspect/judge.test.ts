@@ -125,3 +125,18 @@ describe("expectations", () => {
     expect(() => exp({ separate_namespaces: ["network"] })).toThrow("unknown namespace 'network'");
   });
 });
+
+describe("/proc masking facts", () => {
+  const mi = [
+    "20 1 0:30 / / ro - tmpfs none ro",
+    "21 20 0:31 / /proc rw - proc proc rw",
+    "22 21 0:5 /null /proc/keys ro - devtmpfs udev rw",
+    "23 21 0:31 /sys /proc/sys ro - proc proc rw",
+  ].join("\n");
+  test("an entry the kernel lacks is neither masked nor visible", async () => {
+    const { procFacts } = await import("../../inspect/facts.ts");
+    const m = parseMountinfo(mi);
+    expect(procFacts(m).unmasked).toEqual(["/proc/kcore", "/proc/sysrq-trigger", "/proc/timer_list"]);
+    expect(procFacts(m, ["/proc/keys", "/proc/timer_list"])).toMatchObject({ masked: ["/proc/keys"], unmasked: ["/proc/timer_list"], sysWritable: false });
+  });
+});
