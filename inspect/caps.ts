@@ -1,12 +1,8 @@
-// Capability numbers → names, from the kernel's include/uapi/linux/capability.h (Linux 6.18).
-export const CAP_NAMES: readonly string[] = [
-  "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
-  "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
-  "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
-  "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-  "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
-  "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
-];
+// Capability names and numbers are the launcher's table (sys/caps.ts, from the kernel's
+// include/uapi/linux/capability.h); this file adds what the audit needs on top.
+import { CAP_NAMES } from "../sys/caps.ts";
+
+export { CAP_NAMES };
 
 /** Capabilities that, held against the host, amount to (or lead straight to) full control. */
 export const DANGEROUS_CAPS: readonly string[] = [
