@@ -13,7 +13,7 @@ interface Call {
   args: unknown[];
 }
 
-function recordingKernel(opts: { missing?: string[] } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
+function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
   const calls: Call[] = [];
   let nextFd = 10;
   const k = new Proxy({} as Kernel, {
@@ -23,6 +23,7 @@ function recordingKernel(opts: { missing?: string[] } = {}): { k: Kernel; calls:
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
       if (op === "execve") return 2; // ENOENT: keep searching PATH
       if (op === "submounts") return [];
+      if (op === "newFs" && args[0] === "overlay" && opts.noOverlay) throw new SysError("fsopen", "ENODEV", 19, "overlay");
       return ["cloneTree", "cloneTreeAt", "newFs", "ensureDir", "ensureFile", "openInRoot"].includes(op) ? nextFd++ : undefined;
     },
   });
@@ -62,6 +63,26 @@ describe("namespace setup", () => {
     expect(kcore).toBeGreaterThan(procAt);
     const attrs = calls.filter((c) => c.op === "setMountAttrs");
     expect(attrs.at(-1)!.args.slice(1, 4)).toEqual([1 /* RDONLY */, false, "/"]);
+  });
+
+  test("/etc: an overlay with a whiteout per secret; the whiteout layer is unmounted again", () => {
+    const { k, calls } = recordingKernel();
+    setupNamespace(plan(["--", "true"]), k);
+    const whiteouts = calls.filter((c) => c.op === "whiteoutAt").map((c) => c.args[1]);
+    expect(whiteouts).toContain("/.jailx-hide/shadow");
+    expect(whiteouts).toContain("/.jailx-hide/ssl/private");
+    const overlay = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "overlay");
+    expect((calls[overlay]!.args[1] as { lowerdir: string }).lowerdir).toBe("/tmp/.jailx-hide:/etc");
+    expect(calls.findIndex((c) => c.op === "unmountAndRemove")).toBeGreaterThan(overlay);
+  });
+
+  test("/etc without overlayfs: a read-only bind with a mask on every secret", () => {
+    const { k, calls } = recordingKernel({ noOverlay: true });
+    setupNamespace(plan(["--", "true"]), k);
+    expect(calls.some((c) => c.op === "cloneTree" && c.args[0] === "/etc")).toBe(true);
+    const masked = calls.filter((c) => c.op === "openInRoot").map((c) => c.args[1]);
+    for (const p of ["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssl/private"]) expect(masked).toContain(p);
+    expect(calls.some((c) => c.op === "unmountAndRemove")).toBe(true);
   });
 
   test("optional masks of missing paths are skipped, not fatal", () => {
