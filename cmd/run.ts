@@ -6,6 +6,7 @@ import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
 import { supervise } from "../jail/supervisor.ts";
+import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -16,14 +17,19 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(runHelp());
       return EXIT.OK;
     }
-    const plan = buildPlan(parsed, realHost());
+    const plan = buildPlan(parsed, realHost(), await seccompPlanBuilder(parsed.options));
     if (parsed.options["dry-run"] === true) {
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
     }
     // Step timings go straight to stderr: the logger's first use costs milliseconds and would
     // distort the very numbers --verbose is there to show.
-    const out = supervise(plan, verbose ? (s) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : undefined);
+    const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
+    step("compile the seccomp filter");
+    const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
+    // Loaded only when needed: a run without limits creates no cgroup.
+    const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
+    const out = supervise(plan, { seccomp, cgroups }, step);
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {

@@ -6,7 +6,8 @@ import { DEFAULT_CAPS, capName, capNumber } from "../sys/caps.ts";
 import { findGroup, findUser, subIdRange, type IdRange } from "../sys/ids.ts";
 import { RLIMITS, RLIM_INFINITY } from "../sys/rlimit.ts";
 import type { NamespaceName } from "../sys/ns.ts";
-import { seccompPlanFromOptions, type SeccompPlan } from "../sys/seccomp/policy.ts";
+import type { SeccompPlan } from "../sys/seccomp/policy.ts";
+import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
 import type { ParsedOptions, ParsedRun } from "./options.ts";
 import { buildMounts, type MountOp } from "./mounts.ts";
@@ -228,7 +229,8 @@ function passFds(o: ParsedOptions, host: HostFacts): number[] {
   });
 }
 
-export function buildPlan(run: ParsedRun, host: HostFacts): Plan {
+/** `seccompPlanFor` builds the seccomp part (jail/seccomp.ts: the prebuilt default or the policy module). */
+export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: SeccompPlanBuilder): Plan {
   const o = run.options;
   if (run.command.length === 0 || run.command[0] === "")
     throw new UsageError("no program given: jailx run [options] -- PROGRAM [ARGS...]");
@@ -247,7 +249,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts): Plan {
   const chdir = absolute("--chdir", str(o, "chdir") ?? "/");
   const caps = capabilities(o, user);
   const timeout = str(o, "timeout");
-  const seccomp = seccompPlanFromOptions(o, caps.keep);
+  const seccomp = seccompPlanFor(o, caps.keep);
   // The kernel installs a seccomp filter only with no_new_privs set or CAP_SYS_ADMIN held, and
   // the program's process has dropped CAP_SYS_ADMIN by then: refuse the mix up front.
   if (seccomp && flag(o, "allow-new-privs") && !caps.keep.includes("sys_admin"))

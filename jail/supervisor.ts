@@ -13,11 +13,7 @@ import { EXIT, SysError } from "../sys/errors.ts";
 import * as proc from "../sys/proc.ts";
 import { NS_FLAG, type NamespaceName } from "../sys/ns.ts";
 import { writeIdMaps, formatIdMap } from "../sys/ids.ts";
-import { compileSeccompPlan } from "../sys/seccomp/compile.ts";
-import { currentMachine } from "../sys/seccomp/tables.ts";
-import type { SeccompPlan } from "../sys/seccomp/policy.ts";
-import { prebuiltDefaultFilter } from "./seccomp-prebuilt.ts" with { type: "macro" };
-import { JailCgroup, cleanupStaleJailCgroups } from "../sys/cgroup/index.ts";
+import type { JailCgroup } from "../sys/cgroup/index.ts";
 import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
 import { execOrReport, runInit } from "./init.ts";
@@ -65,14 +61,6 @@ function jailMain(plan: Plan, sock: number, seccomp: Buffer | null): never {
   }
 }
 
-/** The filter for the plan: the one compiled into the binary when it is the default. */
-function seccompProgram(plan: SeccompPlan): Buffer {
-  const prebuilt = prebuiltDefaultFilter();
-  const program = prebuilt.programs[currentMachine()];
-  if (program && JSON.stringify(plan) === prebuilt.key) return Buffer.from(program, "base64");
-  return compileSeccompPlan(plan);
-}
-
 function writeMaps(plan: Plan, pid: number): void {
   const m = plan.idmap!;
   if (m.writer === "supervisor") return writeIdMaps(pid, m.uid, m.gid, m.denySetgroups);
@@ -97,17 +85,24 @@ function runHelper(argv: string[]): proc.WaitResult {
   return proc.waitPid(pid)!;
 }
 
-export function supervise(plan: Plan, logStep: StepLogger = () => {}): Outcome {
-  proc.assertSingleThreaded("clone");
-  logStep("compile the seccomp filter");
-  const seccomp = plan.seccomp ? seccompProgram(plan.seccomp) : null;
+/** What the supervisor needs besides the plan, prepared (and loaded) by the caller. */
+export interface Prepared {
+  /** the compiled seccomp filter, or null without one */
+  seccomp: Buffer | null;
+  /** the cgroup library, loaded only when the plan has limits */
+  cgroups: typeof import("../sys/cgroup/index.ts") | null;
+}
 
+export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
+  proc.assertSingleThreaded("clone");
+  const { seccomp, cgroups } = prepared;
   let cgroup: JailCgroup | null = null;
   let guard: CleanupGuard | null = null;
   if (plan.cgroup) {
+    if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
-    cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
-    cgroup = JailCgroup.create(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
+    cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
+    cgroup = cgroups.JailCgroup.create(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
     proc.prepareForFork();
     guard = startCleanupGuard(cgroup);
   }

@@ -4,7 +4,7 @@
 import { check, ptr, syscall } from "../ffi.ts";
 import { SysError } from "../errors.ts";
 import { errnoName } from "../errno.ts";
-import { TABLES, currentMachine } from "./tables.ts";
+import { NR } from "../nr.ts";
 
 const SECCOMP_SET_MODE_FILTER = 1;
 /** Log every action but allow (kernel ≥ 4.14). */
@@ -27,7 +27,7 @@ export function sockFprog(prog: Buffer): Buffer {
 
 export function installSeccompFilter(prog: Buffer, opts: { log?: boolean } = {}): void {
   if (prog.length === 0 || prog.length % 8 !== 0) throw new Error(`seccomp: bad program length ${prog.length}`);
-  const nr = TABLES[currentMachine() === "x86_64" ? "x86_64" : "aarch64"].get("seccomp")!;
+  const nr = NR.seccomp;
   const fprog = sockFprog(prog);
   const flags = opts.log ? SECCOMP_FILTER_FLAG_LOG : 0;
   const r = syscall(nr, SECCOMP_SET_MODE_FILTER, flags, ptr(fprog));

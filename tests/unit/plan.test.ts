@@ -1,4 +1,5 @@
 // The plan builder: every validation rule and default, against a fake host (pure logic).
+import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { describe, expect, test } from "bun:test";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, parseDuration } from "../../jail/plan.ts";
@@ -6,7 +7,7 @@ import { DEFAULT_CAPS } from "../../sys/caps.ts";
 import { UsageError } from "../../sys/errors.ts";
 import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
 
-const plan = (args: string[], host: FakeHostSpec = {}) => buildPlan(parseRunArgs(args), fakeHost(host));
+const plan = (args: string[], host: FakeHostSpec = {}) => buildPlan(parseRunArgs(args), fakeHost(host), seccompPlanFromOptions);
 const fails = (args: string[], msg: RegExp, host: FakeHostSpec = {}) => {
   expect(() => plan(args, host)).toThrow(UsageError);
   expect(() => plan(args, host)).toThrow(msg);

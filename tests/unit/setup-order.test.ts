@@ -1,5 +1,6 @@
 // The order of the jail's setup steps, checked against a recording fake of the kernel seam.
 // Each assertion is an ordering constraint documented in jail/child.ts.
+import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { describe, expect, test } from "bun:test";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, type Plan } from "../../jail/plan.ts";
@@ -30,7 +31,7 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean } = {})
   return { k, calls, ops: () => calls.map((c) => c.op) };
 }
 
-const plan = (args: string[], host: FakeHostSpec = {}): Plan => buildPlan(parseRunArgs(args), fakeHost(host));
+const plan = (args: string[], host: FakeHostSpec = {}): Plan => buildPlan(parseRunArgs(args), fakeHost(host), seccompPlanFromOptions);
 const idx = (ops: string[], op: string) => ops.indexOf(op);
 const last = (ops: string[], op: string) => ops.lastIndexOf(op);
 
