@@ -2,7 +2,7 @@
 // exit statuses map as documented, --new-session, --as-pid-1.
 import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
-import { LiveJail, descendants, jailx, lines, marker, programPid, sh, status, waitUntil } from "../helpers/jail.ts";
+import { JAILX, LiveJail, descendants, jailx, lines, marker, programPid, sh, status, waitUntil } from "../helpers/jail.ts";
 
 const FORWARDED = ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "WINCH"] as const;
 
@@ -204,5 +204,17 @@ describe("sessions", () => {
       }
     }
     expect(results).toEqual({ default: true, "--new-session": false });
+  });
+});
+
+describe("a terminal", () => {
+  // Ctrl-C on a terminal signals the whole foreground process group, jailx's supervisor and
+  // init included; they pass on only signals sent to them (si_code SI_USER), not the terminal's
+  // (SI_KERNEL), which reached the program directly. (A duplicate would usually merge with the
+  // first while pending, so "exactly once" cannot be observed reliably; the count is a bound.)
+  test("Ctrl-C on a terminal reaches the program, which keeps its terminal and its exit status", () => {
+    const r = Bun.spawnSync(["python3", `${import.meta.dir}/tty-driver.py`, JAILX], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString().trim()).toBe("exit=3 ints=1");
   });
 });
