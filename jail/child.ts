@@ -76,7 +76,10 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
   const hidden = (rel: string) => op.hide.some((h) => rel === h || rel.startsWith(h + "/"));
   if (overlay === null) {
     applyMount(k, rootFd, { op: "bind", src: op.src, dst: op.dst, readonly: true, kind: "dir" }, new Map(), k.cloneTree(op.src, true));
-    for (const h of op.hide) applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind: "file", optional: true }, new Map());
+    for (const h of op.hide) {
+      const kind = k.isDir(`${op.src}/${h}`) ? "dir" : "file";
+      applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind, optional: true }, new Map());
+    }
     return;
   }
   const target = mountPoint(k, rootFd, op.dst, "dir");

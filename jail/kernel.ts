@@ -1,7 +1,7 @@
 // The seam between the jail's setup logic and the kernel. jail/child.ts calls only these
 // operations, so the order of setup steps is unit-tested against a recording fake
 // (tests/unit/setup-order.test.ts) and exercised for real by the integration tests.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import * as mount from "../sys/mount.ts";
 import * as ns from "../sys/ns.ts";
 import * as ids from "../sys/ids.ts";
@@ -28,6 +28,7 @@ export const realKernel = {
   whiteoutAt: mount.whiteoutAt,
   unmountAndRemove: mount.unmountAndRemove,
   submounts: (path: string) => mount.submountsOf(path, readFileSync("/proc/self/mountinfo", "utf8")),
+  isDir: (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false,
   pivotInto: mount.pivotInto,
   close: mount.closeFd,
   // namespaces and identity

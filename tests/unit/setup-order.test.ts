@@ -24,6 +24,7 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean } = {})
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
       if (op === "execve") return 2; // ENOENT: keep searching PATH
       if (op === "submounts") return [];
+      if (op === "isDir") return (args[0] as string).endsWith(".d") || (args[0] as string).endsWith("/private");
       if (op === "newFs" && args[0] === "overlay" && opts.noOverlay) throw new SysError("fsopen", "ENODEV", 19, "overlay");
       return ["cloneTree", "cloneTreeAt", "newFs", "ensureDir", "ensureFile", "openInRoot"].includes(op) ? nextFd++ : undefined;
     },
@@ -83,6 +84,10 @@ describe("namespace setup", () => {
     expect(calls.some((c) => c.op === "cloneTree" && c.args[0] === "/etc")).toBe(true);
     const masked = calls.filter((c) => c.op === "openInRoot").map((c) => c.args[1]);
     for (const p of ["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssl/private"]) expect(masked).toContain(p);
+    // a directory is masked with an empty read-only tmpfs, a file with /dev/null
+    const after = (p: string) => calls.slice(calls.findIndex((c) => c.op === "openInRoot" && c.args[1] === p) + 1)[0]!;
+    expect([after("/etc/ssl/private").op, after("/etc/ssl/private").args[0]]).toEqual(["newFs", "tmpfs"]);
+    expect([after("/etc/shadow").op, ...after("/etc/shadow").args]).toEqual(["cloneTree", "/dev/null", false]);
     expect(calls.some((c) => c.op === "unmountAndRemove")).toBe(true);
   });
 
