@@ -1,12 +1,12 @@
 // The one logger: everything human-facing goes to stderr; stdout is kept for data.
 // consola/core (≈2 ms) rather than all of consola (≈17 ms): the run path's start-up counts.
 import { createConsola, type ConsolaReporter } from "consola/core";
+import { UsageError } from "../sys/errors.ts";
 
 const stderrReporter: ConsolaReporter = {
   log(obj) {
     const msg = obj.args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
-    const prefix = obj.type === "warn" ? "jailx: warning: " : obj.type === "error" || obj.type === "fatal" ? "jailx: " : "jailx: ";
-    process.stderr.write(prefix + msg + "\n");
+    process.stderr.write(`jailx: ${obj.type === "warn" ? "warning: " : ""}${msg}\n`);
   },
 };
 
@@ -14,4 +14,10 @@ export const log = createConsola({ reporters: [stderrReporter], level: 3 });
 
 export function setVerbose(on: boolean): void {
   log.level = on ? 5 : 3;
+}
+
+/** One line for the user; the stack only with --verbose (bad input never has one). */
+export function reportError(err: unknown, verbose: boolean): void {
+  log.error(err instanceof Error ? err.message : String(err));
+  if (verbose && err instanceof Error && !(err instanceof UsageError) && err.stack) process.stderr.write(err.stack + "\n");
 }

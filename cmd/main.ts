@@ -1,8 +1,8 @@
 // Every command but `run` goes through citty. Subcommands are loaded lazily; each lives in its
 // own file under cmd/ and exports a citty command as default. Errors are printed once, here.
 import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
-import { EXIT, UsageError } from "../sys/errors.ts";
-import { log, setVerbose } from "./log.ts";
+import { EXIT } from "../sys/errors.ts";
+import { log, reportError, setVerbose } from "./log.ts";
 import { runHelp } from "../jail/options.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -68,13 +68,4 @@ export async function main(argv: string[]): Promise<void> {
 
 async function resolve<T>(v: T | (() => T | Promise<T>) | Promise<T>): Promise<T> {
   return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
-}
-
-/** One line for the user; the stack only with --verbose. */
-export function reportError(err: unknown, verbose: boolean): void {
-  if (err instanceof UsageError || !(err instanceof Error)) log.error(String(err instanceof Error ? err.message : err));
-  else {
-    log.error(err.message);
-    if (verbose && err.stack) process.stderr.write(err.stack + "\n");
-  }
 }

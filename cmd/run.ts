@@ -1,7 +1,7 @@
 // `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
 import { writeSync } from "node:fs";
-import { EXIT, UsageError } from "../sys/errors.ts";
-import { log, setVerbose } from "./log.ts";
+import { EXIT } from "../sys/errors.ts";
+import { log, reportError, setVerbose } from "./log.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
@@ -33,11 +33,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {
-    if (err instanceof UsageError || !(err instanceof Error)) log.error(err instanceof Error ? err.message : String(err));
-    else {
-      log.error(err.message);
-      if (verbose && err.stack) process.stderr.write(err.stack + "\n");
-    }
+    reportError(err, verbose);
     return EXIT.JAILX;
   }
 }
