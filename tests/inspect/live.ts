@@ -3,6 +3,7 @@
 // the echo proves the final program runs (no sleeps, no polling), then the test inspects it.
 import { spawn, spawnSync, type Subprocess } from "bun";
 import { readdirSync, readFileSync } from "node:fs";
+import { children } from "../helpers/jail.ts";
 
 export const ROOT = `${import.meta.dir}/../..`;
 export const BUN = `${ROOT}/node_modules/.bin/bun`;
@@ -15,15 +16,6 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-function children(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
-      readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
 
 /** The descendant of `pid` (or pid itself) running `comm`. */
 function findComm(pid: number, comm: string): number | undefined {
