@@ -8,7 +8,7 @@ import { limitWrites } from "./limits.ts";
 import { checkDelegation, enableV2Controllers, ensureParentDirs, resolveTargets, type CgroupRole } from "./placement.ts";
 import { formatBytes, type CgroupController, type CgroupPlan } from "./plan.ts";
 import { realSystem, type CgroupSystem } from "./system.ts";
-import { listPids, removeTree, treeOf } from "./tree.ts";
+import { listPids, removeTree } from "./tree.ts";
 
 export interface JailCgroupDir {
   hierarchy: CgroupHierarchy;

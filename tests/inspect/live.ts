@@ -2,7 +2,7 @@
 // root or as an unprivileged test user. Targets end in `cat`, which echoes a line we write to it:
 // the echo proves the final program runs (no sleeps, no polling), then the test inspects it.
 import { spawn, spawnSync, type Subprocess } from "bun";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { children } from "../helpers/jail.ts";
 
 export const ROOT = `${import.meta.dir}/../..`;
