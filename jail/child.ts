@@ -223,7 +223,16 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   for (const fd of plan.passFds) if (fd > 2) k.setCloexec(fd, false);
   if (plan.newSession) k.setsid();
   dropPrivileges(plan, k, plan.caps.keep, plan.caps.ambient);
-  k.chdir(plan.chdir);
+  if (plan.chdir !== null) k.chdir(plan.chdir);
+  else {
+    // Like bwrap: stay in the caller's directory when the jail has it (e.g. --bind $PWD),
+    // else start at /.
+    try {
+      k.chdir(plan.hostCwd);
+    } catch {
+      k.chdir("/");
+    }
+  }
   if (plan.asPid1) k.setParentDeathSignal(SIG.KILL);
   k.resetSignalsForExec();
   if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);

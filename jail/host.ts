@@ -33,5 +33,6 @@ export function realHost(): HostFacts {
       }
     },
     fdOpen: fdIsOpen,
+    cwd: process.cwd(),
   };
 }

@@ -25,6 +25,8 @@ export interface HostFacts {
   readlink(path: string): string | null;
   readText(path: string): string | null;
   fdOpen(fd: number): boolean;
+  /** the directory jailx was started in */
+  cwd: string;
 }
 
 export interface IdMapPlan {
@@ -47,7 +49,9 @@ export interface Plan {
   /** a prepared directory used as the root, or null for a fresh tmpfs root */
   rootfs: string | null;
   mounts: MountOp[];
-  chdir: string;
+  /** --chdir; null: jailx's own working directory if the jail has it, else / */
+  chdir: string | null;
+  hostCwd: string;
   env: Record<string, string>;
   caps: { keep: string[]; ambient: string[] };
   noNewPrivs: boolean;
@@ -246,7 +250,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
   if (rootfs && host.stat(rootfs) !== "dir") throw new UsageError(`--rootfs '${rootfs}': not a directory`);
   const idmap = idMap(o, host, userns);
   const user = resolveUser(o, host, rootfs, idmap);
-  const chdir = absolute("--chdir", str(o, "chdir") ?? "/");
+  const chdir = str(o, "chdir") === undefined ? null : absolute("--chdir", str(o, "chdir")!);
   const caps = capabilities(o, user);
   const timeout = str(o, "timeout");
   const seccomp = seccompPlanFor(o, caps.keep);
@@ -265,6 +269,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     rootfs,
     mounts: buildMounts(o, host, rootfs),
     chdir,
+    hostCwd: host.cwd,
     env: environment(o, host, user),
     caps,
     noNewPrivs: !flag(o, "allow-new-privs"),

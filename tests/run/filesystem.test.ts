@@ -115,6 +115,12 @@ describe("read-only and writable places", () => {
     expect(mount).toMatch(/nodev/);
   });
 
+  test("without --chdir the program starts in jailx's directory when the jail has it, else in /", () => {
+    const d = dir("cwd-bound");
+    expect(sh("pwd", ["--bind", d], { cwd: d }).stdout).toBe(`${d}\n`);
+    expect(sh("pwd", [], { cwd: d }).stdout).toBe("/\n");
+  });
+
   test("--chdir sets the working directory", () => {
     const d = dir("cwd");
     const r = sh("pwd", ["--ro-bind", `${d}:/work-here`, "--chdir", "/work-here"]);

@@ -9,6 +9,7 @@ export interface FakeHostSpec {
   links?: Record<string, string>;
   files?: Record<string, string>;
   openFds?: number[];
+  cwd?: string;
 }
 
 export const PASSWD = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n";
@@ -31,5 +32,6 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
     readlink: (p) => links[p] ?? null,
     readText: (p) => files[p] ?? null,
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
+    cwd: spec.cwd ?? "/home/alice/src",
   };
 }

@@ -14,7 +14,7 @@ interface Call {
   args: unknown[];
 }
 
-function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
+function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?: string[] } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
   const calls: Call[] = [];
   let nextFd = 10;
   const k = new Proxy({} as Kernel, {
@@ -24,6 +24,7 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean } = {})
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
       if (op === "execve") return 2; // ENOENT: keep searching PATH
       if (op === "submounts") return [];
+      if (op === "chdir" && opts.noDir?.includes(args[0] as string)) throw new SysError("chdir", "ENOENT", 2, args[0] as string);
       if (op === "isDir") return (args[0] as string).endsWith(".d") || (args[0] as string).endsWith("/private");
       if (op === "newFs" && args[0] === "overlay" && opts.noOverlay) throw new SysError("fsopen", "ENODEV", 19, "overlay");
       return ["cloneTree", "cloneTreeAt", "newFs", "ensureDir", "ensureFile", "openInRoot"].includes(op) ? nextFd++ : undefined;
@@ -125,6 +126,19 @@ describe("the program's process", () => {
     // PATH search: every directory was tried, and "not found" is the result.
     expect(o.filter((x) => x === "execve").length).toBe(p.env.PATH!.split(":").length);
     expect(fail.errno).toBe(2);
+  });
+
+  test("working directory: --chdir, else the caller's directory when the jail has it, else /", () => {
+    const dirs = (args: string[], noDir: string[] = []) => {
+      const { k, calls } = recordingKernel({ noDir });
+      becomeProgram(plan(args, { cwd: "/srv/app" }), k, 7, null);
+      return calls.filter((c) => c.op === "chdir").map((c) => c.args[0]);
+    };
+    expect(dirs(["--chdir", "/data", "--", "/bin/prog"])).toEqual(["/data"]);
+    expect(dirs(["--", "/bin/prog"])).toEqual(["/srv/app"]);
+    expect(dirs(["--", "/bin/prog"], ["/srv/app"])).toEqual(["/srv/app", "/"]);
+    const { k } = recordingKernel({ noDir: ["/data"] });
+    expect(() => becomeProgram(plan(["--chdir", "/data", "--", "/bin/prog"]), k, 7, null)).toThrow("chdir");
   });
 
   test("no seccomp call with --seccomp none; no no_new_privs with --allow-new-privs", () => {
