@@ -93,8 +93,11 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
   for (const p of PROC_MASKED) ops.push({ op: "mask", dst: p, kind: p === "/proc/acpi" || p === "/proc/asound" || p === "/proc/scsi" ? "dir" : "file", optional: true });
   for (const p of PROC_READONLY) ops.push({ op: "readonly", dst: p, optional: true });
   ops.push({ op: "tmpfs", dst: "/dev", mode: "0755" });
+  // Read-only binds: the nodes are the host's own inodes, and root in the jail (CAP_FOWNER,
+  // CAP_CHOWN) could otherwise chmod/chown the host's /dev/null. Reading and writing the device
+  // itself is not affected by a read-only mount.
   for (const n of DEV_NODES)
-    if (host.stat(`/dev/${n}`) !== null) ops.push({ op: "bind", src: `/dev/${n}`, dst: `/dev/${n}`, readonly: false, kind: "file", dev: true });
+    if (host.stat(`/dev/${n}`) !== null) ops.push({ op: "bind", src: `/dev/${n}`, dst: `/dev/${n}`, readonly: true, kind: "file", dev: true });
   ops.push({ op: "devpts", dst: "/dev/pts" });
   ops.push({ op: "symlink", target: "pts/ptmx", dst: "/dev/ptmx" });
   ops.push({ op: "tmpfs", dst: "/dev/shm", mode: "1777" });
