@@ -18,7 +18,7 @@ import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
 import { execOrReport, runInit } from "./init.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
-import { startCleanupGuard, type CleanupGuard } from "./guard.ts";
+import { startCleanupGuard, startKillGuard, type CleanupGuard } from "./guard.ts";
 import type { Plan } from "./plan.ts";
 
 const { SIG } = proc;
@@ -133,7 +133,18 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
     jailMain(plan, childSock, seccomp);
   }
   proc.closeFd(childSock);
+  // With --as-pid-1 nothing of jailx stays inside to end the jail when we die (a cgroup
+  // guard, when there is one, kills the cgroup anyway); see startKillGuard.
+  let killGuard: CleanupGuard | null = null;
+  try {
+    if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
+    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep);
+  } finally {
+    killGuard?.stop();
+  }
+}
 
+function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger): Outcome {
   let error: FromChild & { t: "error" } | null = null;
   let ended: FromChild & { t: "exit" } | null = null;
   let waited: proc.WaitResult | null = null;

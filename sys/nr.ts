@@ -11,7 +11,7 @@ const ARM64 = {
 const COMMON = {
   open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432,
   pidfd_open: 434, clone3: 435, close_range: 436, openat2: 437, pidfd_getfd: 438,
-  mount_setattr: 442,
+  mount_setattr: 442, pidfd_send_signal: 424,
 } as const;
 
 function table() {

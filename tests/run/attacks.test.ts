@@ -3,9 +3,9 @@
 // C probes live in tests/run/attack-probes/ and are compiled here with gcc into a temp dir that
 // the jail gets with --ro-bind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, lines, sh } from "../helpers/jail.ts";
+import { LiveJail, ROOT, type RunOpts, cmdline, descendants, lines, sh, waitUntil } from "../helpers/jail.ts";
 
 const PROBES = join(ROOT, "tests/run/attack-probes");
 let bin: string;
@@ -13,7 +13,7 @@ let bin: string;
 beforeAll(() => {
   bin = mkdtempSync("/tmp/jx-attack-");
   chmodSync(bin, 0o755);
-  for (const name of ["syscalls"]) {
+  for (const name of ["syscalls", "outlive"]) {
     const r = Bun.spawnSync(["gcc", "-O1", "-Wall", "-o", `${bin}/${name}`, `${PROBES}/${name}.c`], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`gcc ${name}.c failed:\n${r.stderr.toString()}`);
   }
@@ -65,5 +65,49 @@ describe("the host's files", () => {
       const now = statSync(p);
       expect([p, now.mode, now.uid, now.mtimeMs]).toEqual([p, before[i]!.mode, before[i]!.uid, before[i]!.mtimeMs]);
     });
+  });
+});
+
+/** Whether a process runs (a zombie waiting for the host's PID 1 to reap it does not count). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !"ZX".includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+  } catch {
+    return false;
+  }
+}
+
+/** Start the outlive probe, kill -9 the supervisor once it is ready, and expect nothing left. */
+async function outliveSupervisor(flags: string[], probeArgs: string[], o: RunOpts = {}): Promise<void> {
+  const jail = new LiveJail(["run", "--ro-bind", `${bin}:/probes`, ...flags, "--", "/probes/outlive", ...probeArgs], o);
+  let all: number[] = [];
+  try {
+    await jail.waitForLine(/^ready$/);
+    all = descendants(jail.pid);
+    const probes = all.filter((p) => cmdline(p)?.[0] === "/probes/outlive");
+    expect(probes.length).toBe(probeArgs.includes("self") ? 1 : 2);
+    jail.kill("SIGKILL");
+    await jail.exit();
+    // The kernel ends a pid namespace asynchronously: poll /proc, bounded.
+    await waitUntil(() => all.every((p) => !running(p)), 20_000, "every process of the jail to end");
+  } finally {
+    await jail.dispose();
+    // On failure, leave no survivor behind.
+    for (const p of all) if (running(p)) process.kill(p, "SIGKILL");
+  }
+}
+
+describe("outliving the supervisor (kill -9) with a cleared parent-death signal", () => {
+  test("double fork + setsid + SIGHUP ignored: nothing survives (jailx's init ends the pid namespace)", async () => {
+    await outliveSupervisor([], []);
+  });
+
+  test("--as-pid-1: the program itself clears PDEATHSIG; a guard still ends the jail", async () => {
+    await outliveSupervisor(["--as-pid-1"], ["self"]);
+  });
+
+  test("--as-pid-1 with a double fork: nothing survives", async () => {
+    await outliveSupervisor(["--as-pid-1"], []);
   });
 });
