@@ -51,6 +51,12 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   const pid = proc.fork();
   if (pid === 0) execOrReport(plan, k, sock, seccomp);
 
+  // The program may signal us (same user, CAP_KILL). The kernel drops signals sent from inside
+  // the namespace to its PID 1 when their handler is SIG_DFL, but Bun handles SIGSEGV, SIGBUS,
+  // … to print a crash report and then aborts: `kill -BUS 1` would end the jail with a bogus
+  // crash. Default handlers make those signals no-ops for us; a real fault still kills (the
+  // kernel forces it).
+  proc.defaultHandlers(proc.CRASH_REPORT_SIGNALS);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   k.closeFdsExcept([sock, sigfd]);
   // Give init nothing more than the program has.

@@ -131,6 +131,18 @@ export function blockSignals(signals: readonly number[]): void {
   if (r < 0n) throw new SysError("rt_sigprocmask", errnoName(errno()), errno());
 }
 
+/**
+ * Signals Bun catches to print a crash report (seen in SigCgt: ILL, TRAP, ABRT, BUS, FPE, SEGV).
+ * Sent with kill() they are no crash, yet the handler aborts the process.
+ */
+export const CRASH_REPORT_SIGNALS = [4, 5, 6, 7, 8, 11] as const;
+
+/** Reset the handlers of `signals` to SIG_DFL; the blocked mask stays as it is. */
+export function defaultHandlers(signals: readonly number[]): void {
+  const act = new BigUint64Array(4);
+  for (const s of signals) syscall(NR.rt_sigaction, s, ptr(act), 0, 8);
+}
+
 /** Unblock everything and reset every handler to SIG_DFL (Bun ignores SIGPIPE and SIGXFSZ). */
 export function resetSignalsForExec(): void {
   syscall(NR.rt_sigprocmask, SIG_SETMASK, ptr(new BigUint64Array(1)), 0, 8);

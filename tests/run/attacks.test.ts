@@ -3,7 +3,7 @@
 // C probes live in tests/run/attack-probes/ and are compiled here with gcc into a temp dir that
 // the jail gets with --ro-bind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LiveJail, ROOT, type RunOpts, cmdline, descendants, lines, sh, waitUntil } from "../helpers/jail.ts";
 
@@ -109,5 +109,38 @@ describe("outliving the supervisor (kill -9) with a cleared parent-death signal"
 
   test("--as-pid-1 with a double fork: nothing survives", async () => {
     await outliveSupervisor(["--as-pid-1"], []);
+  });
+});
+
+describe("jailx's init (PID 1 in the jail), attacked by the program", () => {
+  test("every signal 1-64 sent to PID 1 leaves it running; the program's own status comes back", () => {
+    // Bun's crash-report handlers (SEGV, BUS, ILL, FPE, TRAP, ABRT) used to turn `kill -BUS 1`
+    // into an abort of init; the forwarded signals come back to the shell, which ignores them.
+    const r = sh("trap '' HUP INT QUIT TERM USR1 USR2 WINCH; for s in $(seq 1 64); do kill -$s 1 2>/dev/null; done; kill -0 1 && echo init-alive; exit 7");
+    expect(r.stdout).toBe("init-alive\n");
+    expect(r.stderr).not.toMatch(/panic|crash|killed by signal/);
+    expect(r.code).toBe(7);
+  });
+
+  test("its /proc entries are closed to the program (non-dumpable): exe, cwd, root, mem, environ, maps, fds", () => {
+    const r = sh("for f in exe cwd root fd/0 fd/5; do readlink /proc/1/$f >/dev/null 2>&1 && echo LINK:$f; done; for f in mem environ maps auxv syscall stack; do cat /proc/1/$f >/dev/null 2>&1 && echo READ:$f; done; echo x 2>/dev/null >/proc/1/mem && echo WROTE:mem; ls /proc/1/fd >/dev/null && echo listed");
+    expect(r.stdout).toBe("listed\n");
+  });
+
+  test("seen from the host, init holds only stdio, its message socket and its signalfd", async () => {
+    const mark = `init-fds-${process.pid}`;
+    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      const init = descendants(jail.pid).find((p) => /^NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${p}/status`, "utf8")));
+      expect(init).toBeDefined();
+      const fds = readdirSync(`/proc/${init}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${init}/fd/${fd}`)] as const);
+      const stdio = new Set([0, 1, 2].map((fd) => readlinkSync(`/proc/${jail.pid}/fd/${fd}`)));
+      const other = fds.filter(([fd]) => fd > 2).map(([, l]) => l.replace(/\d+/g, "N"));
+      expect(other.sort()).toEqual(["anon_inode:[signalfd]", "socket:[N]"]);
+      for (const [fd, l] of fds) if (fd <= 2) expect(stdio.has(l)).toBe(true);
+    } finally {
+      await jail.dispose();
+    }
   });
 });
