@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LiveJail, ROOT, type RunOpts, cmdline, descendants, lines, sh, waitUntil } from "../helpers/jail.ts";
+import { installRootless, asUser, type Rootless } from "../helpers/user.ts";
+import { LiveJail, ROOT, type RunOpts, cmdline, descendants, hostMounts, jailx, lines, sh, waitUntil } from "../helpers/jail.ts";
 
 const PROBES = join(ROOT, "tests/run/attack-probes");
 let bin: string;
@@ -21,11 +22,8 @@ beforeAll(() => {
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
 
 /** Run a compiled probe inside a jail, the probe directory bound read-only at /probes. */
-function probe(name: string, args: string[] = [], flags: string[] = []) {
-  const r = Bun.spawnSync([join(ROOT, "dist/jailx"), "run", "--ro-bind", `${bin}:/probes`, ...flags, "--", `/probes/${name}`, ...args], {
-    cwd: "/tmp", stdout: "pipe", stderr: "pipe", stdin: "ignore", timeout: 45_000,
-  });
-  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+function probe(name: string, args: string[] = [], flags: string[] = [], o: RunOpts = {}) {
+  return jailx(["run", "--ro-bind", `${bin}:/probes`, ...flags, "--", `/probes/${name}`, ...args], o);
 }
 
 /** `name=result` lines of a probe as a map. */
@@ -40,7 +38,12 @@ describe("syscalls that reach past the jail", () => {
   });
 
   test("namespaces, mounts, keys, ptrace, io_uring, bpf, handles, TIOCSTI: all refused, in every ABI", () => {
-    const r = probe("syscalls");
+    expectSyscallsRefused(probe("syscalls"));
+  });
+});
+
+function expectSyscallsRefused(r: { code: number; stdout: string }): void {
+  {
     expect(r.code).toBe(0);
     const got = results(r.stdout);
     expect(got.size).toBeGreaterThan(60);
@@ -51,8 +54,8 @@ describe("syscalls that reach past the jail", () => {
       if (name.startsWith("i386 ") || name.startsWith("x32 ") || name.startsWith("clone3")) expect(`${name}=${v}`).toBe(`${name}=errno:38`);
       else expect(`${name}=${v}`).toBe(`${name}=errno:1`);
     }
-  });
-});
+  }
+}
 
 describe("the host's files", () => {
   test("the host's device nodes bound into /dev cannot be chmod/chown/touched (read-only binds); the devices still work", () => {
@@ -142,5 +145,148 @@ describe("jailx's init (PID 1 in the jail), attacked by the program", () => {
     } finally {
       await jail.dispose();
     }
+  });
+});
+
+describe("the terminal", () => {
+  // Driven on a pseudo-terminal by attack-probes/tty-inject.py; without the filter the same
+  // probe injects (kernel with legacy TIOCSTI), which shows it can see an injection.
+  const drive = (flags: string[]) => {
+    const r = Bun.spawnSync(["python3", `${PROBES}/tty-inject.py`, join(ROOT, "dist/jailx"), ...flags], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    return lines(r.stdout.toString());
+  };
+
+  test("TIOCSTI (also with high request bits) and TIOCLINUX on stdin and /dev/tty are refused; nothing reaches the terminal's input", () => {
+    const out = drive([]);
+    expect(out).toContain("stdin-got=nothing");
+    expect(out).toContain("tty-write-ok");
+    expect(out).toContain("exit=0");
+    const tries = out.filter((l) => /^TIOC/.test(l));
+    expect(tries.length).toBe(22);
+    expect(tries.filter((l) => !l.endsWith("=errno:1"))).toEqual([]);
+  });
+
+  test("control: with --seccomp none the probe does inject (when the kernel allows TIOCSTI at all)", () => {
+    let legacy = "1";
+    try {
+      legacy = readFileSync("/proc/sys/dev/tty/legacy_tiocsti", "utf8").trim();
+    } catch {
+      /* older kernels: TIOCSTI always allowed */
+    }
+    if (legacy !== "1") return;
+    expect(drive(["--seccomp", "none"])).toContain("stdin-got=MARK");
+  });
+});
+
+describe("host state from /proc and /sys", () => {
+  test("/proc/sys is read-only: core_pattern, hostname, ip_forward (host network) stay as they are", () => {
+    const paths = ["/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/kernel/domainname"];
+    const before = paths.map((p) => readFileSync(p, "utf8"));
+    const r = sh(`for f in ${paths.join(" ")}; do echo 3 > $f && echo WROTE:$f; done 2>&1`);
+    expect(r.stdout).not.toContain("WROTE");
+    expect(lines(r.stdout).filter((l) => l.includes("Read-only file system")).length).toBe(paths.length);
+    expect(paths.map((p) => readFileSync(p, "utf8"))).toEqual(before);
+  });
+
+  test("no /sys at all: no cgroup files (release_agent, cgroup.procs) to reach; every hierarchy's path is /", () => {
+    const r = sh("ls /sys /sys/fs/cgroup 2>&1; cat /proc/self/cgroup");
+    expect(lines(r.stdout).filter((l) => l.startsWith("ls:")).length).toBe(2);
+    const cg = lines(r.stdout).filter((l) => /^\d+:/.test(l));
+    expect(cg.length).toBeGreaterThan(0);
+    expect(cg.filter((l) => !l.endsWith(":/"))).toEqual([]);
+  });
+});
+
+describe("escapes through the filesystem", () => {
+  test("a double chroot (CAP_SYS_CHROOT is kept) ends at the jail's root, not the host's", () => {
+    const r = jailx(["run", "--", "/usr/bin/python3", "-c", [
+      "import os", "os.mkdir('/tmp/c')", "fd = os.open('/', os.O_RDONLY)", "os.chroot('/tmp/c')", "os.fchdir(fd)",
+      "for _ in range(30): os.chdir('..')", "os.chroot('.')", "print(' '.join(sorted(os.listdir('/'))))",
+    ].join("\n")]);
+    expect(r.code).toBe(0);
+    const seen = r.stdout.trim().split(" ");
+    expect(seen).toContain("proc");
+    for (const hostOnly of ["root", "home", "var", "work", "boot"]) expect(seen).not.toContain(hostOnly);
+  });
+
+  test("a block device for the host's disk made with mknod (CAP_MKNOD) cannot be opened anywhere writable (nodev)", () => {
+    const disk = statSync("/").dev;
+    const [maj, min] = [Number((BigInt(disk) >> 8n) & 0xfffn), Number((BigInt(disk) & 0xffn) | ((BigInt(disk) >> 12n) & 0xfff00n))];
+    const scratch = mkdtempSync("/tmp/jx-attack-bind-");
+    try {
+      const places = ["/tmp", "/dev", "/dev/shm", "/run", "/scratch", "/bound"];
+      const r = sh(places.map((d) => `mknod ${d}/disk b ${maj} ${min} && { head -c 1 ${d}/disk >/dev/null 2>&1 && echo READ:${d} || echo refused:${d}; }`).join("; "), ["--tmpfs", "/scratch", "--bind", `${scratch}:/bound`]);
+      expect(lines(r.stdout).sort()).toEqual(places.map((d) => `refused:${d}`).sort());
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  test("symlinks planted in a --bind directory do not lead a later run's mount targets out of the new root", () => {
+    const shared = mkdtempSync("/tmp/jx-attack-plant-");
+    const hostDir = mkdtempSync("/tmp/jx-attack-victim-");
+    try {
+      const mounts = hostMounts();
+      const plant = sh(`ln -s ${hostDir} /x/abs && ln -s ../../../../../../../..${hostDir} /x/rel && ln -s /proc/self/root${hostDir} /x/magic && ln -s / /x/root`, ["--bind", `${shared}:/x`]);
+      expect(plant.code).toBe(0);
+      // Each second run may fail (the target resolves to a path inside the jail's read-only
+      // root); what matters is that nothing lands in the host directory.
+      for (const t of ["/x/abs/made", "/x/rel/made", "/x/magic/made", `/x/root${hostDir}/made`])
+        sh("true", ["--bind", `${shared}:/x`, "--tmpfs", t]);
+      expect(readdirSync(hostDir)).toEqual([]);
+      expect(hostMounts()).toEqual(mounts);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+      rmSync(hostDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("host processes", () => {
+  test("kill -9 -1 and kill of low pids inside reach only the jail; a host process lives on", async () => {
+    const victim = Bun.spawn(["sleep", "120"]);
+    try {
+      const r = sh(`kill -9 ${victim.pid} 2>/dev/null && echo KILLED-BY-PID; for p in $(seq 2 200); do [ $p = $$ ] || kill -9 $p 2>/dev/null; done; kill -9 -1; echo alive`);
+      expect(r.stdout).toBe("alive\n");
+      expect(victim.exitCode).toBeNull();
+      expect(running(victim.pid)).toBe(true);
+    } finally {
+      victim.kill("SIGKILL");
+      await victim.exited;
+    }
+  });
+});
+
+describe("rootless (an unprivileged user; root only inside its user namespace)", () => {
+  let user: Rootless;
+  beforeAll(() => {
+    user = installRootless();
+  });
+  afterAll(() => user?.cleanup());
+
+  test("the same syscalls are refused, in every ABI", () => {
+    expectSyscallsRefused(probe("syscalls", [], [], asUser(user)));
+  });
+
+  test("signals to jailx's init leave it running", () => {
+    const r = sh("trap '' HUP INT QUIT TERM USR1 USR2 WINCH; for s in $(seq 1 64); do kill -$s 1 2>/dev/null; done; kill -0 1 && echo init-alive; exit 7", [], asUser(user));
+    expect([r.stdout, r.code]).toEqual(["init-alive\n", 7]);
+  });
+
+  test("the host's device nodes and uid map cannot be changed", () => {
+    const before = statSync("/dev/null");
+    const r = sh("chmod 0600 /dev/null; chown 1234 /dev/null; echo '0 0 4294967295' > /proc/self/uid_map; echo allow > /proc/self/setgroups; mknod /tmp/disk b 8 0; echo end", [], asUser(user));
+    expect(r.stdout).toBe("end\n");
+    expect(r.stderr.split("\n").filter(Boolean).length).toBe(5);
+    const now = statSync("/dev/null");
+    expect([now.mode, now.uid, now.mtimeMs]).toEqual([before.mode, before.uid, before.mtimeMs]);
+  });
+
+  test("kill -9 of the supervisor: a double-forked, PDEATHSIG-clearing program does not survive", async () => {
+    await outliveSupervisor([], [], asUser(user));
+  });
+
+  test("kill -9 of the supervisor with --as-pid-1: the program does not survive", async () => {
+    await outliveSupervisor(["--as-pid-1"], ["self"], asUser(user));
   });
 });
