@@ -31,8 +31,11 @@ export const ETC_HIDDEN = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers"
 /**
  * /proc entries hidden or read-only, as OCI runtimes do by default: kernel memory, keys,
  * timers and scheduler internals leak host information; /proc/sys and friends change the host.
+ * Beyond OCI: kpageflags/kpagecount/kpagecgroup give root (any uid 0 in the host user
+ * namespace, no capability needed) the flags and use counts of every physical page of the
+ * host — side-channel material no jailed program needs.
  */
-export const PROC_MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts"];
+export const PROC_MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts", "/proc/kpageflags", "/proc/kpagecount", "/proc/kpagecgroup"];
 export const PROC_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 export const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];

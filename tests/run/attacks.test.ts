@@ -188,6 +188,15 @@ describe("host state from /proc and /sys", () => {
     expect(paths.map((p) => readFileSync(p, "utf8"))).toEqual(before);
   });
 
+  test("the host's physical page tables (/proc/kpageflags, kpagecount, kpagecgroup) read nothing", () => {
+    // Root on the host reads them (mode 0400, no capability check): the control for the jail.
+    const host = Bun.spawnSync(["dd", "if=/proc/kpagecount", "bs=8", "count=4"], { stdout: "pipe", stderr: "ignore" });
+    expect(host.stdout.length).toBe(32);
+    const r = sh("for f in kpageflags kpagecount kpagecgroup; do [ -e /proc/$f ] && dd if=/proc/$f bs=8 count=4 2>/dev/null | wc -c; done");
+    expect(lines(r.stdout).length).toBeGreaterThanOrEqual(2);
+    expect(lines(r.stdout).filter((l) => l.trim() !== "0")).toEqual([]);
+  });
+
   test("no /sys at all: no cgroup files (release_agent, cgroup.procs) to reach; every hierarchy's path is /", () => {
     const r = sh("ls /sys /sys/fs/cgroup 2>&1; cat /proc/self/cgroup");
     expect(lines(r.stdout).filter((l) => l.startsWith("ls:")).length).toBe(2);
