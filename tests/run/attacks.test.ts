@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { installRootless, asUser, type Rootless } from "../helpers/user.ts";
-import { LiveJail, ROOT, type RunOpts, cmdline, descendants, hostMounts, jailx, lines, sh, waitUntil } from "../helpers/jail.ts";
+import { LiveJail, ROOT, type RunOpts, cmdline, descendants, hostMounts, jailx, lines, processesWith, sh, waitUntil } from "../helpers/jail.ts";
 
 const PROBES = join(ROOT, "tests/run/attack-probes");
 let bin: string;
@@ -113,6 +113,46 @@ describe("outliving the supervisor (kill -9) with a cleared parent-death signal"
   test("--as-pid-1 with a double fork: nothing survives", async () => {
     await outliveSupervisor(["--as-pid-1"], []);
   });
+});
+
+/**
+ * Start a jail with --verbose, SIGKILL the supervisor as soon as it logs `step`, and expect no
+ * process carrying the run's marker to remain (the launcher's steps go to stderr in order).
+ */
+async function killDuringSetup(step: string, flags: string[], o: RunOpts = {}): Promise<void> {
+  const mark = `setup-kill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const p = Bun.spawn([...(o.wrap ?? []), o.binary ?? join(ROOT, "dist/jailx"), "run", "--verbose", ...flags, "--", "/bin/sh", "-c", `: ${mark}; (sleep 60; : ${mark}) & sleep 60`], {
+    cwd: "/tmp", env: o.env, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  });
+  try {
+    const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes(step)) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`the supervisor ended before '${step}':\n${text}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
+    p.kill("SIGKILL");
+    await p.exited;
+    await waitUntil(() => processesWith(mark).length === 0, 20_000, `the jail's processes to end after a kill at '${step}'`);
+  } finally {
+    if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+    await p.exited;
+    for (const pid of processesWith(mark)) process.kill(pid, "SIGKILL");
+  }
+}
+
+const SETUP_STEPS = ["clone into new namespaces", "wait for the program", "jail: set up the namespaces", "jail: start the program", "program: execve"];
+
+describe("the supervisor SIGKILLed while the jail is being set up", () => {
+  for (const step of SETUP_STEPS) {
+    test(`at '${step}': nothing survives`, async () => {
+      await killDuringSetup(step, []);
+    });
+    test(`at '${step}' with --as-pid-1: nothing survives`, async () => {
+      await killDuringSetup(step, ["--as-pid-1"]);
+    });
+  }
 });
 
 describe("jailx's init (PID 1 in the jail), attacked by the program", () => {
@@ -298,4 +338,9 @@ describe("rootless (an unprivileged user; root only inside its user namespace)",
   test("kill -9 of the supervisor with --as-pid-1: the program does not survive", async () => {
     await outliveSupervisor(["--as-pid-1"], ["self"], asUser(user));
   });
+
+  for (const step of SETUP_STEPS)
+    test(`kill -9 of the supervisor at '${step}': nothing survives`, async () => {
+      await killDuringSetup(step, [], asUser(user));
+    });
 });

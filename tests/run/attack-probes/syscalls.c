@@ -98,6 +98,16 @@ int main(int argc, char **argv) {
   report("swapon", syscall(SYS_swapon, "/tmp", 0));
   report("fanotify_init", syscall(SYS_fanotify_init, 0, 0));
   report("quotactl", syscall(SYS_quotactl, 0, "/", 0, 0));
+  report("vhangup", syscall(SYS_vhangup));
+  report("clock_settime", syscall(SYS_clock_settime, 0, low + 2048));
+  report("fspick(/)", syscall(SYS_fspick, AT_FDCWD, "/", 0));
+  report("move_mount", syscall(SYS_move_mount, AT_FDCWD, "/tmp", AT_FDCWD, "/", 0));
+  report("finit_module", syscall(SYS_finit_module, 0, "", 0));
+  report("delete_module", syscall(SYS_delete_module, "x", 0));
+  report("kexec_file_load", syscall(SYS_kexec_file_load, 0, 0, 0, "", 0));
+  report("process_madvise", syscall(SYS_process_madvise, 0, 0, 0, 0, 0));
+  report("migrate_pages", syscall(SYS_migrate_pages, 1, 0, 0, 0));
+  report("move_pages", syscall(SYS_move_pages, 1, 0, 0, 0, 0, 0));
   report("x32 unshare", syscall(0x40000000 | SYS_unshare, CLONE_NEWUSER));
   report("x32 getpid", syscall(0x40000000 | SYS_getpid));
   /* i386 numbers from arch/x86/entry/syscalls/syscall_32.tbl */
