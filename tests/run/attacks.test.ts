@@ -271,6 +271,20 @@ describe("escapes through the filesystem", () => {
     }
   });
 
+  test("host files cannot be hard-linked or moved into a --bind directory (a later host user would get them)", () => {
+    const shared = mkdtempSync("/tmp/jx-attack-link-");
+    try {
+      const r = sh("ln /usr/bin/id /x/id; ln /etc/passwd /x/passwd; ln /dev/null /x/null; mv /etc/hostname /x/hostname 2>/dev/null; ls -A /x | grep -v '^hostname$'; echo end", ["--bind", `${shared}:/x`]);
+      expect(r.stdout).toBe("end\n");
+      expect(lines(r.stderr).filter((l) => l.includes("Invalid cross-device link")).length).toBe(3);
+      expect(readFileSync("/etc/hostname", "utf8").length).toBeGreaterThan(0);
+      // mv falls back to copy + unlink: the copy is only readable data, the host's file stays.
+      expect(readdirSync(shared).filter((n) => n !== "hostname")).toEqual([]);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
   test("symlinks planted in a --bind directory do not lead a later run's mount targets out of the new root", () => {
     const shared = mkdtempSync("/tmp/jx-attack-plant-");
     const hostDir = mkdtempSync("/tmp/jx-attack-victim-");
