@@ -16,13 +16,20 @@ export const CAP_NAMES: readonly string[] = [
 ];
 
 /**
- * The set a jailed root keeps by default: the one OCI runtimes (runc, crun, Docker, podman) give
- * containers by default. Everything that reaches outside the jail (sys_admin, sys_ptrace,
- * sys_module, net_admin, dac_read_search, …) is absent.
+ * The set a jailed root keeps by default. It starts from what OCI runtimes give containers
+ * (Docker's 14) and drops, as podman does, net_raw, mknod and audit_write, and also setfcap:
+ * - net_raw: with the host network shared (the default) it captures and forges the host's
+ *   traffic (AF_PACKET);
+ * - mknod: a device node written through --bind is inert inside (nodev) but real on the host;
+ * - setfcap: file capabilities written through --bind are honoured on the host, even ones
+ *   outside the jail's bounding set;
+ * - audit_write: nothing a jailed program needs.
+ * Everything that reaches outside the jail (sys_admin, sys_ptrace, sys_module, net_admin,
+ * dac_read_search, …) is absent too. --cap-add brings any of them back.
  */
 export const DEFAULT_CAPS: readonly string[] = [
   "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
-  "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap",
+  "net_bind_service", "sys_chroot",
 ];
 
 /** Accepts NET_ADMIN, CAP_NET_ADMIN, cap_net_admin, net_admin. */

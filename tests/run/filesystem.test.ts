@@ -227,8 +227,13 @@ describe("/dev", () => {
     expect(lines(r.stdout)).toEqual(["4", "8", "null-ok", "/proc/self/fd", "/proc/self/fd/1", "2"]);
   });
 
-  test("a device node made in a writable place cannot be opened (nodev)", () => {
-    const r = sh("mknod /tmp/disk b 254 0 && head -c 1 /tmp/disk 2>&1; echo rc=$?");
+  test("no device node can be made (no CAP_MKNOD by default)", () => {
+    const r = sh("mknod /tmp/disk b 254 0 2>&1; echo rc=$?; ls /tmp");
+    expect(r.stdout).toMatch(/Operation not permitted\nrc=1\n$/);
+  });
+
+  test("with --cap-add MKNOD, a device node made in a writable place cannot be opened (nodev)", () => {
+    const r = sh("mknod /tmp/disk b 254 0 && head -c 1 /tmp/disk 2>&1; echo rc=$?", ["--cap-add", "MKNOD"]);
     expect(r.stdout).toMatch(/Permission denied\nrc=1\n$/);
   });
 });
