@@ -31,6 +31,9 @@ export const CAPABILITY_GATED: Readonly<Record<string, readonly string[]>> = {
 
 /** Fixed actions other than EPERM. */
 export const SPECIAL_ACTIONS: Readonly<Record<string, string>> = {
+  // Its mode lives in a struct seccomp cannot read (see the setuid guards); libc's open and
+  // openat never use it, and callers that do fall back to openat on ENOSYS.
+  openat2: ENOSYS,
   // Its flags live in user memory where seccomp cannot look; ENOSYS makes libc fall back to
   // clone, whose flags the guard below checks.
   clone3: ENOSYS,
@@ -44,6 +47,24 @@ const TIOCLINUX = "0x541c";
 const CLONE_NAMESPACE_FLAGS = "0x7e020000";
 const AF_ALG = "38";
 const AF_VSOCK = "40";
+const TIOCSETD = "0x5423";
+/** S_ISUID|S_ISGID in a mode argument. */
+const SUID_SGID = "0xc00";
+/** O_CREAT | __O_TMPFILE in open flags (the same on x86_64 and aarch64): flags that create. */
+const CREATING = "0x400040";
+
+/**
+ * No setuid or setgid files (as systemd's RestrictSUIDSGID=): a jail's root owns the files it
+ * writes through --bind, and a setuid-root binary left there is host root for any host user
+ * who runs it (the jail's own mounts are nosuid, the host's are not).
+ */
+const noSuidMode = (arg: number) => ({ arg, op: "masked-ne" as const, mask: SUID_SGID, value: "0", width: 32 as const });
+const suidRule = (arg: number): ArgRule => ({ when: [noSuidMode(arg)], action: EPERM, why: "sets a setuid/setgid bit" });
+// One rule, flags first: an open that creates nothing (most of them) is let through after
+// three instructions.
+const createRules = (flagsArg: number, modeArg: number): ArgRule[] => [
+  { when: [{ arg: flagsArg, op: "masked-ne", mask: CREATING, value: "0", width: 32 }, noSuidMode(modeArg)], action: EPERM, why: "creates a setuid/setgid file" },
+];
 
 /**
  * Argument guards: checked before a syscall's own action whenever that action lets it run.
@@ -54,7 +75,17 @@ export const GUARDS: Readonly<Record<string, readonly ArgRule[]>> = {
   ioctl: [
     { when: [{ arg: 1, op: "eq", value: TIOCSTI, width: 32 }], action: EPERM, why: "TIOCSTI injects input into the caller's terminal" },
     { when: [{ arg: 1, op: "eq", value: TIOCLINUX, width: 32 }], action: EPERM, why: "TIOCLINUX can paste into the console" },
+    { when: [{ arg: 1, op: "eq", value: TIOCSETD, width: 32 }], action: EPERM, why: "TIOCSETD switches the caller's terminal to another line discipline" },
   ],
+  chmod: [suidRule(1)],
+  fchmod: [suidRule(1)],
+  fchmodat: [suidRule(2)],
+  fchmodat2: [suidRule(2)],
+  creat: [suidRule(1)],
+  mknod: [suidRule(1)],
+  mknodat: [suidRule(2)],
+  open: createRules(1, 2),
+  openat: createRules(2, 3),
   clone: [
     { when: [{ arg: 0, op: "masked-ne", mask: CLONE_NAMESPACE_FLAGS, value: "0", width: 32 }], action: EPERM, why: "creates namespaces" },
   ],

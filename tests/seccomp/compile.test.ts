@@ -111,11 +111,13 @@ describe("argument rules", () => {
 });
 
 describe("hot path", () => {
-  test("common syscalls reach a verdict in at most 11 instructions (default policy)", () => {
+  // The setuid guards on open/openat/chmod… split the allowed ranges around read and write
+  // (open is number 2 on x86_64): 9 steps for read/write, 13 for openat (argument checks).
+  test("common syscalls reach a verdict in at most 13 instructions (default policy)", () => {
     const prog = compileToInsns(PLANS.default!, "x86_64");
     const steps = Object.fromEntries(HOT_SYSCALLS.filter((n) => TABLES.x86_64.has(n)).map((n) => [n, runFilter(prog, { nr: TABLES.x86_64.get(n)!, arch: AUDIT_ARCH.x86_64 }).steps]));
-    for (const n of ["read", "write", "mmap", "close"]) expect(steps[n]!).toBeLessThanOrEqual(7);
-    for (const s of Object.values(steps)) expect(s).toBeLessThanOrEqual(11);
+    for (const n of ["read", "write", "mmap", "close"]) expect(steps[n]!).toBeLessThanOrEqual(9);
+    for (const s of Object.values(steps)) expect(s).toBeLessThanOrEqual(13);
   });
   test("the program starts by checking the architecture", () => {
     const prog = compileToInsns(PLANS.default!, "x86_64");
@@ -178,7 +180,7 @@ describe("encoding, disassembly, explain", () => {
     expect(by.get("read")).toMatchObject({ action: "allow", argDependent: false });
     expect(s.abis.find((a) => a.abi === "i386")!.wholeAbiAction).toBe("errno:ENOSYS");
     expect(s.abis.find((a) => a.abi === "x32")!.wholeAbiAction).toBe("errno:ENOSYS");
-    expect(x86.hotPathSteps.read).toBe(7);
+    expect(x86.hotPathSteps.read).toBe(9);
   });
   test("explain handles a program that is not ours (hand-written, libseccomp style)", () => {
     // ld arch; jeq x86_64 else kill; ld nr; jeq getppid → errno 13; jgt 400 → trap; allow

@@ -30,7 +30,7 @@ describe("default policy", () => {
     for (const n of ["read", "write", "execve", "execveat", "futex", "mmap", "openat", "socket", "clone", "chroot"]) expect(action(p, n)).toBe("allow");
   });
   test("guards ioctl (TIOCSTI, TIOCLINUX on the low 32 bits), clone flags, socket families, personality", () => {
-    expect(p.syscalls.ioctl!.argRules!.map((r) => r.when[0]!.value)).toEqual(["0x5412", "0x541c"]);
+    expect(p.syscalls.ioctl!.argRules!.map((r) => r.when[0]!.value)).toEqual(["0x5412", "0x541c", "0x5423"]);
     expect(p.syscalls.ioctl!.argRules!.every((r) => r.when[0]!.width === 32)).toBe(true);
     expect(p.syscalls.clone!.argRules![0]!.when[0]).toMatchObject({ op: "masked-ne", mask: "0x7e020000" });
     expect(p.syscalls.socket!.argRules!.map((r) => r.when[0]!.value)).toEqual(["38", "40"]);
@@ -74,7 +74,7 @@ describe("adapts to the capabilities the jail keeps (like Docker)", () => {
 describe("flags", () => {
   test("--seccomp-allow by name lifts its guards; by group keeps them", () => {
     expect(plan({ "seccomp-allow": ["ioctl"] }).syscalls.ioctl).toBeUndefined();
-    expect(plan({ "seccomp-allow": ["@system-service"] }).syscalls.ioctl!.argRules).toHaveLength(2);
+    expect(plan({ "seccomp-allow": ["@system-service"] }).syscalls.ioctl!.argRules).toHaveLength(3);
   });
   test("--seccomp-allow @namespaces allows unshare/setns/clone3 and namespace flags", () => {
     const p = plan({ "seccomp-allow": ["@namespaces"] });
@@ -91,7 +91,7 @@ describe("flags", () => {
     expect(p.defaultAction).toBe("errno:1");
     for (const n of ["read", "openat", "execve", "exit_group", "socket", "ioctl"]) expect(action(p, n)).toBe("allow");
     for (const n of ["mount", "reboot", "ptrace", "unshare", "syslog"]) expect(action(p, n)).not.toBe("allow");
-    expect(p.syscalls.ioctl!.argRules).toHaveLength(2);
+    expect(p.syscalls.ioctl!.argRules).toHaveLength(3);
     const minimal = plan({ "seccomp-default-action": "kill" });
     expect(action(minimal, "execve")).toBe("allow");
     expect(action(minimal, "openat")).toBe("kill");
