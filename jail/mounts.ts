@@ -26,7 +26,15 @@ export const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"
  * for these names: hiding by name survives the host replacing a file by rename (passwd(1) does),
  * which silently drops a bind-mount mask placed on the old file.
  */
-export const ETC_HIDDEN = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "security/opasswd", "ssl/private"];
+export const ETC_HIDDEN = [
+  "shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "security/opasswd",
+  // private keys and credentials that distributions and common services keep under /etc
+  "ssl/private", "pki/tls/private", "ssh/ssh_host_rsa_key", "ssh/ssh_host_ecdsa_key",
+  "ssh/ssh_host_ed25519_key", "ssh/ssh_host_dsa_key", "krb5.keytab", "NetworkManager/system-connections",
+  "wireguard", "ipsec.secrets", "ipsec.d/private", "credstore", "credstore.encrypted", "letsencrypt",
+  "docker/key.json", "libvirt/secrets", "ppp/chap-secrets", "ppp/pap-secrets", "rsyncd.secrets",
+  "openvpn", "xpra/key.pem",
+];
 
 /**
  * /proc entries hidden or read-only, as OCI runtimes do by default: kernel memory, keys,
@@ -90,7 +98,9 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
       if (link !== null) ops.push({ op: "symlink", target: link, dst: p });
       else if (host.stat(p) === "dir") ops.push({ op: "bind", src: p, dst: p, readonly: true, kind: "dir" });
     }
-    if (host.stat("/etc") === "dir") ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide: ETC_HIDDEN });
+    // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
+    const hide = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
+    if (host.stat("/etc") === "dir") ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
   }
   ops.push({ op: "proc", dst: "/proc" });
   for (const p of PROC_MASKED) ops.push({ op: "mask", dst: p, kind: p === "/proc/acpi" || p === "/proc/asound" || p === "/proc/scsi" ? "dir" : "file", optional: true });

@@ -19,7 +19,8 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
   const paths: Record<string, PathKind> = {
     "/usr": "dir", "/etc": "dir", "/tmp": "dir", "/dev/null": "other", "/dev/zero": "other",
     "/dev/full": "other", "/dev/random": "other", "/dev/urandom": "other", "/dev/tty": "other",
-    "/etc/shadow": "file", "/data": "dir", "/data/file": "file",
+    "/etc/shadow": "file", "/etc/gshadow": "file", "/etc/sudoers": "file", "/etc/sudoers.d": "dir",
+    "/etc/ssl/private": "dir", "/data": "dir", "/data/file": "file",
     ...spec.paths,
   };
   const links: Record<string, string> = { "/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64", ...spec.links };

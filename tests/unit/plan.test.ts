@@ -34,7 +34,7 @@ describe("defaults", () => {
   test("system paths: directories bound read-only, symlinks recreated, secrets masked", () => {
     expect(p.mounts).toContainEqual({ op: "bind", src: "/usr", dst: "/usr", readonly: true, kind: "dir" });
     expect(p.mounts).toContainEqual({ op: "symlink", target: "usr/bin", dst: "/bin" });
-    expect(p.mounts).toContainEqual({ op: "hide-bind", src: "/etc", dst: "/etc", hide: expect.arrayContaining(["shadow", "gshadow", "sudoers", "ssl/private"]) });
+    expect(p.mounts).toContainEqual({ op: "hide-bind", src: "/etc", dst: "/etc", hide: ["shadow", "gshadow", "sudoers", "sudoers.d", "ssl/private"] });
     expect(p.mounts).toContainEqual({ op: "readonly", dst: "/proc/sys", optional: true });
     expect(p.mounts.findIndex((m) => m.op === "proc")).toBeLessThan(p.mounts.findIndex((m) => m.dst === "/proc/kcore"));
   });
