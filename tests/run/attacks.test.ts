@@ -356,6 +356,18 @@ describe("rootless (an unprivileged user; root only inside its user namespace)",
     expect([now.mode, now.uid, now.mtimeMs]).toEqual([before.mode, before.uid, before.mtimeMs]);
   });
 
+  test("the host network cannot be sniffed: AF_PACKET and raw sockets are refused (CAP_NET_RAW counts only inside the user namespace)", () => {
+    const r = jailx(["run", "--", "/usr/bin/python3", "-c", [
+      "import socket",
+      "for fam, typ, proto in ((socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)), (socket.AF_INET, socket.SOCK_RAW, 1)):",
+      "    try:",
+      "        socket.socket(fam, typ, proto); print('OPENED')",
+      "    except PermissionError:",
+      "        print('refused')",
+    ].join("\n")], asUser(user));
+    expect(r.stdout).toBe("refused\nrefused\n");
+  });
+
   test("kill -9 of the supervisor: a double-forked, PDEATHSIG-clearing program does not survive", async () => {
     await outliveSupervisor([], [], asUser(user));
   });
