@@ -3,7 +3,7 @@
 // C probes live in tests/run/attack-probes/ and are compiled here with gcc into a temp dir that
 // the jail gets with --ro-bind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { installRootless, asUser, type Rootless } from "../helpers/user.ts";
 import { LiveJail, ROOT, type RunOpts, cmdline, descendants, hostMounts, jailx, lines, processesWith, sh, waitUntil } from "../helpers/jail.ts";
@@ -14,7 +14,7 @@ let bin: string;
 beforeAll(() => {
   bin = mkdtempSync("/tmp/jx-attack-");
   chmodSync(bin, 0o755);
-  for (const name of ["syscalls", "outlive"]) {
+  for (const name of ["syscalls", "outlive", "setuid-bits"]) {
     const r = Bun.spawnSync(["gcc", "-O1", "-Wall", "-o", `${bin}/${name}`, `${PROBES}/${name}.c`], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`gcc ${name}.c failed:\n${r.stderr.toString()}`);
   }
@@ -266,6 +266,26 @@ describe("escapes through the filesystem", () => {
       const places = ["/tmp", "/dev", "/dev/shm", "/run", "/scratch", "/bound"];
       const r = sh(places.map((d) => `mknod ${d}/disk b ${maj} ${min} && { head -c 1 ${d}/disk >/dev/null 2>&1 && echo READ:${d} || echo refused:${d}; }`).join("; "), ["--cap-add", "MKNOD", "--tmpfs", "/scratch", "--bind", `${scratch}:/bound`]);
       expect(lines(r.stdout).sort()).toEqual(places.map((d) => `refused:${d}`).sort());
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  test("no syscall path puts a setuid/setgid bit on a file in a --bind directory (high mode bits, fchmodat2, mknod S_IFREG, openat2)", () => {
+    const scratch = mkdtempSync("/tmp/jx-attack-suid-");
+    const modes = () => readdirSync(scratch).map((n) => statSync(`${scratch}/${n}`).mode & 0o7777);
+    try {
+      const r = probe("setuid-bits", [], ["--bind", `${scratch}:/x`]);
+      const got = results(r.stdout);
+      expect(got.size).toBe(15);
+      expect([...got].filter(([k, v]) => k !== "mode" && v === "OK").map(([k]) => k)).toEqual([]);
+      expect(got.get("mode")).toBe("755");
+      expect(modes().filter((m) => m & 0o6000)).toEqual([]);
+      // Control: without the filter the same probe does set the bit (root owns the file).
+      rmSync(scratch, { recursive: true, force: true });
+      mkdirSync(scratch);
+      const open = probe("setuid-bits", [], ["--seccomp", "none", "--bind", `${scratch}:/x`]);
+      expect(results(open.stdout).get("chmod")).toBe("OK");
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
