@@ -325,6 +325,32 @@ describe("escapes through the filesystem", () => {
   });
 });
 
+describe("host services on abstract unix sockets", () => {
+  // Abstract unix sockets belong to the network namespace; a host service that trusts
+  // SO_PEERCRED uid 0 on one would trust a root jail sharing the host network (the
+  // CVE-2020-15257 class). --net none must cut them off; the default reaches them (documented).
+  const attempt = (flags: string[]) => {
+    const name = `jx-attack-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const inner = `import socket\nc = socket.socket(socket.AF_UNIX)\ntry:\n    c.connect("\\0${name}"); print("connected")\nexcept OSError as e:\n    print("refused", e.errno)`;
+    const host = [
+      "import socket, subprocess, sys",
+      "s = socket.socket(socket.AF_UNIX); s.bind('\\0' + sys.argv[1]); s.listen(4)",
+      "r = subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=40)",
+      "sys.stdout.write(r.stdout.decode())",
+    ].join("\n");
+    const r = Bun.spawnSync(["python3", "-c", host, name, join(ROOT, "dist/jailx"), "run", ...flags, "--", "/usr/bin/python3", "-c", inner], { cwd: "/tmp", stdout: "pipe", stderr: "pipe", timeout: 45_000 });
+    return r.stdout.toString().trim();
+  };
+
+  test("with --net none a host listener on an abstract unix socket is unreachable", () => {
+    expect(attempt(["--net", "none"])).toBe("refused 111");
+  });
+
+  test("control: with the host network (the default) the same listener is reachable", () => {
+    expect(attempt([])).toBe("connected");
+  });
+});
+
 describe("host processes", () => {
   // Process-group signals are not scoped by the pid namespace: by default the program shares
   // the caller's process group, and kill(0, sig) reaches the caller's other processes (open
