@@ -48,8 +48,19 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   // The program may run as the same user: init is non-dumpable from before the fork, so the
   // program can never ptrace it or open /proc/1/exe (execve makes the program dumpable again).
   k.setDumpable(false);
+  // A change of ids (dropPrivileges below, with --user) makes the kernel reset our dumpable
+  // flag to fs.suid_dumpable; where that is 1, the program could then read /proc/1/environ and
+  // write /proc/1/mem. So the program's process waits until init has dropped its privileges
+  // and is non-dumpable again before it goes on to execve.
+  const [held, release] = proc.pipe();
   const pid = proc.fork();
-  if (pid === 0) execOrReport(plan, k, sock, seccomp);
+  if (pid === 0) {
+    proc.closeFd(release);
+    proc.waitForEof(held);
+    proc.closeFd(held);
+    execOrReport(plan, k, sock, seccomp);
+  }
+  proc.closeFd(held);
 
   // The program may signal us (same user, CAP_KILL). The kernel drops signals sent from inside
   // the namespace to its PID 1 when their handler is SIG_DFL, but Bun handles SIGSEGV, SIGBUS,
@@ -58,13 +69,15 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   // kernel forces it).
   proc.defaultHandlers(proc.CRASH_REPORT_SIGNALS);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
-  k.closeFdsExcept([sock, sigfd]);
+  k.closeFdsExcept([sock, sigfd, release]);
   // Give init nothing more than the program has.
   try {
     dropPrivileges(plan, k, [], []);
   } catch (err) {
     if (!(err instanceof SysError)) throw err;
   }
+  k.setDumpable(false);
+  proc.closeFd(release);
   k.setParentDeathSignal(SIG.KILL);
 
   for (;;) {

@@ -201,6 +201,15 @@ export function fdIsOpen(fd: number): boolean {
   return c.fcntl(fd, F_GETFD, 0) >= 0;
 }
 
+/** Block until the other end of a pipe is closed (EOF); data, if any, is discarded. */
+export function waitForEof(fd: number): void {
+  const b = new Uint8Array(64);
+  for (;;) {
+    const n = Number(c.read(fd, ptr(b), b.length));
+    if (n === 0 || (n < 0 && errno() !== 4 /* EINTR */)) return;
+  }
+}
+
 export function pipe(): [number, number] {
   const fds = new Int32Array(2);
   check(c.pipe2(ptr(fds), 0o2000000), "pipe2");

@@ -3,7 +3,7 @@
 // C probes live in tests/run/attack-probes/ and are compiled here with gcc into a temp dir that
 // the jail gets with --ro-bind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { installRootless, asUser, type Rootless } from "../helpers/user.ts";
 import { LiveJail, ROOT, type RunOpts, cmdline, descendants, hostMounts, jailx, lines, processesWith, sh, waitUntil } from "../helpers/jail.ts";
@@ -168,6 +168,20 @@ describe("jailx's init (PID 1 in the jail), attacked by the program", () => {
   test("its /proc entries are closed to the program (non-dumpable): exe, cwd, root, mem, environ, maps, fds", () => {
     const r = sh("for f in exe cwd root fd/0 fd/5; do readlink /proc/1/$f >/dev/null 2>&1 && echo LINK:$f; done; for f in mem environ maps auxv syscall stack; do cat /proc/1/$f >/dev/null 2>&1 && echo READ:$f; done; echo x 2>/dev/null >/proc/1/mem && echo WROTE:mem; ls /proc/1/fd >/dev/null && echo listed");
     expect(r.stdout).toBe("listed\n");
+  });
+
+  test("with --user and fs.suid_dumpable=1, init is still closed to the program (the id change resets dumpable)", () => {
+    // A host setting, changed for the length of one run and restored even on failure.
+    const SYSCTL = "/proc/sys/fs/suid_dumpable";
+    const before = readFileSync(SYSCTL, "utf8").trim();
+    let r: ReturnType<typeof sh>;
+    try {
+      writeFileSync(SYSCTL, "1\n");
+      r = sh("readlink /proc/1/exe >/dev/null 2>&1 && echo LINK:exe; cat /proc/1/environ >/dev/null 2>&1 && echo READ:environ; grep -q '^Uid:.*1000' /proc/1/status && echo init-is-1000", ["--user", "1000"]);
+    } finally {
+      writeFileSync(SYSCTL, `${before}\n`);
+    }
+    expect(r.stdout).toBe("init-is-1000\n");
   });
 
   test("seen from the host, init holds only stdio, its message socket and its signalfd", async () => {
