@@ -1,61 +1,25 @@
-// Attacks from inside a default jail (root in the host user namespace, and rootless), each
-// asserting the boundary holds: checked inside and, where it can be seen, from the host.
-// C probes live in tests/run/attack-probes/ and are compiled here with gcc into a temp dir that
-// the jail gets with --ro-bind.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+// Attacks from inside a default jail (root in the host user namespace), each asserting the
+// boundary holds: checked inside and, where it can be seen, from the host. Process-lifecycle
+// attacks are in attacks-lifecycle.test.ts, the rootless variants in attacks-rootless.test.ts;
+// C probes in tests/run/attack-probes/ (compiled by tests/helpers/attack.ts).
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { installRootless, asUser, type Rootless } from "../helpers/user.ts";
-import { LiveJail, ROOT, type RunOpts, cmdline, descendants, hostMounts, jailx, lines, processesWith, sh, waitUntil } from "../helpers/jail.ts";
+import { PROBES, expectSyscallsRefused, probe, results, running, useProbes } from "../helpers/attack.ts";
+import { ROOT, hostMounts, jailx, lines, sh } from "../helpers/jail.ts";
 
-const PROBES = join(ROOT, "tests/run/attack-probes");
-let bin: string;
-
-beforeAll(() => {
-  bin = mkdtempSync("/tmp/jx-attack-");
-  chmodSync(bin, 0o755);
-  for (const name of ["syscalls", "outlive", "setuid-bits"]) {
-    const r = Bun.spawnSync(["gcc", "-O1", "-Wall", "-o", `${bin}/${name}`, `${PROBES}/${name}.c`], { stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`gcc ${name}.c failed:\n${r.stderr.toString()}`);
-  }
-});
-afterAll(() => rmSync(bin, { recursive: true, force: true }));
-
-/** Run a compiled probe inside a jail, the probe directory bound read-only at /probes. */
-function probe(name: string, args: string[] = [], flags: string[] = [], o: RunOpts = {}) {
-  return jailx(["run", "--ro-bind", `${bin}:/probes`, ...flags, "--", `/probes/${name}`, ...args], o);
-}
-
-/** `name=result` lines of a probe as a map. */
-function results(stdout: string): Map<string, string> {
-  return new Map(lines(stdout).map((l) => [l.slice(0, l.lastIndexOf("=")), l.slice(l.lastIndexOf("=") + 1)]));
-}
+const probes = useProbes();
 
 describe("syscalls that reach past the jail", () => {
   test("the probe's i386 entry works on this machine (so ENOSYS inside is the filter's doing)", () => {
-    const r = Bun.spawnSync([`${bin}/syscalls`, "abi"], { stdout: "pipe" });
+    const r = Bun.spawnSync([`${probes.dir}/syscalls`, "abi"], { stdout: "pipe" });
     expect(r.stdout.toString()).toBe("i386 getpid=OK\n");
   });
 
   test("namespaces, mounts, keys, ptrace, io_uring, bpf, handles, TIOCSTI: all refused, in every ABI", () => {
-    expectSyscallsRefused(probe("syscalls"));
+    expectSyscallsRefused(probe(probes.dir, "syscalls"));
   });
 });
-
-function expectSyscallsRefused(r: { code: number; stdout: string }): void {
-  {
-    expect(r.code).toBe(0);
-    const got = results(r.stdout);
-    expect(got.size).toBeGreaterThan(60);
-    expect([...got].filter(([, v]) => v === "OK").map(([k]) => k)).toEqual([]);
-    // The native ABI refuses with EPERM (clone3: ENOSYS so that libc falls back to clone);
-    // the x32 and i386 ABIs are refused as a whole.
-    for (const [name, v] of got) {
-      if (name.startsWith("i386 ") || name.startsWith("x32 ") || name.startsWith("clone3")) expect(`${name}=${v}`).toBe(`${name}=errno:38`);
-      else expect(`${name}=${v}`).toBe(`${name}=errno:1`);
-    }
-  }
-}
 
 describe("the host's files", () => {
   test("the host's device nodes bound into /dev cannot be chmod/chown/touched (read-only binds); the devices still work", () => {
@@ -68,137 +32,6 @@ describe("the host's files", () => {
       const now = statSync(p);
       expect([p, now.mode, now.uid, now.mtimeMs]).toEqual([p, before[i]!.mode, before[i]!.uid, before[i]!.mtimeMs]);
     });
-  });
-});
-
-/** Whether a process runs (a zombie waiting for the host's PID 1 to reap it does not count). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !"ZX".includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
-  } catch {
-    return false;
-  }
-}
-
-/** Start the outlive probe, kill -9 the supervisor once it is ready, and expect nothing left. */
-async function outliveSupervisor(flags: string[], probeArgs: string[], o: RunOpts = {}): Promise<void> {
-  const jail = new LiveJail(["run", "--ro-bind", `${bin}:/probes`, ...flags, "--", "/probes/outlive", ...probeArgs], o);
-  let all: number[] = [];
-  try {
-    await jail.waitForLine(/^ready$/);
-    all = descendants(jail.pid);
-    const probes = all.filter((p) => cmdline(p)?.[0] === "/probes/outlive");
-    expect(probes.length).toBe(probeArgs.includes("self") ? 1 : 2);
-    jail.kill("SIGKILL");
-    await jail.exit();
-    // The kernel ends a pid namespace asynchronously: poll /proc, bounded.
-    await waitUntil(() => all.every((p) => !running(p)), 20_000, "every process of the jail to end");
-  } finally {
-    await jail.dispose();
-    // On failure, leave no survivor behind.
-    for (const p of all) if (running(p)) process.kill(p, "SIGKILL");
-  }
-}
-
-describe("outliving the supervisor (kill -9) with a cleared parent-death signal", () => {
-  test("double fork + setsid + SIGHUP ignored: nothing survives (jailx's init ends the pid namespace)", async () => {
-    await outliveSupervisor([], []);
-  });
-
-  test("--as-pid-1: the program itself clears PDEATHSIG; a guard still ends the jail", async () => {
-    await outliveSupervisor(["--as-pid-1"], ["self"]);
-  });
-
-  test("--as-pid-1 with a double fork: nothing survives", async () => {
-    await outliveSupervisor(["--as-pid-1"], []);
-  });
-});
-
-/**
- * Start a jail with --verbose, SIGKILL the supervisor as soon as it logs `step`, and expect no
- * process carrying the run's marker to remain (the launcher's steps go to stderr in order).
- */
-async function killDuringSetup(step: string, flags: string[], o: RunOpts = {}): Promise<void> {
-  const mark = `setup-kill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const p = Bun.spawn([...(o.wrap ?? []), o.binary ?? join(ROOT, "dist/jailx"), "run", "--verbose", ...flags, "--", "/bin/sh", "-c", `: ${mark}; (sleep 60; : ${mark}) & sleep 60`], {
-    cwd: "/tmp", env: o.env, stdin: "ignore", stdout: "ignore", stderr: "pipe",
-  });
-  try {
-    const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
-    let text = "";
-    while (!text.includes(step)) {
-      const chunk = await reader.read();
-      if (chunk.done) throw new Error(`the supervisor ended before '${step}':\n${text}`);
-      text += new TextDecoder().decode(chunk.value);
-    }
-    p.kill("SIGKILL");
-    await p.exited;
-    await waitUntil(() => processesWith(mark).length === 0, 20_000, `the jail's processes to end after a kill at '${step}'`);
-  } finally {
-    if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-    await p.exited;
-    for (const pid of processesWith(mark)) process.kill(pid, "SIGKILL");
-  }
-}
-
-const SETUP_STEPS = ["clone into new namespaces", "wait for the program", "jail: set up the namespaces", "jail: start the program", "program: execve"];
-
-describe("the supervisor SIGKILLed while the jail is being set up", () => {
-  for (const step of SETUP_STEPS) {
-    test(`at '${step}': nothing survives`, async () => {
-      await killDuringSetup(step, []);
-    });
-    test(`at '${step}' with --as-pid-1: nothing survives`, async () => {
-      await killDuringSetup(step, ["--as-pid-1"]);
-    });
-  }
-});
-
-describe("jailx's init (PID 1 in the jail), attacked by the program", () => {
-  test("every signal 1-64 sent to PID 1 leaves it running; the program's own status comes back", () => {
-    // Bun's crash-report handlers (SEGV, BUS, ILL, FPE, TRAP, ABRT) used to turn `kill -BUS 1`
-    // into an abort of init; the forwarded signals come back to the shell, which ignores them.
-    const r = sh("trap '' HUP INT QUIT TERM USR1 USR2 WINCH; for s in $(seq 1 64); do kill -$s 1 2>/dev/null; done; kill -0 1 && echo init-alive; exit 7");
-    expect(r.stdout).toBe("init-alive\n");
-    expect(r.stderr).not.toMatch(/panic|crash|killed by signal/);
-    expect(r.code).toBe(7);
-  });
-
-  test("its /proc entries are closed to the program (non-dumpable): exe, cwd, root, mem, environ, maps, fds", () => {
-    const r = sh("for f in exe cwd root fd/0 fd/5; do readlink /proc/1/$f >/dev/null 2>&1 && echo LINK:$f; done; for f in mem environ maps auxv syscall stack; do cat /proc/1/$f >/dev/null 2>&1 && echo READ:$f; done; echo x 2>/dev/null >/proc/1/mem && echo WROTE:mem; ls /proc/1/fd >/dev/null && echo listed");
-    expect(r.stdout).toBe("listed\n");
-  });
-
-  test("with --user and fs.suid_dumpable=1, init is still closed to the program (the id change resets dumpable)", () => {
-    // A host setting, changed for the length of one run and restored even on failure.
-    const SYSCTL = "/proc/sys/fs/suid_dumpable";
-    const before = readFileSync(SYSCTL, "utf8").trim();
-    let r: ReturnType<typeof sh>;
-    try {
-      writeFileSync(SYSCTL, "1\n");
-      r = sh("readlink /proc/1/exe >/dev/null 2>&1 && echo LINK:exe; cat /proc/1/environ >/dev/null 2>&1 && echo READ:environ; grep -q '^Uid:.*1000' /proc/1/status && echo init-is-1000", ["--user", "1000"]);
-    } finally {
-      writeFileSync(SYSCTL, `${before}\n`);
-    }
-    expect(r.stdout).toBe("init-is-1000\n");
-  });
-
-  test("seen from the host, init holds only stdio, its message socket and its signalfd", async () => {
-    const mark = `init-fds-${process.pid}`;
-    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
-    try {
-      await jail.waitForLine(/^ready$/);
-      const init = descendants(jail.pid).find((p) => /^NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${p}/status`, "utf8")));
-      expect(init).toBeDefined();
-      const fds = readdirSync(`/proc/${init}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${init}/fd/${fd}`)] as const);
-      const stdio = new Set([0, 1, 2].map((fd) => readlinkSync(`/proc/${jail.pid}/fd/${fd}`)));
-      const other = fds.filter(([fd]) => fd > 2).map(([, l]) => l.replace(/\d+/g, "N"));
-      expect(other.sort()).toEqual(["anon_inode:[signalfd]", "socket:[N]"]);
-      for (const [fd, l] of fds) if (fd <= 2) expect(stdio.has(l)).toBe(true);
-    } finally {
-      await jail.dispose();
-    }
   });
 });
 
@@ -289,7 +122,7 @@ describe("escapes through the filesystem", () => {
     const scratch = mkdtempSync("/tmp/jx-attack-suid-");
     const modes = () => readdirSync(scratch).map((n) => statSync(`${scratch}/${n}`).mode & 0o7777);
     try {
-      const r = probe("setuid-bits", [], ["--bind", `${scratch}:/x`]);
+      const r = probe(probes.dir, "setuid-bits", [], ["--bind", `${scratch}:/x`]);
       const got = results(r.stdout);
       expect(got.size).toBe(15);
       expect([...got].filter(([k, v]) => k !== "mode" && v === "OK").map(([k]) => k)).toEqual([]);
@@ -298,7 +131,7 @@ describe("escapes through the filesystem", () => {
       // Control: without the filter the same probe does set the bit (root owns the file).
       rmSync(scratch, { recursive: true, force: true });
       mkdirSync(scratch);
-      const open = probe("setuid-bits", [], ["--seccomp", "none", "--bind", `${scratch}:/x`]);
+      const open = probe(probes.dir, "setuid-bits", [], ["--seccomp", "none", "--bind", `${scratch}:/x`]);
       expect(results(open.stdout).get("chmod")).toBe("OK");
     } finally {
       rmSync(scratch, { recursive: true, force: true });
@@ -389,55 +222,4 @@ describe("host processes", () => {
       await victim.exited;
     }
   });
-});
-
-describe("rootless (an unprivileged user; root only inside its user namespace)", () => {
-  let user: Rootless;
-  beforeAll(() => {
-    user = installRootless();
-  });
-  afterAll(() => user?.cleanup());
-
-  test("the same syscalls are refused, in every ABI", () => {
-    expectSyscallsRefused(probe("syscalls", [], [], asUser(user)));
-  });
-
-  test("signals to jailx's init leave it running", () => {
-    const r = sh("trap '' HUP INT QUIT TERM USR1 USR2 WINCH; for s in $(seq 1 64); do kill -$s 1 2>/dev/null; done; kill -0 1 && echo init-alive; exit 7", [], asUser(user));
-    expect([r.stdout, r.code]).toEqual(["init-alive\n", 7]);
-  });
-
-  test("the host's device nodes and uid map cannot be changed", () => {
-    const before = statSync("/dev/null");
-    const r = sh("chmod 0600 /dev/null; chown 1234 /dev/null; echo '0 0 4294967295' > /proc/self/uid_map; echo allow > /proc/self/setgroups; mknod /tmp/disk b 8 0; echo end", [], asUser(user));
-    expect(r.stdout).toBe("end\n");
-    expect(r.stderr.split("\n").filter(Boolean).length).toBe(5);
-    const now = statSync("/dev/null");
-    expect([now.mode, now.uid, now.mtimeMs]).toEqual([before.mode, before.uid, before.mtimeMs]);
-  });
-
-  test("the host network cannot be sniffed: AF_PACKET and raw sockets are refused (CAP_NET_RAW counts only inside the user namespace)", () => {
-    const r = jailx(["run", "--", "/usr/bin/python3", "-c", [
-      "import socket",
-      "for fam, typ, proto in ((socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)), (socket.AF_INET, socket.SOCK_RAW, 1)):",
-      "    try:",
-      "        socket.socket(fam, typ, proto); print('OPENED')",
-      "    except PermissionError:",
-      "        print('refused')",
-    ].join("\n")], asUser(user));
-    expect(r.stdout).toBe("refused\nrefused\n");
-  });
-
-  test("kill -9 of the supervisor: a double-forked, PDEATHSIG-clearing program does not survive", async () => {
-    await outliveSupervisor([], [], asUser(user));
-  });
-
-  test("kill -9 of the supervisor with --as-pid-1: the program does not survive", async () => {
-    await outliveSupervisor(["--as-pid-1"], ["self"], asUser(user));
-  });
-
-  for (const step of SETUP_STEPS)
-    test(`kill -9 of the supervisor at '${step}': nothing survives`, async () => {
-      await killDuringSetup(step, [], asUser(user));
-    });
 });
