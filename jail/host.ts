@@ -1,6 +1,6 @@
 // The real HostFacts for the plan builder.
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { fdIsOpen } from "../sys/proc.ts";
+import { fdIsOpen, isTerminal } from "../sys/proc.ts";
 import { hostIds } from "../sys/ids.ts";
 import type { HostFacts, PathKind } from "./plan.ts";
 
@@ -32,7 +32,17 @@ export function realHost(): HostFacts {
         return null;
       }
     },
-    fdOpen: fdIsOpen,
+    // Bun's own event loop descriptors take the lowest free numbers (often 3 and 4): when the
+    // caller did not pass such an fd, --pass-fd must not hand jailx's internals to the jail.
+    fdOpen: (fd) => {
+      if (!fdIsOpen(fd)) return false;
+      try {
+        return !/^anon_inode:\[(eventpoll|eventfd)\]$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    },
+    stdinIsTerminal: isTerminal(0),
     cwd: process.cwd(),
   };
 }

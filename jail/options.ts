@@ -64,7 +64,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "rlimit", type: "string", repeat: true, value: "NAME=SOFT[:HARD]", group: "Resources", help: "set a resource limit (nofile, nproc, as, core, cpu, fsize, …; 'inf' for unlimited)" },
   // Process
   { name: "as-pid-1", type: "bool", group: "Process", help: "run the program itself as PID 1 (no init; signals need handlers in the program)" },
-  { name: "new-session", type: "bool", group: "Process", help: "start the program in a new session (detaches it from the terminal)" },
+  { name: "new-session", type: "bool", group: "Process", default: "on unless stdin is a terminal", help: "start the program in a new session: no controlling terminal, and kill(0) cannot reach jailx's caller (--no-new-session keeps the caller's session and process group)" },
   { name: "pass-fd", type: "string", repeat: true, value: "N", group: "Process", help: "let the program inherit this file descriptor (only 0, 1, 2 otherwise)" },
 ];
 

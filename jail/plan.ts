@@ -27,6 +27,7 @@ export interface HostFacts {
   fdOpen(fd: number): boolean;
   /** the directory jailx was started in */
   cwd: string;
+  stdinIsTerminal: boolean;
 }
 
 export interface IdMapPlan {
@@ -275,7 +276,9 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     noNewPrivs: !flag(o, "allow-new-privs"),
     rlimits: parseRlimits(o),
     asPid1: flag(o, "as-pid-1"),
-    newSession: flag(o, "new-session"),
+    // Without a terminal there is no job control to keep, and in the caller's process group
+    // kill(0, …) would reach the caller (a pid namespace does not scope process groups).
+    newSession: o["new-session"] === undefined ? !host.stdinIsTerminal : flag(o, "new-session"),
     passFds: passFds(o, host),
     seccomp,
     cgroup: cgroupPlanFromOptions(o),

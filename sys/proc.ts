@@ -201,6 +201,11 @@ export function fdIsOpen(fd: number): boolean {
   return c.fcntl(fd, F_GETFD, 0) >= 0;
 }
 
+/** isatty(3): TCGETS succeeds only on a terminal. */
+export function isTerminal(fd: number): boolean {
+  return c.ioctl(fd, 0x5401 /* TCGETS */, ptr(new Uint8Array(64))) === 0;
+}
+
 /** Block until the other end of a pipe is closed (EOF); data, if any, is discarded. */
 export function waitForEof(fd: number): void {
   const b = new Uint8Array(64);

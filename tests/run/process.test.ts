@@ -188,22 +188,22 @@ describe("the supervisor", () => {
 describe("sessions", () => {
   const sidOf = (pid: number) => Number((Bun.spawnSync(["ps", "-o", "sid=", "-p", String(pid)]).stdout.toString().trim()));
 
-  test("by default the program stays in the supervisor's session; --new-session gives it its own", async () => {
+  test("without a terminal the program gets its own session by default; --no-new-session keeps the supervisor's", async () => {
     const results: Record<string, boolean> = {};
-    for (const flags of [[], ["--new-session"]]) {
+    for (const flags of [["--no-new-session"], [], ["--new-session"]]) {
       const mark = marker();
       const jail = new LiveJail(["run", ...flags, "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
       try {
         await jail.waitForLine(/^ready$/);
         const pid = programPid(jail.pid, mark);
         results[flags.join("") || "default"] = sidOf(pid) === sidOf(jail.pid);
-        // The session id as seen inside: with --new-session the program leads it (sid = its own pid 2).
-        expect(status(pid, "NSsid").split(/\s+/).at(-1)).toBe(flags.length ? "2" : "0");
+        // The session id as seen inside: in its own session the program leads it (sid = its pid 2).
+        expect(status(pid, "NSsid").split(/\s+/).at(-1)).toBe(flags[0] === "--no-new-session" ? "0" : "2");
       } finally {
         await jail.dispose();
       }
     }
-    expect(results).toEqual({ default: true, "--new-session": false });
+    expect(results).toEqual({ "--no-new-session": true, default: false, "--new-session": false });
   });
 });
 

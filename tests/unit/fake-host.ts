@@ -10,6 +10,7 @@ export interface FakeHostSpec {
   files?: Record<string, string>;
   openFds?: number[];
   cwd?: string;
+  tty?: boolean;
 }
 
 export const PASSWD = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n";
@@ -34,5 +35,6 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
     readText: (p) => files[p] ?? null,
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
+    stdinIsTerminal: spec.tty ?? true,
   };
 }

@@ -146,6 +146,12 @@ describe("options", () => {
     expect(p.timeoutMs).toBe(1500);
     expect(p.passFds).toEqual([5]);
   });
+  test("a new session by default only without a terminal on stdin", () => {
+    expect(plan(["--", "true"], { tty: true }).newSession).toBe(false);
+    expect(plan(["--", "true"], { tty: false }).newSession).toBe(true);
+    expect(plan(["--new-session", "--", "true"], { tty: true }).newSession).toBe(true);
+    expect(plan(["--no-new-session", "--", "true"], { tty: false }).newSession).toBe(false);
+  });
   test("durations", () => {
     expect(parseDuration("t", "250ms")).toBe(250);
     expect(parseDuration("t", "2")).toBe(2000);
