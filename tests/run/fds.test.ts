@@ -48,6 +48,14 @@ describe("descriptor inheritance", () => {
     expect(content).toBe(hostSh("cat /etc/hostname").stdout.trim());
   });
 
+  test("--pass-fd 3 or 4 when the caller has no such descriptor is refused (never jailx's own event loop fds)", () => {
+    for (const fd of [3, 4]) {
+      const r = hostSh(`"$JAILX" run --pass-fd ${fd} -- /bin/ls -l /proc/self/fd/${fd}`);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain(`descriptor ${fd} is not open`);
+    }
+  });
+
   test("--pass-fd 1 and 2 are accepted (always inherited)", () => {
     const r = hostSh('"$JAILX" run --pass-fd 1 --pass-fd 2 -- /bin/echo ok');
     expect(r.code).toBe(0);
