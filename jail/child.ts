@@ -234,6 +234,9 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
     }
   }
   if (plan.asPid1) k.setParentDeathSignal(SIG.KILL);
+  // Landlock after no_new_privs (it requires it); where the kernel lacks scoping (< 6.12) the
+  // program runs without it — say so with --verbose.
+  if (plan.landlock && !k.landlockScope()) traceStep(plan, "program: no Landlock scoping on this kernel");
   k.resetSignalsForExec();
   if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);
   traceStep(plan, "program: execve");

@@ -9,6 +9,7 @@ import * as caps from "../sys/caps.ts";
 import * as proc from "../sys/proc.ts";
 import { setRlimit, RLIMITS } from "../sys/rlimit.ts";
 import { loopbackUp } from "../sys/net.ts";
+import { restrictScopes, SCOPE } from "../sys/landlock.ts";
 import { c, check, cstr, ptr } from "../sys/ffi.ts";
 import { installSeccompFilter } from "../sys/seccomp/install.ts";
 
@@ -42,6 +43,7 @@ export const realKernel = {
   setCapSets: caps.setCapSets,
   setAmbient: caps.setAmbient,
   setNoNewPrivs: caps.setNoNewPrivs,
+  landlockScope: () => restrictScopes(SCOPE.ABSTRACT_UNIX_SOCKET | SCOPE.SIGNAL),
   installSeccomp: (prog: Buffer, log: boolean) => installSeccompFilter(prog, { log }),
   // process
   setRlimit: (name: string, soft: bigint, hard?: bigint) => setRlimit({ name, resource: RLIMITS[name]!, soft, hard }),

@@ -44,6 +44,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // Privileges
   { name: "cap-add", type: "string", repeat: true, value: "NAME", group: "Privileges", help: "keep this capability (e.g. NET_ADMIN or cap_net_admin)" },
   { name: "cap-drop", type: "string", repeat: true, value: "NAME|ALL", group: "Privileges", help: "drop this capability from the default set" },
+  { name: "landlock", type: "bool", group: "Privileges", default: "on where the kernel has Landlock scoping (Linux ≥ 6.12)", help: "the program cannot connect to abstract unix sockets or signal processes outside the jail (host network shared or not); --no-landlock to allow" },
   { name: "allow-new-privs", type: "bool", group: "Privileges", help: "do not set no_new_privs (setuid binaries may then raise privileges inside the jail's limits)" },
   // Seccomp (sys/seccomp)
   { name: "seccomp", type: "string", value: "default|none|FILE", group: "Seccomp", default: "default", help: "syscall filter: the built-in policy, none, or a TOML policy file" },

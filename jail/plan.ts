@@ -56,6 +56,8 @@ export interface Plan {
   env: Record<string, string>;
   caps: { keep: string[]; ambient: string[] };
   noNewPrivs: boolean;
+  /** Landlock scoping of abstract unix sockets and signals (needs no_new_privs) */
+  landlock: boolean;
   rlimits: { name: string; soft: string; hard?: string }[];
   asPid1: boolean;
   newSession: boolean;
@@ -274,6 +276,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     env: environment(o, host, user),
     caps,
     noNewPrivs: !flag(o, "allow-new-privs"),
+    landlock: o["landlock"] !== false && !flag(o, "allow-new-privs"),
     rlimits: parseRlimits(o),
     asPid1: flag(o, "as-pid-1"),
     // Without a terminal there is no job control to keep, and in the caller's process group

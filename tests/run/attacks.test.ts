@@ -175,7 +175,8 @@ describe("escapes through the filesystem", () => {
 describe("host services on abstract unix sockets", () => {
   // Abstract unix sockets belong to the network namespace; a host service that trusts
   // SO_PEERCRED uid 0 on one would trust a root jail sharing the host network (the
-  // CVE-2020-15257 class). --net none must cut them off; the default reaches them (documented).
+  // CVE-2020-15257 class). --net none cuts them off with the namespace; with the host network
+  // (the default) Landlock's scope refuses the connection (EPERM); only --no-landlock reaches it.
   const attempt = (flags: string[]) => {
     const name = `jx-attack-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const inner = `import socket\nc = socket.socket(socket.AF_UNIX)\ntry:\n    c.connect("\\0${name}"); print("connected")\nexcept OSError as e:\n    print("refused", e.errno)`;
@@ -193,8 +194,12 @@ describe("host services on abstract unix sockets", () => {
     expect(attempt(["--net", "none"])).toBe("refused 111");
   });
 
-  test("control: with the host network (the default) the same listener is reachable", () => {
-    expect(attempt([])).toBe("connected");
+  test("with the host network (the default) Landlock refuses the connection", () => {
+    expect(attempt([])).toBe("refused 1");
+  });
+
+  test("control: with --no-landlock the same listener is reachable", () => {
+    expect(attempt(["--no-landlock"])).toBe("connected");
   });
 });
 
@@ -202,8 +207,9 @@ describe("host processes", () => {
   // A pid namespace does not scope process groups: a program in the caller's process group can
   // kill(0, sig) the caller's other processes. Without a terminal (scripts, pipelines) jailx
   // starts the program in a new session by default; --no-new-session (or an interactive
-  // terminal, for job control) keeps the caller's group. Each scenario runs under setsid(1) so
-  // a regression cannot hit the test runner's own group.
+  // terminal, for job control) keeps the caller's group, where Landlock's signal scope is what
+  // stops it. Each scenario runs under setsid(1) so a regression cannot hit the test runner's
+  // own group.
   const killZero = (flags: string) => {
     const script = `sleep 60 & v=$!; ${join(ROOT, "dist/jailx")} run ${flags} -- /bin/sh -c 'kill -KILL 0'; kill -0 $v 2>/dev/null && echo victim-alive; kill $v 2>/dev/null; true`;
     const r = Bun.spawnSync(["setsid", "-w", "/bin/sh", "-c", script], { cwd: "/tmp", stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 45_000 });
@@ -213,8 +219,9 @@ describe("host processes", () => {
     expect(killZero("")).toBe("victim-alive\n");
     expect(killZero("--new-session")).toBe("victim-alive\n");
   });
-  test("with --no-new-session the program shares the caller's group, and kill(0) does reach it (the documented trade-off)", () => {
-    expect(killZero("--no-new-session")).toBe("");
+  test("in the caller's group (--no-new-session), Landlock's signal scope still stops kill(0); without it, kill(0) reaches the caller", () => {
+    expect(killZero("--no-new-session")).toBe("victim-alive\n");
+    expect(killZero("--no-new-session --no-landlock")).toBe("");
   });
 
   test("kill -9 -1 and kill of low pids inside reach only the jail; a host process lives on", async () => {

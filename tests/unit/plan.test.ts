@@ -146,6 +146,11 @@ describe("options", () => {
     expect(p.timeoutMs).toBe(1500);
     expect(p.passFds).toEqual([5]);
   });
+  test("Landlock scoping is on unless --no-landlock (and needs no_new_privs)", () => {
+    expect(plan(["--", "true"]).landlock).toBe(true);
+    expect(plan(["--no-landlock", "--", "true"]).landlock).toBe(false);
+    expect(plan(["--allow-new-privs", "--seccomp", "none", "--", "true"]).landlock).toBe(false);
+  });
   test("a new session by default only without a terminal on stdin", () => {
     expect(plan(["--", "true"], { tty: true }).newSession).toBe(false);
     expect(plan(["--", "true"], { tty: false }).newSession).toBe(true);

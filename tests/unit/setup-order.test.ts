@@ -120,7 +120,7 @@ describe("the program's process", () => {
     const p = plan(["--new-session", "--user", "1000", "--cap-add", "net_bind_service", "--", "prog"]);
     const fail = becomeProgram(p, k, 7, Buffer.alloc(8));
     const o = ops();
-    const order = ["closeFdsExcept", "setsid", "dropBounding", "setKeepCaps", "switchIds", "setCapSets", "setAmbient", "setNoNewPrivs", "chdir", "resetSignalsForExec", "installSeccomp", "execve"];
+    const order = ["closeFdsExcept", "setsid", "dropBounding", "setKeepCaps", "switchIds", "setCapSets", "setAmbient", "setNoNewPrivs", "chdir", "landlockScope", "resetSignalsForExec", "installSeccomp", "execve"];
     expect(order.map((op) => idx(o, op))).toEqual([...order.map((op) => idx(o, op))].sort((a, b) => a - b));
     expect(order.every((op) => o.includes(op))).toBe(true);
     // PATH search: every directory was tried, and "not found" is the result.
