@@ -8,6 +8,7 @@ import { gather, GatherContext, NoSuchProcess } from "../inspect/gather.ts";
 import { buildReport, LIST_SCHEMA } from "../inspect/json.ts";
 import { listAll, renderRows, sortRows, type SortKey } from "../inspect/list.ts";
 import { renderText } from "../inspect/report.ts";
+import { printable } from "../inspect/printable.ts";
 import { filterSummary } from "../inspect/seccomp-filters.ts";
 import { log } from "./log.ts";
 
@@ -53,7 +54,7 @@ export default defineCommand({
     const report = buildReport(snap);
     const broken = expect ? violations(report, expect) : [];
     if (args.json) process.stdout.write(JSON.stringify(expect ? { ...report, violations: broken } : report, null, 2) + "\n");
-    else process.stdout.write(renderText(report, process.stdout.isTTY === true && !process.env.NO_COLOR));
+    else process.stdout.write(renderText(printable(report), process.stdout.isTTY === true && !process.env.NO_COLOR));
 
     const exposure = report.score.exposure;
     if (threshold !== undefined && (exposure === null || exposure > threshold)) {
@@ -75,7 +76,7 @@ function listCommand(args: Record<string, unknown>, threshold: number | undefine
   if (min !== undefined) rows = rows.filter((r) => r.exposure !== null && r.exposure >= min);
   rows = sortRows(rows, sort as SortKey);
   if (args.json) process.stdout.write(JSON.stringify({ schema: LIST_SCHEMA, reader: { pid: ctx.readerPid, uid: ctx.src.readerUid }, processes: rows }) + "\n");
-  else process.stdout.write(renderRows(rows));
+  else process.stdout.write(renderRows(printable(rows)));
   if (threshold !== undefined) {
     const above = rows.filter((r) => r.exposure === null || r.exposure > threshold);
     if (above.length) {

@@ -99,3 +99,30 @@ describe("--all", () => {
     }
   });
 });
+
+describe("hostile process names", () => {
+  test("escape sequences and newlines in a command line reach neither the report nor the --all list raw", async () => {
+    // argv[0] with a clear-screen sequence and a newline that would forge a report line.
+    const evil = "evil\x1b[2J\nBAD  forged line";
+    // cat echoes a line we write once it runs: then its command line is the hostile one.
+    const p = Bun.spawn(["python3", "-c", `import os; os.execv("/bin/cat", [${JSON.stringify(evil)}])`], { stdin: "pipe", stdout: "pipe" });
+    try {
+      const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+      (p.stdin as import("bun").FileSink).write("ready\n");
+      (p.stdin as import("bun").FileSink).flush();
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain("ready");
+      const one = inspect([String(p.pid)]);
+      const all = inspect(["--all"]);
+      for (const out of [one.stdout, all.stdout]) {
+        expect(out).not.toContain("\x1b");
+        expect(out.split("\n").some((l) => l.startsWith("BAD  forged"))).toBe(false);
+      }
+      expect(one.stdout).toContain("evil?[2J?BAD  forged line");
+      // JSON keeps the real value, escaped by JSON itself
+      expect(JSON.parse(inspect([String(p.pid), "--json"]).stdout).cmdline[0]).toBe(evil);
+    } finally {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+  });
+});
