@@ -18,6 +18,8 @@ export function usesDefaultPolicy(o: ParsedOptions): boolean {
 
 export async function seccompPlanBuilder(o: ParsedOptions): Promise<SeccompPlanBuilder> {
   if (usesDefaultPolicy(o)) return () => JSON.parse(PREBUILT.key) as SeccompPlan;
+  // No filter, no policy module (it too ignores the other seccomp flags then).
+  if (o["seccomp"] === "none") return () => null;
   return (await import("../sys/seccomp/policy.ts")).seccompPlanFromOptions;
 }
 

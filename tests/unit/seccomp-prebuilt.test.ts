@@ -30,3 +30,9 @@ test("a default run takes its plan from the binary, and it is the plan the polic
   for (const o of [{ seccomp: "none" }, { "seccomp-allow": ["ptrace"] }, { "seccomp-log": true }, { "cap-add": ["SYS_ADMIN"] }, { "cap-drop": ["ALL"] }])
     expect(usesDefaultPolicy(o)).toBe(false);
 });
+
+test("--seccomp none builds no plan without loading the policy module", async () => {
+  const { seccompPlanBuilder } = await import("../../jail/seccomp.ts");
+  expect((await seccompPlanBuilder({ seccomp: "none" }))({ seccomp: "none" }, [])).toBeNull();
+  expect(seccompPlanFromOptions({ seccomp: "none" }, [])).toBeNull();
+});
