@@ -1,34 +1,31 @@
-// The cleanup guard: a small process forked before the jail that removes the jail's cgroup if
-// the supervisor dies without doing it (SIGKILL). It waits on a pipe whose only writer is the
-// supervisor; EOF means the supervisor is gone (or finished), and the guard then kills whatever
-// is left in the cgroup and removes it. It runs in its own session so that a terminal's
-// Ctrl-C does not reach it, and holds no other descriptor.
+// Guards: small processes that act when the supervisor dies without cleaning up (SIGKILL).
+// A guard waits on a pipe whose only writer is the supervisor; EOF means the supervisor is gone
+// (or finished), and the guard then does its one job. It runs in its own session so that a
+// terminal's Ctrl-C does not reach it, and holds no descriptor but the pipe and what its job
+// needs.
 import type { JailCgroup } from "../sys/cgroup/index.ts";
 import * as proc from "../sys/proc.ts";
-import { c, errno, ptr, syscall } from "../sys/ffi.ts";
+import { c, errno, syscall } from "../sys/ffi.ts";
 import { errnoName } from "../sys/errno.ts";
 import { SysError } from "../sys/errors.ts";
 import { NR } from "../sys/nr.ts";
 
-export interface CleanupGuard {
+export interface Guard {
   pid: number;
-  /** Tell the guard the supervisor cleaned up, and wait for it to exit. */
+  /** Tell the guard the supervisor is done (it then acts on nothing left), and wait for it. */
   stop(): void;
 }
 
-export function startCleanupGuard(cgroup: JailCgroup): CleanupGuard {
+/** Fork a guard that runs `onSupervisorGone` after EOF; `keep` are descriptors it needs. */
+function startGuard(keep: readonly number[], onSupervisorGone: () => void): Guard {
   const [r, w] = proc.pipe();
   const pid = proc.fork();
   if (pid === 0) {
     try {
       c.setsid();
-      proc.closeFdsExcept([r]);
-      const b = new Uint8Array(1);
-      while (Number(c.read(r, ptr(b), 1)) !== 0) {
-        /* only EOF matters */
-      }
-      cgroup.killAll();
-      cgroup.remove();
+      proc.closeFdsExcept([r, ...keep]);
+      proc.waitForEof(r);
+      onSupervisorGone();
     } catch {
       /* nothing to report to: the supervisor is gone */
     }
@@ -42,6 +39,14 @@ export function startCleanupGuard(cgroup: JailCgroup): CleanupGuard {
       proc.waitPid(pid);
     },
   };
+}
+
+/** Kills whatever is left in the jail's cgroup and removes it (no-op after a normal end). */
+export function startCleanupGuard(cgroup: JailCgroup): Guard {
+  return startGuard([], () => {
+    cgroup.killAll();
+    cgroup.remove();
+  });
 }
 
 /**
@@ -52,35 +57,13 @@ export function startCleanupGuard(cgroup: JailCgroup): CleanupGuard {
  * Forked after the clone and before "go", so the program cannot run before the guard exists;
  * the pidfd makes a late kill harmless (ESRCH) once the jail has been reaped.
  */
-export function startKillGuard(jailPid: number): CleanupGuard {
+export function startKillGuard(jailPid: number): Guard {
   const pidfd = Number(syscall(NR.pidfd_open, jailPid, 0));
   if (pidfd < 0) {
     const e = errno();
     throw new SysError("pidfd_open", errnoName(e), e, `pid ${jailPid}`);
   }
-  const [r, w] = proc.pipe();
-  const pid = proc.fork();
-  if (pid === 0) {
-    try {
-      c.setsid();
-      proc.closeFdsExcept([r, pidfd]);
-      const b = new Uint8Array(1);
-      while (Number(c.read(r, ptr(b), 1)) !== 0) {
-        /* only EOF matters */
-      }
-      syscall(NR.pidfd_send_signal, pidfd, proc.SIG.KILL, 0, 0);
-    } catch {
-      /* nothing to report to: the supervisor is gone */
-    }
-    proc.exitNow(0);
-  }
-  proc.closeFd(r);
+  const guard = startGuard([pidfd], () => void syscall(NR.pidfd_send_signal, pidfd, proc.SIG.KILL, 0, 0));
   proc.closeFd(pidfd);
-  return {
-    pid,
-    stop() {
-      proc.closeFd(w);
-      proc.waitPid(pid);
-    },
-  };
+  return guard;
 }

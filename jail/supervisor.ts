@@ -18,7 +18,7 @@ import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
 import { execOrReport, runInit } from "./init.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
-import { startCleanupGuard, startKillGuard, type CleanupGuard } from "./guard.ts";
+import { startCleanupGuard, startKillGuard, type Guard } from "./guard.ts";
 import type { Plan } from "./plan.ts";
 
 const { SIG } = proc;
@@ -97,7 +97,7 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
   proc.assertSingleThreaded("clone");
   const { seccomp, cgroups } = prepared;
   let cgroup: JailCgroup | null = null;
-  let guard: CleanupGuard | null = null;
+  let guard: Guard | null = null;
   if (plan.cgroup) {
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
@@ -135,7 +135,7 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   proc.closeFd(childSock);
   // With --as-pid-1 nothing of jailx stays inside to end the jail when we die (a cgroup
   // guard, when there is one, kills the cgroup anyway); see startKillGuard.
-  let killGuard: CleanupGuard | null = null;
+  let killGuard: Guard | null = null;
   try {
     if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
     return waitForJail(plan, pid, sock, sigfd, cgroup, logStep);
