@@ -2,7 +2,7 @@
 // from inside and, where it applies, from the host (mountinfo, files written through --bind).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { LiveJail, hostMounts, lines, marker, programPid, sh } from "../helpers/jail.ts";
+import { JAILX, LiveJail, hostMounts, lines, marker, programPid, sh } from "../helpers/jail.ts";
 
 let scratch: string;
 beforeAll(() => {
@@ -33,6 +33,15 @@ describe("what the jail sees", () => {
     expect(r.stdout).not.toContain("present:");
     expect(lines(r.stdout)[0]).toBe(readFileSync("/etc/hostname", "utf8").trim());
     expect(lines(r.stdout)).toContain("certs");
+  });
+
+  test("host mounts beneath /etc (as a container runtime's resolv.conf) show through the /etc overlay", () => {
+    // In a private mount namespace of its own (unshare -m), so the host's table never changes.
+    const f = `${dir("etc-submount")}/hostname`;
+    writeFileSync(f, "from-a-submount\n");
+    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind ${f} /etc/hostname && "$JAILX" run -- cat /etc/hostname`],
+      { env: { ...process.env, JAILX }, stdout: "pipe", stderr: "pipe" });
+    expect(r.stdout.toString()).toBe("from-a-submount\n");
   });
 
   test("a secret the host replaces by rename (as passwd(1) does) stays hidden in a running jail", async () => {
