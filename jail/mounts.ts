@@ -105,7 +105,8 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
   ops.push({ op: "proc", dst: "/proc" });
   for (const p of PROC_MASKED) ops.push({ op: "mask", dst: p, kind: p === "/proc/acpi" || p === "/proc/asound" || p === "/proc/scsi" ? "dir" : "file", optional: true });
   for (const p of PROC_READONLY) ops.push({ op: "readonly", dst: p, optional: true });
-  ops.push({ op: "tmpfs", dst: "/dev", mode: "0755" });
+  // /dev holds only mount points and symlinks: a small size keeps it from becoming scratch space.
+  ops.push({ op: "tmpfs", dst: "/dev", mode: "0755", size: "1m" });
   // Read-only binds: the nodes are the host's own inodes, and root in the jail (CAP_FOWNER,
   // CAP_CHOWN) could otherwise chmod/chown the host's /dev/null. Reading and writing the device
   // itself is not affected by a read-only mount.
