@@ -13,6 +13,19 @@ function signalScript(mark: string): string {
   return `: ${mark}; ${traps}; echo ready; while :; do sleep 0.1; done`;
 }
 
+/** Start a jailed shell loop, SIGKILL the program from the host, return jailx's status. */
+async function statusAfterHostSigkill(flags: string[]): Promise<number> {
+  const mark = marker();
+  const jail = new LiveJail(["run", ...flags, "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+  try {
+    await jail.waitForLine(/^ready$/);
+    process.kill(programPid(jail.pid, mark), "SIGKILL");
+    return (await jail.exit()).code;
+  } finally {
+    await jail.dispose();
+  }
+}
+
 describe("signals", () => {
   for (const asPid1 of [false, true]) {
     test(`each forwarded signal sent to the supervisor reaches the program${asPid1 ? " (--as-pid-1)" : ""}`, async () => {
@@ -46,15 +59,7 @@ describe("signals", () => {
   });
 
   test("SIGKILL to the program from the host: 137", async () => {
-    const mark = marker();
-    const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
-    try {
-      await jail.waitForLine(/^ready$/);
-      process.kill(programPid(jail.pid, mark), "SIGKILL");
-      expect((await jail.exit()).code).toBe(137);
-    } finally {
-      await jail.dispose();
-    }
+    expect(await statusAfterHostSigkill([])).toBe(137);
   });
 });
 
@@ -156,15 +161,7 @@ describe("exit status", () => {
   test("--as-pid-1 passes the program's status through", async () => {
     expect(sh("exit 42", ["--as-pid-1"]).code).toBe(42);
     // PID 1 cannot SIGKILL itself from inside; from the host it can be killed.
-    const mark = marker();
-    const jail = new LiveJail(["run", "--as-pid-1", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
-    try {
-      await jail.waitForLine(/^ready$/);
-      process.kill(programPid(jail.pid, mark), "SIGKILL");
-      expect((await jail.exit()).code).toBe(137);
-    } finally {
-      await jail.dispose();
-    }
+    expect(await statusAfterHostSigkill(["--as-pid-1"])).toBe(137);
   });
 });
 
