@@ -46,17 +46,28 @@ describe("what the jail sees", () => {
 
   test("a secret the host replaces by rename (as passwd(1) does) stays hidden in a running jail", async () => {
     // A bind-mount mask sits on the old file's dentry and vanishes with it; a whiteout does not.
+    // The host's real /etc is never touched: in a private mount namespace of its own (unshare -m)
+    // a scratch directory with a fake gshadow stands in for /etc, and the rename happens there.
+    const etc = dir("rename-etc");
+    for (const f of ["passwd", "group", "hostname", "nsswitch.conf", "ld.so.cache"]) {
+      if (existsSync(`/etc/${f}`)) writeFileSync(`${etc}/${f}`, readFileSync(`/etc/${f}`));
+    }
+    writeFileSync(`${etc}/gshadow`, "fake-secret-1\n", { mode: 0o640 });
     const sync = dir("rename-sync");
     Bun.spawnSync(["mkfifo", `${sync}/go`]);
     const mark = marker();
-    const jail = new LiveJail(["run", "--bind", `${sync}:/sync`, "--", "/bin/sh", "-c", `echo ready-${mark}; read x < /sync/go; ls /etc/gshadow 2>&1; echo done-${mark}`]);
+    const wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /etc && exec "$@"', etc];
+    const jail = new LiveJail(["run", "--bind", `${sync}:/sync`, "--", "/bin/sh", "-c",
+      `echo ready-$(ls /etc/gshadow 2>&1 | grep -c 'No such')-${mark}; read x < /sync/go; ls /etc/gshadow 2>&1; echo done-${mark}`], { wrap });
     try {
-      await jail.waitForLine(new RegExp(`ready-${mark}`));
-      writeFileSync("/etc/gshadow.jx-test", readFileSync("/etc/gshadow"));
-      renameSync("/etc/gshadow.jx-test", "/etc/gshadow");
+      // Control: the jail is built on the scratch /etc and already hides the fake secret.
+      expect(await jail.waitForLine(new RegExp(`ready-.*-${mark}`))).toBe(`ready-1-${mark}`);
+      writeFileSync(`${etc}/gshadow.jx-test`, "fake-secret-2\n", { mode: 0o640 });
+      renameSync(`${etc}/gshadow.jx-test`, `${etc}/gshadow`);
       writeFileSync(`${sync}/go`, "go\n");
       await jail.waitForLine(new RegExp(`done-${mark}`));
       expect(jail.output).toContain("No such file");
+      expect(jail.output).not.toContain("fake-secret");
     } finally {
       await jail.dispose();
     }
