@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { cleanupStaleJailCgroups, JailCgroup, type CgroupPlan } from "../../sys/cgroup/index.ts";
 import { cgroupPlanFromOptions } from "../../sys/cgroup/plan.ts";
+import { ioWeight, testIf } from "../helpers/kernel.ts";
 
 const BUN = `${import.meta.dir}/../../node_modules/.bin/bun`;
 const jails: JailCgroup[] = [];
@@ -50,7 +51,7 @@ function waitFor(what: string, cond: () => boolean, ms = 10_000): void {
 describe("real kernel", () => {
   test("create writes limits, addProcess moves only the spawned process, killAll kills, remove removes", async () => {
     const mine = read("/proc/self/cgroup");
-    const j = jail({ memory: "64m", "memory-swap": "128m", pids: "16", cpus: "0.5", "cpu-weight": "100", cpuset: "0", "io-weight": "100" });
+    const j = jail({ memory: "64m", "memory-swap": "128m", pids: "16", cpus: "0.5", "cpu-weight": "100", cpuset: "0" });
     const paths = j.paths();
     expect(paths.length).toBeGreaterThan(0);
     for (const p of paths) expect(fs.statSync(p).isDirectory()).toBe(true);
@@ -73,6 +74,13 @@ describe("real kernel", () => {
     j.remove();
     jails.pop();
     for (const p of paths) expect(fs.existsSync(p)).toBe(false);
+  });
+
+  testIf(ioWeight())("--io-weight writes the weight file the machine has", () => {
+    const j = jail({ "io-weight": "100" });
+    const f = ["io.weight", "io.bfq.weight", "blkio.weight", "blkio.bfq.weight"].map((n) => fileIn(j, n)).find((x) => x !== undefined);
+    expect(f).toBeDefined();
+    expect(read(f!)).toMatch(/^(default )?\d+$/);
   });
 
   test("--pids is enforced: the shell cannot fork past the limit", async () => {

@@ -2,7 +2,7 @@
 // for the test and removed again) whose root exists only inside the jail's user namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
-import { SETUP_STEPS, expectSyscallsRefused, killDuringSetup, outliveSupervisor, probe, useProbes } from "../helpers/attack.ts";
+import { SETUP_STEPS, expectSyscallsRefused, syscallsProbeArgs, killDuringSetup, outliveSupervisor, probe, useProbes } from "../helpers/attack.ts";
 import { jailx, sh } from "../helpers/jail.ts";
 import { asUser, installRootless, type Rootless } from "../helpers/user.ts";
 
@@ -16,7 +16,7 @@ describe("rootless (an unprivileged user; root only inside its user namespace)",
   afterAll(() => user?.cleanup());
 
   test("the same syscalls are refused, in every ABI", () => {
-    expectSyscallsRefused(probe(probes.dir, "syscalls", [], [], asUser(user)));
+    expectSyscallsRefused(probe(probes.dir, "syscalls", syscallsProbeArgs(), [], asUser(user)));
   });
 
   test("signals to jailx's init leave it running", () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CAP_NAMES, DEFAULT_CAPS } from "../../sys/caps.ts";
 import { LiveJail, capSets, jailx, marker, programPid, sh } from "../helpers/jail.ts";
+import { program, testIf } from "../helpers/kernel.ts";
 
 const bit = (name: string) => 1n << BigInt(CAP_NAMES.indexOf(name));
 const DEFAULT_MASK = DEFAULT_CAPS.reduce((m, n) => m | bit(n), 0n);
@@ -96,17 +97,17 @@ describe("setuid binaries", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test.skipIf(!hasGcc)("control: on the host the setuid-root probe does raise euid to 0", () => {
+  testIf(program("gcc"))("control: on the host the setuid-root probe does raise euid to 0", () => {
     const r = Bun.spawnSync(["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", `${dir}/euid`]);
     expect(r.stdout.toString()).toBe("euid=0\n");
   });
 
-  test.skipIf(!hasGcc)("in the jail as --user 1000 it does not", () => {
+  testIf(program("gcc"))("in the jail as --user 1000 it does not", () => {
     const r = jailx(["run", "--user", "1000", "--ro-bind", dir, "--", `${dir}/euid`]);
     expect(r.stdout).toBe("euid=1000\n");
   });
 
-  test.skipIf(!hasGcc)("not even with --allow-new-privs, and not through a read-write --bind", () => {
+  testIf(program("gcc"))("not even with --allow-new-privs, and not through a read-write --bind", () => {
     const r = jailx(["run", "--user", "1000", "--allow-new-privs", "--seccomp", "none", "--bind", dir, "--", `${dir}/euid`]);
     expect(r.stdout).toBe("euid=1000\n");
   });

@@ -1,10 +1,11 @@
 // Rootless mode: the main checks again, run by an unprivileged user (tests/helpers/user.ts), where
 // the jail lives in a user namespace mapping the user's own id.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CAP_NAMES, DEFAULT_CAPS } from "../../sys/caps.ts";
 import { LiveJail, capSets, hostMounts, jailx, lines, marker, nsLink, processesWith, programPid, status, waitUntil, type RunOpts } from "../helpers/jail.ts";
 import { asUser, installRootless, type Rootless } from "../helpers/user.ts";
+import { program, testIf } from "../helpers/kernel.ts";
 
 let rl: Rootless;
 let as: RunOpts;
@@ -108,8 +109,7 @@ describe("rootless: privileges", () => {
     expect(sh("grep NoNewPrivs /proc/self/status").stdout).toMatch(/^NoNewPrivs:\s+1$/m);
   });
 
-  const hasGcc = existsSync("/usr/bin/gcc");
-  test.skipIf(!hasGcc)("a setuid-root binary does not raise privileges (--rootless-map self)", () => {
+  testIf(program("gcc"))("a setuid-root binary does not raise privileges (--rootless-map self)", () => {
     const dir = mkdtempSync("/tmp/jx-rl-suid-");
     try {
       chmodSync(dir, 0o755);
@@ -131,7 +131,7 @@ describe("rootless: privileges", () => {
     expect(eff).toMatch(/^CapEff:\s+0+$/);
   });
 
-  test.skipIf(!existsSync("/usr/bin/newuidmap"))("--rootless-map sub: the /etc/subuid range is mapped and --user 1000 works", () => {
+  testIf(program("newuidmap"))("--rootless-map sub: the /etc/subuid range is mapped and --user 1000 works", () => {
     const sub = readFileSync("/etc/subuid", "utf8").split("\n").find((l) => l.startsWith(`${rl.user.name}:`));
     if (!sub) return void expect(jailx(["run", "--rootless-map", "sub", "--", "/bin/true"], as).code).toBe(125);
     const start = Number(sub.split(":")[1]);

@@ -6,6 +6,7 @@ import { readProcessFilters, explainFilter } from "../../sys/seccomp/index.ts";
 import { buildTools, type Built } from "./helpers.ts";
 import { asUser, installRootless } from "../helpers/user.ts";
 import { DEFAULT_REFUSALS, I386_CASES, SIGSYS, STILL_WORKS } from "./expectations.ts";
+import { program, testIf } from "../helpers/kernel.ts";
 
 let b: Built;
 beforeAll(() => {
@@ -53,7 +54,7 @@ describe("jailx run applies the default seccomp policy", () => {
     expect(py.stderr).toBe("");
     expect(py).toMatchObject({ code: 0, stdout: "[1]\n" });
   });
-  test.skipIf(!Bun.which("nginx", { PATH: "/usr/sbin:/usr/bin" }))("nginx -t, under the default policy and an allow-list", () => {
+  testIf(program("nginx"))("nginx -t, under the default policy and an allow-list", () => {
     const nginx = Bun.which("nginx", { PATH: "/usr/sbin:/usr/bin" })!;
     const dirs = ["--tmpfs", "/var/lib/nginx", "--tmpfs", "/run", "--tmpfs", "/var/log/nginx"];
     for (const flags of [[], ["--seccomp-default-action", "errno", "--seccomp-allow", "@system-service"]]) {
