@@ -1,37 +1,30 @@
-// The unprivileged user for rootless tests: created if missing, commands run as it through
-// setpriv(1), and a copy of dist/jailx placed where it can execute it (the repository may not
-// be reachable for other users). `installRootless()` returns a handle; call `cleanup()` in afterAll.
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+// The unprivileged user for rootless tests. It is never added to the host's account files: each
+// command runs as it through a private mount namespace (unshare -m) in which /etc is an overlay
+// whose upper layer holds passwd, group, subuid and subgid with the user added, then setpriv(1)
+// drops to it. newuidmap/newgidmap and jailx itself, started inside, see those files; the host's
+// /etc never changes, and two test runs at once get two different users. A copy of dist/jailx
+// sits where the user can execute it (the repository may not be reachable for other users).
+// `installRootless()` returns a handle; call `cleanup()` in afterAll.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { JAILX } from "./jail.ts";
-
-export const TEST_USER = "jxtest";
 
 export interface TestUser {
   name: string;
   uid: number;
   gid: number;
   home: string;
-  /** true when this call created the user (then cleanup removes it again) */
-  created?: boolean;
+  /** the user's /etc/subuid (= subgid) range inside the test's mount namespace */
+  subStart: number;
+  subCount: number;
 }
 
-function lookup(name: string): TestUser | null {
-  const r = Bun.spawnSync(["getent", "passwd", name], { stdout: "pipe" });
-  if (r.exitCode !== 0) return null;
-  const f = r.stdout.toString().trim().split(":");
-  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? "/" };
-}
-
-/** The test user, created with `useradd -m` when missing. Runs as root. */
-export function ensureTestUser(name = TEST_USER): TestUser {
-  const found = lookup(name);
-  if (found) return found;
-  const r = Bun.spawnSync(["useradd", "-m", "-s", "/bin/sh", name], { stdout: "pipe", stderr: "pipe" });
-  // A concurrent test process may have created it in the meantime (exit 9: already exists).
-  if (r.exitCode !== 0 && r.exitCode !== 9) throw new Error(`useradd ${name} failed: ${r.stderr.toString()}`);
-  const made = lookup(name);
-  if (!made) throw new Error(`user ${name} missing after useradd`);
-  return { ...made, created: r.exitCode === 0 };
+/** A uid/gid that no host account or group uses (one per test process). */
+function freeId(): number {
+  const used = new Set<number>();
+  for (const f of ["/etc/passwd", "/etc/group"]) {
+    for (const line of readFileSync(f, "utf8").split("\n")) used.add(Number(line.split(":")[2]));
+  }
+  for (let id = 61000 + (process.pid % 900); ; id++) if (!used.has(id)) return id;
 }
 
 export interface Rootless {
@@ -45,25 +38,38 @@ export interface Rootless {
   cleanup(): void;
 }
 
-/** Create the user (if needed) and a 0755 temp dir under /tmp holding a copy of dist/jailx. */
+const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
+const line = (text: string, add: string) => `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}${add}\n`;
+
+/** Make the user's scratch (binary, home, the /etc overlay's upper layer) and the wrap prefix. */
 export function installRootless(): Rootless {
-  const user = ensureTestUser();
   const dir = mkdtempSync("/tmp/jxbin-");
   chmodSync(dir, 0o755);
+  const id = freeId();
+  const name = `jxtest${process.pid}`;
+  const home = `${dir}/home`;
+  mkdirSync(home, { mode: 0o755 });
+  Bun.spawnSync(["chown", `${id}:${id}`, home]);
+  // A subordinate range far above what useradd hands out (100000 + n·65536), one per test process.
+  const subStart = 1_000_000_000 + (process.pid % 1000) * 65536;
+  const up = `${dir}/etc-up`;
+  mkdirSync(up);
+  mkdirSync(`${dir}/etc-work`);
+  writeFileSync(`${up}/passwd`, line(read("/etc/passwd"), `${name}:x:${id}:${id}::${home}:/bin/sh`), { mode: 0o644 });
+  writeFileSync(`${up}/group`, line(read("/etc/group"), `${name}:x:${id}:`), { mode: 0o644 });
+  writeFileSync(`${up}/subuid`, line(read("/etc/subuid"), `${name}:${subStart}:65536`), { mode: 0o644 });
+  writeFileSync(`${up}/subgid`, line(read("/etc/subgid"), `${name}:${subStart}:65536`), { mode: 0o644 });
   const binary = `${dir}/jailx`;
   copyFileSync(JAILX, binary);
   chmodSync(binary, 0o755);
+  const enter = 'd=$0; mount -t overlay jx-test-etc -o "lowerdir=/etc,upperdir=$d/etc-up,workdir=$d/etc-work" /etc && exec setpriv "$@"';
   return {
-    user,
+    user: { name, uid: id, gid: id, home, subStart, subCount: 65536 },
     binary,
-    wrap: ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"],
+    wrap: ["unshare", "-m", "--propagation", "private", "sh", "-c", enter, dir, `--reuid=${id}`, `--regid=${id}`, "--init-groups", "--"],
     // Only what a login would give: none of root's variables (HOME, XDG_*) leak to the user.
-    env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: user.home, USER: user.name, LOGNAME: user.name, LANG: "C.UTF-8" },
-    cleanup: () => {
-      rmSync(dir, { recursive: true, force: true });
-      // Leave no user behind that this run created (one that existed before stays).
-      if (user.created) Bun.spawnSync(["userdel", "-r", user.name], { stdout: "ignore", stderr: "ignore" });
-    },
+    env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: home, USER: name, LOGNAME: name, LANG: "C.UTF-8" },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 

@@ -132,9 +132,7 @@ describe("rootless: privileges", () => {
   });
 
   testIf(program("newuidmap"))("--rootless-map sub: the /etc/subuid range is mapped and --user 1000 works", () => {
-    const sub = readFileSync("/etc/subuid", "utf8").split("\n").find((l) => l.startsWith(`${rl.user.name}:`));
-    if (!sub) return void expect(jailx(["run", "--rootless-map", "sub", "--", "/bin/true"], as).code).toBe(125);
-    const start = Number(sub.split(":")[1]);
+    const start = rl.user.subStart;
     const r = sh("cat /proc/self/uid_map; id -u", ["--rootless-map", "sub", "--user", "1000"]);
     const out = lines(r.stdout).map((l) => l.trim().split(/\s+/).join(" "));
     expect(out[0]).toBe(`0 ${rl.user.uid} 1`);
