@@ -89,26 +89,19 @@ export function inspectJson(pid: number, as?: { uid: number; gid: number }): any
   return JSON.parse(r.stdout);
 }
 
-// One user per test process: two test runs at once (several people share this machine) must not
-// delete each other's user. Removed by whichever test created it.
-export const TEST_USER = `jailx-it-${process.pid}`;
-
-/** Creates the unprivileged test user when missing; returns its ids and whether we created it. */
+// The unprivileged reader is a bare uid/gid that no host account or group uses (setpriv needs
+// no account for --reuid/--regid/--clear-groups): nothing is added to the host's /etc, and two
+// test runs at once never share or delete each other's reader.
 export function ensureTestUser(): { uid: number; gid: number; created: boolean } {
-  let created = false;
-  if (spawnSync(["id", "-u", TEST_USER]).exitCode !== 0) {
-    const r = spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER], { stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`useradd failed: ${r.stderr}`);
-    created = true;
-  }
-  const uid = Number(spawnSync(["id", "-u", TEST_USER]).stdout.toString());
-  const gid = Number(spawnSync(["id", "-g", TEST_USER]).stdout.toString());
-  return { uid, gid, created };
+  const used = new Set<number>();
+  for (const f of ["/etc/passwd", "/etc/group"]) for (const l of readFileSync(f, "utf8").split("\n")) used.add(Number(l.split(":")[2]));
+  let id = 62000 + (process.pid % 900);
+  while (used.has(id)) id++;
+  return { uid: id, gid: id, created: false };
 }
 
-export function removeTestUser(): void {
-  spawnSync(["userdel", TEST_USER]);
-}
+/** Nothing to remove: ensureTestUser adds no account. */
+export function removeTestUser(): void {}
 
 export function have(tool: string): boolean {
   return spawnSync(["which", tool]).exitCode === 0;
