@@ -23,6 +23,7 @@ const bwrap =
 const commands: [string, string][] = [
   ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
   ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
+  ...(existsSync("dist/jailx-baseline") ? [["jailx-baseline run (no-AVX2 build)", "./dist/jailx-baseline run -- /bin/true"] as [string, string]] : []),
   ["bwrap (closest equivalent)", bwrap],
   ["unshare -fpmiuU --mount-proc", "unshare -fpmiuU --mount-proc /bin/true"],
   ["/bin/true (no jail)", "/bin/true"],

@@ -1,6 +1,8 @@
 #!/usr/bin/env bun
-// Build the single-file jailx binaries: dist/jailx (this machine, linux-x64) and
-// dist/jailx-linux-arm64 (cross-compiled). Usage: bun scripts/build.ts [--only-native]
+// Build the single-file jailx binaries: dist/jailx (this machine, linux-x64, Bun's "modern"
+// target: x86-64-v3 with AVX2), dist/jailx-baseline (linux-x64 for CPUs without AVX2: Bun's
+// baseline target, x86-64-v2/Nehalem) and dist/jailx-linux-arm64 (cross-compiled).
+// Usage: bun scripts/build.ts [--only-native]
 //
 // --splitting: code that only other commands use (inspect, seccomp, citty) lives in chunks that
 // are loaded on import, so the first `jailx run` process, which only re-executes itself, starts
@@ -16,7 +18,10 @@ const FLAGS = [
 ];
 
 const targets: { target?: string; out: string }[] = [{ out: "dist/jailx" }];
-if (!process.argv.includes("--only-native")) targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64" });
+if (!process.argv.includes("--only-native")) {
+  targets.push({ target: "bun-linux-x64-baseline", out: "dist/jailx-baseline" });
+  targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64" });
+}
 
 mkdirSync("dist", { recursive: true });
 for (const t of targets) {

@@ -5,7 +5,7 @@
 set -euo pipefail
 need=()
 check() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
-for p in bubblewrap firejail uidmap gcc libc6-dev libseccomp-dev strace util-linux iproute2 \
+for p in bubblewrap firejail uidmap gcc libc6-dev libseccomp-dev strace util-linux iproute2 qemu-user libc6-arm64-cross \
          libcap2-bin libcap-ng-utils procps hyperfine nginx-light python3; do check "$p"; done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
