@@ -1,6 +1,7 @@
 // The one schema of `jailx run` options: each flag's name, type, default and help are written
 // here once. The parser, `jailx run --help` and the plan builders all read this table.
 import { UsageError } from "../sys/errors.ts";
+import { DEFAULT_CAPS } from "../sys/caps.ts";
 
 export type OptionType = "bool" | "string";
 
@@ -43,7 +44,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "unsetenv", type: "string", repeat: true, value: "K", group: "Identity", help: "remove an environment variable" },
   // Privileges
   { name: "cap-add", type: "string", repeat: true, value: "NAME", group: "Privileges", help: "keep this capability (e.g. NET_ADMIN or cap_net_admin)" },
-  { name: "cap-drop", type: "string", repeat: true, value: "NAME|ALL", group: "Privileges", help: "drop this capability from the default set" },
+  { name: "cap-drop", type: "string", repeat: true, value: "NAME|ALL", group: "Privileges", default: `root keeps ${DEFAULT_CAPS.join(" ")}`, help: "drop this capability from the default set (no fsetid in it: a write clears setuid/setgid bits; --cap-add FSETID keeps them)" },
   { name: "landlock", type: "bool", group: "Privileges", default: "on where the kernel has Landlock scoping (Linux ≥ 6.12)", help: "the program cannot connect to abstract unix sockets or signal processes outside the jail (host network shared or not); --no-landlock to allow" },
   { name: "allow-new-privs", type: "bool", group: "Privileges", help: "do not set no_new_privs (setuid binaries may then raise privileges inside the jail's limits)" },
   // Seccomp (sys/seccomp)

@@ -17,19 +17,23 @@ export const CAP_NAMES: readonly string[] = [
 
 /**
  * The set a jailed root keeps by default. It starts from what OCI runtimes give containers
- * (Docker's 14) and drops, as podman does, net_raw, mknod and audit_write, and also setfcap:
+ * (Docker's 14) and drops, as podman does, net_raw, mknod and audit_write, and also setfcap
+ * and fsetid:
  * - net_raw: with the host network shared (the default) it captures and forges the host's
  *   traffic (AF_PACKET);
  * - mknod: a device node written through --bind is inert inside (nodev) but real on the host;
  * - setfcap: file capabilities written through --bind are honoured on the host, even ones
  *   outside the jail's bounding set;
+ * - fsetid: the kernel clears S_ISUID (and S_ISGID with group-exec) when a file is written or
+ *   truncated, unless the writer holds it; with it, a jailed root rewrites an existing
+ *   setuid-root binary in a --bind directory and the bit survives for host users to run;
  * - audit_write: nothing a jailed program needs.
  * Everything that reaches outside the jail (sys_admin, sys_ptrace, sys_module, net_admin,
  * dac_read_search, …) is absent too. --cap-add brings any of them back.
  */
 export const DEFAULT_CAPS: readonly string[] = [
-  "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
-  "net_bind_service", "sys_chroot",
+  "chown", "dac_override", "fowner", "kill", "setgid", "setuid", "setpcap", "net_bind_service",
+  "sys_chroot",
 ];
 
 /** Accepts NET_ADMIN, CAP_NET_ADMIN, cap_net_admin, net_admin. */
