@@ -27,7 +27,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "userns-map", type: "string", value: "HOSTID[:COUNT]", group: "Namespaces", default: "root's /etc/subuid range, else 1000000000:65536", help: "root with --userns: ids 0..COUNT-1 inside map to HOSTID.. outside" },
   { name: "rootless-map", type: "string", value: "root|self|sub", group: "Namespaces", default: "root", help: "rootless id mapping: own uid → 0, own uid → itself, or own uid → 0 plus the /etc/subuid range (newuidmap)" },
   { name: "share", type: "string", repeat: true, value: "uts|ipc|cgroup", group: "Namespaces", help: "share this namespace with the host instead of creating one (pid and mount are always new)" },
-  { name: "net", type: "string", value: "host|none", group: "Namespaces", default: "host", help: "host: share the network; none: own network namespace with only loopback (up)" },
+  { name: "net", type: "string", value: "host|none", group: "Namespaces", default: "host", help: "host: share the network; none: own network namespace with only loopback (up). Only 'none' separates abstract unix socket names: with the host network the jail cannot connect to the host's (Landlock) but can bind a free name first and receive the connections of host clients that use it" },
   // Filesystem
   { name: "ro-bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-only (DST defaults to SRC)" },
   { name: "bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-write" },
@@ -53,6 +53,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "seccomp-deny", type: "string", repeat: true, value: "NAME|@group", group: "Seccomp", help: "deny a syscall or group" },
   { name: "seccomp-default-action", type: "string", value: "errno[:N]|kill|log|allow", group: "Seccomp", default: "allow (deny-list: the default policy)", help: "action for syscalls no rule names (errno = allow-list mode)" },
   { name: "seccomp-log", type: "bool", group: "Seccomp", help: "log denied syscalls to the kernel log" },
+  { name: "allow-reuseport", type: "bool", group: "Seccomp", help: "let the program set SO_REUSEPORT (refused by default: with the host network it could join a port a host service listens on and take part of its connections)" },
   // Resources (sys/cgroup)
   { name: "memory", type: "string", value: "SIZE", group: "Resources", help: "memory limit (e.g. 64m, 1g)" },
   { name: "memory-swap", type: "string", value: "SIZE", group: "Resources", help: "memory+swap total (Docker's meaning; needs --memory)" },

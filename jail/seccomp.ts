@@ -9,8 +9,8 @@ import type { ParsedOptions } from "./options.ts";
 export type SeccompPlanBuilder = (o: ParsedOptions, keptCaps: readonly string[]) => SeccompPlan | null;
 
 const PREBUILT = prebuiltDefaultFilter();
-/** Options that change the policy: seccomp's own, and the capabilities it adapts to. */
-const POLICY_OPTIONS = ["seccomp-allow", "seccomp-deny", "seccomp-default-action", "seccomp-log", "cap-add", "cap-drop"];
+/** Options that change the policy: seccomp's own, the capabilities it adapts to, and its opt-outs. */
+const POLICY_OPTIONS = ["seccomp-allow", "seccomp-deny", "seccomp-default-action", "seccomp-log", "cap-add", "cap-drop", "allow-reuseport"];
 
 export function usesDefaultPolicy(o: ParsedOptions): boolean {
   return (o["seccomp"] === undefined || o["seccomp"] === "default") && POLICY_OPTIONS.every((k) => o[k] === undefined);

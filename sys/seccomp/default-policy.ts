@@ -67,6 +67,19 @@ const createRules = (flagsArg: number, modeArg: number): ArgRule[] => [
 ];
 
 /**
+ * SO_REUSEPORT lets a socket join the port of a listener that set it too and take about half
+ * its connections; the kernel only asks that both belong to the same uid, and a root jail on
+ * the host network is the host's root. SOL_SOCKET = 1, SO_REUSEPORT = 15 in asm-generic
+ * (x86_64, its i386 ABI, aarch64; not mips/sparc/parisc/alpha, which jailx does not build for).
+ * `--allow-reuseport` removes this rule (policy.ts finds it by identity).
+ */
+export const REUSEPORT_RULE: ArgRule = {
+  when: [{ arg: 1, op: "eq", value: "1", width: 32 }, { arg: 2, op: "eq", value: "15", width: 32 }],
+  action: EPERM,
+  why: "SO_REUSEPORT would join a port a process outside the jail listens on (--allow-reuseport)",
+};
+
+/**
  * Argument guards: checked before a syscall's own action whenever that action lets it run.
  * The kernel uses only the low 32 bits of ioctl's request and socket's family, so only those
  * are compared (comparing all 64 lets high bits slip past, CVE-2019-10063).
@@ -89,6 +102,7 @@ export const GUARDS: Readonly<Record<string, readonly ArgRule[]>> = {
   clone: [
     { when: [{ arg: 0, op: "masked-ne", mask: CLONE_NAMESPACE_FLAGS, value: "0", width: 32 }], action: EPERM, why: "creates namespaces" },
   ],
+  setsockopt: [REUSEPORT_RULE],
   socket: [
     { when: [{ arg: 0, op: "eq", value: AF_ALG, width: 32 }], action: EPERM, why: "AF_ALG: kernel crypto API" },
     { when: [{ arg: 0, op: "eq", value: AF_VSOCK, width: 32 }], action: EPERM, why: "AF_VSOCK: host/guest sockets" },

@@ -3,7 +3,7 @@
 import type { ParsedOptions } from "../../jail/options.ts";
 import { UsageError } from "../errors.ts";
 import { parseAction, type Action } from "./actions.ts";
-import { ALWAYS_DENIED, CAPABILITY_GATED, DEFAULT_DENY_ACTION, GUARDS, OPT_IN_GROUPS, SPECIAL_ACTIONS } from "./default-policy.ts";
+import { ALWAYS_DENIED, CAPABILITY_GATED, DEFAULT_DENY_ACTION, GUARDS, OPT_IN_GROUPS, REUSEPORT_RULE, SPECIAL_ACTIONS } from "./default-policy.ts";
 import { ABI_GROUPS, GROUPS, expandGroup } from "./groups.ts";
 import type { ArgRule, SyscallRule } from "./policy-types.ts";
 import { isKnownSyscall } from "./tables.ts";
@@ -45,6 +45,7 @@ export function seccompPlanFromOptions(o: ParsedOptions, keptCaps: readonly stri
     foreignAbiAction: file.foreignAbiAction,
     rules: file.rules ?? {},
     log: o["seccomp-log"] === true || file.log === true,
+    allowReuseport: o["allow-reuseport"] === true,
   });
 }
 
@@ -60,6 +61,8 @@ export interface PlanInput {
   foreignAbiAction?: Action;
   rules: Record<string, ArgRule[]>;
   log: boolean;
+  /** Drop the default policy's SO_REUSEPORT guard (`--allow-reuseport`). */
+  allowReuseport?: boolean;
 }
 
 export function buildPlan(p: PlanInput): SeccompPlan {
@@ -81,7 +84,7 @@ export function buildPlan(p: PlanInput): SeccompPlan {
     // In an allow-list the refusals are the user's default action (kill, errno:N…), except
     // the special answers (clone3's ENOSYS) that libc relies on.
     if (allowList) for (const n of [...actions.keys()]) if (!(n in SPECIAL_ACTIONS)) actions.delete(n);
-    for (const [n, rules] of Object.entries(GUARDS)) guards.set(n, [...rules]);
+    for (const [n, rules] of Object.entries(GUARDS)) guards.set(n, rules.filter((r) => !(p.allowReuseport && r === REUSEPORT_RULE)));
   }
   // An allow-list always lets the basics through (as systemd's @default).
   if (allowList) for (const n of expandGroup("@default")) if (!baseRefused.has(n)) actions.set(n, "allow");

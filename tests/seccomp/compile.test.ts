@@ -71,6 +71,11 @@ describe("argument rules", () => {
     ["socket", [40n], "errno:EPERM"], // AF_VSOCK
     ["socket", [1n], "allow"],
     ["socket", [10n], "allow"],
+    ["setsockopt", [3n, 1n, 15n], "errno:EPERM"], // SOL_SOCKET, SO_REUSEPORT
+    ["setsockopt", [3n, 0xffffffff00000001n, 0x700000000fn], "errno:EPERM"], // high bits: the kernel takes ints
+    ["setsockopt", [3n, 1n, 2n], "allow"], // SO_REUSEADDR
+    ["setsockopt", [3n, 6n, 15n], "allow"], // IPPROTO_TCP, optname 15 (not SO_REUSEPORT)
+    ["setsockopt", [3n, 0n, 15n], "allow"], // SOL_IP, optname 15
     ["personality", [0n], "allow"],
     ["personality", [0xffffffffn], "allow"],
     ["personality", [0x0400000n], "errno:EPERM"],
@@ -79,11 +84,27 @@ describe("argument rules", () => {
     expect(describeRet(verdict(prog, "x86_64", nr(name), args))).toBe(want);
     expect(describeRet(actionToRet(expectedAction(plan, "x86_64", name, args)))).toBe(want);
   });
+  test("SO_REUSEPORT: refused on aarch64 too (same SOL_SOCKET/SO_REUSEPORT), allowed with --allow-reuseport", () => {
+    const arm = compileToInsns(plan, "aarch64");
+    const armNr = TABLES.aarch64.get("setsockopt")!;
+    expect(describeRet(verdict(arm, "aarch64", armNr, [3n, 1n, 15n]))).toBe("errno:EPERM");
+    expect(describeRet(verdict(arm, "aarch64", armNr, [3n, 1n, 2n]))).toBe("allow");
+    const open = seccompPlanFromOptions({ "allow-reuseport": true }, DEFAULT_CAPS)!;
+    for (const machine of ["x86_64", "aarch64"] as Machine[]) {
+      const abi: Abi = machine;
+      expect(describeRet(verdict(compileToInsns(open, machine), abi, TABLES[abi].get("setsockopt")!, [3n, 1n, 15n]))).toBe("allow");
+    }
+  });
+  test("i386 is closed by default: setsockopt and socketcall through int 0x80 get ENOSYS", () => {
+    expect(describeRet(verdict(prog, "i386", nr("setsockopt", "i386"), [3n, 1n, 15n]))).toBe("errno:ENOSYS");
+    expect(describeRet(verdict(prog, "i386", nr("socketcall", "i386"), [14n]))).toBe("errno:ENOSYS"); // SYS_SETSOCKOPT
+  });
   test("i386 (when open) checks the same arguments", () => {
     const p = compileToInsns(PLANS["i386+x32 open"]!, "x86_64");
     expect(describeRet(verdict(p, "i386", nr("clone", "i386"), [0x10000000n]))).toBe("errno:EPERM");
     expect(describeRet(verdict(p, "i386", nr("socket", "i386"), [38n]))).toBe("errno:EPERM");
     expect(describeRet(verdict(p, "i386", nr("socketcall", "i386"), [1n]))).toBe("errno:ENOSYS");
+    expect(describeRet(verdict(p, "i386", nr("setsockopt", "i386"), [3n, 1n, 15n]))).toBe("errno:EPERM");
     expect(describeRet(verdict(p, "x32", nr("getppid", "x32")))).toBe("errno:EPERM");
     expect(describeRet(verdict(p, "x32", nr("read", "x32")))).toBe("allow");
   });

@@ -36,6 +36,11 @@ describe("default policy", () => {
     expect(p.syscalls.socket!.argRules!.map((r) => r.when[0]!.value)).toEqual(["38", "40"]);
     expect(p.syscalls.personality!.argRules!.at(-1)).toMatchObject({ when: [], action: "errno:1" });
   });
+  test("guards setsockopt(SOL_SOCKET, SO_REUSEPORT); --allow-reuseport removes only that rule", () => {
+    expect(p.syscalls.setsockopt!.argRules!.map((r) => r.when.map((c) => `${c.arg}=${c.value}/${c.width}`))).toEqual([["1=1/32", "2=15/32"]]);
+    expect(plan({ "allow-reuseport": true }).syscalls.setsockopt).toBeUndefined();
+    expect(plan({ "allow-reuseport": true }).syscalls.ioctl).toEqual(p.syscalls.ioctl!);
+  });
   test("closes the i386 and x32 ABIs with ENOSYS", () => {
     expect(p.openAbis).toEqual([]);
     expect(p.foreignAbiAction).toBe("errno:38");

@@ -27,7 +27,7 @@ test("a default run takes its plan from the binary, and it is the plan the polic
   const full = buildPlan(parseRunArgs(["--", "/bin/true"]), fakeHost(), seccompPlanFromOptions);
   expect(fast.seccomp).toEqual(full.seccomp);
   expect(usesDefaultPolicy({ seccomp: "default" })).toBe(true);
-  for (const o of [{ seccomp: "none" }, { "seccomp-allow": ["ptrace"] }, { "seccomp-log": true }, { "cap-add": ["SYS_ADMIN"] }, { "cap-drop": ["ALL"] }])
+  for (const o of [{ seccomp: "none" }, { "seccomp-allow": ["ptrace"] }, { "seccomp-log": true }, { "cap-add": ["SYS_ADMIN"] }, { "cap-drop": ["ALL"] }, { "allow-reuseport": true }])
     expect(usesDefaultPolicy(o)).toBe(false);
 });
 
