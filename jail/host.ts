@@ -1,5 +1,5 @@
 // The real HostFacts for the plan builder.
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { fdIsOpen, isTerminal } from "../sys/proc.ts";
 import { hostIds } from "../sys/ids.ts";
 import type { HostFacts, PathKind } from "./plan.ts";
@@ -28,6 +28,13 @@ export function realHost(): HostFacts {
     readText(path) {
       try {
         return readFileSync(path, "utf8");
+      } catch {
+        return null;
+      }
+    },
+    listDir(path) {
+      try {
+        return readdirSync(path);
       } catch {
         return null;
       }

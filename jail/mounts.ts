@@ -37,14 +37,54 @@ export const ETC_HIDDEN = [
 ];
 
 /**
- * /proc entries hidden or read-only, as OCI runtimes do by default: kernel memory, keys,
- * timers and scheduler internals leak host information; /proc/sys and friends change the host.
- * Beyond OCI: kpageflags/kpagecount/kpagecgroup give root (any uid 0 in the host user
- * namespace, no capability needed) the flags and use counts of every physical page of the
- * host — side-channel material no jailed program needs.
+ * The top-level /proc entries (besides the pid directories) a jail sees. Everything else that
+ * the host's /proc lists is masked, so an entry a newer kernel adds is hidden until someone
+ * decides it is harmless. What is here, and who needs it:
+ * - self, thread-self, mounts, net: links into the process's own directory (every libc and
+ *   runtime, mount(8), df, ss/netstat);
+ * - cpuinfo, meminfo, stat, uptime, loadavg, vmstat: ps, top, free, uptime, vmstat, htop, JVMs,
+ *   glibc's CPU count (sysconf falls back to /proc/stat without /sys), Python, Node, nginx;
+ * - version, filesystems, cgroups: uname-like tools, libmount and SELinux libraries, JVM
+ *   container detection;
+ * - sys (read-only, below): sysctl readers (Python, JVM, nginx read somaxconn, ...);
+ * - sysvipc: ipcs (the jail's own ipc namespace);
+ * - tty: ps maps terminal numbers to names through /proc/tty/drivers (tty/driver is masked).
+ * Masked among others: cmdline (the host's boot parameters), program_cpu, slabinfo,
+ * pagetypeinfo, zoneinfo, buddyinfo, vmallocinfo, iomem, ioports, kallsyms, interrupts, softirqs,
+ * diskstats, partitions, swaps, locks, pressure, crypto, devices, consoles, config.gz, kmsg,
+ * mtrr, driver, bus, fs, irq, acpi.
  */
-export const PROC_MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts", "/proc/kpageflags", "/proc/kpagecount", "/proc/kpagecgroup"];
+export const PROC_VISIBLE = [
+  "self", "thread-self", "mounts", "net", "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "vmstat",
+  "version", "filesystems", "cgroups", "sys", "sysvipc", "tty",
+];
+
+/**
+ * Masked whatever the host's /proc lists (a host /proc mounted with subset=pid lists almost
+ * nothing), as OCI runtimes do: kernel memory, keys, timers and scheduler internals.
+ * kpageflags/kpagecount/kpagecgroup give root the flags and use counts of every physical page
+ * of the host; tty/driver/serial the host's serial port counters.
+ */
+export const PROC_MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts", "/proc/kpageflags", "/proc/kpagecount", "/proc/kpagecgroup", "/proc/tty/driver"];
+const PROC_MASKED_DIRS = new Set(["/proc/acpi", "/proc/asound", "/proc/scsi", "/proc/tty/driver"]);
+/** Read-only where visible (OCI's list; the others are masked by the allow-list anyway). */
 export const PROC_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/** Mask and read-only operations for the jail's /proc, from the host's /proc listing. */
+export function procMasks(host: HostFacts): MountOp[] {
+  const masks = new Map<string, "dir" | "file">(PROC_MASKED.map((p) => [p, PROC_MASKED_DIRS.has(p) ? "dir" : "file"]));
+  for (const name of host.listDir("/proc") ?? []) {
+    // Pid directories are the jail's own in its pid namespace. The only links procfs puts at the
+    // top are self, thread-self, mounts and net, all visible: a link is never masked (a mount
+    // on it would land on what it points to in the jail's /proc).
+    if (/^\d+$/.test(name) || PROC_VISIBLE.includes(name) || host.readlink(`/proc/${name}`) !== null) continue;
+    const kind = host.stat(`/proc/${name}`);
+    if (kind !== null) masks.set(`/proc/${name}`, kind === "dir" ? "dir" : "file");
+  }
+  const ops: MountOp[] = [...masks].map(([dst, kind]) => ({ op: "mask", dst, kind, optional: true }));
+  for (const p of PROC_READONLY) if (!masks.has(p)) ops.push({ op: "readonly", dst: p, optional: true });
+  return ops;
+}
 
 export const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -103,8 +143,7 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
     if (host.stat("/etc") === "dir") ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
   }
   ops.push({ op: "proc", dst: "/proc" });
-  for (const p of PROC_MASKED) ops.push({ op: "mask", dst: p, kind: p === "/proc/acpi" || p === "/proc/asound" || p === "/proc/scsi" ? "dir" : "file", optional: true });
-  for (const p of PROC_READONLY) ops.push({ op: "readonly", dst: p, optional: true });
+  ops.push(...procMasks(host));
   // /dev holds only mount points and symlinks: a small size keeps it from becoming scratch space.
   ops.push({ op: "tmpfs", dst: "/dev", mode: "0755", size: "1m" });
   // Read-only binds: the nodes are the host's own inodes, and root in the jail (CAP_FOWNER,

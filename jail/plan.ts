@@ -24,6 +24,8 @@ export interface HostFacts {
   /** target when `path` itself is a symlink */
   readlink(path: string): string | null;
   readText(path: string): string | null;
+  /** names in a directory, or null when it cannot be read */
+  listDir(path: string): string[] | null;
   fdOpen(fd: number): boolean;
   /** the directory jailx was started in */
   cwd: string;

@@ -33,6 +33,10 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
     stat: (p) => (p in links ? "dir" : (paths[p] ?? null)),
     readlink: (p) => links[p] ?? null,
     readText: (p) => files[p] ?? null,
+    listDir: (dir) => {
+      const names = [...Object.keys(paths), ...Object.keys(links)].filter((p) => p.startsWith(dir + "/") && !p.slice(dir.length + 1).includes("/"));
+      return names.length || paths[dir] === "dir" ? names.map((p) => p.slice(dir.length + 1)) : null;
+    },
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
     stdinIsTerminal: spec.tty ?? true,

@@ -44,6 +44,38 @@ describe("defaults", () => {
   });
 });
 
+describe("/proc allow-list", () => {
+  const host: FakeHostSpec = {
+    paths: {
+      "/proc": "dir", "/proc/1": "dir", "/proc/4242": "dir", "/proc/meminfo": "file", "/proc/sys": "dir", "/proc/fs": "dir",
+      "/proc/program_cpu": "file", "/proc/slabinfo": "file", "/proc/driver": "dir", "/proc/some_new_file": "file", "/proc/tty": "dir",
+    },
+    links: { "/proc/self": "4242", "/proc/mounts": "self/mounts" },
+  };
+  const masks = (p: ReturnType<typeof plan>) => p.mounts.filter((m) => m.op === "mask" && m.dst.startsWith("/proc/"));
+  test("every top-level entry the host lists that is not on the list is masked, by its kind", () => {
+    const m = masks(plan(["--", "true"], host));
+    expect(m).toContainEqual({ op: "mask", dst: "/proc/program_cpu", kind: "file", optional: true });
+    expect(m).toContainEqual({ op: "mask", dst: "/proc/slabinfo", kind: "file", optional: true });
+    expect(m).toContainEqual({ op: "mask", dst: "/proc/some_new_file", kind: "file", optional: true });
+    expect(m).toContainEqual({ op: "mask", dst: "/proc/driver", kind: "dir", optional: true });
+    expect(m).toContainEqual({ op: "mask", dst: "/proc/fs", kind: "dir", optional: true });
+    expect(m).toContainEqual({ op: "mask", dst: "/proc/tty/driver", kind: "dir", optional: true });
+    const dsts = m.map((x) => x.dst);
+    for (const kept of ["/proc/meminfo", "/proc/sys", "/proc/tty", "/proc/1", "/proc/4242", "/proc/self", "/proc/mounts"]) expect(dsts).not.toContain(kept);
+  });
+  test("masked entries are not remounted read-only too; /proc/sys stays read-only", () => {
+    const p = plan(["--", "true"], host);
+    const ro = p.mounts.filter((m) => m.op === "readonly").map((m) => m.dst);
+    expect(ro).toContain("/proc/sys");
+    expect(ro).not.toContain("/proc/fs");
+  });
+  test("the OCI masks stay even when the host's /proc lists nothing (subset=pid)", () => {
+    const dsts = masks(plan(["--", "true"], { paths: { "/proc": "dir" } })).map((x) => x.dst);
+    for (const p of ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/kpageflags"]) expect(dsts).toContain(p);
+  });
+});
+
 describe("rootless", () => {
   test("own uid maps to root, setgroups denied", () => {
     const p = plan(["--", "true"], { uid: 1000, gid: 1000 });
