@@ -18,7 +18,7 @@ function machineArg(v: unknown): Machine {
   throw new UsageError(`--arch ${String(v)}: unknown architecture; use x86_64 or aarch64`);
 }
 
-const POLICY_FLAGS = new Set(["seccomp", "seccomp-allow", "seccomp-deny", "seccomp-default-action", "seccomp-log"]);
+const POLICY_FLAGS = new Set(["seccomp", "seccomp-allow", "seccomp-deny", "seccomp-default-action", "seccomp-log", "allow-reuseport"]);
 
 /** Our own flags, taken out before the run-option parser sees the rest. */
 function takeFlag(args: string[], name: string, hasValue: boolean): string | boolean | undefined {
@@ -47,6 +47,7 @@ const show = defineCommand({
     "seccomp-deny": { type: "string", description: "NAME|@group (repeatable)" },
     "seccomp-default-action": { type: "string", description: "errno[:N]|kill|log|allow" },
     "seccomp-log": { type: "boolean", description: "log denials" },
+    "allow-reuseport": { type: "boolean", description: "drop the SO_REUSEPORT rule" },
     caps: { type: "string", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
     plan: { type: "boolean", description: "print the policy plan as JSON instead of the disassembly" },
     output: { type: "string", description: "also write the raw filter (sock_filter array) to FILE" },
@@ -61,7 +62,7 @@ const show = defineCommand({
     const { options, command } = parseRunArgs(args);
     if (command.length) throw new UsageError(`unexpected argument '${command[0]}': 'jailx seccomp show' takes only seccomp options`);
     for (const k of Object.keys(options)) {
-      if (!POLICY_FLAGS.has(k)) throw new UsageError(`--${k} is not a seccomp option: give --seccomp, --seccomp-allow, --seccomp-deny, --seccomp-default-action or --seccomp-log`);
+      if (!POLICY_FLAGS.has(k)) throw new UsageError(`--${k} is not a seccomp option: give --seccomp, --seccomp-allow, --seccomp-deny, --seccomp-default-action, --seccomp-log or --allow-reuseport`);
     }
     const kept = typeof caps === "string" ? caps.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_CAPS;
     const plan = seccompPlanFromOptions(options, kept);
