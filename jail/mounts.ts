@@ -70,16 +70,17 @@ const PROC_MASKED_DIRS = new Set(["/proc/acpi", "/proc/asound", "/proc/scsi", "/
 /** Read-only where visible (OCI's list; the others are masked by the allow-list anyway). */
 export const PROC_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
+const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
+
 /** Mask and read-only operations for the jail's /proc, from the host's /proc listing. */
 export function procMasks(host: HostFacts): MountOp[] {
   const masks = new Map<string, "dir" | "file">(PROC_MASKED.map((p) => [p, PROC_MASKED_DIRS.has(p) ? "dir" : "file"]));
-  for (const name of host.listDir("/proc") ?? []) {
+  for (const { name, mode } of host.listModes("/proc") ?? []) {
     // Pid directories are the jail's own in its pid namespace. The only links procfs puts at the
     // top are self, thread-self, mounts and net, all visible: a link is never masked (a mount
     // on it would land on what it points to in the jail's /proc).
-    if (/^\d+$/.test(name) || PROC_VISIBLE.includes(name) || host.readlink(`/proc/${name}`) !== null) continue;
-    const kind = host.stat(`/proc/${name}`);
-    if (kind !== null) masks.set(`/proc/${name}`, kind === "dir" ? "dir" : "file");
+    if (/^\d+$/.test(name) || PROC_VISIBLE.includes(name) || (mode & S_IFMT) === S_IFLNK) continue;
+    masks.set(`/proc/${name}`, (mode & S_IFMT) === S_IFDIR ? "dir" : "file");
   }
   const ops: MountOp[] = [...masks].map(([dst, kind]) => ({ op: "mask", dst, kind, optional: true }));
   for (const p of PROC_READONLY) if (!masks.has(p)) ops.push({ op: "readonly", dst: p, optional: true });

@@ -14,6 +14,11 @@ import { buildMounts, type MountOp } from "./mounts.ts";
 
 export type PathKind = "dir" | "file" | "other";
 
+export interface ModeEntry {
+  name: string;
+  mode: number;
+}
+
 /** What the plan may know about the host. Real: jail/host.ts; tests: a fake. */
 export interface HostFacts {
   uid: number;
@@ -24,8 +29,8 @@ export interface HostFacts {
   /** target when `path` itself is a symlink */
   readlink(path: string): string | null;
   readText(path: string): string | null;
-  /** names in a directory, or null when it cannot be read */
-  listDir(path: string): string[] | null;
+  /** entries of a directory with their st_mode (symlinks not followed); null when unreadable */
+  listModes(dir: string): ModeEntry[] | null;
   fdOpen(fd: number): boolean;
   /** the directory jailx was started in */
   cwd: string;

@@ -49,8 +49,9 @@ describe("/proc allow-list", () => {
     paths: {
       "/proc": "dir", "/proc/1": "dir", "/proc/4242": "dir", "/proc/meminfo": "file", "/proc/sys": "dir", "/proc/fs": "dir",
       "/proc/program_cpu": "file", "/proc/slabinfo": "file", "/proc/driver": "dir", "/proc/some_new_file": "file", "/proc/tty": "dir",
+      "/proc/self": "other", "/proc/mounts": "other", "/proc/some_new_link": "other",
     },
-    links: { "/proc/self": "4242", "/proc/mounts": "self/mounts" },
+    modes: { "/proc/self": 0o120777, "/proc/mounts": 0o120777, "/proc/some_new_link": 0o120777 },
   };
   const masks = (p: ReturnType<typeof plan>) => p.mounts.filter((m) => m.op === "mask" && m.dst.startsWith("/proc/"));
   test("every top-level entry the host lists that is not on the list is masked, by its kind", () => {
@@ -62,7 +63,7 @@ describe("/proc allow-list", () => {
     expect(m).toContainEqual({ op: "mask", dst: "/proc/fs", kind: "dir", optional: true });
     expect(m).toContainEqual({ op: "mask", dst: "/proc/tty/driver", kind: "dir", optional: true });
     const dsts = m.map((x) => x.dst);
-    for (const kept of ["/proc/meminfo", "/proc/sys", "/proc/tty", "/proc/1", "/proc/4242", "/proc/self", "/proc/mounts"]) expect(dsts).not.toContain(kept);
+    for (const kept of ["/proc/meminfo", "/proc/sys", "/proc/tty", "/proc/1", "/proc/4242", "/proc/self", "/proc/mounts", "/proc/some_new_link"]) expect(dsts).not.toContain(kept);
   });
   test("masked entries are not remounted read-only too; /proc/sys stays read-only", () => {
     const p = plan(["--", "true"], host);
