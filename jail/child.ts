@@ -100,7 +100,14 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
   }
 }
 
-function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>, source?: number): void {
+/**
+ * The first attached mask of each kind, kept open: later masks are clones of it (one open_tree
+ * instead of a new tmpfs or a lookup of /dev/null plus mount_setattr — a clone keeps the
+ * read-only flags). /proc alone takes about 40 masks.
+ */
+type MaskTemplates = { file?: number; dir?: number };
+
+function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>, source?: number, templates?: MaskTemplates): void {
   switch (op.op) {
     case "hide-bind":
       return hiddenView(k, rootFd, op);
@@ -138,14 +145,17 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
         if (op.optional && isMissing(err)) return;
         throw err;
       }
+      const template = op.op === "mask" ? templates?.[op.kind] : undefined;
       const fd =
         op.op === "readonly" ? k.cloneTreeAt(target, true)
+        : template !== undefined ? k.cloneTreeAt(template, false)
         : op.kind === "file" ? k.cloneTree("/dev/null", false)
         : k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
-      k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
+      if (template === undefined) k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
       k.attach(fd, target, op.dst);
       k.close(target);
-      k.close(fd);
+      if (op.op === "mask" && templates && template === undefined) templates[op.kind] = fd;
+      else k.close(fd);
       return;
     }
   }
@@ -161,7 +171,9 @@ export function buildFilesystem(plan: Plan, k: Kernel, rootfs: string | null): v
   const rootFd = rootfs ? k.cloneTree(rootfs, true) : k.newFs("tmpfs", { mode: "0755" }, NOSUID | NODEV);
   if (rootfs) k.setMountAttrs(rootFd, NOSUID | NODEV, true, rootfs);
   k.attachAtPath(rootFd, STAGING);
-  for (const op of plan.mounts) applyMount(k, rootFd, op, sources);
+  const templates: MaskTemplates = {};
+  for (const op of plan.mounts) applyMount(k, rootFd, op, sources, undefined, templates);
+  for (const fd of Object.values(templates)) k.close(fd);
   // The root itself is read-only; /tmp, /run, /dev/shm and --bind/--tmpfs stay writable.
   k.setMountAttrs(rootFd, RDONLY, false, "/");
   k.pivotInto(rootFd);
