@@ -12,6 +12,7 @@ import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
 interface Call {
   op: string;
   args: unknown[];
+  ret?: unknown;
 }
 
 function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?: string[] } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
@@ -19,7 +20,8 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?
   let nextFd = 10;
   const k = new Proxy({} as Kernel, {
     get: (_t, op: string) => (...args: unknown[]) => {
-      calls.push({ op, args });
+      const call: Call = { op, args };
+      calls.push(call);
       if (op === "openInRoot" && opts.missing?.includes(args[1] as string))
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
       if (op === "execve") return 2; // ENOENT: keep searching PATH
@@ -27,7 +29,7 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?
       if (op === "chdir" && opts.noDir?.includes(args[0] as string)) throw new SysError("chdir", "ENOENT", 2, args[0] as string);
       if (op === "isDir") return (args[0] as string).endsWith(".d") || (args[0] as string).endsWith("/private");
       if (op === "newFs" && args[0] === "overlay" && opts.noOverlay) throw new SysError("fsopen", "ENODEV", 19, "overlay");
-      return ["cloneTree", "cloneTreeAt", "newFs", "ensureDir", "ensureFile", "openInRoot"].includes(op) ? nextFd++ : undefined;
+      return (call.ret = ["cloneTree", "cloneTreeAt", "newFs", "ensureDir", "ensureFile", "openInRoot"].includes(op) ? nextFd++ : undefined);
     },
   });
   return { k, calls, ops: () => calls.map((c) => c.op) };
@@ -96,6 +98,26 @@ describe("namespace setup", () => {
     const { k, calls } = recordingKernel({ missing: ["/proc/acpi", "/proc/sched_debug"] });
     setupNamespace(plan(["--", "true"]), k);
     expect(calls.filter((c) => c.op === "openInRoot" && c.args[1] === "/proc/acpi")).toHaveLength(1);
+  });
+
+  test("masks after the first of their kind are clones of it, and the kept templates are closed before pivot_root", () => {
+    const { k, calls } = recordingKernel();
+    setupNamespace(plan(["--", "true"]), k);
+    const proc = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "proc");
+    const after = calls.slice(proc);
+    // One /dev/null lookup and one tmpfs for all of /proc's masks; the others clone those.
+    const files = after.filter((c) => c.op === "cloneTree" && c.args[0] === "/dev/null");
+    const dirs = after.filter((c) => c.op === "newFs" && c.args[0] === "tmpfs" && (c.args[1] as { size?: string }).size === "4k");
+    expect([files.length, dirs.length]).toEqual([1, 1]);
+    const templates = [files[0]!.ret, dirs[0]!.ret];
+    const clones = after.filter((c) => c.op === "cloneTreeAt" && templates.includes(c.args[0]));
+    expect(clones.length).toBeGreaterThan(5);
+    const pivot = calls.findIndex((c) => c.op === "pivotInto");
+    for (const t of templates) {
+      const closed = calls.findIndex((c) => c.op === "close" && c.args[0] === t);
+      expect(closed).toBeGreaterThan(calls.lastIndexOf(clones.at(-1)!));
+      expect(closed).toBeLessThan(pivot);
+    }
   });
 
   test("the cgroup namespace is unshared first (after the supervisor moved us), user-ns root before mounts", () => {
