@@ -88,9 +88,11 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
   k.close(overlay);
   // A layer is one filesystem: the host's mounts beneath src (e.g. a container runtime's
   // /etc/resolv.conf) are not in it. Bind them again, unless hidden.
+  const rebound: string[] = [];
   for (const sub of k.submounts(op.src)) {
     const rel = sub.slice(op.src.length + 1);
     if (hidden(rel)) continue;
+    rebound.push(rel);
     const src = k.cloneTree(sub, true);
     k.setMountAttrs(src, RDONLY | NOSUID | NODEV, true, sub);
     const t = k.openInRoot(rootFd, `${op.dst}/${rel}`);
@@ -98,6 +100,10 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
     k.close(t);
     k.close(src);
   }
+  // A whiteout cannot reach into a host mount bound again on top: mask those paths instead.
+  for (const h of op.hide)
+    if (rebound.some((r) => h.startsWith(r + "/")))
+      applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind: k.isDir(`${op.src}/${h}`) ? "dir" : "file", optional: true }, new Map());
 }
 
 function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>, source?: number): void {

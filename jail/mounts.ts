@@ -3,6 +3,7 @@
 import { UsageError } from "../sys/errors.ts";
 import type { ParsedOptions } from "./options.ts";
 import type { HostFacts } from "./plan.ts";
+import { etcHidden } from "./etc-view.ts";
 
 export type MountOp =
   /** bind a host path; `dev` keeps device nodes usable (only for /dev/null and friends) */
@@ -90,17 +91,27 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
   return ops.sort((a, b) => a.depth - b.depth || a.order - b.order).map((x) => x.op);
 }
 
-export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | null): MountOp[] {
+/**
+ * `hideByMode`: also hide what the host's "other" cannot read under /etc (jails without a user
+ * namespace, whose root is the host's root; see jail/etc-view.ts).
+ */
+export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | null, hideByMode: boolean): MountOp[] {
   const ops: MountOp[] = [];
+  const binds = userBinds(o, host);
   if (!rootfs && o["no-system-binds"] !== true) {
     for (const p of SYSTEM_PATHS) {
       const link = host.readlink(p);
       if (link !== null) ops.push({ op: "symlink", target: link, dst: p });
       else if (host.stat(p) === "dir") ops.push({ op: "bind", src: p, dst: p, readonly: true, kind: "dir" });
     }
-    // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
-    const hide = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
-    if (host.stat("/etc") === "dir") ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
+    if (host.stat("/etc") === "dir") {
+      // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
+      const names = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
+      // What the user binds beneath /etc explicitly is shown (the bind needs its mount point).
+      const keep = binds.flatMap((b) => (b.op === "bind" && b.dst.startsWith("/etc/") ? [b.dst.slice(5)] : []));
+      const hide = etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list: host.listModes });
+      ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
+    }
   }
   ops.push({ op: "proc", dst: "/proc" });
   for (const p of PROC_MASKED) ops.push({ op: "mask", dst: p, kind: p === "/proc/acpi" || p === "/proc/asound" || p === "/proc/scsi" ? "dir" : "file", optional: true });
@@ -119,6 +130,6 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
   ["stdin", "stdout", "stderr"].forEach((n, i) => ops.push({ op: "symlink", target: `/proc/self/fd/${i}`, dst: `/dev/${n}` }));
   ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777" });
   ops.push({ op: "tmpfs", dst: "/run", mode: "0755" });
-  ops.push(...userBinds(o, host));
+  ops.push(...binds);
   return ops;
 }

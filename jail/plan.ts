@@ -11,6 +11,7 @@ import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
 import type { ParsedOptions, ParsedRun } from "./options.ts";
 import { buildMounts, type MountOp } from "./mounts.ts";
+import type { ModeEntry } from "./etc-view.ts";
 
 export type PathKind = "dir" | "file" | "other";
 
@@ -24,6 +25,8 @@ export interface HostFacts {
   /** target when `path` itself is a symlink */
   readlink(path: string): string | null;
   readText(path: string): string | null;
+  /** entries of a directory with their st_mode (symlinks not followed); null when unreadable */
+  listModes(dir: string): ModeEntry[] | null;
   fdOpen(fd: number): boolean;
   /** the directory jailx was started in */
   cwd: string;
@@ -270,7 +273,9 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     hostname: ns.uts ? (hostname ?? "jailx") : null,
     net: ns.net ? "none" : "host",
     rootfs,
-    mounts: buildMounts(o, host, rootfs),
+    // Without a user namespace root inside is the host's root: it could read every root-only
+    // file under /etc, so those are hidden by mode as well as by name.
+    mounts: buildMounts(o, host, rootfs, !userns),
     chdir,
     hostCwd: host.cwd,
     env: environment(o, host, user),

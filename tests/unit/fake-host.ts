@@ -11,6 +11,8 @@ export interface FakeHostSpec {
   openFds?: number[];
   cwd?: string;
   tty?: boolean;
+  /** st_mode of paths (default: 0o40755 for directories, 0o100644 for the rest) */
+  modes?: Record<string, number>;
 }
 
 export const PASSWD = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n";
@@ -33,6 +35,12 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
     stat: (p) => (p in links ? "dir" : (paths[p] ?? null)),
     readlink: (p) => links[p] ?? null,
     readText: (p) => files[p] ?? null,
+    listModes: (dir) => {
+      if (paths[dir] !== "dir") return null;
+      return Object.keys(paths)
+        .filter((p) => p.startsWith(dir + "/") && !p.slice(dir.length + 1).includes("/"))
+        .map((p) => ({ name: p.slice(dir.length + 1), mode: spec.modes?.[p] ?? (paths[p] === "dir" ? 0o40755 : 0o100644) }));
+    },
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
     stdinIsTerminal: spec.tty ?? true,
