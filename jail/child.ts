@@ -181,7 +181,7 @@ export function setupNamespace(plan: Plan, k: Kernel): void {
   buildFilesystem(plan, k, plan.rootfs);
   if (plan.hostname !== null) k.setHostname(plan.hostname);
   if (plan.net === "none") k.loopbackUp();
-  for (const r of plan.rlimits) k.setRlimit(r.name, BigInt(r.soft), r.hard === undefined ? undefined : BigInt(r.hard));
+  for (const r of plan.rlimits) k.setRlimit(r.name, BigInt(r.soft), BigInt(r.hard));
 }
 
 /** Give up everything the program must not have. Shared by the program and by jailx's init. */

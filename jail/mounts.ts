@@ -1,7 +1,7 @@
 // The filesystem view of a jail as an ordered list of mount operations (pure data).
 // jail/child.ts applies them beneath the new root; `--dry-run` prints them.
 import { UsageError } from "../sys/errors.ts";
-import type { ParsedOptions } from "./options.ts";
+import { RESOURCE_DEFAULTS, type ParsedOptions } from "./options.ts";
 import type { HostFacts } from "./plan.ts";
 import { etcHidden } from "./etc-view.ts";
 
@@ -59,6 +59,20 @@ function splitSpec(what: string, spec: string): { src: string; dst: string } {
   return { src: src.replace(/\/+$/, "") || "/", dst: dst.replace(/\/+$/, "") || "/" };
 }
 
+/**
+ * The size of jailx's tmpfs mounts and of every --tmpfs without size=: a fixed size or a
+ * percentage of RAM (the kernel computes it), or undefined for the kernel's default (half of
+ * RAM, for each mount: a jail could fill several).
+ */
+export function tmpfsSize(o: ParsedOptions): string | undefined {
+  const v = (o["tmpfs-size"] as string | undefined) ?? RESOURCE_DEFAULTS.tmpfsSize;
+  if (v === "unlimited") return undefined;
+  const m = /^(\d+)([kmg%]?)$/i.exec(v);
+  if (!m || Number(m[1]) === 0 || (m[2] === "%" && Number(m[1]) > 100))
+    throw new UsageError(`--tmpfs-size '${v}': use a size like 512m or 2g, a percentage of RAM like 25%, or unlimited`);
+  return v.toLowerCase();
+}
+
 function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
   const ops: { op: MountOp; depth: number; order: number }[] = [];
   const add = (op: MountOp, dst: string) => ops.push({ op, depth: dst.split("/").length, order: ops.length });
@@ -73,10 +87,11 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
   for (const spec of (o["tmpfs"] as string[] | undefined) ?? []) {
     const [dst, ...opts] = spec.split(":");
     if (!dst || !dst.startsWith("/")) throw new UsageError(`--tmpfs '${spec}': use an absolute path, e.g. --tmpfs /scratch:size=64m`);
-    let size: string | undefined;
+    let size = tmpfsSize(o);
     for (const opt of opts) {
       const m = /^size=(\d+[kmg%]?)$/i.exec(opt);
-      if (!m) throw new UsageError(`--tmpfs '${spec}': unknown option '${opt}'; only size=N[k|m|g] is supported`);
+      // size=0 would mean no limit to the kernel.
+      if (!m || /^0+\D?$/.test(m[1]!)) throw new UsageError(`--tmpfs '${spec}': unknown option '${opt}'; only size=N[k|m|g|%] (N > 0) is supported`);
       size = m[1];
     }
     add({ op: "tmpfs", dst, mode: "1777", ...(size ? { size } : {}) }, dst);
@@ -125,11 +140,14 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
     if (host.stat(`/dev/${n}`) !== null) ops.push({ op: "bind", src: `/dev/${n}`, dst: `/dev/${n}`, readonly: true, kind: "file", dev: true });
   ops.push({ op: "devpts", dst: "/dev/pts" });
   ops.push({ op: "symlink", target: "pts/ptmx", dst: "/dev/ptmx" });
-  ops.push({ op: "tmpfs", dst: "/dev/shm", mode: "1777" });
+  // Sized: unsized, each of /dev/shm, /tmp and /run could take half of the host's RAM.
+  const size = tmpfsSize(o);
+  const sized = size === undefined ? {} : { size };
+  ops.push({ op: "tmpfs", dst: "/dev/shm", mode: "1777", ...sized });
   ops.push({ op: "symlink", target: "/proc/self/fd", dst: "/dev/fd" });
   ["stdin", "stdout", "stderr"].forEach((n, i) => ops.push({ op: "symlink", target: `/proc/self/fd/${i}`, dst: `/dev/${n}` }));
-  ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777" });
-  ops.push({ op: "tmpfs", dst: "/run", mode: "0755" });
+  ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777", ...sized });
+  ops.push({ op: "tmpfs", dst: "/run", mode: "0755", ...sized });
   ops.push(...binds);
   return ops;
 }

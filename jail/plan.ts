@@ -9,7 +9,7 @@ import type { NamespaceName } from "../sys/ns.ts";
 import type { SeccompPlan } from "../sys/seccomp/policy.ts";
 import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
-import type { ParsedOptions, ParsedRun } from "./options.ts";
+import { RESOURCE_DEFAULTS, type ParsedOptions, type ParsedRun } from "./options.ts";
 import { buildMounts, type MountOp } from "./mounts.ts";
 import type { ModeEntry } from "./etc-view.ts";
 
@@ -61,7 +61,7 @@ export interface Plan {
   noNewPrivs: boolean;
   /** Landlock scoping of abstract unix sockets and signals (needs no_new_privs) */
   landlock: boolean;
-  rlimits: { name: string; soft: string; hard?: string }[];
+  rlimits: { name: string; soft: string; hard: string }[];
   asPid1: boolean;
   newSession: boolean;
   passFds: number[];
@@ -104,7 +104,8 @@ function parseRlimits(o: ParsedOptions): Plan["rlimits"] {
       return v;
     };
     const soft = val(m[2]!);
-    const hard = m[3] !== undefined ? val(m[3]) : undefined;
+    // One value is both limits: a soft limit alone is one setrlimit away from the hard one.
+    const hard = m[3] !== undefined ? val(m[3]) : soft;
     if (hard !== undefined && BigInt(soft) > BigInt(hard))
       throw new UsageError(`--rlimit '${spec}': the soft limit is above the hard limit`);
     return { name, soft, hard };
@@ -289,7 +290,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     newSession: o["new-session"] === undefined ? !host.stdinIsTerminal : flag(o, "new-session"),
     passFds: passFds(o, host),
     seccomp,
-    cgroup: cgroupPlanFromOptions(o),
+    cgroup: cgroupPlanFromOptions(o, { pids: RESOURCE_DEFAULTS.pids }),
     timeoutMs: timeout === undefined ? null : parseDuration("--timeout", timeout),
     verbose: flag(o, "verbose"),
   };
