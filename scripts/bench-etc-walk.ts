@@ -72,8 +72,9 @@ try {
   ], { runs, warmup: 10, json: join(scratch, "out.json") });
 
   const ms = (x: number) => `${x.toFixed(2)} ms`;
+  const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (2 cores, ${process.arch}); \`bun scripts/bench-etc-walk.ts\`.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (2 cores, ${process.arch}), load average ${load} at the end; \`bun scripts/bench-etc-walk.ts\`.`,
     "",
     "| /etc | entries | hidden by mode | walk, first (cold JS) | walk, median of 24 more |",
     "|---|---|---|---|---|",

@@ -23,6 +23,8 @@ const bwrap =
 const commands: [string, string][] = [
   ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
   ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
+  // the default pids limit's cost: a jail cgroup, its migration and the cleanup guard
+  ["jailx run --pids unlimited (no cgroup)", "./dist/jailx run --pids unlimited -- /bin/true"],
   ["bwrap (closest equivalent)", bwrap],
   ["unshare -fpmiuU --mount-proc", "unshare -fpmiuU --mount-proc /bin/true"],
   ["/bin/true (no jail)", "/bin/true"],
