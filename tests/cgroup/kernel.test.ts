@@ -50,7 +50,16 @@ function waitFor(what: string, cond: () => boolean, ms = 10_000): void {
 describe("real kernel", () => {
   test("create writes limits, addProcess moves only the spawned process, killAll kills, remove removes", async () => {
     const mine = read("/proc/self/cgroup");
-    const j = jail({ memory: "64m", "memory-swap": "128m", pids: "16", cpus: "0.5", "cpu-weight": "100", cpuset: "0", "io-weight": "100" });
+    const all = { memory: "64m", "memory-swap": "128m", pids: "16", cpus: "0.5", "cpu-weight": "100", cpuset: "0" };
+    let j: JailCgroup;
+    try {
+      j = jail({ ...all, "io-weight": "100" });
+    } catch (e) {
+      // --io-weight needs io.cost or the BFQ scheduler; probed by trying, and said when missing.
+      if (!(e instanceof Error && e.message.startsWith("--io-weight: cannot apply the limit"))) throw e;
+      console.error(`skipped: the --io-weight part (${e.message.split("(")[0]!.trim()})`);
+      j = jail(all);
+    }
     const paths = j.paths();
     expect(paths.length).toBeGreaterThan(0);
     for (const p of paths) expect(fs.statSync(p).isDirectory()).toBe(true);
