@@ -9,11 +9,11 @@
 //   the host filesystem;
 // - a jail cgroup (only with limit flags) is removed on every exit path, and by a small guard
 //   process when the supervisor is killed with SIGKILL.
-import { EXIT, SysError, UsageError } from "../sys/errors.ts";
+import { EXIT, SysError } from "../sys/errors.ts";
 import * as proc from "../sys/proc.ts";
 import { NS_FLAG, type NamespaceName } from "../sys/ns.ts";
 import { writeIdMaps, formatIdMap } from "../sys/ids.ts";
-import type { CgroupPlan, JailCgroup } from "../sys/cgroup/index.ts";
+import type { JailCgroup } from "../sys/cgroup/index.ts";
 import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
 import { execOrReport, runInit } from "./init.ts";
@@ -105,7 +105,10 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
     cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
-    cgroup = createCgroup(plan.cgroup, cgroups, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`, logStep);
+    // A default limit never makes a run fail; --verbose says when it is dropped. Not a warning
+    // on every run: on such hosts it would come with every run, into the program's stderr, and
+    // teach people to ignore jailx's warnings (--help and --dry-run show the default).
+    cgroup = cgroups.JailCgroup.createAllowingDefaults(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`, {}, logStep);
     if (cgroup) {
       proc.prepareForFork();
       guard = startCleanupGuard(cgroup);
@@ -120,28 +123,6 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
       cgroup.remove();
     }
     guard?.stop();
-  }
-}
-
-/**
- * The jail cgroup. A limit the user asked for is never dropped: failing to apply it ends the run
- * (exit 125). A default limit (--pids 2048) is dropped where no cgroup can be made without
- * configuration (rootless without delegation; cgroup v2 where the caller's cgroup holds
- * processes), so that a default never makes a run fail; --verbose says so in one line. Not a
- * warning on every run: on such hosts it would be printed on every run, into the program's
- * stderr, and teach users to ignore jailx's warnings; `--dry-run` and --help show the default.
- */
-function createCgroup(wanted: CgroupPlan, lib: NonNullable<Prepared["cgroups"]>, name: string, logStep: StepLogger): JailCgroup | null {
-  try {
-    return lib.JailCgroup.create(wanted, name);
-  } catch (err) {
-    if (!wanted.defaults?.length || !(err instanceof UsageError || err instanceof SysError)) throw err;
-    const rest = lib.withoutDefaults(wanted);
-    // --cgroup-parent names where the cgroup must go: that is asked for, not a default.
-    if (rest === null && wanted.parent !== undefined) throw err;
-    const why = (err.message.split("\n")[0] ?? "").replace(/^--pids: /, "");
-    logStep(`the default --pids ${wanted.pidsMax} is not applied (${why}); --pids unlimited removes it`);
-    return rest ? lib.JailCgroup.create(rest, name) : null;
   }
 }
 
