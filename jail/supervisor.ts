@@ -104,7 +104,12 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
   if (plan.cgroup) {
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
-    cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
+    try {
+      cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
+    } catch (err) {
+      // e.g. no cgroup filesystem at all: create() below says so, or drops a default limit
+      if (!plan.cgroup.defaults?.length) throw err;
+    }
     // A default limit never makes a run fail; --verbose says when it is dropped. Not a warning
     // on every run: on such hosts it would come with every run, into the program's stderr, and
     // teach people to ignore jailx's warnings (--help and --dry-run show the default).

@@ -199,6 +199,18 @@ describe("default limits (no flag given)", () => {
     expect(jailDirs(withDefault.pid)).toEqual([]);
   }, 60_000);
 
+  test("no cgroup filesystem at all (unmounted in a private mount namespace): the default is skipped, an explicit --pids fails", () => {
+    const inNs = (args: string[]) => Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", 'umount -l /sys/fs/cgroup && exec "$@"', "sh", JAILX, "run", ...args], { env: cleanEnv() });
+    const plain = inNs(["--", "echo", "ran"]);
+    expect(plain.stderr.toString()).toBe("");
+    expect(plain.stdout.toString()).toBe("ran\n");
+    expect(plain.exitCode).toBe(0);
+    const explicit = inNs(["--pids", "5", "--", "echo", "ran"]);
+    expect(explicit.exitCode).toBe(125);
+    expect(explicit.stdout.toString()).toBe("");
+    expect(explicit.stderr.toString()).toContain("no cgroup filesystem is mounted");
+  });
+
   test("rootless without delegation: the default is skipped, the run works; --verbose says so in one line; an explicit --pids still fails", async () => {
     const asUser = (args: string[]) => {
       const p = Bun.spawn(["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", JAILX, "run", ...args], { stdout: "pipe", stderr: "pipe", env: cleanEnv() });
