@@ -2,12 +2,14 @@
 // program is executed. Every kernel call goes through `Kernel` (jail/kernel.ts).
 //
 // Order, and why:
-//  1. wait for "go": the supervisor writes the id maps and places us in the jail cgroup first;
+//  1. wait for "go": the supervisor writes the id maps first;
 //  2. become root of the user namespace (ids must be mapped before files are created);
-//  3. unshare the cgroup namespace: after the cgroup move, so the jail sees its own cgroup as /;
-//  4. mounts: all sources are cloned while the host view is intact, the new root is built,
+//  3. mounts: all sources are cloned while the host view is intact, the new root is built,
 //     proc is mounted while the host's proc is still visible (required in a user namespace),
-//     then pivot_root detaches the old root;
+//     then pivot_root detaches the old root — meanwhile the supervisor moves us into the jail
+//     cgroup (a migration waits for an RCU grace period: overlapping hides that wait);
+//  4. wait for "placed", then unshare the cgroup namespace: after the cgroup move, so the jail
+//     sees its own cgroup as /; nothing forks before this point, so no task escapes the limit;
 //  5. hostname, loopback, rlimits;
 //  6. the program's process: close fds, session, user, capabilities, no_new_privs, signals,
 //     then seccomp — last, so that nothing jailx still does needs to be allowed — then execve.
@@ -88,9 +90,11 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
   k.close(overlay);
   // A layer is one filesystem: the host's mounts beneath src (e.g. a container runtime's
   // /etc/resolv.conf) are not in it. Bind them again, unless hidden.
+  const rebound: string[] = [];
   for (const sub of k.submounts(op.src)) {
     const rel = sub.slice(op.src.length + 1);
     if (hidden(rel)) continue;
+    rebound.push(rel);
     const src = k.cloneTree(sub, true);
     k.setMountAttrs(src, RDONLY | NOSUID | NODEV, true, sub);
     const t = k.openInRoot(rootFd, `${op.dst}/${rel}`);
@@ -98,6 +102,10 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
     k.close(t);
     k.close(src);
   }
+  // A whiteout cannot reach into a host mount bound again on top: mask those paths instead.
+  for (const h of op.hide)
+    if (rebound.some((r) => h.startsWith(r + "/")))
+      applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind: k.isDir(`${op.src}/${h}`) ? "dir" : "file", optional: true }, new Map());
 }
 
 /**
@@ -180,14 +188,18 @@ export function buildFilesystem(plan: Plan, k: Kernel, rootfs: string | null): v
   k.close(rootFd);
 }
 
-/** Steps in the jail's first process (PID 1), after "go". */
-export function setupNamespace(plan: Plan, k: Kernel): void {
+/**
+ * Steps in the jail's first process (PID 1), after "go". `placed` returns once the supervisor
+ * has moved this process into the jail cgroup (it exits the process if the supervisor is gone).
+ */
+export function setupNamespace(plan: Plan, k: Kernel, placed: () => void): void {
   becomeNamespaceRoot(plan, k);
-  if (plan.namespaces.cgroup) k.unshare(0x02000000 /* CLONE_NEWCGROUP */);
   buildFilesystem(plan, k, plan.rootfs);
+  placed();
+  if (plan.namespaces.cgroup) k.unshare(0x02000000 /* CLONE_NEWCGROUP */);
   if (plan.hostname !== null) k.setHostname(plan.hostname);
   if (plan.net === "none") k.loopbackUp();
-  for (const r of plan.rlimits) k.setRlimit(r.name, BigInt(r.soft), r.hard === undefined ? undefined : BigInt(r.hard));
+  for (const r of plan.rlimits) k.setRlimit(r.name, BigInt(r.soft), BigInt(r.hard));
 }
 
 /** Give up everything the program must not have. Shared by the program and by jailx's init. */

@@ -1,8 +1,9 @@
 // The filesystem view of a jail as an ordered list of mount operations (pure data).
 // jail/child.ts applies them beneath the new root; `--dry-run` prints them.
 import { UsageError } from "../sys/errors.ts";
-import type { ParsedOptions } from "./options.ts";
+import { RESOURCE_DEFAULTS, type ParsedOptions } from "./options.ts";
 import type { HostFacts } from "./plan.ts";
+import { etcHidden } from "./etc-view.ts";
 
 export type MountOp =
   /** bind a host path; `dev` keeps device nodes usable (only for /dev/null and friends) */
@@ -99,6 +100,20 @@ function splitSpec(what: string, spec: string): { src: string; dst: string } {
   return { src: src.replace(/\/+$/, "") || "/", dst: dst.replace(/\/+$/, "") || "/" };
 }
 
+/**
+ * The size of jailx's tmpfs mounts and of every --tmpfs without size=: a fixed size or a
+ * percentage of RAM (the kernel computes it), or undefined for the kernel's default (half of
+ * RAM, for each mount: a jail could fill several).
+ */
+export function tmpfsSize(o: ParsedOptions): string | undefined {
+  const v = (o["tmpfs-size"] as string | undefined) ?? RESOURCE_DEFAULTS.tmpfsSize;
+  if (v === "unlimited") return undefined;
+  const m = /^(\d+)([kmg%]?)$/i.exec(v);
+  if (!m || Number(m[1]) === 0 || (m[2] === "%" && Number(m[1]) > 100))
+    throw new UsageError(`--tmpfs-size '${v}': use a size like 512m or 2g, a percentage of RAM like 25%, or unlimited`);
+  return v.toLowerCase();
+}
+
 function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
   const ops: { op: MountOp; depth: number; order: number }[] = [];
   const add = (op: MountOp, dst: string) => ops.push({ op, depth: dst.split("/").length, order: ops.length });
@@ -113,10 +128,11 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
   for (const spec of (o["tmpfs"] as string[] | undefined) ?? []) {
     const [dst, ...opts] = spec.split(":");
     if (!dst || !dst.startsWith("/")) throw new UsageError(`--tmpfs '${spec}': use an absolute path, e.g. --tmpfs /scratch:size=64m`);
-    let size: string | undefined;
+    let size = tmpfsSize(o);
     for (const opt of opts) {
       const m = /^size=(\d+[kmg%]?)$/i.exec(opt);
-      if (!m) throw new UsageError(`--tmpfs '${spec}': unknown option '${opt}'; only size=N[k|m|g] is supported`);
+      // size=0 would mean no limit to the kernel.
+      if (!m || /^0+\D?$/.test(m[1]!)) throw new UsageError(`--tmpfs '${spec}': unknown option '${opt}'; only size=N[k|m|g|%] (N > 0) is supported`);
       size = m[1];
     }
     add({ op: "tmpfs", dst, mode: "1777", ...(size ? { size } : {}) }, dst);
@@ -131,17 +147,27 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
   return ops.sort((a, b) => a.depth - b.depth || a.order - b.order).map((x) => x.op);
 }
 
-export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | null): MountOp[] {
+/**
+ * `hideByMode`: also hide what the host's "other" cannot read under /etc (jails without a user
+ * namespace, whose root is the host's root; see jail/etc-view.ts).
+ */
+export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | null, hideByMode: boolean): MountOp[] {
   const ops: MountOp[] = [];
+  const binds = userBinds(o, host);
   if (!rootfs && o["no-system-binds"] !== true) {
     for (const p of SYSTEM_PATHS) {
       const link = host.readlink(p);
       if (link !== null) ops.push({ op: "symlink", target: link, dst: p });
       else if (host.stat(p) === "dir") ops.push({ op: "bind", src: p, dst: p, readonly: true, kind: "dir" });
     }
-    // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
-    const hide = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
-    if (host.stat("/etc") === "dir") ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
+    if (host.stat("/etc") === "dir") {
+      // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
+      const names = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
+      // What the user binds beneath /etc explicitly is shown (the bind needs its mount point).
+      const keep = binds.flatMap((b) => (b.op === "bind" && b.dst.startsWith("/etc/") ? [b.dst.slice(5)] : []));
+      const hide = etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list: host.listModes });
+      ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
+    }
   }
   ops.push({ op: "proc", dst: "/proc" });
   ops.push(...procMasks(host));
@@ -154,11 +180,14 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
     if (host.stat(`/dev/${n}`) !== null) ops.push({ op: "bind", src: `/dev/${n}`, dst: `/dev/${n}`, readonly: true, kind: "file", dev: true });
   ops.push({ op: "devpts", dst: "/dev/pts" });
   ops.push({ op: "symlink", target: "pts/ptmx", dst: "/dev/ptmx" });
-  ops.push({ op: "tmpfs", dst: "/dev/shm", mode: "1777" });
+  // Sized: unsized, each of /dev/shm, /tmp and /run could take half of the host's RAM.
+  const size = tmpfsSize(o);
+  const sized = size === undefined ? {} : { size };
+  ops.push({ op: "tmpfs", dst: "/dev/shm", mode: "1777", ...sized });
   ops.push({ op: "symlink", target: "/proc/self/fd", dst: "/dev/fd" });
   ["stdin", "stdout", "stderr"].forEach((n, i) => ops.push({ op: "symlink", target: `/proc/self/fd/${i}`, dst: `/dev/${n}` }));
-  ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777" });
-  ops.push({ op: "tmpfs", dst: "/run", mode: "0755" });
-  ops.push(...userBinds(o, host));
+  ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777", ...sized });
+  ops.push({ op: "tmpfs", dst: "/run", mode: "0755", ...sized });
+  ops.push(...binds);
   return ops;
 }

@@ -18,6 +18,13 @@ export interface OptionSpec {
   readonly group: string;
 }
 
+/**
+ * Resource defaults that keep a runaway jail from taking the host, each removable by its flag
+ * (`--pids unlimited`, `--tmpfs-size unlimited`). A normal server does not come near them:
+ * podman's default pids limit is 2048 too.
+ */
+export const RESOURCE_DEFAULTS = { pids: 2048, tmpfsSize: "10%" } as const;
+
 export const RUN_OPTIONS: readonly OptionSpec[] = [
   // General
   { name: "dry-run", type: "bool", group: "General", help: "print the validated plan as JSON and exit" },
@@ -31,7 +38,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // Filesystem
   { name: "ro-bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-only (DST defaults to SRC)" },
   { name: "bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-write" },
-  { name: "tmpfs", type: "string", repeat: true, value: "DST[:size=N]", group: "Filesystem", help: "mount an empty tmpfs (nosuid, nodev)" },
+  { name: "tmpfs", type: "string", repeat: true, value: "DST[:size=N]", group: "Filesystem", help: "mount an empty tmpfs (nosuid, nodev); without size=, --tmpfs-size applies" },
+  { name: "tmpfs-size", type: "string", value: "SIZE|N%|unlimited", group: "Filesystem", default: `${RESOURCE_DEFAULTS.tmpfsSize} of RAM each`, help: "size of /tmp, /run, /dev/shm and every --tmpfs without size= (e.g. 512m, 25%); unlimited = the kernel's default, half of RAM each" },
   { name: "symlink", type: "string", repeat: true, value: "TARGET:PATH", group: "Filesystem", help: "create a symlink PATH → TARGET inside the jail (e.g. usr/lib:/lib with --rootfs)" },
   { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds; missing mount points are created in it" },
   { name: "no-system-binds", type: "bool", group: "Filesystem", help: "do not bind /usr /bin /sbin /lib* /etc (give everything with --ro-bind)" },
@@ -60,11 +68,11 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "cpus", type: "string", value: "N.N", group: "Resources", help: "CPU quota in CPUs (0.5 = half of one CPU)" },
   { name: "cpu-weight", type: "string", value: "N", group: "Resources", help: "relative CPU weight 1..10000" },
   { name: "cpuset", type: "string", value: "LIST", group: "Resources", help: "CPUs the jail may run on (e.g. 0,2-3)" },
-  { name: "pids", type: "string", value: "N", group: "Resources", help: "maximum number of tasks" },
+  { name: "pids", type: "string", value: "N|unlimited", group: "Resources", default: `${RESOURCE_DEFAULTS.pids}, skipped where no cgroup can be made without configuration, as --verbose then says`, help: "maximum number of tasks (processes and threads) in the jail" },
   { name: "io-weight", type: "string", value: "N", group: "Resources", help: "relative I/O weight 1..10000 (where the io controller exists)" },
   { name: "cgroup-parent", type: "string", value: "PATH", group: "Resources", default: "the cgroup jailx runs in", help: "create the jail's cgroup beneath this one" },
   { name: "timeout", type: "string", value: "DURATION", group: "Resources", help: "wall-clock limit (e.g. 30s, 5m): then SIGTERM, 2 s grace, SIGKILL; exit 124" },
-  { name: "rlimit", type: "string", repeat: true, value: "NAME=SOFT[:HARD]", group: "Resources", help: "set a resource limit (nofile, nproc, as, core, cpu, fsize, …; 'inf' for unlimited)" },
+  { name: "rlimit", type: "string", repeat: true, value: "NAME=SOFT[:HARD]", group: "Resources", help: "set a resource limit (nofile, nproc, as, core, cpu, fsize, …; 'inf' for unlimited); one value sets soft and hard, so the program cannot raise it back" },
   // Process
   { name: "as-pid-1", type: "bool", group: "Process", help: "run the program itself as PID 1 (no init; signals need handlers in the program)" },
   { name: "new-session", type: "bool", group: "Process", default: "on unless stdin is a terminal", help: "start the program in a new session: no controlling terminal, and kill(0) cannot reach jailx's caller (--no-new-session keeps the caller's session and process group)" },

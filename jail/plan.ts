@@ -9,15 +9,11 @@ import type { NamespaceName } from "../sys/ns.ts";
 import type { SeccompPlan } from "../sys/seccomp/policy.ts";
 import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
-import type { ParsedOptions, ParsedRun } from "./options.ts";
+import { RESOURCE_DEFAULTS, type ParsedOptions, type ParsedRun } from "./options.ts";
 import { buildMounts, type MountOp } from "./mounts.ts";
+import type { ModeEntry } from "./etc-view.ts";
 
 export type PathKind = "dir" | "file" | "other";
-
-export interface ModeEntry {
-  name: string;
-  mode: number;
-}
 
 /** What the plan may know about the host. Real: jail/host.ts; tests: a fake. */
 export interface HostFacts {
@@ -65,7 +61,7 @@ export interface Plan {
   noNewPrivs: boolean;
   /** Landlock scoping of abstract unix sockets and signals (needs no_new_privs) */
   landlock: boolean;
-  rlimits: { name: string; soft: string; hard?: string }[];
+  rlimits: { name: string; soft: string; hard: string }[];
   asPid1: boolean;
   newSession: boolean;
   passFds: number[];
@@ -108,7 +104,8 @@ function parseRlimits(o: ParsedOptions): Plan["rlimits"] {
       return v;
     };
     const soft = val(m[2]!);
-    const hard = m[3] !== undefined ? val(m[3]) : undefined;
+    // One value is both limits: a soft limit alone is one setrlimit away from the hard one.
+    const hard = m[3] !== undefined ? val(m[3]) : soft;
     if (hard !== undefined && BigInt(soft) > BigInt(hard))
       throw new UsageError(`--rlimit '${spec}': the soft limit is above the hard limit`);
     return { name, soft, hard };
@@ -277,7 +274,9 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     hostname: ns.uts ? (hostname ?? "jailx") : null,
     net: ns.net ? "none" : "host",
     rootfs,
-    mounts: buildMounts(o, host, rootfs),
+    // Without a user namespace root inside is the host's root: it could read every root-only
+    // file under /etc, so those are hidden by mode as well as by name.
+    mounts: buildMounts(o, host, rootfs, !userns),
     chdir,
     hostCwd: host.cwd,
     env: environment(o, host, user),
@@ -291,7 +290,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     newSession: o["new-session"] === undefined ? !host.stdinIsTerminal : flag(o, "new-session"),
     passFds: passFds(o, host),
     seccomp,
-    cgroup: cgroupPlanFromOptions(o),
+    cgroup: cgroupPlanFromOptions(o, { pids: RESOURCE_DEFAULTS.pids }),
     timeoutMs: timeout === undefined ? null : parseDuration("--timeout", timeout),
     verbose: flag(o, "verbose"),
   };

@@ -2,7 +2,8 @@
 // The jail side is untrusted: the supervisor checks every field before using it.
 import { c, check, ptr } from "../sys/ffi.ts";
 
-export type ToChild = { t: "go" };
+/** "go": the id maps are written; "placed": the jail's init is in the jail cgroup (if any). */
+export type ToChild = { t: "go" } | { t: "placed" };
 
 export type FromChild =
   /** a setup step or the exec failed; the child exits with `exit` */

@@ -45,12 +45,15 @@ function jailMain(plan: Plan, sock: number, seccomp: Buffer | null): never {
   let step = "wait for the supervisor";
   try {
     proc.setParentDeathSignal(SIG.KILL);
-    // "go" arrives once maps and cgroup are in place; EOF means the supervisor died already.
+    // "go" arrives once the id maps are written; EOF means the supervisor died already.
     const go = receive(sock);
     if (go === null) proc.exitNow(EXIT.JAILX);
     step = "set up the namespaces";
     traceStep(plan, "jail: set up the namespaces");
-    setupNamespace(plan, realKernel);
+    setupNamespace(plan, realKernel, () => {
+      // "placed": moved into the jail cgroup (the move ran while we built the filesystem).
+      if (receive(sock) === null) proc.exitNow(EXIT.JAILX);
+    });
     step = "start the program";
     traceStep(plan, "jail: start the program");
     if (plan.asPid1) execOrReport(plan, realKernel, sock, seccomp);
@@ -101,10 +104,20 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
   if (plan.cgroup) {
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
-    cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
-    cgroup = cgroups.JailCgroup.create(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
-    proc.prepareForFork();
-    guard = startCleanupGuard(cgroup);
+    try {
+      cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
+    } catch (err) {
+      // e.g. no cgroup filesystem at all: create() below says so, or drops a default limit
+      if (!plan.cgroup.defaults?.length) throw err;
+    }
+    // A default limit never makes a run fail; --verbose says when it is dropped. Not a warning
+    // on every run: on such hosts it would come with every run, into the program's stderr, and
+    // teach people to ignore jailx's warnings (--help and --dry-run show the default).
+    cgroup = cgroups.JailCgroup.createAllowingDefaults(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`, {}, logStep);
+    if (cgroup) {
+      proc.prepareForFork();
+      guard = startCleanupGuard(cgroup);
+    }
   }
   try {
     return superviseJail(plan, seccomp, cgroup, logStep);
@@ -154,8 +167,17 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
       logStep("write the id maps");
       writeMaps(plan, pid);
     }
-    if (cgroup) cgroup.addProcess(pid);
     send(sock, { t: "go" });
+    // While the jail builds its filesystem: a migration waits for an RCU grace period.
+    if (cgroup) {
+      try {
+        cgroup.addProcess(pid);
+      } catch (err) {
+        // The jail may have failed (and exited) meanwhile: then its message says why.
+        if (proc.pollFds([sock], 0) === null) throw err;
+      }
+    }
+    send(sock, { t: "placed" });
   } catch (err) {
     proc.kill(pid, SIG.KILL);
     proc.waitPid(pid);

@@ -24,6 +24,8 @@ const commands: [string, string][] = [
   ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
   ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
   ...(existsSync("dist/jailx-baseline") ? [["jailx-baseline run (no-AVX2 build)", "./dist/jailx-baseline run -- /bin/true"] as [string, string]] : []),
+  // the default pids limit's cost: a jail cgroup, its migration and the cleanup guard
+  ["jailx run --pids unlimited (no cgroup)", "./dist/jailx run --pids unlimited -- /bin/true"],
   ["bwrap (closest equivalent)", bwrap],
   ["unshare -fpmiuU --mount-proc", "unshare -fpmiuU --mount-proc /bin/true"],
   ["/bin/true (no jail)", "/bin/true"],

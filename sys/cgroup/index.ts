@@ -2,5 +2,5 @@
 export { detectCgroupLayout, type CgroupHierarchy, type CgroupLayout } from "./layout.ts";
 export { JailCgroup, type JailCgroupDir, type JailCgroupOptions, type JailCgroupState } from "./jail.ts";
 export { cleanupStaleJailCgroups, JAIL_CGROUP_NAME, type StaleCleanupOptions } from "./stale.ts";
-export { cgroupPlanFromOptions, formatBytes, parseSize, type CgroupController, type CgroupPlan } from "./plan.ts";
+export { cgroupPlanFromOptions, formatBytes, parseSize, withoutDefaults, type CgroupController, type CgroupPlan } from "./plan.ts";
 export { realSystem, type CgroupSystem } from "./system.ts";

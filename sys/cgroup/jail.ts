@@ -6,7 +6,7 @@ import { SysError, UsageError } from "../errors.ts";
 import { detectCgroupLayout, parseSelfCgroup, type CgroupHierarchy } from "./layout.ts";
 import { limitWrites } from "./limits.ts";
 import { checkDelegation, enableV2Controllers, ensureParentDirs, resolveTargets, type CgroupRole } from "./placement.ts";
-import { formatBytes, type CgroupController, type CgroupPlan } from "./plan.ts";
+import { formatBytes, withoutDefaults, type CgroupController, type CgroupPlan } from "./plan.ts";
 import { realSystem, type CgroupSystem } from "./system.ts";
 import { listPids, removeTree } from "./tree.ts";
 
@@ -80,6 +80,26 @@ export class JailCgroup {
       throw e;
     }
     return jail;
+  }
+
+  /**
+   * create(), except that a *default* limit (plan.defaults) is dropped where it cannot be
+   * applied without configuration (rootless without delegation, cgroup v2 with processes in the
+   * caller's cgroup, a missing controller) instead of failing the run: `note` gets one line
+   * saying so, and the explicit limits are applied alone (null when none are left). A limit the
+   * user gave, and --cgroup-parent, still fail as with create().
+   */
+  static createAllowingDefaults(plan: CgroupPlan, name: string, opts: JailCgroupOptions, note: (line: string) => void): JailCgroup | null {
+    try {
+      return JailCgroup.create(plan, name, opts);
+    } catch (err) {
+      if (!plan.defaults?.length || !(err instanceof UsageError || err instanceof SysError)) throw err;
+      const rest = withoutDefaults(plan);
+      if (rest === null && plan.parent !== undefined) throw err;
+      const why = (err.message.split("\n")[0] ?? "").replace(/^--pids: /, "");
+      note(`the default --pids ${plan.pidsMax} is not applied (${why}); --pids unlimited removes it`);
+      return rest ? JailCgroup.create(rest, name, opts) : null;
+    }
   }
 
   /** Re-open a jail cgroup created by another process (e.g. an exec'd cleanup guard). */

@@ -90,6 +90,10 @@ export function resolveTargets(plan: CgroupPlan, layout: CgroupLayout, self: Sel
   }
   // Helpers: a v2 tree (cgroup.kill, cgroup.events) even without controllers — on hybrid systems it
   // is the reliable way to kill everything; the v1 freezer; cpuacct for CPU usage next to --cpus.
+  // Not for a cgroup that holds only the default pids limit: the jail's pid namespace already
+  // ends every process with its init, and each hierarchy costs the jail's start a migration,
+  // which waits for an RCU grace period (1–10 ms measured here on cgroup v1).
+  if (plan.controllers.every((c) => plan.defaults?.includes(c as "pids"))) return targets;
   const v2 = layout.hierarchies.find((h) => h.version === 2);
   if (v2) targetOf(v2, false)?.roles.push("kill");
   if (layout.kind !== "v2") {

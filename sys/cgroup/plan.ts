@@ -26,6 +26,16 @@ export interface CgroupPlan {
   parent?: string;
   /** The controllers the limits above need, in a fixed order. */
   controllers: CgroupController[];
+  /**
+   * Limits that come from jailx's defaults, not from a flag (only "pids" today). Where no
+   * cgroup can be made without configuration they are dropped instead of failing the run.
+   */
+  defaults?: "pids"[];
+}
+
+/** jailx's default limits, each removable by its flag (`--pids unlimited`). */
+export interface CgroupDefaults {
+  pids?: number;
 }
 
 /** The CFS period jailx uses for --cpus (the kernel default, 100 ms). */
@@ -71,16 +81,19 @@ function integerIn(name: string, text: string, min: number, max: number, example
 }
 
 /**
- * The cgroup part of a `jailx run` command line, validated. null when no limit flag is given:
- * then no cgroup is created (the jail's pid namespace already ends every process with its init).
+ * The cgroup part of a `jailx run` command line, validated, with `defaults` for what no flag
+ * names. null when there is no limit at all (no flag, defaults removed): then no cgroup is
+ * created (the jail's pid namespace already ends every process with its init).
  */
-export function cgroupPlanFromOptions(o: ParsedOptions): CgroupPlan | null {
+export function cgroupPlanFromOptions(o: ParsedOptions, defaults: CgroupDefaults = {}): CgroupPlan | null {
   const memory = stringOption(o, "memory");
   const swap = stringOption(o, "memory-swap");
   const cpus = stringOption(o, "cpus");
   const cpuWeight = stringOption(o, "cpu-weight");
   const cpuset = stringOption(o, "cpuset");
-  const pids = stringOption(o, "pids");
+  const pidsFlag = stringOption(o, "pids");
+  const pidsDefault = pidsFlag === undefined && defaults.pids !== undefined;
+  const pids = pidsFlag === "unlimited" ? undefined : pidsDefault ? String(defaults.pids) : pidsFlag;
   const ioWeight = stringOption(o, "io-weight");
   const parent = stringOption(o, "cgroup-parent");
 
@@ -119,7 +132,8 @@ export function cgroupPlanFromOptions(o: ParsedOptions): CgroupPlan | null {
     if (!CPU_LIST.test(cpuset.trim())) throw new UsageError(`--cpuset '${cpuset}': use a CPU list like 0 or 0,2-3`);
     plan.cpuset = cpuset.trim();
   }
-  if (pids !== undefined) plan.pidsMax = integerIn("pids", pids, 1, 4194304, "64");
+  if (pids !== undefined) plan.pidsMax = integerIn("pids", pids, 1, 4194304, "64, or unlimited");
+  if (pidsDefault) plan.defaults = ["pids"];
   if (ioWeight !== undefined) plan.ioWeight = integerIn("io-weight", ioWeight, 1, 10000, "100, the default");
   if (parent !== undefined) {
     if (parent.trim() === "" || parent.includes("\0")) throw new UsageError(`--cgroup-parent '${parent}': give a cgroup path like /jailx.slice or a path relative to jailx's own cgroup`);
@@ -132,4 +146,13 @@ export function cgroupPlanFromOptions(o: ParsedOptions): CgroupPlan | null {
   if (plan.pidsMax !== undefined) plan.controllers.push("pids");
   if (plan.ioWeight !== undefined) plan.controllers.push("io");
   return plan;
+}
+
+/** The plan without its default limits (null when nothing is left), for hosts where they cannot be applied. */
+export function withoutDefaults(plan: CgroupPlan): CgroupPlan | null {
+  if (!plan.defaults?.length) return plan;
+  const { defaults: _, pidsMax: __, ...rest } = plan;
+  const left: CgroupPlan = { ...rest, controllers: plan.controllers.filter((c) => c !== "pids") };
+  const hasLimit = Object.keys(left).some((k) => k !== "controllers" && k !== "parent");
+  return hasLimit ? left : null;
 }

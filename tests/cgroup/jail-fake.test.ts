@@ -47,6 +47,43 @@ function expectUsage(fn: () => unknown, ...parts: string[]): void {
   for (const p of parts) expect((caught as Error).message).toContain(p);
 }
 
+describe("default limits (createAllowingDefaults)", () => {
+  const withDefaults = (o: Record<string, string>) => cgroupPlanFromOptions(o, { pids: 2048 })!;
+  const createD = (f: FakeCgroupFs, p: CgroupPlan, self: Record<string, string>, notes: string[], uid = 0) =>
+    JailCgroup.createAllowingDefaults(p, "jailx-1-abc", { root: f.root, mountinfoText: f.mountinfo(), selfCgroupText: f.selfCgroup(self), uid, system: f }, (l) => notes.push(l));
+
+  test("v2, the caller's cgroup holds processes: the default pids limit is dropped with one note, no cgroup, nothing left", () => {
+    const f = fake(PURE_V2);
+    f.write(`${f.root}/cgroup.subtree_control`, "+memory +pids");
+    f.makeCgroup("", "/svc", [100]);
+    const notes: string[] = [];
+    expect(createD(f, withDefaults({}), { "": "/svc" }, notes)).toBeNull();
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain("the default --pids 2048 is not applied (cannot enable the pids controller");
+    expect(leftovers(f)).toEqual([]);
+  });
+
+  test("the same with an explicit limit, or an explicit --pids, or --cgroup-parent: still an error", () => {
+    const f = fake(PURE_V2);
+    f.write(`${f.root}/cgroup.subtree_control`, "+memory +pids");
+    f.makeCgroup("", "/svc", [100]);
+    const notes: string[] = [];
+    expectUsage(() => createD(f, withDefaults({ memory: "64m" }), { "": "/svc" }, notes), "--memory: cannot enable the memory controller");
+    expectUsage(() => createD(f, withDefaults({ pids: "100" }), { "": "/svc" }, notes), "--pids: cannot enable the pids controller");
+    expectUsage(() => createD(f, withDefaults({ "cgroup-parent": "." }), { "": "/svc" }, notes), "cannot enable the pids controller");
+    expect(leftovers(f)).toEqual([]);
+  });
+
+  test("where it can be applied it is (control), with no note", () => {
+    const f = fake(PURE_V2);
+    const notes: string[] = [];
+    const j = createD(f, withDefaults({}), {}, notes)!;
+    expect(f.file(`${j.paths()[0]}/pids.max`).trim()).toBe("2048");
+    expect(notes).toEqual([]);
+    j.remove();
+  });
+});
+
 describe("pure v2", () => {
   test("in the root cgroup: enables only the requested controllers, writes limits, kills, removes", () => {
     const f = fake(PURE_V2);

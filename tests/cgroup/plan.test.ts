@@ -1,6 +1,6 @@
 // cgroupPlanFromOptions: flags → numbers, and one-line errors that name the bad value and the fix.
 import { describe, expect, test } from "bun:test";
-import { cgroupPlanFromOptions, formatBytes, parseSize } from "../../sys/cgroup/plan.ts";
+import { cgroupPlanFromOptions, formatBytes, parseSize, withoutDefaults } from "../../sys/cgroup/plan.ts";
 import { ioWeightToBlkio, weightToShares } from "../../sys/cgroup/limits.ts";
 import { UsageError } from "../../sys/errors.ts";
 
@@ -39,6 +39,19 @@ describe("cgroupPlanFromOptions", () => {
     });
     // plain JSON data (printed by --dry-run)
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
+  });
+
+  test("defaults: --pids from the defaults is marked so; a flag or 'unlimited' overrides it; withoutDefaults drops it", () => {
+    const d = cgroupPlanFromOptions({}, { pids: 2048 });
+    expect(d).toEqual({ pidsMax: 2048, controllers: ["pids"], defaults: ["pids"] });
+    expect(withoutDefaults(d!)).toBeNull();
+    expect(cgroupPlanFromOptions({ pids: "unlimited" }, { pids: 2048 })).toBeNull();
+    expect(cgroupPlanFromOptions({ pids: "99" }, { pids: 2048 })).toEqual({ pidsMax: 99, controllers: ["pids"] });
+    const both = cgroupPlanFromOptions({ memory: "64m" }, { pids: 2048 })!;
+    expect(both.defaults).toEqual(["pids"]);
+    expect(withoutDefaults(both)).toEqual({ memoryBytes: 64 * 2 ** 20, controllers: ["memory"] });
+    // a default alone with --cgroup-parent: nothing left but the parent
+    expect(withoutDefaults(cgroupPlanFromOptions({ "cgroup-parent": "/x" }, { pids: 2048 })!)).toBeNull();
   });
 
   test("only the needed controllers", () => {

@@ -172,3 +172,62 @@ describe("jailx run with cgroup limits", () => {
     }
   }, 120_000);
 });
+
+describe("default limits (no flag given)", () => {
+  test("a fork bomb in a default jail stops at the default 2048 tasks; the host can still fork", async () => {
+    const p = run(["--", "sh", "-c", "(f() { f | f & }; f) & exec sleep 1000"]);
+    await waitFor("the pids limit to be hit", () => /^max [1-9]/m.test(safeRead(fileOf(p.pid, "pids.events"))), 60_000);
+    expect(safeRead(fileOf(p.pid, "pids.max"))).toBe("2048");
+    expect(Number(safeRead(fileOf(p.pid, "pids.current")))).toBeLessThanOrEqual(2048);
+    expect(Bun.spawnSync(["sh", "-c", "true & true & wait"]).exitCode).toBe(0); // the host can still fork
+    p.kill(15);
+    expect(await p.exited).toBe(143);
+    expect(jailDirs(p.pid)).toEqual([]);
+  }, 120_000);
+
+  test("--pids unlimited removes the default: no jail cgroup at all (control: a default run has one)", async () => {
+    const withDefault = run(["--", "sleep", "1000"]);
+    await waitFor("the default jail's cgroup", () => safeRead(fileOf(withDefault.pid, "pids.max")) === "2048" || withDefault.exitCode !== null);
+    expect(withDefault.exitCode).toBeNull();
+    const unlimited = run(["--pids", "unlimited", "--", "sh", "-c", "echo started; exec sleep 1000"]);
+    const reader = (unlimited.stdout as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("started\n");
+    expect(jailDirs(unlimited.pid)).toEqual([]);
+    withDefault.kill(15);
+    unlimited.kill(15);
+    await Promise.all([withDefault.exited, unlimited.exited]);
+    expect(jailDirs(withDefault.pid)).toEqual([]);
+  }, 60_000);
+
+  test("no cgroup filesystem at all (unmounted in a private mount namespace): the default is skipped, an explicit --pids fails", () => {
+    const inNs = (args: string[]) => Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", 'umount -l /sys/fs/cgroup && exec "$@"', "sh", JAILX, "run", ...args], { env: cleanEnv() });
+    const plain = inNs(["--", "echo", "ran"]);
+    expect(plain.stderr.toString()).toBe("");
+    expect(plain.stdout.toString()).toBe("ran\n");
+    expect(plain.exitCode).toBe(0);
+    const explicit = inNs(["--pids", "5", "--", "echo", "ran"]);
+    expect(explicit.exitCode).toBe(125);
+    expect(explicit.stdout.toString()).toBe("");
+    expect(explicit.stderr.toString()).toContain("no cgroup filesystem is mounted");
+  });
+
+  test("rootless without delegation: the default is skipped, the run works; --verbose says so in one line; an explicit --pids still fails", async () => {
+    const asUser = (args: string[]) => {
+      const p = Bun.spawn(["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", JAILX, "run", ...args], { stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+      spawned.push(p);
+      return p;
+    };
+    const plain = asUser(["--", "sh", "-c", "echo ok"]);
+    expect(await plain.exited).toBe(0);
+    expect(await new Response(plain.stdout).text()).toBe("ok\n");
+    expect(await new Response(plain.stderr).text()).toBe("");
+    const verbose = asUser(["--verbose", "--", "true"]);
+    expect(await verbose.exited).toBe(0);
+    const notes = (await new Response(verbose.stderr).text()).split("\n").filter((l) => l.includes("--pids"));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain("the default --pids 2048 is not applied (jailx runs as uid 1000");
+    const explicit = asUser(["--pids", "100", "--", "true"]);
+    expect(await explicit.exited).toBe(125);
+    expect(await new Response(explicit.stderr).text()).toContain("--pids: jailx runs as uid 1000");
+  }, 60_000);
+});

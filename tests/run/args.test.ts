@@ -43,6 +43,9 @@ const BAD: [string, string[], string][] = [
   ["--user outside the userns map", ["--userns", "--userns-map", "200000:10", "--user", "1000", "--", "/bin/true"], "1000"],
   ["--allow-new-privs with a seccomp filter", ["--allow-new-privs", "--", "/bin/true"], "--allow-new-privs"],
   ["bad --timeout", ["--timeout", "soon", "--", "/bin/true"], "soon"],
+  ["bad --pids", ["--pids", "many", "--", "/bin/true"], "many"],
+  ["bad --tmpfs-size", ["--tmpfs-size", "lots", "--", "/bin/true"], "lots"],
+  ["--tmpfs-size 0 (no limit to the kernel)", ["--tmpfs-size", "0", "--", "/bin/true"], "--tmpfs-size '0'"],
 ];
 
 describe("bad arguments: exactly one line on stderr, status 125, nothing run", () => {
@@ -76,7 +79,10 @@ describe("--dry-run", () => {
     expect(plan.net).toBe("none");
     expect(plan.caps.keep).toEqual([]);
     expect(plan.noNewPrivs).toBe(true);
-    expect(plan.rlimits).toEqual([{ name: "nofile", soft: "64" }]);
+    expect(plan.rlimits).toEqual([{ name: "nofile", soft: "64", hard: "64" }]);
+    // the default limits are in the plan, marked as defaults
+    expect(plan.cgroup).toEqual({ controllers: ["pids"], pidsMax: 2048, defaults: ["pids"] });
+    expect(plan.mounts).toContainEqual({ op: "tmpfs", dst: "/tmp", mode: "1777", size: "10%" });
     expect(plan.mounts).toContainEqual({ op: "bind", src: "/tmp", dst: "/data", readonly: false, kind: "dir" });
     expect(plan.mounts).toContainEqual({ op: "proc", dst: "/proc" });
     expect(plan.env.container).toBe("jailx");
@@ -90,6 +96,13 @@ describe("--dry-run", () => {
 });
 
 describe("help and version", () => {
+  test("run --help shows each default limit and how to remove it", () => {
+    const r = jailx(["run", "--help"]);
+    expect(r.stdout).toMatch(/--pids N\|unlimited .*default: 2048/);
+    expect(r.stdout).toMatch(/--tmpfs-size SIZE\|N%\|unlimited .*default: 10%/);
+    expect(r.stdout).toMatch(/--rlimit .*one value sets soft and hard/);
+  });
+
   test("jailx --help names the commands", () => {
     const r = jailx(["--help"]);
     expect(r.code).toBe(0);

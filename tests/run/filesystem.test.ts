@@ -135,6 +135,26 @@ describe("read-only and writable places", () => {
     expect(mount).toMatch(/nodev/);
   });
 
+  test("/tmp, /run and /dev/shm are sized by default (10% of RAM each); --tmpfs-size changes it, unlimited gives the kernel's half of RAM", () => {
+    const ramPages = Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) / 4;
+    const pagesOf = (flags: string[]) => lines(sh("for d in /tmp /run /dev/shm; do stat -f -c '%b %S' $d; done", flags).stdout).map((l) => {
+      const [blocks, bsize] = l.split(" ").map(Number) as [number, number];
+      return (blocks * bsize) / 4096;
+    });
+    for (const pages of pagesOf([])) expect(Math.abs(pages - Math.floor(ramPages / 10))).toBeLessThanOrEqual(1);
+    expect(pagesOf(["--tmpfs-size", "8m"])).toEqual([2048, 2048, 2048]);
+    for (const pages of pagesOf(["--tmpfs-size", "unlimited"])) expect(Math.abs(pages - Math.floor(ramPages / 2))).toBeLessThanOrEqual(1);
+  });
+
+  test("writing past the size gets ENOSPC: /tmp, /run, /dev/shm, and a --tmpfs without size=", () => {
+    const script = ["/tmp", "/run", "/dev/shm", "/scratch"].map((d) => `dd if=/dev/zero of=${d}/fill bs=1M count=3 2>&1 | grep -o 'No space left on device' || echo filled-${d}`).join("; ");
+    const r = sh(script, ["--tmpfs-size", "2m", "--tmpfs", "/scratch"]);
+    expect(lines(r.stdout)).toEqual(Array(4).fill("No space left on device"));
+    // control: the same writes fit in a larger size
+    const big = sh(script.replace(/\|\| echo/g, "; echo"), ["--tmpfs-size", "8m", "--tmpfs", "/scratch"]);
+    expect(lines(big.stdout)).toEqual(["filled-/tmp", "filled-/run", "filled-/dev/shm", "filled-/scratch"]);
+  });
+
   test("without --chdir the program starts in jailx's directory when the jail has it, else in /", () => {
     const d = dir("cwd-bound");
     expect(sh("pwd", ["--bind", d], { cwd: d }).stdout).toBe(`${d}\n`);

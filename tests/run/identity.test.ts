@@ -116,6 +116,20 @@ describe("--rlimit", () => {
     expect(out[1]).toBe("100");
   });
 
+  test("one value sets soft AND hard: the program cannot raise it back (host view of /proc/PID/limits)", async () => {
+    const mark = marker();
+    const jail = new LiveJail(["run", "--rlimit", "nofile=64", "--", "/bin/sh", "-c",
+      `: ${mark}; ulimit -S -n 65 2>/dev/null && echo raised || echo refused; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      expect(jail.output).toContain("refused\n");
+      const limits = readFileSync(`/proc/${programPid(jail.pid, mark)}/limits`, "utf8");
+      expect(limits).toMatch(/^Max open files\s+64\s+64\s+files/m);
+    } finally {
+      await jail.dispose();
+    }
+  });
+
   test("SOFT:HARD sets both; the hard one cannot be raised inside", () => {
     const r = sh("grep 'Max processes' /proc/self/limits; ulimit -H -u 70 2>/dev/null && echo raised || echo refused", ["--rlimit", "nproc=50:60"]);
     const out = lines(r.stdout);

@@ -227,8 +227,14 @@ describe("rootless: more of the main checks", () => {
     expect(env.filter((l) => /^(BUN_|MIMALLOC_|LANG=)/.test(l))).toEqual([]);
   });
 
-  test("--rlimit nofile=100", () => {
-    expect(sh("ulimit -n", ["--rlimit", "nofile=100"]).stdout).toBe("100\n");
+  test("--rlimit nofile=100 sets soft and hard", () => {
+    expect(sh("ulimit -S -n; ulimit -H -n", ["--rlimit", "nofile=100"]).stdout).toBe("100\n100\n");
+  });
+
+  test("the default limits: sized tmpfs mounts apply; the default pids limit is skipped without a word (no delegation)", () => {
+    const r = sh("stat -f -c %b /tmp /run /dev/shm", ["--tmpfs-size", "4m"]);
+    expect(r.stderr).toBe("");
+    expect(lines(r.stdout)).toEqual(["1024", "1024", "1024"]);
   });
 
   test("--as-pid-1 and orphan reaping", () => {

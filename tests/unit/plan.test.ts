@@ -40,7 +40,30 @@ describe("defaults", () => {
   });
   test("seccomp default policy is on", () => {
     expect(p.seccomp).not.toBeNull();
-    expect(p.cgroup).toBeNull();
+    expect(p.cgroup).toEqual({ controllers: ["pids"], pidsMax: 2048, defaults: ["pids"] });
+  });
+});
+
+describe("resource defaults, each removable by its flag", () => {
+  const tmpfs = (p: ReturnType<typeof plan>) => p.mounts.flatMap((m) => (m.op === "tmpfs" ? [`${m.dst}=${m.size ?? "unsized"}`] : []));
+  test("a default pids limit of 2048, marked as a default; --pids unlimited removes it (no cgroup)", () => {
+    expect(plan(["--pids", "unlimited", "--", "true"]).cgroup).toBeNull();
+    expect(plan(["--pids", "64", "--", "true"]).cgroup).toEqual({ controllers: ["pids"], pidsMax: 64 });
+    expect(plan(["--pids", "unlimited", "--memory", "64m", "--", "true"]).cgroup).toEqual({ controllers: ["memory"], memoryBytes: 64 * 2 ** 20 });
+  });
+  test("/tmp, /run, /dev/shm and --tmpfs without size= are 10% of RAM; --tmpfs-size changes or removes it", () => {
+    expect(tmpfs(plan(["--tmpfs", "/a", "--tmpfs", "/b:size=1m", "--", "true"]))).toEqual(["/dev=1m", "/dev/shm=10%", "/tmp=10%", "/run=10%", "/a=10%", "/b=1m"]);
+    expect(tmpfs(plan(["--tmpfs-size", "512M", "--", "true"]))).toEqual(["/dev=1m", "/dev/shm=512m", "/tmp=512m", "/run=512m"]);
+    expect(tmpfs(plan(["--tmpfs-size", "unlimited", "--tmpfs", "/a", "--", "true"]))).toEqual(["/dev=1m", "/dev/shm=unsized", "/tmp=unsized", "/run=unsized", "/a=unsized"]);
+  });
+  test.each(["0", "0%", "150%", "lots", "-1m", "1t"])("--tmpfs-size %p is refused with the fix", (v) => {
+    fails(["--tmpfs-size", v, "--", "true"], /--tmpfs-size '.*': use a size like 512m or 2g, a percentage of RAM like 25%, or unlimited/);
+  });
+  test("--tmpfs DST:size=0 (unlimited to the kernel) is refused", () => {
+    fails(["--tmpfs", "/a:size=0", "--", "true"], /only size=N/);
+  });
+  test("--rlimit with one value sets soft and hard", () => {
+    expect(plan(["--rlimit", "nofile=64", "--", "true"]).rlimits).toEqual([{ name: "nofile", soft: "64", hard: "64" }]);
   });
 });
 
@@ -175,7 +198,7 @@ describe("options", () => {
     const p = plan(["--net", "none", "--share", "ipc", "--rlimit", "nofile=64", "--rlimit", "core=0:inf", "--timeout", "1.5s", "--pass-fd", "5", "--", "true"], { openFds: [5] });
     expect(p.namespaces.net).toBe(true);
     expect(p.namespaces.ipc).toBe(false);
-    expect(p.rlimits).toEqual([{ name: "nofile", soft: "64", hard: undefined }, { name: "core", soft: "0", hard: "18446744073709551615" }]);
+    expect(p.rlimits).toEqual([{ name: "nofile", soft: "64", hard: "64" }, { name: "core", soft: "0", hard: "18446744073709551615" }]);
     expect(p.timeoutMs).toBe(1500);
     expect(p.passFds).toEqual([5]);
   });

@@ -42,9 +42,9 @@ const last = (ops: string[], op: string) => ops.lastIndexOf(op);
 describe("namespace setup", () => {
   test("mount propagation is made private before anything is mounted; pivot_root comes after every mount", () => {
     const { k, ops } = recordingKernel();
-    setupNamespace(plan(["--", "true"]), k);
+    setupNamespace(plan(["--", "true"]), k, () => {});
     const o = ops();
-    expect(idx(o, "makeRootPrivate")).toBe(1); // after the cgroup namespace
+    expect(idx(o, "makeRootPrivate")).toBe(0); // the first step without a user namespace
     expect(idx(o, "makeRootPrivate")).toBeLessThan(idx(o, "cloneTree"));
     expect(last(o, "attach")).toBeLessThan(idx(o, "pivotInto"));
     expect(idx(o, "pivotInto")).toBeLessThan(idx(o, "setHostname"));
@@ -52,7 +52,7 @@ describe("namespace setup", () => {
 
   test("every bind source is cloned before the new root is staged (host paths are still visible)", () => {
     const { k, calls } = recordingKernel();
-    setupNamespace(plan(["--bind", "/tmp:/scratch", "--", "true"]), k);
+    setupNamespace(plan(["--bind", "/tmp:/scratch", "--", "true"]), k, () => {});
     const staged = calls.findIndex((c) => c.op === "attachAtPath");
     const binds = calls.filter((c) => c.op === "cloneTree" && c.args[0] !== "/dev/null");
     expect(binds.map((c) => c.args[0])).toEqual(["/usr", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/tmp"].filter((p) => p !== "/dev/null"));
@@ -61,7 +61,7 @@ describe("namespace setup", () => {
 
   test("proc is mounted before its entries are masked; the root is made read-only last", () => {
     const { k, calls } = recordingKernel();
-    setupNamespace(plan(["--", "true"]), k);
+    setupNamespace(plan(["--", "true"]), k, () => {});
     const procAt = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "proc");
     const kcore = calls.findIndex((c) => c.op === "openInRoot" && c.args[1] === "/proc/kcore");
     expect(procAt).toBeGreaterThan(0);
@@ -72,7 +72,7 @@ describe("namespace setup", () => {
 
   test("/etc: an overlay with a whiteout per secret; the whiteout layer is unmounted again", () => {
     const { k, calls } = recordingKernel();
-    setupNamespace(plan(["--", "true"]), k);
+    setupNamespace(plan(["--", "true"]), k, () => {});
     const whiteouts = calls.filter((c) => c.op === "whiteoutAt").map((c) => c.args[1]);
     expect(whiteouts).toContain("/.jailx-hide/shadow");
     expect(whiteouts).toContain("/.jailx-hide/ssl/private");
@@ -83,7 +83,7 @@ describe("namespace setup", () => {
 
   test("/etc without overlayfs: a read-only bind with a mask on every secret", () => {
     const { k, calls } = recordingKernel({ noOverlay: true });
-    setupNamespace(plan(["--", "true"]), k);
+    setupNamespace(plan(["--", "true"]), k, () => {});
     expect(calls.some((c) => c.op === "cloneTree" && c.args[0] === "/etc")).toBe(true);
     const masked = calls.filter((c) => c.op === "openInRoot").map((c) => c.args[1]);
     for (const p of ["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssl/private"]) expect(masked).toContain(p);
@@ -96,13 +96,13 @@ describe("namespace setup", () => {
 
   test("optional masks of missing paths are skipped, not fatal", () => {
     const { k, calls } = recordingKernel({ missing: ["/proc/acpi", "/proc/sched_debug"] });
-    setupNamespace(plan(["--", "true"]), k);
+    setupNamespace(plan(["--", "true"]), k, () => {});
     expect(calls.filter((c) => c.op === "openInRoot" && c.args[1] === "/proc/acpi")).toHaveLength(1);
   });
 
   test("masks after the first of their kind are clones of it, and the kept templates are closed before pivot_root", () => {
     const { k, calls } = recordingKernel();
-    setupNamespace(plan(["--", "true"]), k);
+    setupNamespace(plan(["--", "true"]), k, () => {});
     const proc = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "proc");
     const after = calls.slice(proc);
     // One /dev/null lookup and one tmpfs for all of /proc's masks; the others clone those.
@@ -120,16 +120,19 @@ describe("namespace setup", () => {
     }
   });
 
-  test("the cgroup namespace is unshared first (after the supervisor moved us), user-ns root before mounts", () => {
-    const { k, ops } = recordingKernel();
-    setupNamespace(plan(["--", "true"], { uid: 1000, gid: 1000 }), k);
+  test("user-ns root before mounts; the cgroup namespace after the supervisor says 'placed', which comes after the filesystem", () => {
+    const { k, ops, calls } = recordingKernel();
+    setupNamespace(plan(["--", "true"], { uid: 1000, gid: 1000 }), k, () => void calls.push({ op: "placed", args: [] }));
     const o = ops();
-    expect(o.slice(0, 3)).toEqual(["switchIds", "setParentDeathSignal", "unshare"]);
+    expect(o.slice(0, 3)).toEqual(["switchIds", "setParentDeathSignal", "makeRootPrivate"]);
+    expect(idx(o, "pivotInto")).toBeLessThan(idx(o, "placed"));
+    expect(idx(o, "placed")).toBe(idx(o, "unshare") - 1);
+    expect(idx(o, "unshare")).toBeLessThan(idx(o, "setHostname"));
   });
 
   test("--share cgroup: no cgroup namespace; --net none: loopback up; rlimits applied", () => {
     const { k, ops, calls } = recordingKernel();
-    setupNamespace(plan(["--share", "cgroup", "--net", "none", "--rlimit", "nofile=64:128", "--", "true"]), k);
+    setupNamespace(plan(["--share", "cgroup", "--net", "none", "--rlimit", "nofile=64:128", "--", "true"]), k, () => {});
     expect(ops()).not.toContain("unshare");
     expect(ops()).toContain("loopbackUp");
     expect(calls.find((c) => c.op === "setRlimit")!.args).toEqual(["nofile", 64n, 128n]);
