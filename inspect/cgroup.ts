@@ -3,7 +3,7 @@
 // (hybrid layouts), from v1 (memory.limit_in_bytes, pids.max, cpu.cfs_quota_us/period).
 // File formats: Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/*.rst in the kernel tree.
 import { parseCgroup, parseMountinfo } from "./parse.ts";
-import { isUnknown, unknown, type CgroupEntry, type CgroupInfo, type CgroupLimit, type Known, type Mount } from "./snapshot.ts";
+import { isUnknown, unknown, type CgroupEntry, type CgroupInfo, type CgroupLimit, type DevicesAccess, type Known, type Mount } from "./snapshot.ts";
 import type { ProcSource } from "./source.ts";
 
 type Resource = "memory" | "pids" | "cpu";
@@ -42,12 +42,38 @@ export class CgroupReader {
     let info = this.infoCache.get(cgroupText);
     if (!info) {
       const entries = parseCgroup(cgroupText);
-      info = Object.freeze({ entries, memory: this.limit(entries, "memory"), pids: this.limit(entries, "pids"), cpu: this.limit(entries, "cpu") });
+      info = Object.freeze({
+        entries,
+        memory: this.limit(entries, "memory"),
+        pids: this.limit(entries, "pids"),
+        cpu: this.limit(entries, "cpu"),
+        devices: this.devices(entries),
+      });
       this.infoCache.set(cgroupText, info);
     }
     return info;
   }
   private infoCache = new Map<string, CgroupInfo>();
+
+  /**
+   * Which devices the cgroup lets it open. v1: devices.list of its devices cgroup (a child can
+   * never allow more than its parent, so its own list is the one in force). v2 has no file for
+   * it: a BPF program attached to the cgroup decides, which cgroupfs does not show.
+   */
+  private devices(entries: CgroupEntry[]): Known<DevicesAccess> {
+    if (isUnknown(this.mounts)) return this.mounts;
+    const m = this.mounts.v1.get("devices");
+    const e = entries.find((x) => x.controllers.split(",").includes("devices"));
+    if (m && e) {
+      const dir = this.dirOf(m, e.path);
+      if (!dir) return unknown(`its devices cgroup ${e.path} is outside the reader's view`);
+      const t = this.src.readPath(this.src.path(`${dir}/devices.list`));
+      if (isUnknown(t)) return t;
+      const rules = t.split("\n").filter(Boolean);
+      return { allowAll: rules.includes("a *:* rwm"), rules, where: dir, version: 1 };
+    }
+    return unknown("cgroup v2: device access is decided by a BPF program on the cgroup (not shown in cgroupfs)");
+  }
 
   private limit(entries: CgroupEntry[], res: Resource): Known<CgroupLimit> {
     if (isUnknown(this.mounts)) return this.mounts;

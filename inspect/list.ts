@@ -1,11 +1,13 @@
 // --all: one row per process, built from the same snapshot and check table as the full report.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { parsePasswd } from "../sys/ids.ts";
 import { capFacts, nsRelation, rootFacts } from "./facts.ts";
 import { collectEvidence, looksLike } from "./evidence.ts";
 import { gather, GatherContext, NoSuchProcess } from "./gather.ts";
 import { limitText } from "./report.ts";
 import { exposureOf } from "./score.ts";
 import { isUnknown, known, NS_TYPES, type NsType, type Snapshot } from "./snapshot.ts";
+import type { ProcSource } from "./source.ts";
 
 export interface ListRow {
   readonly pid: number;
@@ -26,14 +28,11 @@ export interface ListRow {
   readonly warning?: string;
 }
 
-export function userNames(path = "/etc/passwd"): Map<number, string> {
+/** uid → name from the reader's passwd file (the first entry of a uid wins, like getpwuid). */
+export function userNames(src: ProcSource): Map<number, string> {
   const m = new Map<number, string>();
-  try {
-    for (const l of readFileSync(path, "utf8").split("\n")) {
-      const f = l.split(":");
-      if (f.length > 2 && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]!);
-    }
-  } catch {}
+  const text = src.readPath(src.path("/etc/passwd"));
+  if (!isUnknown(text)) for (const e of parsePasswd(text)) if (!m.has(e.uid)) m.set(e.uid, e.name);
   return m;
 }
 
@@ -111,7 +110,7 @@ function judge(s: Snapshot): Verdict {
 
 /** Every process of the reader's pid namespace, kernel threads left out. */
 export function listAll(ctx: GatherContext = new GatherContext()): ListRow[] {
-  const users = userNames(ctx.src.path("/etc/passwd"));
+  const users = userNames(ctx.src);
   const rows: ListRow[] = [];
   for (const name of readdirSync(ctx.src.proc)) {
     const c = name.charCodeAt(0);
