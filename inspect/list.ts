@@ -21,6 +21,10 @@ export interface ListRow {
   readonly limits: { readonly memory: string; readonly pids: string; readonly cpu: string };
   readonly exposure: number | null;
   readonly label: string;
+  /** where the exposure could be once the unknown checks are known (see Score.range) */
+  readonly range: { readonly min: number; readonly max: number } | null;
+  /** share of the applicable check weight that is unknown */
+  readonly unknownWeight: number;
   readonly runtime: string;
   /** any separate namespace or root: some kind of sandbox */
   readonly jailed: boolean;
@@ -50,9 +54,9 @@ function judgedKey(s: Snapshot): string | undefined {
   const c = s.caps;
   const parts: unknown[] = [
     ns.user, ns.pid, ns.mnt, ns.net, ns.uts, ns.ipc, ns.cgroup, ns.time,
-    s.creds.uid[1], c.effective, c.permitted, c.inheritable, c.bounding, c.ambient,
+    s.creds.uid[1], s.creds.uid[3], s.creds.gid[3], s.creds.groups.join(","), c.effective, c.permitted, c.inheritable, c.bounding, c.ambient,
     s.noNewPrivs, s.seccompMode, s.seccompFilters, root ? `${root.dev}:${root.ino}` : "?", s.nspid.length, s.comm,
-    s.mounts, s.cgroup, s.uidMap, s.parents, s.markers, s.lsm, s.containerEnv,
+    s.mounts, s.cgroup, s.uidMap, s.parents, s.markers, s.lsm, s.containerEnv, s.deviceNodes, s.netDevices, s.timeOffsets,
   ];
   return parts.map((v) => (isUnknown(v) ? `?${v.unknown}` : typeof v === "object" ? objId(v) : String(v))).join("|");
 }
@@ -103,6 +107,8 @@ function judge(s: Snapshot): Verdict {
       : { memory: "unknown", pids: "unknown", cpu: "unknown" },
     exposure: sc.exposure,
     label: sc.label,
+    range: sc.range,
+    unknownWeight: sc.unknownWeight,
     runtime: looksLike(s, collectEvidence(s)),
     jailed: rootSep || Object.values(ns).includes("separate"),
   };
@@ -153,7 +159,7 @@ export function renderRows(rows: readonly ListRow[]): string {
     r.limits.memory,
     r.limits.pids,
     r.limits.cpu,
-    r.exposure === null ? "?" : `${r.exposure.toFixed(1)} ${r.label}`,
+    r.exposure === null ? "?" : `${r.exposure.toFixed(1)} ${r.label}${r.unknownWeight > 0 && r.range ? ` (${r.range.min.toFixed(1)}–${r.range.max.toFixed(1)})` : ""}`,
     r.runtime + (r.warning ? ` [${r.warning}]` : ""),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));

@@ -79,6 +79,14 @@ describe("references and roots", () => {
     expect(r.filesystem.rootSeparate).toBe(true);
     expect(r.filesystem.rootMethod).toBe("stat dev:inode");
   });
+  test("marker lookups are cached by mount namespace and root, not by the root alone (another /run)", () => {
+    // same root directory (dev:inode), different mount namespaces: only one has /run/.containerenv
+    tree = host(new FakeTree()).process(405, { ppid: 1, root: "1:77\n", ns: { mnt: 95 } }).process(406, { ppid: 1, root: "1:77\n", ns: { mnt: 96 } });
+    tree.file("/proc/405/root/run/.containerenv", "");
+    const ctx = new GatherContext(new TreeSource(tree.fs, 0));
+    expect(gather(405, ctx).markers["/run/.containerenv"]).toBe(true);
+    expect(gather(406, ctx).markers["/run/.containerenv"]).toBe(false);
+  });
   test("a marker file in the target's own (separate) root is evidence; in the host's root it is not", () => {
     tree = host(new FakeTree()).process(403, { ppid: 1, root: "1:77\n", ns: { mnt: 93 } }).process(404, { ppid: 1 });
     tree.file("/proc/403/root/.dockerenv", "").file("/proc/404/root/.dockerenv", "");

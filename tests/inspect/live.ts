@@ -93,13 +93,39 @@ export function inspectJson(pid: number, as?: { uid: number; gid: number }): any
 // delete each other's user. Removed by whichever test created it.
 export const TEST_USER = `jailx-it-${process.pid}`;
 
+/**
+ * Users of test processes that no longer run (killed before their afterAll): removed here, so a
+ * crashed run leaves nothing behind after the next one. A live process's user is never touched.
+ */
+export function removeStaleTestUsers(): string[] {
+  const removed: string[] = [];
+  for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+    const m = /^jailx-it-(\d+):/.exec(line);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // its test process still runs
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") continue;
+    }
+    if (spawnSync(["userdel", `jailx-it-${m[1]}`]).exitCode === 0) removed.push(`jailx-it-${m[1]}`);
+  }
+  return removed;
+}
+
+let exitHook = false;
+
 /** Creates the unprivileged test user when missing; returns its ids and whether we created it. */
 export function ensureTestUser(): { uid: number; gid: number; created: boolean } {
+  removeStaleTestUsers();
   let created = false;
   if (spawnSync(["id", "-u", TEST_USER]).exitCode !== 0) {
     const r = spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER], { stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`useradd failed: ${r.stderr}`);
     created = true;
+    // also when a test throws before its afterAll, or the runner exits early
+    if (!exitHook) process.once("exit", () => void spawnSync(["userdel", TEST_USER], { stderr: "ignore" }));
+    exitHook = true;
   }
   const uid = Number(spawnSync(["id", "-u", TEST_USER]).stdout.toString());
   const gid = Number(spawnSync(["id", "-g", TEST_USER]).stdout.toString());
@@ -107,7 +133,9 @@ export function ensureTestUser(): { uid: number; gid: number; created: boolean }
 }
 
 export function removeTestUser(): void {
-  spawnSync(["userdel", TEST_USER]);
+  const r = spawnSync(["userdel", TEST_USER], { stderr: "pipe" });
+  // 6: no such user (already removed); anything else leaves a user behind: say so loudly
+  if (r.exitCode !== 0 && r.exitCode !== 6) throw new Error(`userdel ${TEST_USER} failed (${r.exitCode}): ${r.stderr}`);
 }
 
 export function have(tool: string): boolean {
