@@ -131,7 +131,7 @@ export function looksLike(s: Snapshot, ev: readonly Evidence[]): string {
     const rel = NS_TYPES.map((t) => nsRelation(s, t).state);
     if (s.nspid.length > 1 || rel.includes("separate") || known(rootFacts(s).separate) === true) return "sandboxed by an unidentified tool (no runtime evidence)";
     // "host process" only when every namespace is known to be the host's
-    if (rel.includes("unknown")) return "no runtime evidence (namespaces partly unknown: run as root to tell)";
+    if (rel.includes("unknown")) return "no runtime evidence (namespaces partly unknown)";
     return "host process (no runtime evidence)";
   }
   const rank = (e: Evidence) => STRENGTH.indexOf(e.source as (typeof STRENGTH)[number]);

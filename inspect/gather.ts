@@ -3,7 +3,7 @@
 // namespace, markers per root, cgroup limit files) is read once per run and cached.
 import { MASKED_PROC } from "./facts.ts";
 import { CgroupReader, findCgroupMounts } from "./cgroup.ts";
-import { envValue, mountAt, numbers, parseIdMap, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "./parse.ts";
+import { mountAt, numbers, parseIdMap, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "./parse.ts";
 import { isUnknown, NS_TYPES, unknown, type DevIno, type DeviceNode, type IdRange, type Known, type Mount, type NsIds, type NsReference, type PinState, type ReaderView, type Snapshot } from "./snapshot.ts";
 import { ProcSource } from "./source.ts";
 
@@ -188,10 +188,10 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
     const ns = readNs(src, pid);
     const root = src.statRoot(pid);
     const cmdline = opts.full ? src.read(pid, "cmdline") : NOT_READ;
-    const environ = src.read(pid, "environ");
     const limits = opts.full ? src.read(pid, "limits") : NOT_READ;
     const oom = opts.full ? src.read(pid, "oom_score_adj") : NOT_READ;
-    const lsm = opts.full ? src.read(pid, "attr/current") : NOT_READ;
+    // read in --all too: the lsm check is scored there, and an unread one would widen every row's range
+    const lsm = src.read(pid, "attr/current");
     const setgroups = ctx.perUserns(pid, "setgroups", ns.user);
     const snap: Snapshot = {
       pid,
@@ -234,7 +234,7 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       rlimits: isUnknown(limits) ? limits : parseLimits(limits),
       oomScoreAdj: isUnknown(oom) ? oom : Number(oom.trim()),
       lsm: isUnknown(lsm) ? lsmUnknown(lsm.unknown) : lsm.replace(/\0/g, "").trim(),
-      containerEnv: isUnknown(environ) ? environ : envValue(environ, "container"),
+      containerEnv: src.envVar(pid, "container"),
       markers: ctx.markers(pid, ns.mnt, root),
       // filled in by seccomp-filters.ts for a single process read by root (needs a ptrace stop)
       seccompFilterSummary: st.get("Seccomp") === "2" ? FILTERS_NOT_READ : [],

@@ -50,25 +50,33 @@ function judgedKey(s: Snapshot): string | undefined {
   // the target can be one of the namespace references (PID 1, kthreadd, the reader): judge it alone
   if (s.pid <= 2 || s.pid === s.reader.pid) return undefined;
   const ns = s.ns;
-  const root = known(s.root);
   const c = s.caps;
-  const parts: unknown[] = [
-    ns.user, ns.pid, ns.mnt, ns.net, ns.uts, ns.ipc, ns.cgroup, ns.time,
-    s.creds.uid[1], s.creds.uid[3], s.creds.gid[3], s.creds.groups.join(","), c.effective, c.permitted, c.inheritable, c.bounding, c.ambient,
-    s.noNewPrivs, s.seccompMode, s.seccompFilters, root ? `${root.dev}:${root.ino}` : "?", s.nspid.length, s.comm,
-    s.mounts, s.cgroup, s.uidMap, s.parents, s.markers, s.lsm, s.containerEnv, s.deviceNodes, s.netDevices, s.timeOffsets,
-  ];
-  return parts.map((v) => (isUnknown(v) ? `?${v.unknown}` : typeof v === "object" ? objId(v) : String(v))).join("|");
+  const cr = s.creds;
+  // one string built by concatenation: --all computes this for every process (no arrays, no map)
+  return (
+    k(ns.user) + k(ns.pid) + k(ns.mnt) + k(ns.net) + k(ns.uts) + k(ns.ipc) + k(ns.cgroup) + k(ns.time) +
+    `|${cr.uid[1]}|${cr.uid[3]}|${cr.gid[3]}|${cr.groups.join(",")}|${c.effective}|${c.permitted}|${c.inheritable}|${c.bounding}|${c.ambient}` +
+    `|${s.noNewPrivs}|${s.seccompMode}|${s.seccompFilters}|${s.nspid.length}|${s.comm}` +
+    k(s.root) + k(s.mounts) + k(s.cgroup) + k(s.uidMap) + k(s.parents) + k(s.markers) + k(s.lsm) + k(s.containerEnv) +
+    k(s.deviceNodes) + k(s.netDevices) + k(s.timeOffsets)
+  );
 }
 
-const ids = new WeakMap<object, number>();
-let nextId = 0;
-function objId(v: unknown): string {
-  if (typeof v !== "object" || v === null) return `=${String(v)}`;
+/** One key part: a primitive as itself, an Unknown by its reason, a shared object by its identity. */
+function k(v: unknown): string {
+  if (typeof v !== "object") return `|=${v as string}`;
+  if (v === null) return "|null";
+  const reason = (v as { unknown?: unknown }).unknown;
+  if (typeof reason === "string") return `|?${reason}`;
+  const root = v as { dev?: unknown; ino?: unknown };
+  if (typeof root.dev === "number" && typeof root.ino === "number") return `|${root.dev}:${root.ino}`; // a DevIno: by value
   let id = ids.get(v);
   if (id === undefined) ids.set(v, (id = ++nextId));
-  return `#${id}`;
+  return `|#${id}`;
 }
+
+const ids = new Map<object, number>();
+let nextId = 0;
 
 type Verdict = Omit<ListRow, "pid" | "user" | "comm" | "warning">;
 const verdicts = new Map<string, Verdict>();

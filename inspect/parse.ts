@@ -139,10 +139,3 @@ export function parseLimits(text: string): Record<string, Rlimit> {
   }
   return out;
 }
-
-/** The value of `name=` in a NUL-separated environ, or null. */
-export function envValue(environ: string, name: string): string | null {
-  const key = name + "=";
-  for (const kv of environ.split("\0")) if (kv.startsWith(key)) return kv.slice(key.length);
-  return null;
-}

@@ -2,7 +2,7 @@
 // throws. ProcSource is the real /proc and cgroup filesystem; TreeSource (tree-source.ts) is a
 // captured or hand-built tree of the same shape for tests. The difference between the two lives
 // only here, at the boundary: gathering runs the same code for both.
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from "node:fs";
 import { closePidfd, openPidfd, pidfdAlive } from "../sys/pidfd.ts";
 import { unknown, type DevIno, type DeviceNode, type Known } from "./snapshot.ts";
 
@@ -45,10 +45,55 @@ export class ProcSource {
   }
 
   readPath(path: string): Known<string> {
+    const n = this.readInto(path);
+    return typeof n === "number" ? this.buf.toString("latin1", 0, n) : n;
+  }
+
+  /**
+   * The value of `name=` in /proc/PID/environ, or null. Searched in the bytes: environments are
+   * kilobytes, and --all would otherwise make one string of each only to look for one variable.
+   */
+  envVar(pid: number, name: string): Known<string | null> {
+    const n = this.readInto(`${this.proc}/${pid}/environ`);
+    if (typeof n !== "number") return n;
+    const key = name + "=";
+    let at = this.buf.subarray(0, n).indexOf("\0" + key, 0, "latin1");
+    if (at >= 0) at += 1;
+    else if (n >= key.length && this.buf.toString("latin1", 0, key.length) === key) at = 0;
+    else return null;
+    const end = this.buf.indexOf(0, at);
+    return this.buf.toString("latin1", at + key.length, end < 0 || end > n ? n : end);
+  }
+
+  // One buffer for every read: --all reads thousands of small /proc files; reading into it and
+  // stopping at a short read saves the EOF read(2) per file and an allocation per read.
+  private buf = Buffer.allocUnsafe(1 << 16);
+
+  /** Reads a whole file into this.buf (grown as needed); the byte count, or an Unknown. */
+  private readInto(path: string): number | Unknown {
+    let fd: number;
     try {
-      return readFileSync(path, "latin1");
+      fd = openSync(path, "r");
     } catch (e) {
       return this.failure(e, path);
+    }
+    try {
+      let n = 0;
+      for (;;) {
+        if (n === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+          this.buf.copy(bigger);
+          this.buf = bigger;
+        }
+        const r = readSync(fd, this.buf, n, this.buf.length - n, null);
+        n += r;
+        // /proc files fill the whole request unless they end: a short read is the end
+        if (r === 0 || n < this.buf.length) return n;
+      }
+    } catch (e) {
+      return this.failure(e, path);
+    } finally {
+      closeSync(fd);
     }
   }
 

@@ -105,7 +105,7 @@ describe("unprivileged reader of a root process", () => {
     }
   });
   test("no runtime evidence and unknown namespaces: not called a host process", () => {
-    expect(r.runtime.looksLike).toBe("no runtime evidence (namespaces partly unknown: run as root to tell)");
+    expect(r.runtime.looksLike).toBe("no runtime evidence (namespaces partly unknown)");
   });
   test("the score says how much is unknown and where it could be", () => {
     expect(r.score.unknownWeight).toBeGreaterThan(0.3);
