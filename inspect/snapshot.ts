@@ -58,12 +58,15 @@ export interface DeviceNode {
 
 /** What the devices cgroup lets the process open. */
 export interface DevicesAccess {
-  /** v1: devices.list says "a *:* rwm" somewhere that applies (every device allowed) */
+  /** every device: v1 devices.list is "a *:* rwm" and no BPF device program is in force */
   readonly allowAll: boolean;
-  /** v1: the rules of the process's devices cgroup (devices.list) */
+  /** v1: the rules of the process's devices cgroup (devices.list); [] on v2 */
   readonly rules: readonly string[];
+  /** the cgroup directory read (v1 devices hierarchy, else v2) */
   readonly where: string;
   readonly version: 1 | 2;
+  /** v2: BPF_CGROUP_DEVICE programs in force (attached there or above); contents not decoded */
+  readonly bpfPrograms?: number;
 }
 
 /**

@@ -3,6 +3,7 @@
 // captured or hand-built tree of the same shape for tests. The difference between the two lives
 // only here, at the boundary: gathering runs the same code for both.
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from "node:fs";
+import { cgroupDevicePrograms } from "../sys/bpf.ts";
 import { closePidfd, openPidfd, pidfdAlive } from "../sys/pidfd.ts";
 import { unknown, type DevIno, type DeviceNode, type Known } from "./snapshot.ts";
 
@@ -160,6 +161,11 @@ export class ProcSource {
     };
     const r = scan(dev, "", 1);
     return r === true ? out : r;
+  }
+
+  /** BPF device programs in force on a v2 cgroup directory (a host path), or the errno name. */
+  devicePrograms(dir: string): number | string {
+    return cgroupDevicePrograms(this.path(dir));
   }
 
   protected failure(e: unknown, _path: string): Unknown {

@@ -4,6 +4,7 @@
 // copied as a file is stored as text:
 //   - fs/proc/PID/root.devino: "dev:ino" of what stat(/proc/PID/root) returned;
 //   - fs/proc/PID/root/dev.nodes: the device nodes, one "path type major:minor mode uid gid" a line;
+//   - CGROUPDIR/bpf-device-programs: how many BPF device programs BPF_PROG_QUERY found (or .errno);
 //   - NAME.errno next to a missing file: the errno the real read failed with (e.g. EACCES).
 // ns/* are kept as (dangling) symlinks whose target is the kernel's "net:[4026531833]" text.
 // There are no processes behind a tree: pinning is refused with ENOSYS, so start times are compared.
@@ -39,6 +40,11 @@ export class TreeSource extends ProcSource {
       const [major, minor] = mm!.split(":").map(Number);
       return { path: path!, type: type as "block" | "char", major: major!, minor: minor!, mode: parseInt(mode!, 8), uid: Number(uid), gid: Number(gid) };
     });
+  }
+
+  override devicePrograms(dir: string): number | string {
+    const t = this.readPath(this.path(`${dir}/bpf-device-programs`));
+    return isUnknown(t) ? t.unknown.split(":")[0]! : Number(t.trim());
   }
 
   protected override failure(e: unknown, path: string): { readonly unknown: string } {

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { findCgroupMounts } from "../../inspect/cgroup.ts";
 import { parseCgroup } from "../../inspect/parse.ts";
 import { NS_TYPES } from "../../inspect/snapshot.ts";
+import { cgroupWithDeviceProgram, ownV2Dir } from "./bpf-device.ts";
 import { ensureTestUser, have, inspect, inspectJson, jailxRunner, removeTestUser, startTarget, type Target } from "./live.ts";
 
 let user: { uid: number; gid: number; created: boolean };
@@ -245,4 +246,23 @@ describe("unshare --time --cgroup", () => {
     withTarget(["unshare", "--time", "--cgroup", "cat"], (t) => {
       expect(separate(inspectJson(t.pid))).toEqual(["cgroup", "time"]);
     }));
+});
+
+// cgroup v2 device access is a BPF program: inspect asks the kernel which are in force (as root)
+const v2dir = ownV2Dir();
+describe.skipIf(!v2dir)(`devices: a BPF device program on a v2 cgroup${v2dir ? "" : " (skipped: no cgroup v2 hierarchy here)"}`, () => {
+  test("root finds the program (not 'allows everything'); an unprivileged reader is told why it cannot know", async () => {
+    const dir = cgroupWithDeviceProgram(`jailx-inspect-bpf-${process.pid}`);
+    try {
+      await withTarget(["sh", "-c", `echo $$ > ${dir}/cgroup.procs && exec cat`], (t) => {
+        const asRoot = inspectJson(t.pid).resources.cgroup.devices;
+        expect(asRoot).toMatchObject({ allowAll: false, bpfPrograms: 1 });
+        expect(inspectJson(t.pid, user).resources.cgroup.devices).toHaveProperty("unknown", expect.stringContaining("EPERM"));
+        // control: a process outside that cgroup has no program in force
+        expect(inspectJson(process.pid).resources.cgroup.devices.bpfPrograms).toBe(0);
+      });
+    } finally {
+      rmdirSync(dir);
+    }
+  });
 });
