@@ -43,12 +43,12 @@ function reexecSingleThreaded(): void {
     ? [process.execPath, ...process.argv.slice(2)]
     : [process.execPath, process.argv[1]!, ...process.argv.slice(2)];
   if (process.argv[2] !== "run") {
-    // no descriptors to keep: Bun's own execve, without loading bun:ffi (its first use costs ms)
+    // inspect: no descriptors to keep, so Bun's own execve (no FFI trampolines to compile). It is
+    // only faster that way: if execve fails, carry on in this process.
     try {
       process.execve!(process.execPath, args, env);
     } catch {}
-    process.stderr.write(`jailx: cannot re-execute ${process.execPath} single-threaded (execve failed)\n`);
-    process.exit(125);
+    return;
   }
   const z = (s: string) => Buffer.from(s + "\0");
   const strs = (list: string[]) => {
