@@ -101,6 +101,11 @@ function captureCgroups(pid: number, reader: number): void {
       if (!v2 && !v1) continue;
       for (let d = m.mountPoint + (e.path === "/" ? "" : e.path); d.startsWith(m.mountPoint); d = dirname(d)) {
         for (const f of files) if (existsSync(`${d}/${f}`)) copyFile(`${d}/${f}`);
+        // the BPF device programs in force (tree-source.ts reads the count back)
+        if (v2) {
+          const n = new ProcSource().devicePrograms(d);
+          put(typeof n === "number" ? `${d}/bpf-device-programs` : `${d}/bpf-device-programs.errno`, `${n}\n`);
+        }
         if (d === m.mountPoint) break;
       }
     }
