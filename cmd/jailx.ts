@@ -7,6 +7,7 @@
 // launcher refuses to clone.) `run` splits its own argv at `--` (citty's runMain would show
 // help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
+import { isatty } from "node:tty";
 
 const argv = process.argv.slice(2);
 
@@ -14,8 +15,9 @@ if (argv[0] === "run") {
   const { runCommand } = await import("./run.ts");
   process.exitCode = await runCommand(argv.slice(1));
 } else {
-  // citty decides on colours when it is loaded: none unless stdout is a terminal.
-  if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
+  // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
+  // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).
+  if (!isatty(1)) process.env.NO_COLOR ??= "1";
   const { main } = await import("./main.ts");
   await main(argv);
 }

@@ -3,7 +3,7 @@
 // (hybrid layouts), from v1 (memory.limit_in_bytes, pids.max, cpu.cfs_quota_us/period).
 // File formats: Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/*.rst in the kernel tree.
 import { parseCgroup, parseMountinfo } from "./parse.ts";
-import { isUnknown, unknown, type CgroupEntry, type CgroupInfo, type CgroupLimit, type Known, type Mount } from "./snapshot.ts";
+import { isUnknown, unknown, type CgroupEntry, type CgroupInfo, type CgroupLimit, type DevicesAccess, type Known, type Mount } from "./snapshot.ts";
 import type { ProcSource } from "./source.ts";
 
 type Resource = "memory" | "pids" | "cpu";
@@ -42,12 +42,57 @@ export class CgroupReader {
     let info = this.infoCache.get(cgroupText);
     if (!info) {
       const entries = parseCgroup(cgroupText);
-      info = Object.freeze({ entries, memory: this.limit(entries, "memory"), pids: this.limit(entries, "pids"), cpu: this.limit(entries, "cpu") });
+      info = Object.freeze({
+        entries,
+        memory: this.limit(entries, "memory"),
+        pids: this.limit(entries, "pids"),
+        cpu: this.limit(entries, "cpu"),
+        devices: this.devices(entries),
+      });
       this.infoCache.set(cgroupText, info);
     }
     return info;
   }
   private infoCache = new Map<string, CgroupInfo>();
+
+  /**
+   * Which devices the cgroup lets it open: v1 devices.list of its devices cgroup (a child never
+   * allows more than its parent, so its own list is the one in force) AND, on the v2 hierarchy,
+   * any BPF_CGROUP_DEVICE program in force (cgroupfs does not show those: asked with
+   * BPF_PROG_QUERY, which needs CAP_NET_ADMIN or CAP_SYS_ADMIN).
+   */
+  private devices(entries: CgroupEntry[]): Known<DevicesAccess> {
+    if (isUnknown(this.mounts)) return this.mounts;
+    const bpf = this.bpfPrograms(entries);
+    const m = this.mounts.v1.get("devices");
+    const e = entries.find((x) => x.controllers.split(",").includes("devices"));
+    if (m && e) {
+      const dir = this.dirOf(m, e.path);
+      if (!dir) return unknown(`its devices cgroup ${e.path} is outside the reader's view`);
+      const t = this.src.readPath(this.src.path(`${dir}/devices.list`));
+      if (isUnknown(t)) return t;
+      const rules = t.split("\n").filter(Boolean);
+      const v1All = rules.includes("a *:* rwm");
+      // a restrictive v1 list restricts whatever BPF says; an open one leaves it to BPF
+      if (v1All && typeof bpf === "string") return unknown(`devices.list allows every device, and BPF device programs cannot be queried (${bpf})`);
+      const n = typeof bpf === "object" ? bpf.count : undefined;
+      return { allowAll: v1All && !n, rules, where: dir, version: 1, ...(n !== undefined ? { bpfPrograms: n } : {}) };
+    }
+    if (typeof bpf === "string") return unknown(`cgroup v2: device access is decided by BPF programs; BPF_PROG_QUERY failed (${bpf}: needs CAP_NET_ADMIN or CAP_SYS_ADMIN)`);
+    if (!bpf.dir) return unknown("no devices controller and no cgroup v2 hierarchy in the reader's view");
+    return { allowAll: bpf.count === 0, rules: [], where: bpf.dir, version: 2, bpfPrograms: bpf.count };
+  }
+
+  /** BPF device programs in force on its v2 cgroup: the count and the directory, or the errno name. */
+  private bpfPrograms(entries: CgroupEntry[]): { count: number; dir: string } | string {
+    const v2 = entries.find((e) => e.hierarchy === 0 && e.controllers === "");
+    // BPF device programs attach to v2 cgroups only: without a v2 hierarchy there are none
+    if (!v2 || isUnknown(this.mounts) || !this.mounts.v2) return { count: 0, dir: "" };
+    const dir = this.dirOf(this.mounts.v2, v2.path);
+    if (!dir) return "ENOENT: its v2 cgroup is outside the reader's view";
+    const n = this.src.devicePrograms(dir);
+    return typeof n === "number" ? { count: n, dir } : n;
+  }
 
   private limit(entries: CgroupEntry[], res: Resource): Known<CgroupLimit> {
     if (isUnknown(this.mounts)) return this.mounts;

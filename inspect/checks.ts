@@ -2,14 +2,15 @@
 // each check has an id, a weight, a range, a text for good and for bad, and an assess function).
 // assess returns a badness in 0..range (0 = good), NA when the check does not apply, or an
 // Unknown when the facts it needs could not be read. docs/INSPECT.md lists this table.
-import { capFacts, identity, nsRelation, procFacts, rootFacts, sensitiveMounts } from "./facts.ts";
+import { capFacts, deviceExposure, identity, nsRelation, procFacts, rootFacts, sensitiveMounts } from "./facts.ts";
 import { seccompFacts } from "./seccomp-facts.ts";
 import { isUnknown, known, unknown, type Known, type NsType, type Snapshot } from "./snapshot.ts";
 
 export type Layer = "namespaces" | "credentials" | "capabilities" | "syscalls" | "filesystem" | "resources" | "lsm";
 
 export const NA = { na: true } as const;
-export type Assessment = { badness: number; detail?: string } | typeof NA | Known<never>;
+/** `text` replaces the check's good/bad text when neither fits (a partial badness) */
+export type Assessment = { badness: number; detail?: string; text?: string } | typeof NA | Known<never>;
 
 export interface Check {
   readonly id: string;
@@ -54,12 +55,12 @@ function capCheck(cap: string, weight: number, why: string): Check {
       if (!capFacts(s).usable.has(cap)) {
         // still in the bounding set and no no_new_privs: a setuid/file-cap binary can bring it back
         const regain = !s.noNewPrivs && capFacts(s).sets.bounding.includes(cap);
-        return regain ? { badness: 0.5, detail: "in the bounding set without no_new_privs" } : { badness: 0 };
+        return regain ? { badness: 0.5, text: `could regain cap_${cap} through a setuid or file-capability program`, detail: "in the bounding set without no_new_privs" } : { badness: 0 };
       }
       const userns = nsRelation(s, "user");
       if (userns.state === "unknown") return unknown(userns.reason ?? "user namespace unknown");
       return userns.state === "separate"
-        ? { badness: 1, detail: "only over its own user namespace" }
+        ? { badness: 1, text: `can use cap_${cap} only over its own user namespace`, detail: "only over its own user namespace" }
         : { badness: 2, detail: "over the host" };
     },
   };
@@ -86,8 +87,9 @@ export const CHECKS: readonly Check[] = [
       if (isUnknown(id)) return id;
       if (id.kind === "host-root")
         return { badness: 2, detail: nsRelation(s, "user").state === "separate" ? "uid 0 inside maps to uid 0 outside: host root's files are its own" : "euid 0 as seen from the host" };
-      if (id.kind === "userns-root") return { badness: 1, detail: `root only inside its user namespace (uid ${id.hostUid} outside)` };
-      return { badness: 0, detail: `uid ${id.hostUid}` };
+      if (id.kind === "userns-root")
+        return { badness: 1, text: "runs as root only inside its own user namespace", detail: `uid ${id.hostUid} on the host` };
+      return { badness: 0, detail: id.insideUid !== undefined && id.insideUid !== id.hostUid ? `uid ${id.insideUid} inside, ${id.hostUid} on the host` : `uid ${id.hostUid}` };
     },
   },
   capCheck("sys_admin", 1500, "mounts, namespaces, most of the kernel"),
@@ -108,7 +110,8 @@ export const CHECKS: readonly Check[] = [
     bad: "bounding set not empty (capabilities can be regained through execve)",
     assess: (s) => {
       const n = capFacts(s).sets.bounding.length;
-      return { badness: n === 0 ? 0 : s.noNewPrivs ? 0.5 : 1, detail: `${n} capabilities` };
+      if (n > 0 && s.noNewPrivs) return { badness: 0.5, text: "bounding set not empty (no_new_privs keeps execve from regaining them)", detail: `${n} capabilities` };
+      return { badness: n === 0 ? 0 : 1, detail: `${n} capabilities` };
     },
   },
   {
@@ -137,6 +140,8 @@ export const CHECKS: readonly Check[] = [
     good: "the filters refuse the risky system calls (module loading, kexec, bpf, io_uring, keyctl, mount, ptrace, …)",
     bad: "the filters let risky system calls through",
     assess: (s) => {
+      // strict mode: read, write, _exit and sigreturn only — on every ABI; nothing risky is reachable
+      if (s.seccompMode === 1) return { badness: 0, detail: "strict mode" };
       const f = seccompFacts(s);
       if (f === null) return NA;
       if (isUnknown(f)) return f;
@@ -156,6 +161,7 @@ export const CHECKS: readonly Check[] = [
     good: "no other syscall ABI (i386, x32) is left unfiltered",
     bad: "another syscall ABI is left unfiltered (int 0x80 / x32 numbers bypass the native rules)",
     assess: (s) => {
+      if (s.seccompMode === 1) return { badness: 0, detail: "strict mode checks every ABI" };
       const f = seccompFacts(s);
       if (f === null) return NA;
       if (isUnknown(f)) return f;
@@ -210,7 +216,9 @@ export const CHECKS: readonly Check[] = [
       if (!m) return s.mounts as Known<never>;
       const p = procFacts(m, s.kernelProcEntries);
       const total = p.masked.length + p.unmasked.length;
-      return p.unmasked.length ? { badness: p.unmasked.length / total, detail: `visible: ${p.unmasked.join(", ")}` } : { badness: 0 };
+      if (!p.unmasked.length) return { badness: 0 };
+      const some = p.unmasked.length < total ? { text: "some sensitive /proc entries are visible" } : {};
+      return { badness: p.unmasked.length / total, detail: `visible: ${p.unmasked.join(", ")}`, ...some };
     },
   },
   {
@@ -226,6 +234,34 @@ export const CHECKS: readonly Check[] = [
       if (mnt.state === "shared") return NA; // covered by ns.mnt: it sees everything anyway
       const list = sensitiveMounts(s);
       return isUnknown(list) ? list : { badness: list.length ? 1 : 0, detail: list.join("; ") || undefined };
+    },
+  },
+  {
+    id: "dev.nodes",
+    layer: "filesystem",
+    // raw access to the host's disks is root over the host's data: as heavy as cap_sys_admin
+    weight: 1500,
+    range: 1,
+    good: "no disk or memory device node it can open in its /dev",
+    bad: "host disk or memory device nodes it can open are in its /dev (raw access to the host's data)",
+    assess: (s) => {
+      const d = deviceExposure(s);
+      if (isUnknown(d)) return d;
+      return bad(d.length > 0, d.length ? `${d.slice(0, 6).join(", ")}${d.length > 6 ? ` … (+${d.length - 6})` : ""}` : undefined);
+    },
+  },
+  {
+    id: "cgroup.devices",
+    layer: "resources",
+    weight: 1000,
+    range: 1,
+    good: "its devices cgroup restricts which devices it can open",
+    bad: "its devices cgroup allows every device (a *:* rwm)",
+    assess: (s) => {
+      const cg = known(s.cgroup);
+      if (!cg) return s.cgroup as Known<never>;
+      const d = cg.devices;
+      return isUnknown(d) ? d : bad(d.allowAll, `${d.where}: ${d.rules.slice(0, 4).join(", ")}${d.rules.length > 4 ? ", …" : ""}`);
     },
   },
   ...(["memory", "pids", "cpu"] as const).map(

@@ -9,7 +9,17 @@ export interface Evidence {
   readonly runtime: string;
   readonly source: string;
   readonly detail: string;
+  /** set when stronger evidence names another runtime (e.g. a stale marker file in a shared rootfs) */
+  readonly outweighed?: string;
 }
+
+/**
+ * How much each source can be trusted, strongest first. The parent chain and the process itself
+ * are what the kernel says ran it; the cgroup path is set by the runtime that placed it; environ
+ * is set at start but copied from images and configs; a marker file is just a file in a root
+ * filesystem that several runtimes may share, and stays there after the runtime that wrote it.
+ */
+const STRENGTH = ["command", "parent chain", "cgroup path", "environ", "marker file"] as const;
 
 const CGROUP_PATTERNS: readonly [RegExp, string][] = [
   [/\/kubepods/, "kubernetes"],
@@ -27,6 +37,8 @@ const PARENTS: readonly [RegExp, string][] = [
   [/^containerd-shim/, "containerd"],
   [/^conmon$/, "podman (conmon)"],
   [/^runsc/, "gVisor"],
+  [/^runc$/, "runc"],
+  [/^crun$/, "crun"],
   [/^systemd-nspawn$/, "systemd-nspawn"],
   [/^lxc-start$/, "lxc"],
 ];
@@ -37,7 +49,34 @@ const MARKERS: Record<string, string> = {
   "/.flatpak-info": "flatpak",
 };
 
+/**
+ * The evidence, each item marked `outweighed` when a stronger source names only other runtimes.
+ * Same-strength sources naming different runtimes are both kept (nested sandboxes do exist).
+ */
 export function collectEvidence(s: Snapshot): Evidence[] {
+  const raw = rawEvidence(s);
+  const decided = decidingSource(raw);
+  if (!decided) return raw;
+  const named = new Set(raw.filter((e) => e.source === decided).map((e) => e.runtime));
+  const rank = (src: string) => STRENGTH.indexOf(src as (typeof STRENGTH)[number]);
+  return raw.map((e) =>
+    rank(e.source) > rank(decided) && !named.has(e.runtime) && !agrees(e.runtime, named) ? { ...e, outweighed: `${decided} says ${[...named].join(" + ")}` } : e,
+  );
+}
+
+/** "podman (conmon)" and "podman", "systemd-nspawn/machined" and "systemd-nspawn" are the same runtime. */
+function agrees(runtime: string, named: Set<string>): boolean {
+  const base = (x: string) => x.split(/[ /(]/)[0]!;
+  for (const n of named) if (base(n) === base(runtime)) return true;
+  return false;
+}
+
+/** The strongest source present. */
+export function decidingSource(ev: readonly Evidence[]): string | undefined {
+  return STRENGTH.find((src) => ev.some((e) => e.source === src));
+}
+
+function rawEvidence(s: Snapshot): Evidence[] {
   const out: Evidence[] = [];
   const env = known(s.containerEnv);
   if (env) out.push({ runtime: env, source: "environ", detail: `container=${env}` });
@@ -85,12 +124,16 @@ function parentEvidence(parents: Snapshot["parents"]): Evidence[] {
   return out;
 }
 
-/** One phrase: what it looks like, from the strongest evidence. */
+/** One phrase: what it looks like, from the evidence not outweighed; the deciding source is given separately. */
 export function looksLike(s: Snapshot, ev: readonly Evidence[]): string {
-  if (ev.length === 0) {
-    const inNs = s.nspid.length > 1 || NS_TYPES.some((t) => nsRelation(s, t).state === "separate");
-    return inNs ? "sandboxed by an unidentified tool (no runtime evidence)" : "host process (no runtime evidence)";
+  const kept = ev.filter((e) => !e.outweighed);
+  if (kept.length === 0) {
+    const rel = NS_TYPES.map((t) => nsRelation(s, t).state);
+    if (s.nspid.length > 1 || rel.includes("separate") || known(rootFacts(s).separate) === true) return "sandboxed by an unidentified tool (no runtime evidence)";
+    // "host process" only when every namespace is known to be the host's
+    if (rel.includes("unknown")) return "no runtime evidence (namespaces partly unknown)";
+    return "host process (no runtime evidence)";
   }
-  const names = [...new Set(ev.map((e) => e.runtime))];
-  return names.join(" + ");
+  const rank = (e: Evidence) => STRENGTH.indexOf(e.source as (typeof STRENGTH)[number]);
+  return [...new Set([...kept].sort((a, b) => rank(a) - rank(b)).map((e) => e.runtime))].join(" + ");
 }

@@ -1,12 +1,10 @@
 // Gathering: /proc (and the cgroup filesystem) → a Snapshot. Reads each file once, synchronously;
 // what several processes share (mountinfo per mount namespace and root, id maps per user
 // namespace, markers per root, cgroup limit files) is read once per run and cached.
-import { existsSync } from "node:fs";
 import { MASKED_PROC } from "./facts.ts";
 import { CgroupReader, findCgroupMounts } from "./cgroup.ts";
-import { closePidfd, openPidfd, pidfdAlive, type Pidfd } from "./pin.ts";
-import { envValue, mountAt, numbers, parseIdMap, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "./parse.ts";
-import { isUnknown, NS_TYPES, unknown, type DevIno, type IdRange, type Known, type Mount, type NsIds, type NsReference, type PinState, type Snapshot } from "./snapshot.ts";
+import { mountAt, numbers, parseIdMap, parseLimits, parseMountinfo, parseNsLink, parseStat, parseStatus } from "./parse.ts";
+import { isUnknown, NS_TYPES, unknown, type DevIno, type DeviceNode, type IdRange, type Known, type Mount, type NsIds, type NsReference, type PinState, type ReaderView, type Snapshot } from "./snapshot.ts";
 import { ProcSource } from "./source.ts";
 
 /** Marker files looked up inside the target's root (never the reader's: this host has a stray /.dockerenv). */
@@ -34,17 +32,19 @@ export class GatherContext {
   /** the sensitive /proc entries this kernel has (same kernel for every process) */
   readonly kernelProcEntries: readonly string[];
   readonly cgroups: CgroupReader;
+  readonly readerView: ReaderView;
   private mountCache = new Map<string, Known<readonly Mount[]>>();
   private mapCache = new Map<string, Known<readonly IdRange[]>>();
   private textCache = new Map<string, string>();
   private markerCache = new Map<string, Record<string, Known<boolean>>>();
+  private deviceCache = new Map<string, Known<readonly DeviceNode[]>>();
   private statCache = new Map<number, { comm: string; ppid: number } | null>();
 
   constructor(
     readonly src: ProcSource = new ProcSource(),
     readerPid?: number,
   ) {
-    this.readerPid = readerPid ?? (src.fake ? src.selfPid() : process.pid);
+    this.readerPid = readerPid ?? src.selfPid();
     // PID 1 may refuse even root (it can hold capabilities the reader lacks); kthreadd always
     // lives in the kernel's initial namespaces, when it is visible (not inside a pid namespace).
     const kthreadd = src.read(2, "stat");
@@ -53,13 +53,21 @@ export class GatherContext {
       ...(!isUnknown(kthreadd) && /^2 \(kthreadd\) \S+ 0 /.test(kthreadd) ? [{ name: "kthreadd (PID 2)" as const, pid: 2, ns: readNs(src, 2) }] : []),
       { name: "reader", pid: this.readerPid, ns: readNs(src, this.readerPid) },
     ];
-    this.hostRoot = src.fake ? src.statRoot(this.readerPid) : src.statDevIno("/");
+    // the reader's own root: stat through /proc like every target's, so both come out the same way
+    this.hostRoot = src.statRoot(this.readerPid);
     const mi = src.read(this.readerPid, "mountinfo");
     const readerMounts = isUnknown(mi) ? mi : parseMountinfo(mi);
+    const readerStatus = src.read(this.readerPid, "status");
+    this.readerView = {
+      nspid: isUnknown(readerStatus) ? [] : numbers(parseStatus(readerStatus).get("NSpid")),
+      uidMap: this.idMap(this.readerPid, "uid_map", unknown("not cached")),
+      mountIds: isUnknown(readerMounts) ? readerMounts : new Set(readerMounts.map((m) => m.id)),
+      netDevices: netDevices(src, this.readerPid),
+    };
     this.hostRootMount = isUnknown(readerMounts) ? readerMounts : (mountAt(readerMounts, "/") ?? unknown("no / entry in mountinfo"));
     this.hostProcDev = isUnknown(readerMounts) ? readerMounts : (mountAt(readerMounts, "/proc")?.dev ?? null);
     this.cgroups = new CgroupReader(src, isUnknown(mi) ? mi : findCgroupMounts(mi));
-    this.kernelProcEntries = src.fake ? [...MASKED_PROC] : MASKED_PROC.filter((p) => existsSync(p));
+    this.kernelProcEntries = MASKED_PROC.filter((p) => src.exists(src.path(p)) === true);
   }
 
   mounts(pid: number, ns: Known<number>, root: Known<DevIno>): Known<readonly Mount[]> {
@@ -90,13 +98,29 @@ export class GatherContext {
     return v;
   }
 
-  markers(pid: number, root: Known<DevIno>): Record<string, Known<boolean>> {
-    const key = isUnknown(root) ? undefined : `${root.dev}:${root.ino}`;
+  /**
+   * What the lookups of marker files and device nodes through /proc/PID/root find depends on the
+   * process's mount namespace (its mounts: /run, /dev) and on its root directory: cached by both.
+   */
+  private viewKey(mnt: Known<number>, root: Known<DevIno>): string | undefined {
+    return isUnknown(mnt) || isUnknown(root) ? undefined : `${mnt}:${root.dev}:${root.ino}`;
+  }
+
+  markers(pid: number, mnt: Known<number>, root: Known<DevIno>): Record<string, Known<boolean>> {
+    const key = this.viewKey(mnt, root);
     if (key && this.markerCache.has(key)) return this.markerCache.get(key)!;
     const out: Record<string, Known<boolean>> = {};
     for (const f of MARKER_FILES) out[f] = this.src.exists(`${this.src.proc}/${pid}/root${f}`);
     if (key) this.markerCache.set(key, out);
     return out;
+  }
+
+  deviceNodes(pid: number, mnt: Known<number>, root: Known<DevIno>): Known<readonly DeviceNode[]> {
+    const key = this.viewKey(mnt, root);
+    if (key && this.deviceCache.has(key)) return this.deviceCache.get(key)!;
+    const v = this.src.deviceNodes(pid);
+    if (key && !isUnknown(v)) this.deviceCache.set(key, v);
+    return v;
   }
 
   /** comm and ppid of a process, for the parent chain (cached: parents are shared). */
@@ -108,6 +132,21 @@ export class GatherContext {
     return v && { comm: v.comm, ppid: v.ppid };
   }
 }
+
+/** The interface names in /proc/PID/net/dev (anyone can read it; it shows the process's net namespace). */
+function netDevices(src: ProcSource, pid: number): Known<string> {
+  const t = src.read(pid, "net/dev");
+  if (isUnknown(t)) return t;
+  return t
+    .split("\n")
+    .slice(2)
+    .map((l) => l.slice(0, l.indexOf(":")).trim())
+    .filter(Boolean)
+    .sort()
+    .join(" ");
+}
+
+const NOT_NEEDED = unknown("not read: the ns link was readable");
 
 function readNs(src: ProcSource, pid: number): NsIds {
   const out = {} as Record<string, Known<number>>;
@@ -126,32 +165,33 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
   const src = ctx.src;
   // Pin first: while the pidfd's process has not been reaped, its pid cannot be reused, so
   // "still alive after the reads" proves every read was about this one process.
-  let pidfd: Pidfd | string | undefined = src.fake ? undefined : openPidfd(pid);
-  if (pidfd === "ENOSYS") pidfd = undefined; // kernel < 5.3: fall back to comparing start times
-  if (pidfd === "ESRCH") throw new NoSuchProcess(`no process with pid ${pid}`);
-  if (pidfd === "EINVAL") throw new NoSuchProcess(`${pid} is a thread id, not a process id: give the process (Tgid)`);
-  if (typeof pidfd === "string") throw new NoSuchProcess(`cannot pin process ${pid} (pidfd_open: ${pidfd})`);
+  const pinned = src.pin(pid);
+  if (pinned === "ESRCH") throw new NoSuchProcess(`no process with pid ${pid}`);
+  if (pinned === "EINVAL") throw new NoSuchProcess(`${pid} is a thread id, not a process id: give the process (Tgid)`);
+  if (typeof pinned === "string" && pinned !== "ENOSYS") throw new NoSuchProcess(`cannot pin process ${pid} (pidfd_open: ${pinned})`);
+  // ENOSYS (kernel < 5.3, or a captured tree): fall back to comparing start times
+  const pidfd = typeof pinned === "number" ? pinned : undefined;
   try {
     // Without a pidfd (fake trees, old kernels) the start time tells whether the pid was reused.
     let startTime: string | undefined;
-    if (!pidfd) {
+    if (pidfd === undefined) {
       const statText = src.read(pid, "stat");
       if (isUnknown(statText)) throw new NoSuchProcess(`no process with pid ${pid}`);
       startTime = parseStat(statText).startTime;
     }
     const statusText = src.read(pid, "status");
     if (isUnknown(statusText))
-      throw new NoSuchProcess(pidfd ? `process ${pid} exited before it could be read` : `process ${pid} exited while being read (status: ${statusText.unknown})`);
+      throw new NoSuchProcess(pidfd !== undefined ? `process ${pid} exited before it could be read` : `process ${pid} exited while being read (status: ${statusText.unknown})`);
     const st = parseStatus(statusText);
     const stat0 = { comm: st.get("Name") ?? "?", ppid: Number(st.get("PPid") ?? 0) };
     if (!opts.full && (st.get("Kthread") === "1" || stat0.ppid === 2 || pid === 2)) return null;
     const ns = readNs(src, pid);
     const root = src.statRoot(pid);
     const cmdline = opts.full ? src.read(pid, "cmdline") : NOT_READ;
-    const environ = src.read(pid, "environ");
     const limits = opts.full ? src.read(pid, "limits") : NOT_READ;
     const oom = opts.full ? src.read(pid, "oom_score_adj") : NOT_READ;
-    const lsm = opts.full ? src.read(pid, "attr/current") : NOT_READ;
+    // read in --all too: the lsm check is scored there, and an unread one would widen every row's range
+    const lsm = src.read(pid, "attr/current");
     const setgroups = ctx.perUserns(pid, "setgroups", ns.user);
     const snap: Snapshot = {
       pid,
@@ -176,6 +216,10 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       nspid: numbers(st.get("NSpid")),
       ns,
       refs: ctx.refs,
+      readerView: ctx.readerView,
+      // fallbacks that prove a separate namespace without the ns link (read only when it is refused)
+      netDevices: isUnknown(ns.net) ? netDevices(src, pid) : NOT_NEEDED,
+      timeOffsets: isUnknown(ns.time) ? src.read(pid, "timens_offsets") : NOT_NEEDED,
       uidMap: ctx.idMap(pid, "uid_map", ns.user),
       gidMap: ctx.idMap(pid, "gid_map", ns.user),
       setgroups: isUnknown(setgroups) ? setgroups : setgroups.trim(),
@@ -185,18 +229,19 @@ export function gather(pid: number, ctx: GatherContext, opts: GatherOptions = { 
       hostRootMount: ctx.hostRootMount,
       hostProcDev: ctx.hostProcDev,
       kernelProcEntries: ctx.kernelProcEntries,
+      deviceNodes: ctx.deviceNodes(pid, ns.mnt, root),
       cgroup: ctx.cgroups.info(src.read(pid, "cgroup")),
       rlimits: isUnknown(limits) ? limits : parseLimits(limits),
       oomScoreAdj: isUnknown(oom) ? oom : Number(oom.trim()),
       lsm: isUnknown(lsm) ? lsmUnknown(lsm.unknown) : lsm.replace(/\0/g, "").trim(),
-      containerEnv: isUnknown(environ) ? environ : envValue(environ, "container"),
-      markers: ctx.markers(pid, root),
+      containerEnv: src.envVar(pid, "container"),
+      markers: ctx.markers(pid, ns.mnt, root),
       // filled in by seccomp-filters.ts for a single process read by root (needs a ptrace stop)
       seccompFilterSummary: st.get("Seccomp") === "2" ? FILTERS_NOT_READ : [],
     };
     return { ...snap, pin: pinState(src, pid, startTime, pidfd) };
   } finally {
-    if (pidfd) closePidfd(pidfd);
+    if (pidfd !== undefined) src.unpin(pidfd);
   }
 }
 
@@ -227,9 +272,9 @@ function walkParents(ctx: GatherContext, ppid: number): { pid: number; comm: str
 }
 
 /** After the reads: is it still the same process? */
-function pinState(src: ProcSource, pid: number, startTime: string | undefined, pidfd: Pidfd | undefined): PinState {
-  if (pidfd) {
-    return pidfdAlive(pidfd)
+function pinState(src: ProcSource, pid: number, startTime: string | undefined, pidfd: number | undefined): PinState {
+  if (pidfd !== undefined) {
+    return src.pinnedAlive(pidfd)
       ? { method: "pidfd", state: "alive" }
       : { method: "pidfd", state: "exited", detail: "the process exited while it was being read" };
   }

@@ -1,12 +1,12 @@
 // The report as data: one documented, stable object (docs/INSPECT.md) that --json prints as is
 // and the text renderer lays out. Bump SCHEMA when a field changes meaning or disappears.
-import { allNs, capFacts, identity, procFacts, rootFacts, sensitiveMounts, type NsRelation } from "./facts.ts";
-import { collectEvidence, looksLike, type Evidence } from "./evidence.ts";
+import { allNs, capFacts, deviceExposure, identity, procFacts, rootFacts, sensitiveMounts, type NsRelation } from "./facts.ts";
+import { collectEvidence, decidingSource, looksLike, type Evidence } from "./evidence.ts";
 import { score, type Score } from "./score.ts";
 import { isUnknown, known, type CgroupInfo, type FilterDigest, type IdRange, type Known, type NsType, type PinState, type Rlimit, type Snapshot } from "./snapshot.ts";
 
-export const SCHEMA = "jailx.inspect/1";
-export const LIST_SCHEMA = "jailx.inspect.list/1";
+export const SCHEMA = "jailx.inspect/2";
+export const LIST_SCHEMA = "jailx.inspect.list/2";
 
 export interface InspectReport {
   readonly schema: typeof SCHEMA;
@@ -33,6 +33,8 @@ export interface InspectReport {
     readonly groups: readonly number[];
     readonly identity: Known<string>;
     readonly insideUid: Known<number | null>;
+    /** the effective uid as the reader (the host, when it runs there) sees it */
+    readonly hostUid: Known<number>;
   };
   readonly capabilities: {
     readonly effective: string[];
@@ -54,6 +56,8 @@ export interface InspectReport {
     readonly mountCount: Known<number>;
     readonly proc: Known<{ readonly mounted: boolean; readonly sysWritable: boolean; readonly masked: string[]; readonly unmasked: string[] }>;
     readonly sensitiveMounts: Known<string[]>;
+    /** disk and memory device nodes in its /dev that it could open */
+    readonly deviceNodes: Known<string[]>;
   };
   readonly resources: {
     readonly cgroup: Known<CgroupInfo>;
@@ -62,7 +66,8 @@ export interface InspectReport {
   };
   readonly lsm: Known<string>;
   readonly landlock: string;
-  readonly runtime: { readonly looksLike: string; readonly evidence: readonly Evidence[] };
+  /** decidedBy: the strongest source of evidence present (null without evidence) */
+  readonly runtime: { readonly looksLike: string; readonly decidedBy: string | null; readonly evidence: readonly Evidence[] };
   readonly score: Score;
 }
 
@@ -98,6 +103,7 @@ export function buildReport(s: Snapshot): InspectReport {
       groups: s.creds.groups,
       identity: isUnknown(id) ? id : id.kind,
       insideUid: isUnknown(id) ? id : (id.insideUid ?? null),
+      hostUid: isUnknown(id) ? id : id.hostUid,
     },
     capabilities: {
       ...caps.sets,
@@ -115,12 +121,13 @@ export function buildReport(s: Snapshot): InspectReport {
         : (isUnknown(s.mounts) ? s.mounts : { unknown: "no / entry" }),
       mountCount: mounts ? mounts.length : (s.mounts as Known<never>),
       proc: mounts ? procFacts(mounts, s.kernelProcEntries) : (s.mounts as Known<never>),
-      sensitiveMounts: ns.mnt.state === "shared" ? [] : sensitiveMounts(s),
+      sensitiveMounts: sensitiveMounts(s),
+      deviceNodes: deviceExposure(s),
     },
     resources: { cgroup: s.cgroup, rlimits: s.rlimits, oomScoreAdj: s.oomScoreAdj },
     lsm: s.lsm,
     landlock: "not observable from outside (the kernel exposes no Landlock domain in /proc)",
-    runtime: { looksLike: looksLike(s, ev), evidence: ev },
+    runtime: { looksLike: looksLike(s, ev), decidedBy: decidingSource(ev) ?? null, evidence: ev },
     score: score(s),
   };
 }

@@ -1,11 +1,13 @@
 // --all: one row per process, built from the same snapshot and check table as the full report.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { parsePasswd } from "../sys/ids.ts";
 import { capFacts, nsRelation, rootFacts } from "./facts.ts";
 import { collectEvidence, looksLike } from "./evidence.ts";
 import { gather, GatherContext, NoSuchProcess } from "./gather.ts";
 import { limitText } from "./report.ts";
 import { exposureOf } from "./score.ts";
 import { isUnknown, known, NS_TYPES, type NsType, type Snapshot } from "./snapshot.ts";
+import type { ProcSource } from "./source.ts";
 
 export interface ListRow {
   readonly pid: number;
@@ -19,6 +21,10 @@ export interface ListRow {
   readonly limits: { readonly memory: string; readonly pids: string; readonly cpu: string };
   readonly exposure: number | null;
   readonly label: string;
+  /** where the exposure could be once the unknown checks are known (see Score.range) */
+  readonly range: { readonly min: number; readonly max: number } | null;
+  /** share of the applicable check weight that is unknown */
+  readonly unknownWeight: number;
   readonly runtime: string;
   /** any separate namespace or root: some kind of sandbox */
   readonly jailed: boolean;
@@ -26,14 +32,11 @@ export interface ListRow {
   readonly warning?: string;
 }
 
-export function userNames(path = "/etc/passwd"): Map<number, string> {
+/** uid → name from the reader's passwd file (the first entry of a uid wins, like getpwuid). */
+export function userNames(src: ProcSource): Map<number, string> {
   const m = new Map<number, string>();
-  try {
-    for (const l of readFileSync(path, "utf8").split("\n")) {
-      const f = l.split(":");
-      if (f.length > 2 && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]!);
-    }
-  } catch {}
+  const text = src.readPath(src.path("/etc/passwd"));
+  if (!isUnknown(text)) for (const e of parsePasswd(text)) if (!m.has(e.uid)) m.set(e.uid, e.name);
   return m;
 }
 
@@ -47,25 +50,33 @@ function judgedKey(s: Snapshot): string | undefined {
   // the target can be one of the namespace references (PID 1, kthreadd, the reader): judge it alone
   if (s.pid <= 2 || s.pid === s.reader.pid) return undefined;
   const ns = s.ns;
-  const root = known(s.root);
   const c = s.caps;
-  const parts: unknown[] = [
-    ns.user, ns.pid, ns.mnt, ns.net, ns.uts, ns.ipc, ns.cgroup, ns.time,
-    s.creds.uid[1], c.effective, c.permitted, c.inheritable, c.bounding, c.ambient,
-    s.noNewPrivs, s.seccompMode, s.seccompFilters, root ? `${root.dev}:${root.ino}` : "?", s.nspid.length, s.comm,
-    s.mounts, s.cgroup, s.uidMap, s.parents, s.markers, s.lsm, s.containerEnv,
-  ];
-  return parts.map((v) => (isUnknown(v) ? `?${v.unknown}` : typeof v === "object" ? objId(v) : String(v))).join("|");
+  const cr = s.creds;
+  // one string built by concatenation: --all computes this for every process (no arrays, no map)
+  return (
+    k(ns.user) + k(ns.pid) + k(ns.mnt) + k(ns.net) + k(ns.uts) + k(ns.ipc) + k(ns.cgroup) + k(ns.time) +
+    `|${cr.uid[1]}|${cr.uid[3]}|${cr.gid[3]}|${cr.groups.join(",")}|${c.effective}|${c.permitted}|${c.inheritable}|${c.bounding}|${c.ambient}` +
+    `|${s.noNewPrivs}|${s.seccompMode}|${s.seccompFilters}|${s.nspid.length}|${s.comm}` +
+    k(s.root) + k(s.mounts) + k(s.cgroup) + k(s.uidMap) + k(s.parents) + k(s.markers) + k(s.lsm) + k(s.containerEnv) +
+    k(s.deviceNodes) + k(s.netDevices) + k(s.timeOffsets)
+  );
 }
 
-const ids = new WeakMap<object, number>();
-let nextId = 0;
-function objId(v: unknown): string {
-  if (typeof v !== "object" || v === null) return `=${String(v)}`;
+/** One key part: a primitive as itself, an Unknown by its reason, a shared object by its identity. */
+function k(v: unknown): string {
+  if (typeof v !== "object") return `|=${v as string}`;
+  if (v === null) return "|null";
+  const reason = (v as { unknown?: unknown }).unknown;
+  if (typeof reason === "string") return `|?${reason}`;
+  const root = v as { dev?: unknown; ino?: unknown };
+  if (typeof root.dev === "number" && typeof root.ino === "number") return `|${root.dev}:${root.ino}`; // a DevIno: by value
   let id = ids.get(v);
   if (id === undefined) ids.set(v, (id = ++nextId));
-  return `#${id}`;
+  return `|#${id}`;
 }
+
+const ids = new Map<object, number>();
+let nextId = 0;
 
 type Verdict = Omit<ListRow, "pid" | "user" | "comm" | "warning">;
 const verdicts = new Map<string, Verdict>();
@@ -104,6 +115,8 @@ function judge(s: Snapshot): Verdict {
       : { memory: "unknown", pids: "unknown", cpu: "unknown" },
     exposure: sc.exposure,
     label: sc.label,
+    range: sc.range,
+    unknownWeight: sc.unknownWeight,
     runtime: looksLike(s, collectEvidence(s)),
     jailed: rootSep || Object.values(ns).includes("separate"),
   };
@@ -111,7 +124,7 @@ function judge(s: Snapshot): Verdict {
 
 /** Every process of the reader's pid namespace, kernel threads left out. */
 export function listAll(ctx: GatherContext = new GatherContext()): ListRow[] {
-  const users = userNames(ctx.src.path("/etc/passwd"));
+  const users = userNames(ctx.src);
   const rows: ListRow[] = [];
   for (const name of readdirSync(ctx.src.proc)) {
     const c = name.charCodeAt(0);
@@ -154,7 +167,7 @@ export function renderRows(rows: readonly ListRow[]): string {
     r.limits.memory,
     r.limits.pids,
     r.limits.cpu,
-    r.exposure === null ? "?" : `${r.exposure.toFixed(1)} ${r.label}`,
+    r.exposure === null ? "?" : `${r.exposure.toFixed(1)} ${r.label}${r.unknownWeight > 0 && r.range ? ` (${r.range.min.toFixed(1)}–${r.range.max.toFixed(1)})` : ""}`,
     r.runtime + (r.warning ? ` [${r.warning}]` : ""),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));

@@ -67,33 +67,8 @@ export function parseIdMap(text: string): IdRange[] {
     .map(([a, b, c]) => ({ inside: Number(a), outside: Number(b), count: Number(c) }));
 }
 
-/** mountinfo escapes space, tab, newline and backslash as octal (\040). */
-function unescapeOctal(s: string): string {
-  return s.includes("\\") ? s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) : s;
-}
-
-/** /proc/PID/mountinfo (proc(5)): fields, optional fields, "-", fstype, source, super options. */
-export function parseMountinfo(text: string): Mount[] {
-  const out: Mount[] = [];
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    const f = line.split(" ");
-    const sep = f.indexOf("-", 6);
-    if (sep < 0 || f.length < sep + 3) continue;
-    out.push({
-      id: Number(f[0]),
-      parent: Number(f[1]),
-      dev: f[2]!,
-      root: unescapeOctal(f[3]!),
-      mountPoint: unescapeOctal(f[4]!),
-      options: f[5]!.split(","),
-      fsType: f[sep + 1]!,
-      source: unescapeOctal(f[sep + 2]!),
-      superOptions: (f[sep + 3] ?? "").split(","),
-    });
-  }
-  return out;
-}
+export { parseMountinfo } from "../sys/mountinfo.ts";
+import { parseSelfCgroup } from "../sys/cgroup/layout.ts";
 
 /**
  * The mounts a process actually sees, by mount point. mountinfo also lists mounts hidden under
@@ -150,16 +125,9 @@ export function mountAt(mounts: readonly Mount[], path: string): Mount | undefin
   return visibleMounts(mounts).get(path);
 }
 
-/** /proc/PID/cgroup: "hierarchy-id:controllers:path". */
+/** /proc/PID/cgroup, in inspect's shape (the parser is sys/cgroup's, for any process). */
 export function parseCgroup(text: string): CgroupEntry[] {
-  const out: CgroupEntry[] = [];
-  for (const line of text.split("\n")) {
-    const a = line.indexOf(":");
-    const b = line.indexOf(":", a + 1);
-    if (a < 0 || b < 0) continue;
-    out.push({ hierarchy: Number(line.slice(0, a)), controllers: line.slice(a + 1, b), path: line.slice(b + 1) });
-  }
-  return out;
+  return parseSelfCgroup(text).map((e) => ({ hierarchy: e.id, controllers: e.controllers.join(","), path: e.path }));
 }
 
 /** /proc/PID/limits: fixed-width columns; names contain spaces, so split on 2+ spaces. */
@@ -170,11 +138,4 @@ export function parseLimits(text: string): Record<string, Rlimit> {
     if (f.length >= 3) out[f[0]!.replace(/^Max /, "")] = { soft: f[1]!, hard: f[2]! };
   }
   return out;
-}
-
-/** The value of `name=` in a NUL-separated environ, or null. */
-export function envValue(environ: string, name: string): string | null {
-  const key = name + "=";
-  for (const kv of environ.split("\0")) if (kv.startsWith(key)) return kv.slice(key.length);
-  return null;
 }

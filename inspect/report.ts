@@ -55,19 +55,30 @@ export function renderText(r: InspectReport, color = false): string {
   const line = (k: string, v: string) => out.push(`  ${k.padEnd(18)} ${v}`);
   const section = (t: string) => out.push("", st.head(t));
   const mark = (res: CheckResult | undefined) =>
-    !res ? "" : res.status === "good" ? st.good(" ✓") : res.status === "bad" || res.status === "partial" ? st.bad(" ✗") : "";
+    !res ? "" : res.status === "good" ? st.good(" ✓") : res.status === "bad" ? st.bad(" ✗") : res.status === "partial" ? st.bad(" ~") : "";
   const check = (id: string) => r.score.results.find((c) => c.id === id);
 
+  // the verdict first: the number, how sure it is, and what weighs most; the details follow
   out.push(st.head(`process ${r.pid} (${r.comm})`) + `  ${show(r.cmdline, (a) => a.join(" "))}`);
-  out.push(`  looks like: ${r.runtime.looksLike}`);
   if (r.pin.state !== "alive") out.push(st.bad(`  warning: ${r.pin.detail}`));
+  const sc = r.score;
+  const label = sc.exposure === null ? "unknown" : `${sc.exposure.toFixed(1)} ${sc.label}`;
+  out.push(`  exposure: ${sc.exposure !== null && sc.exposure >= 5 ? st.bad(label) : st.good(label)}  ${certainty(r)}`);
+  out.push(`  looks like: ${r.runtime.looksLike}${r.runtime.decidedBy ? st.dim(` (decided by ${r.runtime.decidedBy})`) : ""}`);
+  const worst = [...sc.results]
+    .filter((x) => x.status === "bad" || x.status === "partial")
+    .sort((a, b) => b.weight * (b.badness ?? 0) - a.weight * (a.badness ?? 0))
+    .slice(0, 5);
+  if (worst.length) out.push("  worst findings:");
+  for (const w of worst) out.push(`    ${st.bad(w.status === "bad" ? "BAD " : "PART")} ${w.text}${w.detail ? st.dim(` — ${w.detail}`) : ""}`);
 
   section("Namespaces");
   for (const t of NS_TYPES) {
     const n = r.namespaces[t];
     const who = n.reference === "reader" ? "the reader" : "the host";
     const alsoReader = n.vsReader && n.reference !== "reader" ? `; vs reader: ${n.vsReader}` : "";
-    const v = n.state === "unknown" ? `unknown (${n.reason})` : `${n.state}${n.state === "separate" ? "" : ` with ${who}`} (vs ${n.reference}${alsoReader})`;
+    const by = n.proof && n.proof !== "ns link" ? `, by ${n.proof}` : "";
+    const v = n.state === "unknown" ? `unknown (${n.reason})` : `${n.state}${n.state === "separate" ? "" : ` with ${who}`} (vs ${n.reference}${by}${alsoReader})`;
     line(t, v + mark(check(`ns.${t}`)) + (isUnknown(n.id) ? "" : st.dim(`  ${n.id}`)));
   }
   line("pid ns depth", `${r.pidNamespaceDepth} (NSpid ${r.nspid.join(" ")})`);
@@ -91,6 +102,8 @@ export function renderText(r: InspectReport, color = false): string {
     user: "not root",
   };
   line("identity", show(c.identity, (k) => idText[k] ?? k) + mark(check("creds.root")));
+  const inside = isUnknown(c.insideUid) || c.insideUid === null ? "unknown" : String(c.insideUid);
+  line("euid", `${inside} inside its user namespace, ${show(c.hostUid)} as the reader sees it`);
 
   section("Capabilities" + ` (apply in: ${r.capabilities.scope})`);
   for (const k of ["effective", "permitted", "inheritable", "bounding", "ambient"] as const) line(k, capList(r.capabilities[k]));
@@ -113,6 +126,7 @@ export function renderText(r: InspectReport, color = false): string {
   line("mounts", show(f.mountCount));
   line("/proc", show(f.proc, (p) => (!p.mounted ? "not mounted" : `/proc/sys ${p.sysWritable ? "writable" : "read-only"}; masked: ${p.masked.join(", ") || "none"}`)));
   line("sensitive mounts", show(f.sensitiveMounts, (l) => l.join("; ") || "none") + mark(check("fs.sensitive-mounts")));
+  line("device nodes", show(f.deviceNodes, (l) => (l.length ? `${l.length} it can open: ${l.slice(0, 6).join(", ")}${l.length > 6 ? ", …" : ""}` : "no disk or memory device it can open")) + mark(check("dev.nodes")));
 
   section("Resources");
   const cg = r.resources.cgroup;
@@ -121,6 +135,7 @@ export function renderText(r: InspectReport, color = false): string {
     line("memory limit", limitText(cg.memory, "bytes") + mark(check("cgroup.memory")));
     line("pids limit", limitText(cg.pids, "pids") + mark(check("cgroup.pids")));
     line("cpu limit", limitText(cg.cpu, "cpus") + mark(check("cgroup.cpu")));
+    line("devices", show(cg.devices, (d) => `${d.allowAll ? "every device" : d.rules.join(", ") || "none"} (v${d.version}, ${d.where})`) + mark(check("cgroup.devices")));
   }
   line("rlimits", show(r.resources.rlimits, (l) => ["processes", "open files", "address space"].map((k) => `${k} ${l[k]?.soft ?? "?"}/${l[k]?.hard ?? "?"}`).join(", ")));
   line("oom_score_adj", show(r.resources.oomScoreAdj));
@@ -131,18 +146,25 @@ export function renderText(r: InspectReport, color = false): string {
 
   section("Runtime evidence");
   if (r.runtime.evidence.length === 0) line("", "none");
-  for (const e of r.runtime.evidence) line(e.source, `${e.runtime}: ${e.detail}`);
+  for (const e of r.runtime.evidence) line(e.source, `${e.runtime}: ${e.detail}${e.outweighed ? st.dim(` (outweighed: ${e.outweighed})`) : ""}`);
+  if (r.runtime.decidedBy) line("decided by", r.runtime.decidedBy);
 
   section("Exposure");
-  const ex = r.score.exposure;
-  const label = ex === null ? "unknown" : `${ex.toFixed(1)} ${r.score.label}`;
-  line("score", (ex !== null && ex >= 5 ? st.bad(label) : st.good(label)) + `  (${r.score.assessed} checks assessed, ${r.score.unknown} unknown)`);
+  line("score", (sc.exposure !== null && sc.exposure >= 5 ? st.bad(label) : st.good(label)) + `  ${certainty(r)}`);
   for (const res of r.score.results) {
     if (res.status === "na") continue;
-    const tag = res.status === "good" ? st.good("ok  ") : res.status === "unknown" ? st.dim("??  ") : st.bad("BAD ");
+    const tag = res.status === "good" ? st.good("ok  ") : res.status === "unknown" ? st.dim("??  ") : res.status === "partial" ? st.bad("PART") : st.bad("BAD ");
     out.push(`  ${tag} ${res.id.padEnd(20)} ${res.text}${res.detail ? st.dim(` — ${res.detail}`) : ""}`);
   }
   return out.join("\n") + "\n";
+}
+
+/** "(30 checks assessed, 2 not applicable, 0 unknown)", or with unknowns the range the score could be in. */
+function certainty(r: InspectReport): string {
+  const sc = r.score;
+  const counts = `${sc.assessed} checks assessed, ${sc.na} not applicable, ${sc.unknown} unknown`;
+  if (sc.unknown === 0 || !sc.range) return `(${counts})`;
+  return `(${counts}: ${Math.round(sc.unknownWeight * 100)}% of the weight unknown; could be ${sc.range.min.toFixed(1)}–${sc.range.max.toFixed(1)})`;
 }
 
 /** One line per ABI of a decoded filter: its default and the syscalls treated differently. */

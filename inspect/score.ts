@@ -20,8 +20,18 @@ export interface Score {
   /** 0.0 (fully contained) .. 10.0 (fully exposed), one decimal; null when nothing could be assessed */
   readonly exposure: number | null;
   readonly label: string;
+  /** checks that apply and were judged (n/a and unknown ones not counted) */
   readonly assessed: number;
   readonly unknown: number;
+  /** checks that do not apply to this process */
+  readonly na: number;
+  /**
+   * Where the exposure could be once the unknown checks are known: each unknown check all good
+   * (min) or all bad (max), weighed in; min = max = exposure when nothing is unknown.
+   */
+  readonly range: { readonly min: number; readonly max: number } | null;
+  /** share of the applicable weight that is unknown, 0..1 (two decimals) */
+  readonly unknownWeight: number;
   readonly results: readonly CheckResult[];
 }
 
@@ -38,40 +48,59 @@ export function labelOf(exposure: number): string {
   return LABELS.find((l) => exposure >= l.min)!.label;
 }
 
-/** Only the number and label (for --all rows): no per-check results are built. */
-export function exposureOf(s: Snapshot, checks: readonly Check[] = CHECKS): { exposure: number | null; label: string } {
-  let sum = 0;
-  let weights = 0;
+interface Tally {
+  sum: number;
+  weights: number;
+  unknownWeights: number;
+}
+
+function summarise(t: Tally) {
+  const round = (x: number) => Math.round(x * 100) / 10;
+  const exposure = t.weights ? round(t.sum / t.weights) : null;
+  const all = t.weights + t.unknownWeights;
+  return {
+    exposure,
+    label: exposure === null ? "UNKNOWN" : labelOf(exposure),
+    range: all ? { min: round(t.sum / all), max: round((t.sum + t.unknownWeights) / all) } : null,
+    unknownWeight: all ? Math.round((t.unknownWeights / all) * 100) / 100 : 0,
+  };
+}
+
+/** Only the number, label and range (for --all rows): no per-check results are built. */
+export function exposureOf(s: Snapshot, checks: readonly Check[] = CHECKS) {
+  const t: Tally = { sum: 0, weights: 0, unknownWeights: 0 };
   for (const c of checks) {
     const a = c.assess(s);
-    if (isUnknown(a) || "na" in a) continue;
-    sum += c.weight * Math.min(1, Math.max(0, a.badness / c.range));
-    weights += c.weight;
+    if (isUnknown(a)) t.unknownWeights += c.weight;
+    else if (!("na" in a)) {
+      t.sum += c.weight * Math.min(1, Math.max(0, a.badness / c.range));
+      t.weights += c.weight;
+    }
   }
-  const exposure = weights ? Math.round((sum / weights) * 100) / 10 : null;
-  return { exposure, label: exposure === null ? "UNKNOWN" : labelOf(exposure) };
+  return summarise(t);
 }
 
 export function score(s: Snapshot, checks: readonly Check[] = CHECKS): Score {
-  let sum = 0;
-  let weights = 0;
+  const t: Tally = { sum: 0, weights: 0, unknownWeights: 0 };
   let unknownCount = 0;
+  let na = 0;
   const results: CheckResult[] = [];
   for (const c of checks) {
     const a = c.assess(s);
     if (isUnknown(a)) {
       unknownCount++;
+      t.unknownWeights += c.weight;
       results.push({ id: c.id, layer: c.layer, weight: c.weight, status: "unknown", text: "cannot be assessed", detail: `unknown (${a.unknown})` });
     } else if ("na" in a) {
+      na++;
       results.push({ id: c.id, layer: c.layer, weight: c.weight, status: "na", text: c.good });
     } else {
       const b = Math.min(1, Math.max(0, a.badness / c.range));
-      sum += c.weight * b;
-      weights += c.weight;
+      t.sum += c.weight * b;
+      t.weights += c.weight;
       const status = b === 0 ? "good" : b === 1 ? "bad" : "partial";
-      results.push({ id: c.id, layer: c.layer, weight: c.weight, status, badness: b, text: b === 0 ? c.good : c.bad, detail: a.detail });
+      results.push({ id: c.id, layer: c.layer, weight: c.weight, status, badness: b, text: a.text ?? (b === 0 ? c.good : c.bad), detail: a.detail });
     }
   }
-  const exposure = weights ? Math.round((sum / weights) * 100) / 10 : null;
-  return { exposure, label: exposure === null ? "UNKNOWN" : labelOf(exposure), assessed: results.length - unknownCount, unknown: unknownCount, results };
+  return { ...summarise(t), assessed: results.length - unknownCount - na, unknown: unknownCount, na, results };
 }

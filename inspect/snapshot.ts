@@ -41,18 +41,45 @@ export interface IdRange {
   readonly count: number;
 }
 
-export interface Mount {
-  readonly id: number;
-  readonly parent: number;
-  /** "major:minor" */
-  readonly dev: string;
-  /** field 4: the path inside the source filesystem that is mounted here */
-  readonly root: string;
-  readonly mountPoint: string;
-  readonly options: readonly string[];
-  readonly fsType: string;
-  readonly source: string;
-  readonly superOptions: readonly string[];
+export type { Mount } from "../sys/mountinfo.ts";
+import type { Mount } from "../sys/mountinfo.ts";
+
+/** A block or character device node in the process's /dev. */
+export interface DeviceNode {
+  readonly path: string;
+  readonly type: "block" | "char";
+  readonly major: number;
+  readonly minor: number;
+  /** permission bits */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** What the devices cgroup lets the process open. */
+export interface DevicesAccess {
+  /** every device: v1 devices.list is "a *:* rwm" and no BPF device program is in force */
+  readonly allowAll: boolean;
+  /** v1: the rules of the process's devices cgroup (devices.list); [] on v2 */
+  readonly rules: readonly string[];
+  /** the cgroup directory read (v1 devices hierarchy, else v2) */
+  readonly where: string;
+  readonly version: 1 | 2;
+  /** v2: BPF_CGROUP_DEVICE programs in force (attached there or above); contents not decoded */
+  readonly bpfPrograms?: number;
+}
+
+/**
+ * What the reader itself looks like: some facts anyone can read prove a separate namespace even
+ * when the ns/* links are refused (NSpid, uid_map, the mount ids in mountinfo, net/dev,
+ * timens_offsets). Shared by every snapshot of one run.
+ */
+export interface ReaderView {
+  readonly nspid: readonly number[];
+  readonly uidMap: Known<readonly IdRange[]>;
+  readonly mountIds: Known<ReadonlySet<number>>;
+  /** interface names in the reader's net/dev */
+  readonly netDevices: Known<string>;
 }
 
 export interface DevIno {
@@ -98,6 +125,7 @@ export interface CgroupInfo {
   readonly memory: Known<CgroupLimit>;
   readonly pids: Known<CgroupLimit>;
   readonly cpu: Known<CgroupLimit>;
+  readonly devices: Known<DevicesAccess>;
 }
 
 export interface Rlimit {
@@ -153,6 +181,12 @@ export interface Snapshot {
   readonly ns: NsIds;
   /** the processes the target's namespaces are compared with, preferred first */
   readonly refs: readonly NsReference[];
+  /** the reader's own NSpid, uid_map, mount ids, net devices (for the proofs above) */
+  readonly readerView: ReaderView;
+  /** interface names in the process's net/dev (readable by anyone) */
+  readonly netDevices: Known<string>;
+  /** timens_offsets: non-zero offsets prove a separate time namespace */
+  readonly timeOffsets: Known<string>;
   readonly uidMap: Known<readonly IdRange[]>;
   readonly gidMap: Known<readonly IdRange[]>;
   readonly setgroups: Known<string>;
@@ -166,6 +200,8 @@ export interface Snapshot {
   readonly hostProcDev: Known<string | null>;
   /** which of the sensitive /proc entries (facts.ts MASKED_PROC) this kernel has at all */
   readonly kernelProcEntries?: readonly string[];
+  /** block and character device nodes visible in its /dev (through /proc/PID/root) */
+  readonly deviceNodes: Known<readonly DeviceNode[]>;
   readonly cgroup: Known<CgroupInfo>;
   readonly rlimits: Known<Record<string, Rlimit>>;
   readonly oomScoreAdj: Known<number>;

@@ -1,26 +1,20 @@
-// Where inspect reads from: the real /proc and cgroup filesystem, or a fake tree of the same
-// shape (test fixtures). Every read returns the text or an Unknown with a reason; nothing throws.
-//
-// A fake tree is a directory `fs/` laid out like the real root (fs/proc/PID/status,
-// fs/sys/fs/cgroup/...). Two things cannot be copied as files, so fixtures store them as text:
-//   - fs/proc/PID/root.devino: "dev:ino" of what stat(/proc/PID/root) returned;
-//   - NAME.errno next to a missing file: the errno the real read failed with (e.g. EACCES).
-// ns/* are kept as (dangling) symlinks whose target is the kernel's "net:[4026531833]" text.
-import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { unknown, type DevIno, type Known } from "./snapshot.ts";
+// Where inspect reads from. Every read returns the text or an Unknown with a reason; nothing
+// throws. ProcSource is the real /proc and cgroup filesystem; TreeSource (tree-source.ts) is a
+// captured or hand-built tree of the same shape for tests. The difference between the two lives
+// only here, at the boundary: gathering runs the same code for both.
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from "node:fs";
+import { cgroupDevicePrograms } from "../sys/bpf.ts";
+import { closePidfd, openPidfd, pidfdAlive } from "../sys/pidfd.ts";
+import { unknown, type DevIno, type DeviceNode, type Known } from "./snapshot.ts";
 
 export class ProcSource {
   readonly proc: string;
   constructor(
-    /** "" for the real system, else the fake tree's fs/ directory */
+    /** a prefix for every path: "" for the real system, a tree's fs/ directory for TreeSource */
     readonly fsRoot = "",
     readonly readerUid = process.getuid?.() ?? 0,
   ) {
     this.proc = fsRoot + "/proc";
-  }
-
-  get fake(): boolean {
-    return this.fsRoot !== "";
   }
 
   /** A host path as seen through this source (cgroup files, markers). */
@@ -28,9 +22,23 @@ export class ProcSource {
     return this.fsRoot + p;
   }
 
-  /** The pid /proc/self points to (the reader; in a fake tree, the one that captured it). */
+  /** The reader's pid (/proc/self). */
   selfPid(): number {
-    return Number(readlinkSync(`${this.proc}/self`));
+    return process.pid;
+  }
+
+  /**
+   * Holds the process while it is read: a pidfd, or the errno name when none can be had (ESRCH
+   * no such process, EINVAL a thread id, ENOSYS no pidfds: then start times are compared).
+   */
+  pin(pid: number): number | string {
+    return openPidfd(pid);
+  }
+  pinnedAlive(fd: number): boolean {
+    return pidfdAlive(fd);
+  }
+  unpin(fd: number): void {
+    closePidfd(fd);
   }
 
   read(pid: number | "self", name: string): Known<string> {
@@ -38,10 +46,55 @@ export class ProcSource {
   }
 
   readPath(path: string): Known<string> {
+    const n = this.readInto(path);
+    return typeof n === "number" ? this.buf.toString("latin1", 0, n) : n;
+  }
+
+  /**
+   * The value of `name=` in /proc/PID/environ, or null. Searched in the bytes: environments are
+   * kilobytes, and --all would otherwise make one string of each only to look for one variable.
+   */
+  envVar(pid: number, name: string): Known<string | null> {
+    const n = this.readInto(`${this.proc}/${pid}/environ`);
+    if (typeof n !== "number") return n;
+    const key = name + "=";
+    let at = this.buf.subarray(0, n).indexOf("\0" + key, 0, "latin1");
+    if (at >= 0) at += 1;
+    else if (n >= key.length && this.buf.toString("latin1", 0, key.length) === key) at = 0;
+    else return null;
+    const end = this.buf.indexOf(0, at);
+    return this.buf.toString("latin1", at + key.length, end < 0 || end > n ? n : end);
+  }
+
+  // One buffer for every read: --all reads thousands of small /proc files; reading into it and
+  // stopping at a short read saves the EOF read(2) per file and an allocation per read.
+  private buf = Buffer.allocUnsafe(1 << 16);
+
+  /** Reads a whole file into this.buf (grown as needed); the byte count, or an Unknown. */
+  private readInto(path: string): number | Unknown {
+    let fd: number;
     try {
-      return readFileSync(path, "latin1");
+      fd = openSync(path, "r");
     } catch (e) {
       return this.failure(e, path);
+    }
+    try {
+      let n = 0;
+      for (;;) {
+        if (n === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+          this.buf.copy(bigger);
+          this.buf = bigger;
+        }
+        const r = readSync(fd, this.buf, n, this.buf.length - n, null);
+        n += r;
+        // /proc files fill the whole request unless they end: a short read is the end
+        if (r === 0 || n < this.buf.length) return n;
+      }
+    } catch (e) {
+      return this.failure(e, path);
+    } finally {
+      closeSync(fd);
     }
   }
 
@@ -56,12 +109,6 @@ export class ProcSource {
 
   /** dev:ino of the directory /proc/PID/root leads to (never readlink: it says "/" in containers). */
   statRoot(pid: number | "self"): Known<DevIno> {
-    if (this.fake) {
-      const t = this.read(pid, "root.devino");
-      if (typeof t !== "string") return t;
-      const [dev, ino] = t.trim().split(":").map(Number);
-      return { dev: dev!, ino: ino! };
-    }
     return this.statDevIno(`${this.proc}/${pid}/root`);
   }
 
@@ -80,25 +127,53 @@ export class ProcSource {
       statSync(path);
       return true;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        if (this.fake && existsSync(path + ".errno")) return this.failure(e, path);
-        return false;
-      }
-      return this.failure(e, path);
+      const f = this.failure(e, path);
+      return f.unknown.startsWith("ENOENT") || f.unknown.startsWith("ENOTDIR") ? false : f;
     }
   }
 
-  private failure(e: unknown, path: string): Known<never> {
-    let code = (e as NodeJS.ErrnoException).code ?? "EIO";
-    if (this.fake && code === "ENOENT") {
+  /**
+   * The block and character device nodes in the process's /dev (its root, through
+   * /proc/PID/root: needs ptrace access) and one level of sub-directories (/dev/mapper, …).
+   */
+  deviceNodes(pid: number): Known<DeviceNode[]> {
+    const dev = `${this.proc}/${pid}/root/dev`;
+    const out: DeviceNode[] = [];
+    const scan = (dir: string, rel: string, depth: number): Known<true> => {
+      let names: string[];
       try {
-        code = readFileSync(path + ".errno", "utf8").trim();
-      } catch {}
-    }
-    return unknown(explain(code, this.readerUid));
+        names = readdirSync(dir);
+      } catch (e) {
+        return this.failure(e, dir);
+      }
+      for (const n of names) {
+        let st;
+        try {
+          st = lstatSync(`${dir}/${n}`);
+        } catch {
+          continue; // removed meanwhile
+        }
+        const type = st.isBlockDevice() ? "block" : st.isCharacterDevice() ? "char" : undefined;
+        if (type) out.push({ path: `/dev${rel}/${n}`, type, major: Math.floor(st.rdev / 256) & 0xfff, minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+        else if (depth > 0 && st.isDirectory() && n !== "pts" && n !== "shm" && n !== "mqueue" && n !== "hugepages") scan(`${dir}/${n}`, `${rel}/${n}`, depth - 1);
+      }
+      return true;
+    };
+    const r = scan(dev, "", 1);
+    return r === true ? out : r;
+  }
+
+  /** BPF device programs in force on a v2 cgroup directory (a host path), or the errno name. */
+  devicePrograms(dir: string): number | string {
+    return cgroupDevicePrograms(this.path(dir));
+  }
+
+  protected failure(e: unknown, _path: string): Unknown {
+    return unknown(explain((e as NodeJS.ErrnoException).code ?? "EIO", this.readerUid));
   }
 }
+
+type Unknown = { readonly unknown: string };
 
 /** The reason shown to the user: the errno and what to do about it. */
 export function explain(code: string, readerUid: number): string {

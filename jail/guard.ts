@@ -5,10 +5,10 @@
 // needs.
 import type { JailCgroup } from "../sys/cgroup/index.ts";
 import * as proc from "../sys/proc.ts";
-import { c, errno, syscall } from "../sys/ffi.ts";
-import { errnoName } from "../sys/errno.ts";
+import { c } from "../sys/ffi.ts";
+import { ERRNO } from "../sys/errno.ts";
+import { openPidfd, pidfdSignal } from "../sys/pidfd.ts";
 import { SysError } from "../sys/errors.ts";
-import { NR } from "../sys/nr.ts";
 
 export interface Guard {
   pid: number;
@@ -58,12 +58,9 @@ export function startCleanupGuard(cgroup: JailCgroup): Guard {
  * the pidfd makes a late kill harmless (ESRCH) once the jail has been reaped.
  */
 export function startKillGuard(jailPid: number): Guard {
-  const pidfd = Number(syscall(NR.pidfd_open, jailPid, 0));
-  if (pidfd < 0) {
-    const e = errno();
-    throw new SysError("pidfd_open", errnoName(e), e, `pid ${jailPid}`);
-  }
-  const guard = startGuard([pidfd], () => void syscall(NR.pidfd_send_signal, pidfd, proc.SIG.KILL, 0, 0));
+  const pidfd = openPidfd(jailPid);
+  if (typeof pidfd === "string") throw new SysError("pidfd_open", pidfd, ERRNO[pidfd] ?? 0, `pid ${jailPid}`);
+  const guard = startGuard([pidfd], () => void pidfdSignal(pidfd, proc.SIG.KILL));
   proc.closeFd(pidfd);
   return guard;
 }

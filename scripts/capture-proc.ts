@@ -10,6 +10,9 @@ import { dirname } from "node:path";
 import { parseCgroup, parseMountinfo, parseStat } from "../inspect/parse.ts";
 import { NS_TYPES } from "../inspect/snapshot.ts";
 import { MARKER_FILES } from "../inspect/gather.ts";
+import { MASKED_PROC } from "../inspect/facts.ts";
+import { ProcSource } from "../inspect/source.ts";
+import { isUnknown } from "../inspect/snapshot.ts";
 
 const [name, ...rest] = process.argv.slice(2);
 if (!name || name.startsWith("-")) {
@@ -68,6 +71,10 @@ function captureProcess(pid: number, full: boolean): void {
   copyFile(`${p}/environ`, keepContainerEnv);
   copyLink(`${p}/exe`);
   devino(`${p}/root`, `${p}/root.devino`);
+  // device nodes cannot be stored in git: one text line each (read back by tree-source.ts)
+  const nodes = new ProcSource().deviceNodes(pid);
+  if (isUnknown(nodes)) put(`${p}/root/dev.nodes.errno`, nodes.unknown.split(":")[0] + "\n");
+  else put(`${p}/root/dev.nodes`, nodes.map((n) => `${n.path} ${n.type} ${n.major}:${n.minor} ${n.mode.toString(8)} ${n.uid} ${n.gid}\n`).join(""));
   for (const m of MARKER_FILES) {
     try {
       statSync(`${p}/root${m}`);
@@ -86,7 +93,7 @@ function captureCgroups(pid: number, reader: number): void {
   } catch {
     return;
   }
-  const files = ["cgroup.controllers", "memory.max", "pids.max", "cpu.max", "memory.limit_in_bytes", "cpu.cfs_quota_us", "cpu.cfs_period_us"];
+  const files = ["cgroup.controllers", "memory.max", "pids.max", "cpu.max", "memory.limit_in_bytes", "cpu.cfs_quota_us", "cpu.cfs_period_us", "devices.list"];
   for (const e of entries) {
     for (const m of mounts) {
       const v2 = e.hierarchy === 0 && m.fsType === "cgroup2";
@@ -94,6 +101,11 @@ function captureCgroups(pid: number, reader: number): void {
       if (!v2 && !v1) continue;
       for (let d = m.mountPoint + (e.path === "/" ? "" : e.path); d.startsWith(m.mountPoint); d = dirname(d)) {
         for (const f of files) if (existsSync(`${d}/${f}`)) copyFile(`${d}/${f}`);
+        // the BPF device programs in force (tree-source.ts reads the count back)
+        if (v2) {
+          const n = new ProcSource().devicePrograms(d);
+          put(typeof n === "number" ? `${d}/bpf-device-programs` : `${d}/bpf-device-programs.errno`, `${n}\n`);
+        }
         if (d === m.mountPoint) break;
       }
     }
@@ -136,6 +148,8 @@ for (let p = parseStat(readFileSync(`/proc/${target}/stat`, "latin1")).ppid; p >
   p = parseStat(readFileSync(`/proc/${p}/stat`, "latin1")).ppid;
 }
 devino("/", `/proc/${readerPid}/root.devino`);
+// which sensitive /proc entries this kernel has (empty stand-ins: only their presence is used)
+for (const e of MASKED_PROC) if (existsSync(e)) put(e, "");
 symlinkSync(String(readerPid), `${fs}/proc/self`);
 captureCgroups(target, readerPid);
 writeFileSync(`${out}/TARGET`, `${target}\n`);

@@ -62,14 +62,20 @@ export interface PasswdEntry {
   home: string;
 }
 
-/** Look a user up by name or number in a passwd file's text. */
-export function findUser(passwd: string, who: string): PasswdEntry | null {
+/** The entries of a passwd file's text (passwd(5)), in file order; malformed lines are skipped. */
+export function parsePasswd(passwd: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
   for (const line of passwd.split("\n")) {
     const f = line.split(":");
     if (f.length < 7) continue;
-    if (f[0] === who || f[2] === who) return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! };
+    out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
   }
-  return null;
+  return out;
+}
+
+/** Look a user up by name or number in a passwd file's text (the first match, like getpwnam). */
+export function findUser(passwd: string, who: string): PasswdEntry | null {
+  return parsePasswd(passwd).find((e) => e.name === who || String(e.uid) === who) ?? null;
 }
 
 export function findGroup(group: string, who: string): number | null {

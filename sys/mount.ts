@@ -8,6 +8,7 @@
 import { c, check, cstr, errno, ptr, syscall } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
+import { parseMountinfo } from "./mountinfo.ts";
 import { NR } from "./nr.ts";
 
 const AT_FDCWD = -100;
@@ -163,11 +164,8 @@ export function unmountAndRemove(path: string): void {
 /** Mount points strictly beneath `path` in this mount namespace, parents first. */
 export function submountsOf(path: string, mountinfo: string): string[] {
   const prefix = path.endsWith("/") ? path : path + "/";
-  const points = mountinfo
-    .split("\n")
-    .map((l) => l.split(" ")[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+  const points = parseMountinfo(mountinfo)
+    .map((m) => m.mountPoint)
     .filter((p) => p.startsWith(prefix));
   return [...new Set(points)].sort((a, b) => a.split("/").length - b.split("/").length);
 }

@@ -42,6 +42,14 @@ function reexecSingleThreaded(): void {
   const args = isCompiled()
     ? [process.execPath, ...process.argv.slice(2)]
     : [process.execPath, process.argv[1]!, ...process.argv.slice(2)];
+  if (process.argv[2] !== "run") {
+    // inspect: no descriptors to keep, so Bun's own execve (no FFI trampolines to compile). It is
+    // only faster that way: if execve fails, carry on in this process.
+    try {
+      process.execve!(process.execPath, args, env);
+    } catch {}
+    return;
+  }
   const z = (s: string) => Buffer.from(s + "\0");
   const strs = (list: string[]) => {
     const keep = list.map(z);
@@ -64,4 +72,13 @@ function reexecSingleThreaded(): void {
   process.exit(125);
 }
 
-if (process.argv[2] === "run" && !isSingleThreadedBun()) reexecSingleThreaded();
+/**
+ * `inspect --all` too: its JavaScript runs a few hundred times per process list, too few for the
+ * JIT tiers to pay back their compile time on helper threads. Interpreted and single-threaded it
+ * used ~35% less CPU on a 600-process host (docs/BENCHMARKS.md), the re-execution included.
+ */
+function wantsSingleThreaded(argv: readonly string[]): boolean {
+  return argv[2] === "run" || (argv[2] === "inspect" && argv.includes("--all"));
+}
+
+if (wantsSingleThreaded(process.argv) && !isSingleThreadedBun()) reexecSingleThreaded();

@@ -180,7 +180,7 @@ export class JailCgroup {
   private inJail(pid: number): boolean {
     const text = this.sys.cgroupsOf(pid);
     if (text === null) return false;
-    return text.split("\n").some((line) => line.split(":").slice(2).join(":").split("/").includes(this.name));
+    return parseSelfCgroup(text).some((e) => e.path.split("/").includes(this.name));
   }
 
   /**

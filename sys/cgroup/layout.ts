@@ -2,6 +2,7 @@
 // has, and where the calling process sits in each (from /proc/self/cgroup). No judging here.
 import * as fs from "node:fs";
 import { SysError } from "../errors.ts";
+import { parseMountinfo } from "../mountinfo.ts";
 import { realSystem, type CgroupSystem } from "./system.ts";
 
 export interface CgroupHierarchy {
@@ -29,11 +30,6 @@ const V1_CONTROLLERS = new Set([
   "net_prio", "hugetlb", "pids", "rdma", "misc",
 ]);
 
-/** mountinfo escapes space, tab, newline and backslash as \ooo (proc(5)). */
-function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 function under(path: string, dir: string): boolean {
   return dir === "/" || path === dir || path.startsWith(dir.endsWith("/") ? dir : dir + "/");
 }
@@ -41,19 +37,12 @@ function under(path: string, dir: string): boolean {
 /** The cgroup and cgroup2 mounts beneath `root` in a mountinfo text (see proc(5) for the fields). */
 export function parseCgroupMounts(mountinfo: string, root: string): CgroupHierarchy[] {
   const seen = new Map<string, CgroupHierarchy>();
-  for (const line of mountinfo.split("\n")) {
-    const dash = line.indexOf(" - ");
-    if (dash < 0) continue;
-    const left = line.slice(0, dash).split(" ");
-    const [fstype, , superOptions = ""] = line.slice(dash + 3).split(" ");
+  for (const { fsType: fstype, root: mountRoot, mountPoint, superOptions: opts } of parseMountinfo(mountinfo)) {
     if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const mountRoot = unescapeMountField(left[3] ?? "/");
-    const mountPoint = unescapeMountField(left[4] ?? "");
     if (!under(mountPoint, root)) continue;
     let h: CgroupHierarchy;
     if (fstype === "cgroup2") h = { version: 2, mountPoint, mountRoot, controllers: [] };
     else {
-      const opts = superOptions.split(",");
       const name = opts.find((o) => o.startsWith("name="))?.slice(5);
       h = { version: 1, mountPoint, mountRoot, controllers: opts.filter((o) => V1_CONTROLLERS.has(o)).sort() };
       if (name) h.name = name;
@@ -92,7 +81,7 @@ export interface SelfCgroupEntry {
   path: string;
 }
 
-/** /proc/self/cgroup: "hierarchy-id:controller-list:path" per line (cgroups(7)). */
+/** /proc/PID/cgroup (any process, not only self): "hierarchy-id:controller-list:path" per line (cgroups(7)). */
 export function parseSelfCgroup(text: string): SelfCgroupEntry[] {
   const out: SelfCgroupEntry[] = [];
   for (const line of text.split("\n")) {

@@ -5,7 +5,8 @@
 import * as fs from "node:fs";
 import { errnoName } from "../errno.ts";
 import { SysError } from "../errors.ts";
-import { c, errno, syscall } from "../ffi.ts";
+import { c, errno } from "../ffi.ts";
+import { closePidfd, openPidfd, pidfdSignal } from "../pidfd.ts";
 
 export interface CgroupSystem {
   /** File contents, or null when the file does not exist. */
@@ -29,9 +30,6 @@ export interface CgroupSystem {
 }
 
 const SIGKILL = 9;
-// Same numbers on x86_64 and aarch64: syscalls added after 5.0 share one table (arch/*/unistd).
-const SYS_PIDFD_OPEN = 434;
-const SYS_PIDFD_SEND_SIGNAL = 424;
 
 /** node:fs error → SysError with the syscall, errno name and path. */
 export function sysErrorFrom(e: unknown, syscallName: string, path: string, hint?: string): SysError {
@@ -110,17 +108,16 @@ export class NodeCgroupSystem implements CgroupSystem {
   kill(pid: number, stillMember: () => boolean): void {
     // A pid read from cgroup.procs may exit and be reused before we signal it. A pidfd names one
     // process for good: open it first, then check membership, then signal through the pidfd.
-    const fd = Number(syscall(SYS_PIDFD_OPEN, pid, 0));
-    if (fd < 0) {
-      const e = errno();
-      if (errnoName(e) !== "ENOSYS") return; // ESRCH: already gone.
+    const fd = openPidfd(pid);
+    if (typeof fd === "string") {
+      if (fd !== "ENOSYS") return; // ESRCH: already gone.
       if (stillMember()) c.kill(pid, SIGKILL); // kernels before 5.3: small reuse window remains.
       return;
     }
     try {
-      if (stillMember()) syscall(SYS_PIDFD_SEND_SIGNAL, fd, SIGKILL, 0, 0);
+      if (stillMember()) pidfdSignal(fd, SIGKILL);
     } finally {
-      c.close(fd);
+      closePidfd(fd);
     }
   }
 

@@ -1,7 +1,7 @@
 // Cgroup limits on fake cgroup filesystems: pure v2 (today's servers) and hybrid v1 + v2.
 import { afterAll, describe, expect, test } from "bun:test";
 import { CgroupReader, findCgroupMounts } from "../../inspect/cgroup.ts";
-import { ProcSource } from "../../inspect/source.ts";
+import { TreeSource } from "../../inspect/tree-source.ts";
 import { FakeTree } from "./fakeproc.ts";
 
 const V2_MOUNTINFO = "20 1 254:0 / / rw - ext4 /dev/vda rw\n30 20 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
@@ -10,7 +10,7 @@ afterAll(() => trees.forEach((t) => t.remove()));
 
 function reader(t: FakeTree, mountinfo: string) {
   trees.push(t);
-  return new CgroupReader(new ProcSource(t.fs, 1000), findCgroupMounts(mountinfo));
+  return new CgroupReader(new TreeSource(t.fs, 1000), findCgroupMounts(mountinfo));
 }
 
 describe("pure cgroup v2", () => {

@@ -30,7 +30,8 @@ describe("privileged host process", () => {
   test("scores at the top of the scale", () => {
     expect(r.score.exposure).toBeGreaterThanOrEqual(9.5);
     expect(r.score.label).toBe("UNSAFE");
-    expect(r.score.unknown).toBe(0);
+    // captured before inspect read device nodes and devices.list: only those two are unknown
+    expect(r.score.results.filter((x) => x.status === "unknown").map((x) => x.id)).toEqual(["dev.nodes", "cgroup.devices"]);
   });
 });
 
@@ -96,11 +97,20 @@ describe("firejail with every layer on, in limited cgroups", () => {
 
 describe("unprivileged reader of a root process", () => {
   const r = fixtureReport("unreadable");
-  test("namespaces are unknown with the reason, never 'shared' or 'separate'", () => {
+  test("namespaces without a readable proof are unknown with the reason; NSpid and mount ids prove pid and mnt shared", () => {
     for (const t of NS_TYPES) {
-      expect(r.namespaces[t].state).toBe("unknown");
-      expect(r.namespaces[t].reason).toBe("EACCES: run as root");
+      if (t === "pid") expect(r.namespaces[t]).toMatchObject({ state: "shared", reference: "reader", proof: "NSpid" });
+      else if (t === "mnt") expect(r.namespaces[t]).toMatchObject({ state: "shared", reference: "reader", proof: "mount ids" });
+      else expect(r.namespaces[t]).toMatchObject({ state: "unknown", reason: "EACCES: run as root" });
     }
+  });
+  test("no runtime evidence and unknown namespaces: not called a host process", () => {
+    expect(r.runtime.looksLike).toBe("no runtime evidence (namespaces partly unknown)");
+  });
+  test("the score says how much is unknown and where it could be", () => {
+    expect(r.score.unknownWeight).toBeGreaterThan(0.3);
+    expect(r.score.range!.min).toBeLessThan(r.score.exposure!);
+    expect(r.score.range!.max).toBe(10);
   });
   test("fields readable by anyone are still reported", () => {
     expect(r.credentials.uid).toEqual([0, 0, 0, 0]);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { gather, GatherContext, NoSuchProcess } from "../../inspect/gather.ts";
 import { buildReport } from "../../inspect/json.ts";
-import { ProcSource } from "../../inspect/source.ts";
+import { TreeSource } from "../../inspect/tree-source.ts";
 import type { Known } from "../../inspect/snapshot.ts";
 import { FakeTree } from "./fakeproc.ts";
 
@@ -12,7 +12,7 @@ let tree: FakeTree;
 afterEach(() => tree?.remove());
 
 /** A source that runs `hook` right after the n-th read of the target's files. */
-class HookedSource extends ProcSource {
+class HookedSource extends TreeSource {
   reads = 0;
   constructor(fs: string, private pid: number, private n: number, private hook: () => void) {
     super(fs, 0);
@@ -51,14 +51,14 @@ describe("pinning", () => {
   });
   test("a pid that does not exist", () => {
     tree = host(new FakeTree());
-    expect(() => gather(4242, new GatherContext(new ProcSource(tree.fs, 0)))).toThrow("no process with pid 4242");
+    expect(() => gather(4242, new GatherContext(new TreeSource(tree.fs, 0)))).toThrow("no process with pid 4242");
   });
 });
 
 describe("references and roots", () => {
   test("PID 1 is the preferred reference; the reader is also compared", () => {
     tree = host(new FakeTree()).process(400, { ppid: 1, ns: { net: 90 } });
-    const r = buildReport(gather(400, new GatherContext(new ProcSource(tree.fs, 0))));
+    const r = buildReport(gather(400, new GatherContext(new TreeSource(tree.fs, 0))));
     expect(r.namespaces.net).toMatchObject({ state: "separate", reference: "PID 1", vsReader: "separate" });
     expect(r.namespaces.uts).toMatchObject({ state: "shared", reference: "PID 1", vsReader: "shared" });
   });
@@ -68,21 +68,29 @@ describe("references and roots", () => {
       rmSync(`${tree.fs}/proc/${p}/ns`, { recursive: true });
       for (const t of ["user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"]) tree.file(`/proc/${p}/ns/${t}.errno`, "EACCES\n");
     }
-    const r = buildReport(gather(401, new GatherContext(new ProcSource(tree.fs, 0))));
+    const r = buildReport(gather(401, new GatherContext(new TreeSource(tree.fs, 0))));
     expect(r.namespaces.ipc).toMatchObject({ state: "separate", reference: "reader" });
     expect(r.namespaces.net).toMatchObject({ state: "shared", reference: "reader" });
   });
   test("a root with another dev:inode is separate even though readlink would say '/'", () => {
     tree = host(new FakeTree()).process(402, { ppid: 1, root: "1:77\n", ns: { mnt: 92 } });
     tree.link("/proc/402/root-link-says", "/");
-    const r = buildReport(gather(402, new GatherContext(new ProcSource(tree.fs, 0))));
+    const r = buildReport(gather(402, new GatherContext(new TreeSource(tree.fs, 0))));
     expect(r.filesystem.rootSeparate).toBe(true);
     expect(r.filesystem.rootMethod).toBe("stat dev:inode");
+  });
+  test("marker lookups are cached by mount namespace and root, not by the root alone (another /run)", () => {
+    // same root directory (dev:inode), different mount namespaces: only one has /run/.containerenv
+    tree = host(new FakeTree()).process(405, { ppid: 1, root: "1:77\n", ns: { mnt: 95 } }).process(406, { ppid: 1, root: "1:77\n", ns: { mnt: 96 } });
+    tree.file("/proc/405/root/run/.containerenv", "");
+    const ctx = new GatherContext(new TreeSource(tree.fs, 0));
+    expect(gather(405, ctx).markers["/run/.containerenv"]).toBe(true);
+    expect(gather(406, ctx).markers["/run/.containerenv"]).toBe(false);
   });
   test("a marker file in the target's own (separate) root is evidence; in the host's root it is not", () => {
     tree = host(new FakeTree()).process(403, { ppid: 1, root: "1:77\n", ns: { mnt: 93 } }).process(404, { ppid: 1 });
     tree.file("/proc/403/root/.dockerenv", "").file("/proc/404/root/.dockerenv", "");
-    const ctx = new GatherContext(new ProcSource(tree.fs, 0));
+    const ctx = new GatherContext(new TreeSource(tree.fs, 0));
     expect(buildReport(gather(403, ctx)).runtime.evidence).toContainEqual({ runtime: "docker", source: "marker file", detail: "/.dockerenv inside its root" });
     expect(buildReport(gather(404, ctx)).runtime.evidence).toEqual([]);
   });

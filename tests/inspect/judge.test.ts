@@ -54,14 +54,19 @@ describe("scoring loop", () => {
   test("weighted badness over applicable checks, ×10, one decimal", () => {
     const s = score(snap, [c("a", 1000, 1, { badness: 1 }), c("b", 3000, 1, { badness: 0 }), c("c", 500, 2, NA), c("d", 100, 1, unknown("EACCES"))]);
     expect(s.exposure).toBe(2.5);
-    expect(s.assessed).toBe(3);
+    expect(s.assessed).toBe(2); // a check that does not apply is not "assessed"
+    expect(s.na).toBe(1);
     expect(s.unknown).toBe(1);
+    // the unknown check (weight 100) could be anything: 1000/4100 .. 1100/4100
+    expect(s.range).toEqual({ min: 2.4, max: 2.7 });
+    expect(s.unknownWeight).toBe(0.02);
     expect(s.results.map((r) => r.status)).toEqual(["bad", "good", "na", "unknown"]);
   });
   test("the --all fast path gives the same number as the full loop", () => {
     for (const f of ["privileged", "bwrap-unshare-all", "all-layers", "unreadable"]) {
       const s = fixtureSnapshot(f);
-      expect(exposureOf(s)).toEqual({ exposure: score(s).exposure, label: score(s).label });
+      const full = score(s);
+      expect(exposureOf(s)).toEqual({ exposure: full.exposure, label: full.label, range: full.range, unknownWeight: full.unknownWeight });
     }
   });
   test("badness within a range counts proportionally", () => {

@@ -5,7 +5,8 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { findCgroupMounts } from "../../inspect/cgroup.ts";
 import { parseCgroup } from "../../inspect/parse.ts";
 import { NS_TYPES } from "../../inspect/snapshot.ts";
-import { ensureTestUser, have, inspectJson, jailxRunner, removeTestUser, startTarget, type Target } from "./live.ts";
+import { cgroupWithDeviceProgram, ownV2Dir } from "./bpf-device.ts";
+import { ensureTestUser, have, inspect, inspectJson, jailxRunner, removeTestUser, startTarget, type Target } from "./live.ts";
 
 let user: { uid: number; gid: number; created: boolean };
 beforeAll(() => {
@@ -26,6 +27,9 @@ async function withTarget(argv: string[], body: (t: Target) => void | Promise<vo
 }
 
 const separate = (r: any) => NS_TYPES.filter((t) => r.namespaces[t].state === "separate");
+/** Namespaces an unprivileged reader decided differently from root (must be none). */
+const agreesWithRoot = (unpriv: any, root: any) =>
+  NS_TYPES.filter((t) => unpriv.namespaces[t].state !== "unknown" && unpriv.namespaces[t].state !== root.namespaces[t].state);
 
 describe("bubblewrap --unshare-all --ro-bind / /", () => {
   const argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "cat"];
@@ -41,16 +45,30 @@ describe("bubblewrap --unshare-all --ro-bind / /", () => {
       expect(r.runtime.evidence.some((e: any) => e.runtime === "docker")).toBe(false); // the host's stray /.dockerenv
       expect(r.pin).toEqual({ method: "pidfd", state: "alive" });
     }));
-  test("as an unprivileged reader: namespaces unknown with the reason, the rest still reported", () =>
+  test("as an unprivileged reader: what anyone can read proves user, pid, mnt and net separate; the rest unknown with the reason", () =>
     withTarget(argv, (t) => {
       const r = inspectJson(t.pid, user);
-      for (const ns of NS_TYPES) expect(r.namespaces[ns]).toMatchObject({ state: "unknown", reason: "EACCES: run as root" });
+      const proofs = { user: "uid_map", pid: "NSpid", mnt: "mount ids", net: "net/dev" } as Record<string, string>;
+      for (const ns of NS_TYPES) {
+        if (proofs[ns]) expect(r.namespaces[ns]).toMatchObject({ state: "separate", reference: "reader", proof: proofs[ns] });
+        else expect(r.namespaces[ns]).toMatchObject({ state: "unknown", reason: "EACCES: run as root" });
+      }
+      expect(agreesWithRoot(r, inspectJson(t.pid))).toEqual([]);
+      expect(r.runtime.looksLike).toBe("bubblewrap");
+      // its mount namespace is known to be separate: the host's /proc and /dev bound in are flagged
+      expect(r.filesystem.sensitiveMounts).toEqual(expect.arrayContaining(["host /proc at /proc"]));
       expect(r.filesystem).toMatchObject({ rootSeparate: false, rootMethod: "mountinfo / entry", rootReadOnly: true });
       expect(r.noNewPrivs).toBe(true);
       expect(r.userNamespace.uidMap).toEqual([{ inside: 0, outside: 0, count: 1 }]);
       expect(r.seccomp.mode).toBe("disabled");
     }));
 });
+
+test("--all --jailed as an unprivileged reader lists a root-run bwrap jail (NSpid, uid_map, mount ids)", () =>
+  withTarget(["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "cat"], (t) => {
+    const rows = JSON.parse(inspect(["--all", "--json", "--jailed"], user).stdout).processes;
+    expect(rows.find((p: any) => p.pid === t.pid)).toMatchObject({ jailed: true, ns: { pid: "separate", user: "separate", mnt: "separate" } });
+  }));
 
 describe("unshare (util-linux)", () => {
   test("as root: exactly net, uts and ipc separate", () =>
@@ -70,6 +88,30 @@ describe("unshare (util-linux)", () => {
         expect(r.userNamespace.rootOutside).toBe(user.uid);
         expect(r.capabilities.scope).toBe("own user namespace");
       }
+    }));
+});
+
+describe("a user namespace read by another unprivileged user (issue 13)", () => {
+  // nobody's own user namespace, root inside: uid_map "0 65534 1"; the reader is the test user
+  const argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "--user", "--map-root-user", "cat"];
+  test("identity and inside uid come from uid_map; not 'host process'; text agrees with JSON", () =>
+    withTarget(argv, (t) => {
+      const r = inspectJson(t.pid, user);
+      expect(r.userNamespace.uidMap).toEqual([{ inside: 0, outside: 65534, count: 1 }]);
+      expect(r.credentials).toMatchObject({ identity: "userns-root", insideUid: 0, hostUid: 65534 });
+      expect(r.namespaces.user).toMatchObject({ state: "separate", proof: "uid_map" });
+      expect(r.runtime.looksLike).not.toContain("host process");
+      expect(r.score.results.find((c: any) => c.id === "creds.root")).toMatchObject({ status: "partial", text: "runs as root only inside its own user namespace" });
+      const text = inspect([String(t.pid)], user).stdout;
+      expect(text).not.toContain("runs as root on the host");
+      // its mount namespace is the host's (mount ids): no "sensitive mounts" of the host's own /proc, /sys, /dev
+      expect(r.namespaces.mnt).toMatchObject({ state: "shared", proof: "mount ids" });
+      expect(r.filesystem.sensitiveMounts).toEqual([]);
+    }));
+  test("--all --jailed as that reader lists it (uid_map proves the namespace)", () =>
+    withTarget(argv, (t) => {
+      const rows = JSON.parse(inspect(["--all", "--json", "--jailed"], user).stdout).processes;
+      expect(rows.find((p: any) => p.pid === t.pid)).toMatchObject({ jailed: true, ns: { user: "separate" } });
     }));
 });
 
@@ -96,7 +138,9 @@ describe("setpriv (util-linux)", () => {
   });
 });
 
-describe.skipIf(!have("firejail"))("firejail", () => {
+// a peer tool that may be missing: skipped visibly, with the reason in the name
+const firejail = have("firejail");
+describe.skipIf(!firejail)(`firejail${firejail ? "" : " (skipped: firejail is not installed)"}`, () => {
   const argv = ["firejail", "--noprofile", "--quiet", "--seccomp", "--caps.drop=all", "--nonewprivs", "--net=none", "--private-dev", "--read-only=/", "cat"];
   test("as root: seccomp filters, no capabilities, net/pid/mnt namespaces, container=firejail", () =>
     withTarget(argv, (t) => {
@@ -128,9 +172,9 @@ describe.skipIf(!have("firejail"))("firejail", () => {
 });
 
 const jailx = jailxRunner();
-describe.skipIf(!jailx)("jailx run", () => {
+describe("jailx run", () => {
   test("default jail as root: every namespace it promises, no_new_privs, seccomp, its own root", () =>
-    withTarget([...jailx!, "run", "--", "/bin/cat"], (t) => {
+    withTarget([...jailx, "run", "--", "/bin/cat"], (t) => {
       const r = inspectJson(t.pid);
       expect(r.noNewPrivs).toBe(true);
       expect(r.seccomp.mode).toBe("filter");
@@ -143,16 +187,18 @@ describe.skipIf(!jailx)("jailx run", () => {
       expect(r.score.results.find((c: any) => c.id === "seccomp.risky")).toMatchObject({ status: "good" });
       expect(r.score.results.find((c: any) => c.id === "seccomp.abi")).toMatchObject({ status: "good" });
     }));
-  test("as an unprivileged reader: namespaces unknown, the rest as configured", () =>
-    withTarget([...jailx!, "run", "--", "/bin/cat"], (t) => {
+  test("as an unprivileged reader: pid and mnt proven separate by NSpid and mount ids, no state contradicting root's", () =>
+    withTarget([...jailx, "run", "--", "/bin/cat"], (t) => {
       const r = inspectJson(t.pid, user);
-      for (const ns of NS_TYPES) expect(r.namespaces[ns].state).toBe("unknown");
+      expect(r.namespaces.pid).toMatchObject({ state: "separate", proof: "NSpid" });
+      expect(r.namespaces.mnt).toMatchObject({ state: "separate", proof: "mount ids" });
+      expect(agreesWithRoot(r, inspectJson(t.pid))).toEqual([]);
       expect(r.noNewPrivs).toBe(true);
       expect(r.seccomp.mode).toBe("filter");
       expect(r.filesystem).toMatchObject({ rootSeparate: true, rootMethod: "mountinfo / entry", rootReadOnly: true });
     }));
   test("--net none: the net namespace is separate too", () =>
-    withTarget([...jailx!, "run", "--net", "none", "--", "/bin/cat"], (t) => {
+    withTarget([...jailx, "run", "--net", "none", "--", "/bin/cat"], (t) => {
       expect(inspectJson(t.pid).namespaces.net.state).toBe("separate");
     }));
 });
@@ -160,7 +206,8 @@ describe.skipIf(!jailx)("jailx run", () => {
 // Resources: limits set on cgroups the test creates beneath its own (v1 hierarchies, as on the
 // development VM; pure v2 is covered by the fake-cgroupfs unit tests), plus rlimits and oom_score_adj.
 const mounts = findCgroupMounts(readFileSync("/proc/self/mountinfo", "utf8"));
-describe.skipIf(!mounts.v1.has("memory") || !mounts.v1.has("pids"))("cgroup limits, rlimits, oom_score_adj", () => {
+const v1Limits = mounts.v1.has("memory") && mounts.v1.has("pids");
+describe.skipIf(!v1Limits)(`cgroup limits, rlimits, oom_score_adj${v1Limits ? "" : " (skipped: no v1 memory and pids hierarchies here; pure v2 is covered by cgroup.test.ts)"}`, () => {
   const own = parseCgroup(readFileSync("/proc/self/cgroup", "utf8"));
   const dirFor = (ctrl: string) => {
     const e = own.find((x) => x.controllers.split(",").includes(ctrl))!;
@@ -199,4 +246,23 @@ describe("unshare --time --cgroup", () => {
     withTarget(["unshare", "--time", "--cgroup", "cat"], (t) => {
       expect(separate(inspectJson(t.pid))).toEqual(["cgroup", "time"]);
     }));
+});
+
+// cgroup v2 device access is a BPF program: inspect asks the kernel which are in force (as root)
+const v2dir = ownV2Dir();
+describe.skipIf(!v2dir)(`devices: a BPF device program on a v2 cgroup${v2dir ? "" : " (skipped: no cgroup v2 hierarchy here)"}`, () => {
+  test("root finds the program (not 'allows everything'); an unprivileged reader is told why it cannot know", async () => {
+    const dir = cgroupWithDeviceProgram(`jailx-inspect-bpf-${process.pid}`);
+    try {
+      await withTarget(["sh", "-c", `echo $$ > ${dir}/cgroup.procs && exec cat`], (t) => {
+        const asRoot = inspectJson(t.pid).resources.cgroup.devices;
+        expect(asRoot).toMatchObject({ allowAll: false, bpfPrograms: 1 });
+        expect(inspectJson(t.pid, user).resources.cgroup.devices).toHaveProperty("unknown", expect.stringContaining("EPERM"));
+        // control: a process outside that cgroup has no program in force
+        expect(inspectJson(process.pid).resources.cgroup.devices.bpfPrograms).toBe(0);
+      });
+    } finally {
+      rmdirSync(dir);
+    }
+  });
 });

@@ -3,6 +3,7 @@
 // the echo proves the final program runs (no sleeps, no polling), then the test inspects it.
 import { spawn, spawnSync, type Subprocess } from "bun";
 import { readFileSync } from "node:fs";
+import { ensureBuilt, JAILX } from "../helpers/build.ts";
 import { children } from "../helpers/jail.ts";
 
 export const ROOT = `${import.meta.dir}/../..`;
@@ -108,15 +109,11 @@ export function have(tool: string): boolean {
 }
 
 /**
- * The jailx binary to jail targets with, once `run` works (the lead's part): the compiled
- * dist/jailx (`bun cmd/jailx.ts run` refuses, it is multi-threaded), else the entry point.
+ * The jailx binary to jail targets with: the compiled dist/jailx (`bun cmd/jailx.ts run` refuses,
+ * it is multi-threaded), built when stale. Never a reason to skip: when `run` is broken, the
+ * tests that use it must fail, not disappear.
  */
-export function jailxRunner(): string[] | undefined {
-  for (const argv of [[`${ROOT}/dist/jailx`], [BUN, `${ROOT}/cmd/jailx.ts`]]) {
-    try {
-      const r = spawnSync([...argv, "run", "--", "/bin/true"], { cwd: ROOT, stdout: "ignore", stderr: "ignore" });
-      if (r.exitCode === 0) return argv;
-    } catch {}
-  }
-  return undefined;
+export function jailxRunner(): string[] {
+  ensureBuilt();
+  return [JAILX];
 }

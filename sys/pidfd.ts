@@ -1,0 +1,35 @@
+// Process file descriptors (pidfd_open(2), pidfd_send_signal(2)): a pidfd names one process, not
+// a number, so a signal through it can never reach a process that later got the same pid, and
+// "is it still alive" asks about that one process. One helper for inspect's pinning, the cgroup
+// killer and the supervisor's kill guard.
+import { c, errno } from "./ffi.ts";
+import { errnoName } from "./errno.ts";
+import { NR } from "./nr.ts";
+
+const PIDFD_OPEN = BigInt(NR.pidfd_open);
+const PIDFD_SEND_SIGNAL = BigInt(NR.pidfd_send_signal);
+
+/**
+ * Opens a pidfd for `pid`; on failure returns the errno name (ESRCH: no such process, EINVAL: a
+ * thread id, ENOSYS: kernel before 5.3). Not a throwing wrapper: callers treat each errno
+ * differently, and inspect --all calls it a thousand times (c.syscall directly, no array copies).
+ */
+export function openPidfd(pid: number): number | string {
+  const fd = Number(c.syscall(PIDFD_OPEN, BigInt(pid), 0n, 0n, 0n, 0n, 0n));
+  return fd < 0 ? errnoName(errno()) : fd;
+}
+
+/** Sends `sig` through the pidfd; returns 0 or the errno name (ESRCH once the process has exited). */
+export function pidfdSignal(fd: number, sig: number): 0 | string {
+  return Number(c.syscall(PIDFD_SEND_SIGNAL, BigInt(fd), BigInt(sig), 0n, 0n, 0n, 0n)) === 0 ? 0 : errnoName(errno());
+}
+
+/** True while the process has not exited (signal 0 only checks; EPERM still means it exists). */
+export function pidfdAlive(fd: number): boolean {
+  const r = pidfdSignal(fd, 0);
+  return r === 0 || r !== "ESRCH";
+}
+
+export function closePidfd(fd: number): void {
+  c.close(fd);
+}
