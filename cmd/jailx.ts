@@ -8,14 +8,22 @@
 // help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
 
-const argv = process.argv.slice(2);
+import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
 
-if (argv[0] === "run") {
-  const { runCommand } = await import("./run.ts");
-  process.exitCode = await runCommand(argv.slice(1));
-} else {
-  // citty decides on colours when it is loaded: none unless stdout is a terminal.
-  if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
-  const { main } = await import("./main.ts");
-  await main(argv);
+const argv = process.argv.slice(2);
+endQuietlyOnClosedPipe();
+
+try {
+  if (argv[0] === "run") {
+    const { runCommand } = await import("./run.ts");
+    process.exitCode = await runCommand(argv.slice(1));
+  } else {
+    // citty decides on colours when it is loaded: none unless stdout is a terminal.
+    if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
+    const { main } = await import("./main.ts");
+    await main(argv);
+  }
+} catch (err) {
+  if (!isClosedPipe(err)) throw err;
+  process.exitCode = EXIT_CLOSED_PIPE;
 }

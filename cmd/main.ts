@@ -3,6 +3,7 @@
 import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
 import { EXIT } from "../sys/errors.ts";
 import { log, reportError, setVerbose } from "./log.ts";
+import { isClosedPipe } from "./closed-pipe.ts";
 import { runHelp } from "../jail/options.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     await runCommand(sub, { rawArgs: argv.slice(1) });
   } catch (err) {
+    if (isClosedPipe(err)) throw err;
     reportError(err, verbose);
     process.exitCode = EXIT.JAILX;
   }

@@ -2,6 +2,7 @@
 import { writeSync } from "node:fs";
 import { EXIT } from "../sys/errors.ts";
 import { log, reportError, setVerbose } from "./log.ts";
+import { isClosedPipe } from "./closed-pipe.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
@@ -33,6 +34,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {
+    if (isClosedPipe(err)) throw err;
     reportError(err, verbose);
     return EXIT.JAILX;
   }
