@@ -34,7 +34,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "symlink", type: "string", repeat: true, value: "TARGET:PATH", group: "Filesystem", help: "create a symlink PATH → TARGET inside the jail (e.g. usr/lib:/lib with --rootfs)" },
   { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds; missing mount points are created in it" },
   { name: "no-system-binds", type: "bool", group: "Filesystem", help: "do not bind /usr /bin /sbin /lib* /etc (give everything with --ro-bind)" },
-  { name: "chdir", type: "string", value: "DIR", group: "Filesystem", default: "the current directory if the jail has it, else /", help: "working directory inside the jail" },
+  { name: "chdir", type: "string", value: "DIR", group: "Filesystem", default: "the current directory if bound at its own path, else / (with a note)", help: "working directory inside the jail" },
   // Identity
   { name: "user", type: "string", value: "USER|UID[:GID]", group: "Identity", default: "0:0 (root inside; with a user namespace, not root outside)", help: "run the program as this user; supplementary groups are cleared" },
   { name: "hostname", type: "string", value: "NAME", group: "Identity", default: "jailx", help: "hostname inside the jail (needs its own uts namespace)" },

@@ -10,7 +10,7 @@ import type { SeccompPlan } from "../sys/seccomp/policy.ts";
 import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
 import type { ParsedOptions, ParsedRun } from "./options.ts";
-import { buildMounts, type MountOp } from "./mounts.ts";
+import { buildMounts, hostDirVisible, type MountOp } from "./mounts.ts";
 
 export type PathKind = "dir" | "file" | "other";
 
@@ -50,9 +50,11 @@ export interface Plan {
   /** a prepared directory used as the root, or null for a fresh tmpfs root */
   rootfs: string | null;
   mounts: MountOp[];
-  /** --chdir; null: jailx's own working directory if the jail has it, else / */
+  /** --chdir; null: jailx's own working directory if the jail has it (cwdInJail), else / */
   chdir: string | null;
   hostCwd: string;
+  /** the caller's directory is bound at its own path in the jail (else, without --chdir, the program starts in /) */
+  cwdInJail: boolean;
   env: Record<string, string>;
   caps: { keep: string[]; ambient: string[] };
   noNewPrivs: boolean;
@@ -256,6 +258,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
   const chdir = str(o, "chdir") === undefined ? null : absolute("--chdir", str(o, "chdir")!);
   const caps = capabilities(o, user);
   const timeout = str(o, "timeout");
+  const mounts = buildMounts(o, host, rootfs);
   const seccomp = seccompPlanFor(o, caps.keep);
   // The kernel installs a seccomp filter only with no_new_privs set or CAP_SYS_ADMIN held, and
   // the program's process has dropped CAP_SYS_ADMIN by then: refuse the mix up front.
@@ -270,9 +273,10 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     hostname: ns.uts ? (hostname ?? "jailx") : null,
     net: ns.net ? "none" : "host",
     rootfs,
-    mounts: buildMounts(o, host, rootfs),
+    mounts,
     chdir,
     hostCwd: host.cwd,
+    cwdInJail: hostDirVisible(mounts, host.cwd),
     env: environment(o, host, user),
     caps,
     noNewPrivs: !flag(o, "allow-new-privs"),
