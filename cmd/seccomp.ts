@@ -48,7 +48,10 @@ const show = defineCommand({
     "seccomp-default-action": { type: "string", description: "errno[:N]|kill|log|allow" },
     "seccomp-log": { type: "boolean", description: "log denials" },
     caps: { type: "string", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
-    plan: { type: "boolean", description: "print the policy plan as JSON instead of the disassembly" },
+    all: { type: "boolean", description: "list every syscall, not only those whose action differs from the ABI's default" },
+    numbers: { type: "boolean", description: "give each syscall's number after its name (x32: with 0x40000000)" },
+    bpf: { type: "boolean", description: "print the BPF disassembly (syscall numbers) instead of the names" },
+    plan: { type: "boolean", description: "print the policy plan as JSON instead" },
     output: { type: "string", description: "also write the raw filter (sock_filter array) to FILE" },
     arch: { type: "string", description: "x86_64 or aarch64 (default: this machine)" },
   },
@@ -56,6 +59,9 @@ const show = defineCommand({
     const args = [...rawArgs];
     const caps = takeFlag(args, "caps", true);
     const asPlan = takeFlag(args, "plan", false) === true;
+    const all = takeFlag(args, "all", false) === true;
+    const numbers = takeFlag(args, "numbers", false) === true;
+    const bpf = takeFlag(args, "bpf", false) === true;
     const output = takeFlag(args, "output", true);
     const machine = machineArg(takeFlag(args, "arch", true));
     const { options, command } = parseRunArgs(args);
@@ -74,8 +80,12 @@ const show = defineCommand({
       return;
     }
     const insns = compileToInsns(plan, machine);
-    if (typeof output === "string") writeFileSync(output, encode(insns));
-    process.stdout.write(disassemble(insns) + "\n");
+    const prog = encode(insns);
+    if (typeof output === "string") writeFileSync(output, prog);
+    // Names per ABI come from running the program itself over every syscall (the same decoder
+    // as `explain`), so what is shown is what the kernel will do, not what the policy meant.
+    if (bpf) process.stdout.write(disassemble(insns) + "\n");
+    else process.stdout.write(formatSummary(`jailx run's filter`, explainFilter(prog, machine), { all, numbers }));
     process.stdout.write(`# ${machine}: ${insns.length} instructions, ${insns.length * 8} bytes; default action ${formatAction(plan.defaultAction)}` +
       `${plan.log ? "; SECCOMP_FILTER_FLAG_LOG" : ""}; caps kept: ${kept.join(",") || "none"}\n`);
   },
@@ -87,6 +97,7 @@ const explain = defineCommand({
     file: { type: "positional", required: false, description: "raw filter (e.g. from 'jailx seccomp show --output', seccomp_export_bpf)" },
     pid: { type: "string", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
     all: { type: "boolean", description: "list every syscall, not only those that differ from the default" },
+    numbers: { type: "boolean", description: "give each syscall's number after its name" },
     json: { type: "boolean", description: "print the summary as JSON" },
     arch: { type: "string", description: "the machine the filter is for: x86_64 or aarch64 (default: this one)" },
   },
@@ -115,24 +126,31 @@ const explain = defineCommand({
       process.stdout.write(JSON.stringify(summaries, null, 2) + "\n");
       return;
     }
-    for (const s of summaries) process.stdout.write(formatSummary(s.label, s.summary, args.all === true));
+    for (const s of summaries) process.stdout.write(formatSummary(s.label, s.summary, { all: args.all === true, numbers: args.numbers === true }));
   },
 });
 
-function formatSummary(label: string, s: FilterSummary, all: boolean): string {
+interface ListStyle {
+  /** every syscall, not only those whose action differs from the ABI's default */
+  all: boolean;
+  /** name(number) instead of name */
+  numbers: boolean;
+}
+
+function formatSummary(label: string, s: FilterSummary, style: ListStyle): string {
   const lines = [`${label}: ${s.instructions} instructions; unknown architectures → ${s.unknownArchAction}`];
-  for (const abi of s.abis) lines.push(...formatAbi(abi, all));
+  for (const abi of s.abis) lines.push(...formatAbi(abi, style));
   return lines.join("\n") + "\n";
 }
 
-function formatAbi(a: AbiSummary, all: boolean): string[] {
+function formatAbi(a: AbiSummary, { all, numbers }: ListStyle): string[] {
   if (a.wholeAbiAction) return [`  ${a.abi}: every syscall → ${a.wholeAbiAction}`];
   const out = [`  ${a.abi}: default → ${a.defaultAction}; numbers no table knows → ${a.unknownNrAction}`];
   const byAction = new Map<string, string[]>();
   for (const v of a.syscalls) {
     if (!all && v.action === a.defaultAction && !v.argDependent) continue;
     const key = v.argDependent ? `depends on arguments (${v.actions!.join(" | ")})` : v.action;
-    (byAction.get(key) ?? byAction.set(key, []).get(key)!).push(v.name);
+    (byAction.get(key) ?? byAction.set(key, []).get(key)!).push(numbers ? `${v.name}(${v.nr >= 0x40000000 ? `0x${v.nr.toString(16)}` : v.nr})` : v.name);
   }
   for (const [action, names] of byAction) out.push(`    ${action}: ${names.join(" ")}`);
   const hot = Object.entries(a.hotPathSteps).map(([n, k]) => `${n} ${k}`).join(", ");
