@@ -3,6 +3,7 @@ import { writeSync } from "node:fs";
 import { EXIT } from "../sys/errors.ts";
 import { log, reportError, setVerbose } from "./log.ts";
 import { isClosedPipe } from "./closed-pipe.ts";
+import { helpWidth } from "./help.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
@@ -15,7 +16,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     const parsed = parseRunArgs(argv);
     if (parsed.help) {
-      process.stdout.write(runHelp());
+      process.stdout.write(runHelp(helpWidth()));
       return EXIT.OK;
     }
     const plan = buildPlan(parsed, realHost(), await seccompPlanBuilder(parsed.options));

@@ -42,18 +42,18 @@ function takeFlag(args: string[], name: string, hasValue: boolean): string | boo
 const show = defineCommand({
   meta: { name: "show", description: "print the filter `jailx run` would install for these seccomp options" },
   args: {
-    seccomp: { type: "string", description: "default|none|FILE (TOML policy)" },
-    "seccomp-allow": { type: "string", description: "NAME|@group (repeatable)" },
-    "seccomp-deny": { type: "string", description: "NAME|@group (repeatable)" },
-    "seccomp-default-action": { type: "string", description: "errno[:N]|kill|log|allow" },
+    seccomp: { type: "string", valueHint: "default|none|FILE", description: "the policy: built-in, none, or a TOML policy file" },
+    "seccomp-allow": { type: "string", valueHint: "NAME|@group", description: "allow a syscall or group (repeatable)" },
+    "seccomp-deny": { type: "string", valueHint: "NAME|@group", description: "deny a syscall or group (repeatable)" },
+    "seccomp-default-action": { type: "string", valueHint: "errno[:N]|kill|log|allow", description: "action for syscalls no rule names" },
     "seccomp-log": { type: "boolean", description: "log denials" },
-    caps: { type: "string", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
+    caps: { type: "string", valueHint: "CAP,CAP", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
     all: { type: "boolean", description: "list every syscall, not only those whose action differs from the ABI's default" },
     numbers: { type: "boolean", description: "give each syscall's number after its name (x32: with 0x40000000)" },
     bpf: { type: "boolean", description: "print the BPF disassembly (syscall numbers) instead of the names" },
     plan: { type: "boolean", description: "print the policy plan as JSON instead" },
-    output: { type: "string", description: "also write the raw filter (sock_filter array) to FILE" },
-    arch: { type: "string", description: "x86_64 or aarch64 (default: this machine)" },
+    output: { type: "string", valueHint: "FILE", description: "also write the raw filter (sock_filter array) to FILE" },
+    arch: { type: "string", valueHint: "x86_64|aarch64", description: "x86_64 or aarch64 (default: this machine)" },
   },
   run({ rawArgs }) {
     const args = [...rawArgs];
@@ -95,11 +95,11 @@ const explain = defineCommand({
   meta: { name: "explain", description: "decode a filter into syscall → action: a file of sock_filter bytes, or --pid PID (root)" },
   args: {
     file: { type: "positional", required: false, description: "raw filter (e.g. from 'jailx seccomp show --output', seccomp_export_bpf)" },
-    pid: { type: "string", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
+    pid: { type: "string", valueHint: "PID", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
     all: { type: "boolean", description: "list every syscall, not only those that differ from the default" },
     numbers: { type: "boolean", description: "give each syscall's number after its name" },
     json: { type: "boolean", description: "print the summary as JSON" },
-    arch: { type: "string", description: "the machine the filter is for: x86_64 or aarch64 (default: this one)" },
+    arch: { type: "string", valueHint: "x86_64|aarch64", description: "the machine the filter is for: x86_64 or aarch64 (default: this one)" },
   },
   run({ args }) {
     const filters: { label: string; prog: Buffer }[] = [];

@@ -91,6 +91,9 @@ export function parseDuration(what: string, s: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+/** Limits counted in bytes: they take k/m/g suffixes (binary: 1k = 1024). */
+const RLIMIT_SIZES = new Set(["fsize", "data", "stack", "core", "rss", "as", "memlock", "msgqueue"]);
+
 function parseRlimits(o: ParsedOptions): Plan["rlimits"] {
   return list(o, "rlimit").map((spec) => {
     const m = /^([a-z_]+)=([^:]+)(?::(.+))?$/.exec(spec.toLowerCase());
@@ -99,7 +102,11 @@ function parseRlimits(o: ParsedOptions): Plan["rlimits"] {
       throw new UsageError(`--rlimit '${spec}': use NAME=SOFT[:HARD] with NAME one of ${Object.keys(RLIMITS).join(", ")}`);
     const val = (v: string) => {
       if (v === "inf" || v === "unlimited") return RLIM_INFINITY.toString();
-      if (!/^\d+$/.test(v)) throw new UsageError(`--rlimit '${spec}': '${v}' is not a number (or 'inf')`);
+      const sized = /^(\d+)([kmg])$/.exec(v);
+      if (sized && !RLIMIT_SIZES.has(name))
+        throw new UsageError(`--rlimit '${spec}': ${name} is not a size, so '${v}' takes no k/m/g suffix; give a plain number (sizes: ${[...RLIMIT_SIZES].join(", ")})`);
+      if (sized) return (BigInt(sized[1]!) << BigInt({ k: 10, m: 20, g: 30 }[sized[2] as "k" | "m" | "g"])).toString();
+      if (!/^\d+$/.test(v)) throw new UsageError(`--rlimit '${spec}': '${v}' is not a number${RLIMIT_SIZES.has(name) ? " (bytes, or with k, m, g)" : ""} or 'inf'`);
       return v;
     };
     const soft = val(m[2]!);

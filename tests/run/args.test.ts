@@ -101,10 +101,12 @@ describe("help and version", () => {
     const r = jailx(["run", "--help"]);
     expect(r.code).toBe(0);
     expect(RUN_OPTIONS.length).toBeGreaterThan(20);
+    // An entry is the flag's line and the indented lines below it (help wraps to 80 columns).
+    const entries = r.stdout.split(/\n(?=  --|\n)/).map((e) => e.trim().replace(/\s+/g, " "));
     for (const o of RUN_OPTIONS) {
-      const line = r.stdout.split("\n").find((l) => l.trimStart().startsWith(`--${o.name}${o.value ? " " : ""}`) && l.includes(`--${o.name}`));
-      expect(line, `--${o.name} missing from run --help`).toBeDefined();
-      if (o.default) expect(line).toContain(`default: ${o.default}`);
+      const entry = entries.find((e) => e.startsWith(`--${o.name}${o.value ? ` ${o.value}` : ""} `));
+      expect(entry, `--${o.name} missing from run --help`).toBeDefined();
+      if (o.default) expect(entry).toContain(`default: ${o.default}`);
     }
     expect(r.stdout).toMatch(/Exit status/);
   });

@@ -60,7 +60,7 @@ describe("jailx seccomp", () => {
   test("show --seccomp none", () => expect(cli(["show", "--seccomp", "none"]).stdout).toContain("no filter"));
   test.each([
     [["show", "--seccomp-allow", "nosuch"], "unknown syscall 'nosuch'"],
-    [["show", "--memory", "1g"], "--memory is not a seccomp option"],
+    [["show", "--memory", "1g"], "unknown option '--memory' for 'jailx seccomp show'"],
     [["explain"], "give a filter FILE or --pid PID"],
     [["explain", "/nonexistent.bpf"], "cannot read"],
     [["explain", "--pid", "abc"], "not a process id"],
