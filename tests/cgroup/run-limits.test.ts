@@ -23,7 +23,7 @@ afterEach(() => {
 });
 
 function run(args: string[]) {
-  const p = Bun.spawn([JAILX, "run", ...args], { stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+  const p = Bun.spawn([JAILX, "run", ...args], { cwd: "/", stdout: "pipe", stderr: "pipe", env: cleanEnv() });
   spawned.push(p);
   return p;
 }
@@ -119,7 +119,7 @@ describe("jailx run with cgroup limits", () => {
 
   test("rootless: limits refused without delegation; applied in a cgroup chowned to the user", async () => {
     const asUser = (args: string[]) => {
-      const p = Bun.spawn(["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", JAILX, "run", ...args], { stdout: "pipe", stderr: "pipe", env: cleanEnv() });
+      const p = Bun.spawn(["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups", JAILX, "run", ...args], { cwd: "/", stdout: "pipe", stderr: "pipe", env: cleanEnv() });
       spawned.push(p);
       return p;
     };
