@@ -62,6 +62,7 @@ const show = defineCommand({
     const all = takeFlag(args, "all", false) === true;
     const numbers = takeFlag(args, "numbers", false) === true;
     const bpf = takeFlag(args, "bpf", false) === true;
+    takeFlag(args, "verbose", false); // every command takes it (cmd/main.ts)
     const output = takeFlag(args, "output", true);
     const machine = machineArg(takeFlag(args, "arch", true));
     const { options, command } = parseRunArgs(args);

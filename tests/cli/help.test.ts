@@ -99,6 +99,14 @@ describe("unknown options suggest the closest one", () => {
   });
 });
 
+test("--verbose is accepted by every command (cmd/main.ts reads it for all)", () => {
+  for (const args of [["seccomp", "show"], ["seccomp", "groups"], ["inspect", "self"]]) {
+    const r = jailx([...args, "--verbose"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  }
+});
+
 describe("--rlimit sizes", () => {
   const rl = (spec: string) => buildPlan(parseRunArgs(["--rlimit", spec, "--", "true"]), fakeHost(), seccompPlanFromOptions).rlimits[0];
   test("k, m, g on limits that are sizes (binary units)", () => {
