@@ -191,6 +191,8 @@ describe("the nginx example", () => {
         try {
           res = await fetch("http://127.0.0.1:80/");
         } catch (e) {
+          // nginx ended (e.g. port 80 taken meanwhile): say why instead of waiting out the deadline
+          if (jail.proc.exitCode !== null) throw new Error(`nginx in the jail ended: ${(await jail.exit()).stderr}`);
           if (Date.now() > deadline) throw e;
           await Bun.sleep(25); // until nginx listens
         }
