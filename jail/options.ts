@@ -81,7 +81,7 @@ export interface ParsedRun {
 const BY_NAME = new Map(RUN_OPTIONS.map((o) => [o.name, o]));
 
 function unknownOption(arg: string): UsageError {
-  const known = ["help", ...RUN_OPTIONS.map((o) => o.name)];
+  const known = ["help", ...RUN_OPTIONS.map((o) => o.name), ...RUN_OPTIONS.filter((o) => o.type === "bool").map((o) => `no-${o.name}`)];
   return new UsageError(`unknown option '${arg}'${arg.startsWith("--") ? didYouMean(arg.slice(2), known) : ""}: see 'jailx run --help'`);
 }
 

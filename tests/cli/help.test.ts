@@ -83,6 +83,7 @@ describe("unknown options suggest the closest one", () => {
     [["run", "--robind", "/x", "--", "true"], "unknown option '--robind' (did you mean --ro-bind?): see 'jailx run --help'"],
     [["run", "--memroy=1g", "--", "true"], "unknown option '--memroy' (did you mean --memory?)"],
     [["run", "--zzzzzz", "--", "true"], "unknown option '--zzzzzz': see 'jailx run --help'"],
+    [["run", "--no-landlok", "--", "true"], "unknown option '--no-landlok' (did you mean --no-landlock?)"],
     [["inspect", "--jason", "self"], "unknown option '--jason' for 'jailx inspect' (did you mean --json?): see 'jailx inspect --help'"],
     [["seccomp", "show", "--seccomp-alow", "read"], "unknown option '--seccomp-alow' for 'jailx seccomp show' (did you mean --seccomp-allow?)"],
     [["seccomp", "explain", "--pdi", "1"], "unknown option '--pdi' for 'jailx seccomp explain' (did you mean --pid?)"],
