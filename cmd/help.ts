@@ -57,7 +57,7 @@ export async function checkOptions({ cmd, path, args }: Target): Promise<void> {
   const byName = new Map<string, ArgDef>();
   for (const [name, d] of defs) {
     byName.set(kebab(name), d);
-    for (const a of [d.type === "positional" ? [] : ((d as { alias?: string | string[] }).alias ?? [])].flat()) byName.set(a, d);
+    for (const a of [(d as { alias?: string | string[] }).alias ?? []].flat()) byName.set(a, d);
   }
   const known = [...GLOBAL, ...defs.map(([n]) => kebab(n))];
   const where = `jailx ${path.join(" ")}`;
