@@ -25,8 +25,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       return EXIT.OK;
     }
     // `python3 job.py` from a directory the jail lacks would fail as "can't open '//job.py'".
-    if (plan.chdir === null && !plan.cwdInJail && plan.hostCwd !== "/")
-      log.warn(`the current directory ${plan.hostCwd} is not in the jail, so the program starts in /; bind it (--ro-bind "$PWD") or choose one (--chdir DIR)`);
+    if (plan.chdir === null && !plan.cwdInJail && plan.hostCwd !== "/") {
+      // Through a symlink, $PWD is not the path jailx sees: name the real one.
+      const bind = process.env.PWD && process.env.PWD !== plan.hostCwd ? plan.hostCwd : '"$PWD"';
+      log.warn(`the current directory ${plan.hostCwd} is not in the jail, so the program starts in /; bind it (--ro-bind ${bind}) or choose one (--chdir DIR)`);
+    }
     // Step timings go straight to stderr: the logger's first use costs milliseconds and would
     // distort the very numbers --verbose is there to show.
     const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};

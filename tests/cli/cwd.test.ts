@@ -2,7 +2,7 @@
 // path; otherwise in /, and jailx says so in one line with the fix (issue: `python3 job.py` failed
 // with "can't open file '//job.py'" and no hint).
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan } from "../../jail/plan.ts";
 import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
@@ -36,12 +36,12 @@ const NOTE = `jailx: warning: the current directory ${dir} is not in the jail, s
 
 describe("jailx run from a directory (real jails)", () => {
   test("not in the jail: one line on stderr with the fix; the program starts in /", () => {
-    const r = sh("pwd", [], { cwd: dir });
+    const r = sh("pwd", [], { cwd: dir, env: { PWD: dir } }); // PWD as a shell started there sets it
     expect(r.stdout).toBe("/\n");
     expect(lines(r.stderr)).toEqual([NOTE]);
   });
   test("the issue's case: python3 job.py fails, and stderr says why first", () => {
-    const r = sh("python3 job.py", [], { cwd: dir });
+    const r = sh("python3 job.py", [], { cwd: dir, env: { PWD: dir } });
     expect(r.code).toBe(2);
     expect(lines(r.stderr)[0]).toBe(NOTE);
   });
@@ -60,8 +60,22 @@ describe("jailx run from a directory (real jails)", () => {
     expect(r.stdout).toBe("/usr/bin\n");
     expect(r.stderr).toBe("");
   });
+  test("reached through a symlink: the note names the real path, and binding that works", () => {
+    const link = `${dir}-link`;
+    symlinkSync(dir, link);
+    try {
+      // as a shell started there would: PWD is the symlink path, the kernel's cwd the real one
+      const r = sh("pwd", [], { cwd: link, env: { PWD: link } });
+      expect(lines(r.stderr)).toEqual([NOTE.replace('"$PWD"', dir)]);
+      const ok = sh("pwd", ["--ro-bind", dir], { cwd: link, env: { PWD: link } });
+      expect(ok.stdout).toBe(`${dir}\n`);
+      expect(ok.stderr).toBe("");
+    } finally {
+      rmSync(link);
+    }
+  });
   test("/tmp: the jail's /tmp is private, not the caller's: the note, and /", () => {
-    const r = sh("pwd", [], { cwd: "/tmp" });
+    const r = sh("pwd", [], { cwd: "/tmp", env: { PWD: "/tmp" } });
     expect(r.stdout).toBe("/\n");
     expect(lines(r.stderr)).toEqual([NOTE.replace(dir, "/tmp")]);
   });
