@@ -1,5 +1,6 @@
 // `jailx inspect PID|self`, `jailx inspect --all`: audits how contained a process is, from /proc.
 // Gathering, judging and rendering live in inspect/; this file parses arguments and prints.
+import { EXIT_CLOSED_PIPE } from "./closed-pipe.ts";
 import { readFileSync, writeSync } from "node:fs";
 import { isatty } from "node:tty";
 import { defineCommand } from "citty";
@@ -98,7 +99,8 @@ function print(text: string): void {
       off += writeSync(1, buf, off);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EPIPE") return; // the reader went away (| head): stop quietly, like any Unix tool
+      // the reader went away (| head): stop quietly, with the status a tool killed by SIGPIPE has
+      if (code === "EPIPE") return void (process.exitCode = EXIT_CLOSED_PIPE);
       if (code === "EAGAIN") return void process.stdout.write(buf.subarray(off)); // non-blocking stdout: the stream waits
       throw e;
     }

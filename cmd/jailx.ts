@@ -8,16 +8,25 @@
 // help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
 import { isatty } from "node:tty";
+import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
 
 const argv = process.argv.slice(2);
+// `inspect` writes to fd 1 itself (building process.stdout costs 15–25 ms) and ends quietly on
+// EPIPE there; `run` listens only when it prints (--help, --dry-run), not on its hot path.
+if (argv[0] !== "inspect" && argv[0] !== "run") endQuietlyOnClosedPipe();
 
-if (argv[0] === "run") {
-  const { runCommand } = await import("./run.ts");
-  process.exitCode = await runCommand(argv.slice(1));
-} else {
-  // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
-  // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).
-  if (!isatty(1)) process.env.NO_COLOR ??= "1";
-  const { main } = await import("./main.ts");
-  await main(argv);
+try {
+  if (argv[0] === "run") {
+    const { runCommand } = await import("./run.ts");
+    process.exitCode = await runCommand(argv.slice(1));
+  } else {
+    // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
+    // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).
+    if (!isatty(1)) process.env.NO_COLOR ??= "1";
+    const { main } = await import("./main.ts");
+    await main(argv);
+  }
+} catch (err) {
+  if (!isClosedPipe(err)) throw err;
+  process.exitCode = EXIT_CLOSED_PIPE;
 }

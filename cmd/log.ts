@@ -19,5 +19,6 @@ export function setVerbose(on: boolean): void {
 /** One line for the user; the stack only with --verbose (bad input never has one). */
 export function reportError(err: unknown, verbose: boolean): void {
   log.error(err instanceof Error ? err.message : String(err));
+  if (err instanceof UsageError && err.hint) log.info(`hint: ${err.hint}`);
   if (verbose && err instanceof Error && !(err instanceof UsageError) && err.stack) process.stderr.write(err.stack + "\n");
 }

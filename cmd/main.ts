@@ -1,8 +1,11 @@
 // Every command but `run` goes through citty. Subcommands are loaded lazily; each lives in its
 // own file under cmd/ and exports a citty command as default. Errors are printed once, here.
-import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
-import { EXIT } from "../sys/errors.ts";
-import { log, reportError, setVerbose } from "./log.ts";
+import { defineCommand, runCommand, type CommandDef } from "citty";
+import { EXIT, UsageError } from "../sys/errors.ts";
+import { didYouMean } from "../jail/cli-text.ts";
+import { checkOptions, findTarget, helpWidth, renderHelp, resolve } from "./help.ts";
+import { reportError, setVerbose } from "./log.ts";
+import { isClosedPipe } from "./closed-pipe.ts";
 import { runHelp } from "../jail/options.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -25,47 +28,36 @@ const root = defineCommand({
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes("--verbose");
   setVerbose(verbose);
-  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    await showUsage(root);
-    process.stdout.write("\nRun 'jailx COMMAND --help' for a command's options.\n");
-    return;
-  }
-  if (argv[0] === "--version" || argv[0] === "-v") {
-    process.stdout.write(`jailx ${VERSION}\n`);
-    return;
-  }
-  if (argv[0] === "run") {
-    process.stdout.write(runHelp());
-    return;
-  }
-  const subs = root.subCommands as Record<string, () => Promise<CommandDef>>;
-  const load = subs[argv[0]!];
-  if (!load || argv[0]!.startsWith("-")) {
-    log.error(`unknown command '${argv[0]}': use run, inspect or seccomp (see 'jailx --help')`);
-    process.exitCode = EXIT.JAILX;
-    return;
-  }
-  const sub = await load();
+  const width = helpWidth();
   try {
-    if (argv.slice(1).some((a) => a === "--help" || a === "-h")) {
-      // Show the help of the deepest subcommand named (e.g. `jailx seccomp show --help`).
-      let [cmd, parent]: [CommandDef, CommandDef] = [sub, root];
-      for (const word of argv.slice(1)) {
-        const subs = (await resolve(cmd.subCommands)) as Record<string, CommandDef | (() => Promise<CommandDef>)> | undefined;
-        const next = subs?.[word];
-        if (!next) break;
-        [cmd, parent] = [await resolve(next), cmd];
-      }
-      await showUsage(cmd, parent);
+    if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+      process.stdout.write(await renderHelp(root, [], width));
       return;
     }
+    if (argv[0] === "--version" || argv[0] === "-v") {
+      process.stdout.write(`jailx ${VERSION}\n`);
+      return;
+    }
+    if (argv[0] === "run") {
+      process.stdout.write(runHelp(width));
+      return;
+    }
+    if (argv[0]!.startsWith("-"))
+      throw new UsageError(`unknown option '${argv[0]}'${didYouMean(argv[0]!.replace(/^--?/, ""), ["help", "version"])}: give a command, run, inspect or seccomp (see 'jailx --help')`);
+    const target = await findTarget(root, [], argv);
+    // Help of the deepest command named (e.g. `jailx seccomp show --help`).
+    if (target.args.some((a) => a === "--help" || a === "-h")) {
+      process.stdout.write(await renderHelp(target.cmd, target.path, width));
+      return;
+    }
+    if (target.cmd.subCommands)
+      throw new UsageError(`'jailx ${target.path.join(" ")}' needs a command: ${Object.keys(await resolve(target.cmd.subCommands)).join(", ")} (see 'jailx ${target.path.join(" ")} --help')`);
+    await checkOptions(target);
+    const sub = await resolve((root.subCommands as Record<string, () => Promise<CommandDef>>)[argv[0]!]!);
     await runCommand(sub, { rawArgs: argv.slice(1) });
   } catch (err) {
+    if (isClosedPipe(err)) throw err;
     reportError(err, verbose);
     process.exitCode = EXIT.JAILX;
   }
-}
-
-async function resolve<T>(v: T | (() => T | Promise<T>) | Promise<T>): Promise<T> {
-  return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
 }

@@ -2,6 +2,8 @@
 import { writeSync } from "node:fs";
 import { EXIT } from "../sys/errors.ts";
 import { log, reportError, setVerbose } from "./log.ts";
+import { endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
+import { helpWidth } from "./help.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
@@ -14,13 +16,21 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     const parsed = parseRunArgs(argv);
     if (parsed.help) {
-      process.stdout.write(runHelp());
+      endQuietlyOnClosedPipe();
+      process.stdout.write(runHelp(helpWidth()));
       return EXIT.OK;
     }
     const plan = buildPlan(parsed, realHost(), await seccompPlanBuilder(parsed.options));
     if (parsed.options["dry-run"] === true) {
+      endQuietlyOnClosedPipe();
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
+    }
+    // `python3 job.py` from a directory the jail lacks would fail as "can't open '//job.py'".
+    if (plan.chdir === null && !plan.cwdInJail && plan.hostCwd !== "/") {
+      // Through a symlink, $PWD is not the path jailx sees: name the real one.
+      const bind = process.env.PWD && process.env.PWD !== plan.hostCwd ? plan.hostCwd : '"$PWD"';
+      log.warn(`the current directory ${plan.hostCwd} is not in the jail, so the program starts in /; bind it (--ro-bind ${bind}) or choose one (--chdir DIR)`);
     }
     // Step timings go straight to stderr: the logger's first use costs milliseconds and would
     // distort the very numbers --verbose is there to show.
@@ -33,6 +43,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {
+    if (isClosedPipe(err)) throw err;
     reportError(err, verbose);
     return EXIT.JAILX;
   }

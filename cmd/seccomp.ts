@@ -42,21 +42,28 @@ function takeFlag(args: string[], name: string, hasValue: boolean): string | boo
 const show = defineCommand({
   meta: { name: "show", description: "print the filter `jailx run` would install for these seccomp options" },
   args: {
-    seccomp: { type: "string", description: "default|none|FILE (TOML policy)" },
-    "seccomp-allow": { type: "string", description: "NAME|@group (repeatable)" },
-    "seccomp-deny": { type: "string", description: "NAME|@group (repeatable)" },
-    "seccomp-default-action": { type: "string", description: "errno[:N]|kill|log|allow" },
+    seccomp: { type: "string", valueHint: "default|none|FILE", description: "the policy: built-in, none, or a TOML policy file" },
+    "seccomp-allow": { type: "string", valueHint: "NAME|@group", description: "allow a syscall or group (repeatable)" },
+    "seccomp-deny": { type: "string", valueHint: "NAME|@group", description: "deny a syscall or group (repeatable)" },
+    "seccomp-default-action": { type: "string", valueHint: "errno[:N]|kill|log|allow", description: "action for syscalls no rule names" },
     "seccomp-log": { type: "boolean", description: "log denials" },
     "allow-reuseport": { type: "boolean", description: "drop the SO_REUSEPORT rule" },
-    caps: { type: "string", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
-    plan: { type: "boolean", description: "print the policy plan as JSON instead of the disassembly" },
-    output: { type: "string", description: "also write the raw filter (sock_filter array) to FILE" },
-    arch: { type: "string", description: "x86_64 or aarch64 (default: this machine)" },
+    caps: { type: "string", valueHint: "CAP,CAP", description: "capabilities the jail keeps, comma-separated (default: jailx run's default set)" },
+    all: { type: "boolean", description: "list every syscall, not only those whose action differs from the ABI's default" },
+    numbers: { type: "boolean", description: "give each syscall's number after its name (x32: with 0x40000000)" },
+    bpf: { type: "boolean", description: "print the BPF disassembly (syscall numbers) instead of the names" },
+    plan: { type: "boolean", description: "print the policy plan as JSON instead" },
+    output: { type: "string", valueHint: "FILE", description: "also write the raw filter (sock_filter array) to FILE" },
+    arch: { type: "string", valueHint: "x86_64|aarch64", description: "x86_64 or aarch64 (default: this machine)" },
   },
   run({ rawArgs }) {
     const args = [...rawArgs];
     const caps = takeFlag(args, "caps", true);
     const asPlan = takeFlag(args, "plan", false) === true;
+    const all = takeFlag(args, "all", false) === true;
+    const numbers = takeFlag(args, "numbers", false) === true;
+    const bpf = takeFlag(args, "bpf", false) === true;
+    takeFlag(args, "verbose", false); // every command takes it (cmd/main.ts)
     const output = takeFlag(args, "output", true);
     const machine = machineArg(takeFlag(args, "arch", true));
     const { options, command } = parseRunArgs(args);
@@ -75,8 +82,12 @@ const show = defineCommand({
       return;
     }
     const insns = compileToInsns(plan, machine);
-    if (typeof output === "string") writeFileSync(output, encode(insns));
-    process.stdout.write(disassemble(insns) + "\n");
+    const prog = encode(insns);
+    if (typeof output === "string") writeFileSync(output, prog);
+    // Names per ABI come from running the program itself over every syscall (the same decoder
+    // as `explain`), so what is shown is what the kernel will do, not what the policy meant.
+    if (bpf) process.stdout.write(disassemble(insns) + "\n");
+    else process.stdout.write(formatSummary(`jailx run's filter`, explainFilter(prog, machine), { all, numbers }));
     process.stdout.write(`# ${machine}: ${insns.length} instructions, ${insns.length * 8} bytes; default action ${formatAction(plan.defaultAction)}` +
       `${plan.log ? "; SECCOMP_FILTER_FLAG_LOG" : ""}; caps kept: ${kept.join(",") || "none"}\n`);
   },
@@ -86,10 +97,11 @@ const explain = defineCommand({
   meta: { name: "explain", description: "decode a filter into syscall → action: a file of sock_filter bytes, or --pid PID (root)" },
   args: {
     file: { type: "positional", required: false, description: "raw filter (e.g. from 'jailx seccomp show --output', seccomp_export_bpf)" },
-    pid: { type: "string", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
+    pid: { type: "string", valueHint: "PID", description: "read the filters of this running process (PTRACE_SECCOMP_GET_FILTER; root only)" },
     all: { type: "boolean", description: "list every syscall, not only those that differ from the default" },
+    numbers: { type: "boolean", description: "give each syscall's number after its name" },
     json: { type: "boolean", description: "print the summary as JSON" },
-    arch: { type: "string", description: "the machine the filter is for: x86_64 or aarch64 (default: this one)" },
+    arch: { type: "string", valueHint: "x86_64|aarch64", description: "the machine the filter is for: x86_64 or aarch64 (default: this one)" },
   },
   run({ args }) {
     const filters: { label: string; prog: Buffer }[] = [];
@@ -116,24 +128,31 @@ const explain = defineCommand({
       process.stdout.write(JSON.stringify(summaries, null, 2) + "\n");
       return;
     }
-    for (const s of summaries) process.stdout.write(formatSummary(s.label, s.summary, args.all === true));
+    for (const s of summaries) process.stdout.write(formatSummary(s.label, s.summary, { all: args.all === true, numbers: args.numbers === true }));
   },
 });
 
-function formatSummary(label: string, s: FilterSummary, all: boolean): string {
+interface ListStyle {
+  /** every syscall, not only those whose action differs from the ABI's default */
+  all: boolean;
+  /** name(number) instead of name */
+  numbers: boolean;
+}
+
+function formatSummary(label: string, s: FilterSummary, style: ListStyle): string {
   const lines = [`${label}: ${s.instructions} instructions; unknown architectures → ${s.unknownArchAction}`];
-  for (const abi of s.abis) lines.push(...formatAbi(abi, all));
+  for (const abi of s.abis) lines.push(...formatAbi(abi, style));
   return lines.join("\n") + "\n";
 }
 
-function formatAbi(a: AbiSummary, all: boolean): string[] {
+function formatAbi(a: AbiSummary, { all, numbers }: ListStyle): string[] {
   if (a.wholeAbiAction) return [`  ${a.abi}: every syscall → ${a.wholeAbiAction}`];
   const out = [`  ${a.abi}: default → ${a.defaultAction}; numbers no table knows → ${a.unknownNrAction}`];
   const byAction = new Map<string, string[]>();
   for (const v of a.syscalls) {
     if (!all && v.action === a.defaultAction && !v.argDependent) continue;
     const key = v.argDependent ? `depends on arguments (${v.actions!.join(" | ")})` : v.action;
-    (byAction.get(key) ?? byAction.set(key, []).get(key)!).push(v.name);
+    (byAction.get(key) ?? byAction.set(key, []).get(key)!).push(numbers ? `${v.name}(${v.nr >= 0x40000000 ? `0x${v.nr.toString(16)}` : v.nr})` : v.name);
   }
   for (const [action, names] of byAction) out.push(`    ${action}: ${names.join(" ")}`);
   const hot = Object.entries(a.hotPathSteps).map(([n, k]) => `${n} ${k}`).join(", ");

@@ -248,9 +248,10 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   if (plan.newSession) k.setsid();
   dropPrivileges(plan, k, plan.caps.keep, plan.caps.ambient);
   if (plan.chdir !== null) k.chdir(plan.chdir);
+  else if (!plan.cwdInJail) k.chdir("/");
   else {
     // Like bwrap: stay in the caller's directory when the jail has it (e.g. --bind $PWD),
-    // else start at /.
+    // else start at / (it can still be out of reach, e.g. for --user).
     try {
       k.chdir(plan.hostCwd);
     } catch {

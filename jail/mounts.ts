@@ -191,3 +191,20 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
   ops.push(...binds);
   return ops;
 }
+
+const under = (path: string, dir: string) => dir === "/" || path === dir || path.startsWith(dir + "/");
+
+/**
+ * Whether the host directory `dir` is the same directory at the same path in the jail: the last
+ * mount that covers it binds a host directory to its own path (and does not hide it). A path
+ * that exists in the jail only by name (the private /tmp, a --rootfs directory) does not count.
+ */
+export function hostDirVisible(mounts: readonly MountOp[], dir: string): boolean {
+  let visible = false;
+  for (const m of mounts) {
+    if (!under(dir, m.dst)) continue;
+    if (m.op === "hide-bind") visible = m.src === m.dst && !m.hide.some((h) => under(dir, `${m.dst}/${h}`));
+    else visible = m.op === "bind" && m.kind === "dir" && m.src === m.dst;
+  }
+  return visible;
+}

@@ -2,6 +2,7 @@
 // here once. The parser, `jailx run --help` and the plan builders all read this table.
 import { UsageError } from "../sys/errors.ts";
 import { DEFAULT_CAPS } from "../sys/caps.ts";
+import { DEFAULT_WIDTH, didYouMean, leftColumn, twoColumns, wrapWords } from "./cli-text.ts";
 
 export type OptionType = "bool" | "string";
 
@@ -43,7 +44,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "symlink", type: "string", repeat: true, value: "TARGET:PATH", group: "Filesystem", help: "create a symlink PATH → TARGET inside the jail (e.g. usr/lib:/lib with --rootfs)" },
   { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds; missing mount points are created in it" },
   { name: "no-system-binds", type: "bool", group: "Filesystem", help: "do not bind /usr /bin /sbin /lib* /etc (give everything with --ro-bind)" },
-  { name: "chdir", type: "string", value: "DIR", group: "Filesystem", default: "the current directory if the jail has it, else /", help: "working directory inside the jail" },
+  { name: "chdir", type: "string", value: "DIR", group: "Filesystem", default: "the current directory if bound at its own path, else / (with a note)", help: "working directory inside the jail" },
   // Identity
   { name: "user", type: "string", value: "USER|UID[:GID]", group: "Identity", default: "0:0 (root inside; with a user namespace, not root outside)", help: "run the program as this user; supplementary groups are cleared" },
   { name: "hostname", type: "string", value: "NAME", group: "Identity", default: "jailx", help: "hostname inside the jail (needs its own uts namespace)" },
@@ -72,7 +73,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "io-weight", type: "string", value: "N", group: "Resources", help: "relative I/O weight 1..10000 (where the io controller exists)" },
   { name: "cgroup-parent", type: "string", value: "PATH", group: "Resources", default: "the cgroup jailx runs in", help: "create the jail's cgroup beneath this one" },
   { name: "timeout", type: "string", value: "DURATION", group: "Resources", help: "wall-clock limit (e.g. 30s, 5m): then SIGTERM, 2 s grace, SIGKILL; exit 124" },
-  { name: "rlimit", type: "string", repeat: true, value: "NAME=SOFT[:HARD]", group: "Resources", help: "set a resource limit (nofile, nproc, as, core, cpu, fsize, …; 'inf' for unlimited); one value sets soft and hard, so the program cannot raise it back" },
+  { name: "rlimit", type: "string", repeat: true, value: "NAME=SOFT[:HARD]", group: "Resources", help: "set a resource limit (nofile, nproc, as, core, cpu, fsize, …; 'inf' for unlimited; sizes take k, m, g: as=1g); one value sets soft and hard, so the program cannot raise it back" },
   // Process
   { name: "as-pid-1", type: "bool", group: "Process", help: "run the program itself as PID 1 (no init; signals need handlers in the program)" },
   { name: "new-session", type: "bool", group: "Process", default: "on unless stdin is a terminal", help: "start the program in a new session: no controlling terminal, and kill(0) cannot reach jailx's caller (--no-new-session keeps the caller's session and process group)" },
@@ -88,6 +89,11 @@ export interface ParsedRun {
 }
 
 const BY_NAME = new Map(RUN_OPTIONS.map((o) => [o.name, o]));
+
+function unknownOption(arg: string): UsageError {
+  const known = ["help", ...RUN_OPTIONS.map((o) => o.name), ...RUN_OPTIONS.filter((o) => o.type === "bool").map((o) => `no-${o.name}`)];
+  return new UsageError(`unknown option '${arg}'${arg.startsWith("--") ? didYouMean(arg.slice(2), known) : ""}: see 'jailx run --help'`);
+}
 
 /**
  * Parse `jailx run` arguments. Options come first; the command starts after `--` or at the
@@ -108,7 +114,7 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
       continue;
     }
     if (!arg.startsWith("--")) {
-      if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option '${arg}': see 'jailx run --help'`);
+      if (arg.startsWith("-") && arg !== "-") throw unknownOption(arg);
       break;
     }
     const eq = arg.indexOf("=");
@@ -119,13 +125,13 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
       negated = true;
     }
     const spec = BY_NAME.get(name);
-    if (!spec) throw new UsageError(`unknown option '--${name}': see 'jailx run --help'`);
+    if (!spec) throw unknownOption(`--${name}`);
     if (spec.type === "bool") {
       if (eq >= 0) throw new UsageError(`option '--${name}' takes no value (got '${arg}')`);
       options[name] = !negated;
       continue;
     }
-    if (negated) throw new UsageError(`unknown option '--no-${name}': see 'jailx run --help'`);
+    if (negated) throw new UsageError(`unknown option '--no-${name}': --${name} takes a value (see 'jailx run --help')`);
     let value: string;
     if (eq >= 0) value = arg.slice(eq + 1);
     else {
@@ -141,27 +147,22 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
   return { options, command: argv.slice(i), help };
 }
 
-export function runHelp(): string {
+/** `jailx run --help`, every line within `width` columns (the caller passes the terminal's). */
+export function runHelp(width = DEFAULT_WIDTH): string {
+  const para = (text: string) => wrapWords(text, width);
   const lines = [
-    "Run a program in a jail: namespaces, a minimal read-only filesystem, dropped capabilities,",
-    "no_new_privs, a seccomp filter and cgroup limits.",
+    ...para("Run a program in a jail: namespaces, a minimal read-only filesystem, dropped capabilities, no_new_privs, a seccomp filter and cgroup limits."),
     "",
-    "Usage: jailx run [options] [--] PROGRAM [ARGS...]",
+    ...para("Usage: jailx run [options] [--] PROGRAM [ARGS...]"),
   ];
-  let group = "";
-  for (const o of RUN_OPTIONS) {
-    if (o.group !== group) {
-      group = o.group;
-      lines.push("", `${group}:`);
-    }
-    const flag = `  --${o.name}${o.value ? ` ${o.value}` : ""}`;
+  const groups = [...new Set(RUN_OPTIONS.map((o) => o.group))];
+  const rows = (group: string) => RUN_OPTIONS.filter((o) => o.group === group).map((o) => {
     const extra = [o.repeat ? "repeatable" : "", o.default ? `default: ${o.default}` : ""].filter(Boolean).join("; ");
-    lines.push(flag.padEnd(40) + " " + o.help + (extra ? ` (${extra})` : ""));
-  }
-  lines.push(
-    "",
-    "Exit status: the program's own, 128+N when it died of signal N, 124 timeout, 125 jailx error,",
-    "126 program not executable, 127 program not found, 137 out of memory.",
-  );
+    return [`--${o.name}${o.value ? ` ${o.value}` : ""}`, o.help + (extra ? ` (${extra})` : "")] as const;
+  });
+  // One column position for every group, so the whole list reads as one table.
+  const left = leftColumn(groups.flatMap(rows));
+  for (const group of groups) lines.push("", `${group}:`, ...twoColumns(rows(group), width, 2, left));
+  lines.push("", ...para("Exit status: the program's own, 128+N when it died of signal N, 124 timeout, 125 jailx error, 126 program not executable, 127 program not found, 137 out of memory."));
   return lines.join("\n") + "\n";
 }

@@ -10,7 +10,7 @@ import type { SeccompPlan } from "../sys/seccomp/policy.ts";
 import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
 import { RESOURCE_DEFAULTS, type ParsedOptions, type ParsedRun } from "./options.ts";
-import { buildMounts, type MountOp } from "./mounts.ts";
+import { buildMounts, hostDirVisible, type MountOp } from "./mounts.ts";
 import type { ModeEntry } from "./etc-view.ts";
 
 export type PathKind = "dir" | "file" | "other";
@@ -53,9 +53,11 @@ export interface Plan {
   /** a prepared directory used as the root, or null for a fresh tmpfs root */
   rootfs: string | null;
   mounts: MountOp[];
-  /** --chdir; null: jailx's own working directory if the jail has it, else / */
+  /** --chdir; null: jailx's own working directory if the jail has it (cwdInJail), else / */
   chdir: string | null;
   hostCwd: string;
+  /** the caller's directory is bound at its own path in the jail (else, without --chdir, the program starts in /) */
+  cwdInJail: boolean;
   env: Record<string, string>;
   caps: { keep: string[]; ambient: string[] };
   noNewPrivs: boolean;
@@ -92,6 +94,9 @@ export function parseDuration(what: string, s: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+/** Limits counted in bytes: they take k/m/g suffixes (binary: 1k = 1024). */
+const RLIMIT_SIZES = new Set(["fsize", "data", "stack", "core", "rss", "as", "memlock", "msgqueue"]);
+
 function parseRlimits(o: ParsedOptions): Plan["rlimits"] {
   return list(o, "rlimit").map((spec) => {
     const m = /^([a-z_]+)=([^:]+)(?::(.+))?$/.exec(spec.toLowerCase());
@@ -100,7 +105,11 @@ function parseRlimits(o: ParsedOptions): Plan["rlimits"] {
       throw new UsageError(`--rlimit '${spec}': use NAME=SOFT[:HARD] with NAME one of ${Object.keys(RLIMITS).join(", ")}`);
     const val = (v: string) => {
       if (v === "inf" || v === "unlimited") return RLIM_INFINITY.toString();
-      if (!/^\d+$/.test(v)) throw new UsageError(`--rlimit '${spec}': '${v}' is not a number (or 'inf')`);
+      const sized = /^(\d+)([kmg])$/.exec(v);
+      if (sized && !RLIMIT_SIZES.has(name))
+        throw new UsageError(`--rlimit '${spec}': ${name} is not a size, so '${v}' takes no k/m/g suffix; give a plain number (sizes: ${[...RLIMIT_SIZES].join(", ")})`);
+      if (sized) return (BigInt(sized[1]!) << BigInt({ k: 10, m: 20, g: 30 }[sized[2] as "k" | "m" | "g"])).toString();
+      if (!/^\d+$/.test(v)) throw new UsageError(`--rlimit '${spec}': '${v}' is not a number${RLIMIT_SIZES.has(name) ? " (bytes, or with k, m, g)" : ""} or 'inf'`);
       return v;
     };
     const soft = val(m[2]!);
@@ -260,6 +269,9 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
   const chdir = str(o, "chdir") === undefined ? null : absolute("--chdir", str(o, "chdir")!);
   const caps = capabilities(o, user);
   const timeout = str(o, "timeout");
+  // Without a user namespace root inside is the host's root: it could read every root-only
+  // file under /etc, so those are hidden by mode as well as by name.
+  const mounts = buildMounts(o, host, rootfs, !userns);
   const seccomp = seccompPlanFor(o, caps.keep);
   // The kernel installs a seccomp filter only with no_new_privs set or CAP_SYS_ADMIN held, and
   // the program's process has dropped CAP_SYS_ADMIN by then: refuse the mix up front.
@@ -274,11 +286,10 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     hostname: ns.uts ? (hostname ?? "jailx") : null,
     net: ns.net ? "none" : "host",
     rootfs,
-    // Without a user namespace root inside is the host's root: it could read every root-only
-    // file under /etc, so those are hidden by mode as well as by name.
-    mounts: buildMounts(o, host, rootfs, !userns),
+    mounts,
     chdir,
     hostCwd: host.cwd,
+    cwdInJail: hostDirVisible(mounts, host.cwd),
     env: environment(o, host, user),
     caps,
     noNewPrivs: !flag(o, "allow-new-privs"),

@@ -32,9 +32,13 @@ export class SysError extends Error {
   }
 }
 
-/** Bad input from the user: one line naming the bad value and the fix. Exit 125. */
+/**
+ * Bad input from the user: one line naming the bad value and the fix. Exit 125. When the fix
+ * takes more than a few words, the message says what is wrong and `hint` (printed on its own
+ * line) says what to do.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly hint?: string) {
     super(message);
     this.name = "UsageError";
   }

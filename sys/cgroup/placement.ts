@@ -26,12 +26,13 @@ export interface CgroupTarget {
   required: boolean;
 }
 
-const DELEGATE_V2 =
+// The fixes, in a few words; docs/CGROUPS.md has the full recipes.
+const DELEGATE_V2 = "run jailx in a delegated cgroup (systemd-run -p Delegate=yes …) or give --cgroup-parent a writable cgroup without processes; see docs/CGROUPS.md";
+const DELEGATE_V2_RECIPE =
   "start jailx where it has a delegated cgroup with an empty parent, e.g. " +
   "'systemd-run [--user] -p Delegate=yes -p DelegateSubgroup=supervisor --pty --wait jailx run --cgroup-parent .. …' (systemd ≥ 254), " +
   "or pass --cgroup-parent naming an existing cgroup without processes that you may write";
-const DELEGATE_V1 =
-  "cgroup v1 has no safe delegation: ask root to create a cgroup in each hierarchy, chown it to you, and pass it as --cgroup-parent";
+const DELEGATE_V1 = "ask root for a cgroup in each hierarchy, owned by you, and pass it with --cgroup-parent (v1 has no safe delegation)";
 
 function hierarchyFor(layout: CgroupLayout, ctl: CgroupController): CgroupHierarchy | undefined {
   return (
@@ -121,8 +122,8 @@ export function checkDelegation(plan: CgroupPlan, targets: CgroupTarget[], uid: 
     if (ok || !t.required) return ok;
     const flag = flagFor(plan, t.controllers[0]!);
     throw new UsageError(
-      `${flag}: jailx runs as uid ${uid} and cgroup ${t.parentPath} (${describeHierarchy(t.hierarchy)}) is not delegated to it (not writable); ` +
-        (t.hierarchy.version === 2 ? DELEGATE_V2 : DELEGATE_V1),
+      `${flag}: cgroup ${t.parentPath} (${t.hierarchy.version === 2 ? "v2" : `v1 ${t.hierarchy.name ? `name=${t.hierarchy.name}` : t.hierarchy.controllers.join(",")}`}) is not delegated to uid ${uid} (not writable)`,
+      t.hierarchy.version === 2 ? DELEGATE_V2 : DELEGATE_V1,
     );
   });
 }
@@ -194,6 +195,6 @@ export function enableV2Controllers(plan: CgroupPlan, t: CgroupTarget, sys: Cgro
 function noInternalProcesses(flag: string, ctl: string, dir: string, procs: number): UsageError {
   return new UsageError(
     `${flag}: cannot enable the ${ctl} controller below cgroup ${dir}: it holds ${procs || "some"} process(es) (jailx itself among them when it is jailx's own cgroup), ` +
-      `and cgroup v2 allows controllers only below cgroups without processes; jailx never moves a process out of the cgroup it started in. Fix: ${DELEGATE_V2}`,
+      `and cgroup v2 allows controllers only below cgroups without processes; jailx never moves a process out of the cgroup it started in. Fix: ${DELEGATE_V2_RECIPE}`,
   );
 }

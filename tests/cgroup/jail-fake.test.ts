@@ -36,6 +36,15 @@ function leftovers(f: FakeCgroupFs): string[] {
   return out;
 }
 
+function hintOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof UsageError) return e.hint;
+  }
+  return undefined;
+}
+
 function expectUsage(fn: () => unknown, ...parts: string[]): void {
   let caught: unknown;
   try {
@@ -318,7 +327,8 @@ describe("rootless", () => {
   test("v2 without delegation → UsageError with the systemd-run recipe", () => {
     const f = fake(PURE_V2);
     f.makeCgroup("", "/user.slice/session.scope", [100]);
-    expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/user.slice/session.scope" }, 1000), "--memory: jailx runs as uid 1000", "not delegated", "systemd-run", "Delegate=yes");
+    expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/user.slice/session.scope" }, 1000), "--memory: cgroup /user.slice/session.scope (v2) is not delegated to uid 1000");
+    expect(hintOf(() => create(f, plan({ memory: "64m" }), { "": "/user.slice/session.scope" }, 1000))).toContain("systemd-run -p Delegate=yes");
     expect(leftovers(f)).toEqual([]);
   });
 
@@ -335,7 +345,8 @@ describe("rootless", () => {
 
   test("v1 without delegation → UsageError; helper hierarchies that are not writable are skipped, not fatal", () => {
     const f = fake(HYBRID);
-    expectUsage(() => create(f, plan({ pids: "4" }), {}, 1000), "--pids: jailx runs as uid 1000", "cgroup v1 has no safe delegation");
+    expectUsage(() => create(f, plan({ pids: "4" }), {}, 1000), "--pids: cgroup / (v1 pids) is not delegated to uid 1000");
+    expect(hintOf(() => create(f, plan({ pids: "4" }), {}, 1000))).toContain("v1 has no safe delegation");
     const pidsDir = f.makeCgroup("pids", "/mine");
     for (const p of [pidsDir, `${pidsDir}/cgroup.procs`]) fs.chownSync(p, 1000, 1000);
     const j = create(f, plan({ pids: "4" }), { pids: "/mine" }, 1000);

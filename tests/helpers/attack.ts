@@ -93,7 +93,7 @@ export async function outliveSupervisor(dir: string, flags: string[], probeArgs:
 export async function killDuringSetup(step: string, flags: string[], o: RunOpts = {}): Promise<void> {
   const mark = `setup-kill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const p = Bun.spawn([...(o.wrap ?? []), o.binary ?? join(ROOT, "dist/jailx"), "run", "--verbose", ...flags, "--", "/bin/sh", "-c", `: ${mark}; (sleep 60; : ${mark}) & sleep 60`], {
-    cwd: "/tmp", env: o.env, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    cwd: "/", env: o.env, stdin: "ignore", stdout: "ignore", stderr: "pipe",
   });
   try {
     const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();

@@ -34,7 +34,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}, inherit 
 /** `jailx ARGS...`, synchronously. */
 export function jailx(args: string[], o: RunOpts = {}): Result {
   const r = Bun.spawnSync([...(o.wrap ?? []), o.binary ?? JAILX, ...args], {
-    cwd: o.cwd ?? "/tmp",
+    cwd: o.cwd ?? "/", // "/": no note about a working directory the jail lacks
     env: baseEnv(o.env, o.inheritEnv ?? true),
     stdin: "ignore",
     stdout: "pipe",
@@ -71,7 +71,7 @@ export class LiveJail {
 
   constructor(args: string[], o: RunOpts = {}) {
     this.proc = Bun.spawn([...(o.wrap ?? []), o.binary ?? JAILX, ...args], {
-      cwd: o.cwd ?? "/tmp",
+      cwd: o.cwd ?? "/", // "/": no note about a working directory the jail lacks
       env: baseEnv(o.env, o.inheritEnv ?? true),
       stdin: "ignore",
       stdout: "pipe",

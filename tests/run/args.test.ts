@@ -97,10 +97,11 @@ describe("--dry-run", () => {
 
 describe("help and version", () => {
   test("run --help shows each default limit and how to remove it", () => {
-    const r = jailx(["run", "--help"]);
-    expect(r.stdout).toMatch(/--pids N\|unlimited .*default: 2048/);
-    expect(r.stdout).toMatch(/--tmpfs-size SIZE\|N%\|unlimited .*default: 10%/);
-    expect(r.stdout).toMatch(/--rlimit .*one value sets soft and hard/);
+    // Help is wrapped to the terminal's width: read each option's text as one line.
+    const help = jailx(["run", "--help"]).stdout.replace(/\n {20,}/g, " ");
+    expect(help).toMatch(/--pids N\|unlimited .*default: 2048/);
+    expect(help).toMatch(/--tmpfs-size SIZE\|N%\|unlimited .*default: 10%/);
+    expect(help).toMatch(/--rlimit .*one value sets soft and hard/);
   });
 
   test("jailx --help names the commands", () => {
@@ -114,10 +115,12 @@ describe("help and version", () => {
     const r = jailx(["run", "--help"]);
     expect(r.code).toBe(0);
     expect(RUN_OPTIONS.length).toBeGreaterThan(20);
+    // An entry is the flag's line and the indented lines below it (help wraps to 80 columns).
+    const entries = r.stdout.split(/\n(?=  --|\n)/).map((e) => e.trim().replace(/\s+/g, " "));
     for (const o of RUN_OPTIONS) {
-      const line = r.stdout.split("\n").find((l) => l.trimStart().startsWith(`--${o.name}${o.value ? " " : ""}`) && l.includes(`--${o.name}`));
-      expect(line, `--${o.name} missing from run --help`).toBeDefined();
-      if (o.default) expect(line).toContain(`default: ${o.default}`);
+      const entry = entries.find((e) => e.startsWith(`--${o.name}${o.value ? ` ${o.value}` : ""} `));
+      expect(entry, `--${o.name} missing from run --help`).toBeDefined();
+      if (o.default) expect(entry).toContain(`default: ${o.default}`);
     }
     expect(r.stdout).toMatch(/Exit status/);
   });

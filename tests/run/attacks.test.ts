@@ -180,7 +180,7 @@ describe("host services on abstract unix sockets", () => {
       "r = subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=40)",
       "sys.stdout.write(r.stdout.decode())",
     ].join("\n");
-    const r = Bun.spawnSync(["python3", "-c", host, name, join(ROOT, "dist/jailx"), "run", ...flags, "--", "/usr/bin/python3", "-c", inner], { cwd: "/tmp", stdout: "pipe", stderr: "pipe", timeout: 45_000 });
+    const r = Bun.spawnSync(["python3", "-c", host, name, join(ROOT, "dist/jailx"), "run", ...flags, "--", "/usr/bin/python3", "-c", inner], { cwd: "/", stdout: "pipe", stderr: "pipe", timeout: 45_000 });
     return r.stdout.toString().trim();
   };
 
@@ -206,7 +206,7 @@ describe("host processes", () => {
   // own group.
   const killZero = (flags: string) => {
     const script = `sleep 60 & v=$!; ${join(ROOT, "dist/jailx")} run ${flags} -- /bin/sh -c 'kill -KILL 0'; kill -0 $v 2>/dev/null && echo victim-alive; kill $v 2>/dev/null; true`;
-    const r = Bun.spawnSync(["setsid", "-w", "/bin/sh", "-c", script], { cwd: "/tmp", stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 45_000 });
+    const r = Bun.spawnSync(["setsid", "-w", "/bin/sh", "-c", script], { cwd: "/", stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 45_000 });
     return r.stdout.toString();
   };
   test("by default (no terminal) and with --new-session, kill(0) inside does not reach a host process in the caller's process group", () => {

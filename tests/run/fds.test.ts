@@ -6,7 +6,7 @@ import { JAILX, LiveJail, lines, marker, programPid } from "../helpers/jail.ts";
 
 /** Run a shell line on the host (so that it can open extra fds before starting jailx). */
 function hostSh(script: string): { code: number; stdout: string; stderr: string } {
-  const r = Bun.spawnSync(["/bin/sh", "-c", script], { cwd: "/tmp", env: { ...process.env, JAILX }, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(["/bin/sh", "-c", script], { cwd: "/", env: { ...process.env, JAILX }, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 

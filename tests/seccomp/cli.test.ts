@@ -15,9 +15,34 @@ function cli(args: string[]) {
 }
 
 describe("jailx seccomp", () => {
-  test("show prints the disassembly and the size; --output writes the same program", () => {
+  test("show names the syscalls per ABI, grouped by action; --numbers adds their numbers", () => {
+    const r = cli(["show", "--seccomp-deny", "getppid", "--seccomp-allow", "@abi-i386"]);
+    expect(r.code).toBe(0);
+    const out = r.stdout;
+    if (process.arch === "x64") {
+      // per ABI: each has its own section, with names of that ABI (i386: its own numbering)
+      expect(out).toMatch(/^ {2}x86_64: default → allow/m);
+      expect(out).toMatch(/^ {2}i386: default → allow/m);
+      expect(out).toContain("x32: every syscall → errno:ENOSYS");
+      const x86 = out.slice(out.indexOf("  x86_64:"), out.indexOf("  i386:"));
+      const i386 = out.slice(out.indexOf("  i386:"), out.indexOf("  x32:"));
+      expect(x86).toMatch(/errno:EPERM: .*\bgetppid\b/);
+      expect(i386).toMatch(/errno:EPERM: .*\bgetppid\b/);
+      expect(out).not.toMatch(/\bgetppid\(/);
+      const n = cli(["show", "--seccomp-deny", "getppid", "--seccomp-allow", "@abi-i386", "--numbers"]).stdout;
+      expect(n.slice(n.indexOf("  x86_64:"), n.indexOf("  i386:"))).toMatch(/\bgetppid\(110\)/);
+      expect(n.slice(n.indexOf("  i386:"), n.indexOf("  x32:"))).toMatch(/\bgetppid\(64\)/);
+    } else {
+      expect(out).toMatch(/^ {2}aarch64: default → allow/m);
+      expect(cli(["show", "--seccomp-deny", "getppid", "--numbers"]).stdout).toMatch(/\bgetppid\(173\)/);
+    }
+    // no disassembly unless asked for
+    expect(out).not.toContain("ld arch");
+    expect(out.trim().split("\n").at(-1)).toMatch(/^# (x86_64|aarch64): \d+ instructions, \d+ bytes/);
+  });
+  test("show --bpf prints the disassembly and the size; --output writes the same program", () => {
     const out = join(dir, "f.bpf");
-    const r = cli(["show", "--seccomp-deny", "getppid", "--output", out]);
+    const r = cli(["show", "--bpf", "--seccomp-deny", "getppid", "--output", out]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]!.trim()).toBe("0: ld arch");
@@ -35,7 +60,7 @@ describe("jailx seccomp", () => {
   test("show --seccomp none", () => expect(cli(["show", "--seccomp", "none"]).stdout).toContain("no filter"));
   test.each([
     [["show", "--seccomp-allow", "nosuch"], "unknown syscall 'nosuch'"],
-    [["show", "--memory", "1g"], "--memory is not a seccomp option"],
+    [["show", "--memory", "1g"], "unknown option '--memory' for 'jailx seccomp show'"],
     [["explain"], "give a filter FILE or --pid PID"],
     [["explain", "/nonexistent.bpf"], "cannot read"],
     [["explain", "--pid", "abc"], "not a process id"],

@@ -153,15 +153,18 @@ describe("the program's process", () => {
     expect(fail.errno).toBe(2);
   });
 
-  test("working directory: --chdir, else the caller's directory when the jail has it, else /", () => {
+  test("working directory: --chdir, else the caller's directory when the jail binds it, else /", () => {
     const dirs = (args: string[], noDir: string[] = []) => {
       const { k, calls } = recordingKernel({ noDir });
-      becomeProgram(plan(args, { cwd: "/srv/app" }), k, 7, null);
+      becomeProgram(plan(args, { cwd: "/srv/app", paths: { "/srv/app": "dir" } }), k, 7, null);
       return calls.filter((c) => c.op === "chdir").map((c) => c.args[0]);
     };
     expect(dirs(["--chdir", "/data", "--", "/bin/prog"])).toEqual(["/data"]);
-    expect(dirs(["--", "/bin/prog"])).toEqual(["/srv/app"]);
-    expect(dirs(["--", "/bin/prog"], ["/srv/app"])).toEqual(["/srv/app", "/"]);
+    expect(dirs(["--ro-bind", "/srv/app", "--", "/bin/prog"])).toEqual(["/srv/app"]);
+    // Bound but out of reach (e.g. for --user): /.
+    expect(dirs(["--ro-bind", "/srv/app", "--", "/bin/prog"], ["/srv/app"])).toEqual(["/srv/app", "/"]);
+    // Not bound: straight to /, even if a directory of that name exists in the jail.
+    expect(dirs(["--", "/bin/prog"])).toEqual(["/"]);
     const { k } = recordingKernel({ noDir: ["/data"] });
     expect(() => becomeProgram(plan(["--chdir", "/data", "--", "/bin/prog"]), k, 7, null)).toThrow("chdir");
   });
