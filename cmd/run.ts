@@ -1,12 +1,13 @@
 // `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
 import { writeSync } from "node:fs";
-import { EXIT } from "../sys/errors.ts";
+import { EXIT, UsageError } from "../sys/errors.ts";
 import { log, reportError, setVerbose } from "./log.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
 import { supervise } from "../jail/supervisor.ts";
 import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
+import { profileFor } from "../jail/profiles/index.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -17,7 +18,27 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(runHelp());
       return EXIT.OK;
     }
-    const plan = buildPlan(parsed, realHost(), await seccompPlanBuilder(parsed.options));
+    const host = realHost();
+    // A profile named with --profile, else the built-in one the program's name selects.
+    let run = parsed;
+    let blame = (err: unknown) => err;
+    const auto = parsed.options["profile"] === undefined && parsed.options["no-profile"] !== true ? profileFor(parsed.command) : null;
+    const ref = parsed.options["no-profile"] === true ? undefined : ((parsed.options["profile"] as string | undefined) ?? auto ?? undefined);
+    if (parsed.options["no-profile"] === true && parsed.options["profile"] !== undefined)
+      throw new UsageError("--profile and --no-profile: give one of them");
+    if (ref !== undefined) {
+      const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, ref, host);
+      run = applied.run;
+      blame = applied.blame;
+      if (auto) log.info(`using the built-in profile '${auto}' for ${parsed.command[0]} ('jailx profile show ${auto}'; --no-profile to run without it)`);
+      for (const p of applied.skipped) if (verbose) log.info(`profile ${ref}: ${p} does not exist on this host; left out of the view`);
+    }
+    let plan;
+    try {
+      plan = buildPlan(run, host, await seccompPlanBuilder(run.options));
+    } catch (err) {
+      throw blame(err);
+    }
     if (parsed.options["dry-run"] === true) {
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
@@ -26,7 +47,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // distort the very numbers --verbose is there to show.
     const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
     step("compile the seccomp filter");
-    const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
+    const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp).catch((err) => Promise.reject(blame(err))) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
     const out = supervise(plan, { seccomp, cgroups }, step);
