@@ -23,6 +23,8 @@ export interface ProfileOptions {
 }
 
 export interface ViewHost {
+  /** the directory jailx was started in: `$PWD` in view paths */
+  cwd: string;
   stat(path: string): "dir" | "file" | "other" | null;
   readlink(path: string): string | null;
 }
@@ -75,7 +77,12 @@ export function profileOptions(p: Profile, host: ViewHost): ProfileOptions {
           add("tmpfs", [entry.slice(6).replace(/\/+$/, "") || "/"], key);
           continue;
         }
-        const path = entry.replace(/\/+$/, "") || "/";
+        // "$PWD/…": the directory jailx runs in. Never the whole host: from / it stays out.
+        if (entry.startsWith("$PWD") && host.cwd === "/") {
+          skipped.push(entry);
+          continue;
+        }
+        const path = (entry.startsWith("$PWD") ? host.cwd + entry.slice(4) : entry).replace(/\/+$/, "") || "/";
         if (host.stat(path) === null) {
           skipped.push(entry);
           continue;

@@ -156,7 +156,9 @@ function validate(key: string, value: unknown, fail: (key: string, what: string)
 /** Values of the learned lists that can be checked without the host. */
 function checkItem(key: string, v: string, fail: (key: string, what: string) => never): void {
   if (key === "read" || key === "exec" || key === "write") {
-    const path = key === "write" && v.startsWith("tmpfs:") ? v.slice(6) : v;
+    const raw = key === "write" && v.startsWith("tmpfs:") ? v.slice(6) : v;
+    // "$PWD" stands for the directory jailx is started in (e.g. what a file server serves)
+    const path = raw === "$PWD" || raw.startsWith("$PWD/") ? raw.slice(4) || "/" : raw;
     if (!path.startsWith("/")) fail(key, `'${v}' is not an absolute path; write "/${path}"${key === "write" ? ` (or "tmpfs:/${path}" for a private scratch)` : ""}`);
     if (path.split("/").includes("..")) fail(key, `'${v}' contains '..'; give the real path`);
   }
