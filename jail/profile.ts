@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "../sys/errors.ts";
+import { capNumber } from "../sys/caps.ts";
 import { RUN_OPTIONS, type OptionSpec } from "./options.ts";
 import { BUILTIN_PROFILES } from "./profiles/index.ts";
 
@@ -161,6 +162,13 @@ function checkItem(key: string, v: string, fail: (key: string, what: string) => 
     const path = raw === "$PWD" || raw.startsWith("$PWD/") ? raw.slice(4) || "/" : raw;
     if (!path.startsWith("/")) fail(key, `'${v}' is not an absolute path; write "/${path}"${key === "write" ? ` (or "tmpfs:/${path}" for a private scratch)` : ""}`);
     if (path.split("/").includes("..")) fail(key, `'${v}' contains '..'; give the real path`);
+  }
+  if (key === "capabilities") {
+    try {
+      capNumber(v);
+    } catch {
+      fail(key, `'${v}' is not a capability; use names as in capabilities(7), e.g. "net_bind_service"`);
+    }
   }
   if ((key === "listen" || key === "connect") && !/^(tcp|udp|tcp6|udp6|unix):.+$/.test(v))
     fail(key, `'${v}' is not an endpoint; use "tcp:ADDRESS:PORT", "udp:ADDRESS:PORT" or "unix:PATH"`);
