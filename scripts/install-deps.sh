@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks use: peers (bubblewrap, firejail), id-mapping helpers
 # (uidmap), probes (gcc, libseccomp-dev for the peer filter, strace), tools (util-linux, iproute2,
-# libcap2-bin, libcap-ng-utils, procps, hyperfine, nginx-light). Installs only what is missing.
+# libcap2-bin, libcap-ng-utils, procps, hyperfine), and the servers the built-in profiles are tested
+# with (nginx-light, redis-server + redis-tools, python3, jq). Installs only what is missing.
 set -euo pipefail
 need=()
 check() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
 for p in bubblewrap firejail uidmap gcc libc6-dev libseccomp-dev strace util-linux iproute2 qemu-user libc6-arm64-cross \
-         libcap2-bin libcap-ng-utils procps hyperfine nginx-light python3; do check "$p"; done
+         libcap2-bin libcap-ng-utils procps hyperfine nginx-light python3 \
+         redis-server redis-tools jq; do check "$p"; done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: missing Debian packages: ${need[*]} (run as root: apt-get install ${need[*]})" >&2
