@@ -68,6 +68,16 @@ describe("which profile a run uses", () => {
   });
 });
 
+describe("the strict built-in", () => {
+  test("no network but loopback, no capabilities, an allow-list, a sized /tmp; ordinary tools still work", () => {
+    const r = jailx(["run", "--profile", "strict", "--", "/bin/sh", "-c",
+      "grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; df -k /tmp | tail -1 | tr -s ' ' | cut -d' ' -f2; ls / >/dev/null && echo ls-ok"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout)).toEqual(["CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "Seccomp:\t2", "lo", "65536", "ls-ok"]);
+  });
+});
+
 describe("bad profiles: one line with file and key, exit 125, nothing started", () => {
   const cases: [string, string, RegExp][] = [
     ["unknown key", `tmpfss = ["/x"]`, /key 'tmpfss': unknown key; did you mean 'tmpfs'\?/],
