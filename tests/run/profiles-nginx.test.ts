@@ -13,7 +13,7 @@
 // its port changed, is bound over sites-available/default, and the test says so.
 // Rootless: does not apply (port 80 and switching workers to www-data need root).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { jailx, LiveJail, waitUntil } from "../helpers/jail.ts";
 import { freePort, get, hasProgram, hostUid, mountsOf, portFree, privateMounts, processesNamed, scratchCopy, uidOf } from "../helpers/servers.ts";
 
@@ -41,7 +41,7 @@ afterAll(() => {
   for (const d of [log, lib, site]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-const CAP = { dac_override: 1, setgid: 6, setuid: 7, net_bind_service: 10 };
+const CAP = { chown: 0, dac_override: 1, setgid: 6, setuid: 7, net_bind_service: 10 };
 const capMask = (pid: number, set: string) => BigInt("0x" + new RegExp(`^${set}:\\s*([0-9a-f]+)`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 const statusField = (pid: number, f: string) => new RegExp(`^${f}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]!.trim();
 
@@ -66,7 +66,7 @@ describe.skipIf(!have)("jailx run -- nginx (Debian's stock nginx)", () => {
       expect(more).toEqual([]);
       const workers = processesNamed(jail.pid, /^nginx: worker process/);
       expect(workers.length).toBeGreaterThan(0);
-      // Workers as www-data with nothing; the master as root with exactly its four capabilities.
+      // Workers as www-data with nothing; the master as root with exactly its five capabilities.
       for (const w of workers) {
         expect(uidOf(w)).toBe(hostUid("www-data"));
         expect(capMask(w, "CapEff")).toBe(0n);
@@ -129,6 +129,19 @@ describe.skipIf(!have)("jailx run -- nginx (Debian's stock nginx)", () => {
     expect(r.stderr).toContain('open() "/etc/hostname" failed (2: No such file or directory)');
     const control = jailx(["run", "--no-profile", "--", "nginx", "-t", "-c", "/etc/hostname"], { wrap });
     expect(control.stderr).not.toContain("No such file or directory");
+  });
+
+  test("first start on a fresh host: nginx creates its temp dirs and hands them to www-data", () => {
+    const empty = mkdtempSync("/tmp/jx-nginx-fresh-");
+    try {
+      chmodSync(empty, 0o755);
+      const r = jailx(["run", "--", "nginx", "-t"], { wrap: privateMounts({ "/var/log/nginx": log, "/var/lib/nginx": empty }) });
+      expect(r.stderr).toContain("test is successful");
+      expect(r.code).toBe(0);
+      for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) expect(statSync(`${empty}/${d}`).uid).toBe(hostUid("www-data"));
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   test("another program under the nginx profile is refused (not even in the view)", () => {
