@@ -1,13 +1,13 @@
 // `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
 import { writeSync } from "node:fs";
-import { EXIT, UsageError } from "../sys/errors.ts";
+import { EXIT } from "../sys/errors.ts";
 import { log, reportError, setVerbose } from "./log.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
 import { supervise } from "../jail/supervisor.ts";
 import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
-import { profileFor } from "../jail/profiles/index.ts";
+import { profileChoice } from "../jail/profiles/index.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -22,16 +22,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     // A profile named with --profile, else the built-in one the program's name selects.
     let run = parsed;
     let blame = (err: unknown) => err;
-    const auto = parsed.options["profile"] === undefined && parsed.options["no-profile"] !== true ? profileFor(parsed.command) : null;
-    const ref = parsed.options["no-profile"] === true ? undefined : ((parsed.options["profile"] as string | undefined) ?? auto ?? undefined);
-    if (parsed.options["no-profile"] === true && parsed.options["profile"] !== undefined)
-      throw new UsageError("--profile and --no-profile: give one of them");
-    if (ref !== undefined) {
-      const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, ref, host);
-      run = applied.run;
-      blame = applied.blame;
-      if (auto) log.info(`using the built-in profile '${auto}' for ${parsed.command[0]} ('jailx profile show ${auto}'; --no-profile to run without it)`);
-      for (const p of applied.skipped) if (verbose) log.info(`profile ${ref}: ${p} does not exist on this host; left out of the view`);
+    const choice = profileChoice(parsed.options, parsed.command);
+    if (choice) {
+      const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, choice.ref, host);
+      ({ run, blame } = applied);
+      if (choice.auto) log.info(`using the built-in profile '${choice.ref}' for ${parsed.command[0]} ('jailx profile show ${choice.ref}'; --no-profile to run without it)`);
+      if (verbose) for (const p of applied.skipped) log.info(`profile ${choice.ref}: ${p} does not exist on this host; left out of the view`);
     }
     let plan;
     try {

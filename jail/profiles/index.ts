@@ -1,6 +1,8 @@
 // Built-in profiles, compiled into the binary (each TOML file is bundled as text, so a mistake
 // in one is reported like a user's file). Which program selects which profile is decided here.
 import { basename } from "node:path";
+import { UsageError } from "../../sys/errors.ts";
+import type { ParsedOptions } from "../options.ts";
 import defaultText from "./default.toml" with { type: "text" };
 import strictText from "./strict.toml" with { type: "text" };
 import nginxText from "./nginx.toml" with { type: "text" };
@@ -45,4 +47,16 @@ export function profileFor(command: readonly string[]): string | null {
   if (name === "nginx" || name === "redis-server" || name === "jq") return name;
   if (/^python3(\.\d+)?$/.test(name) && runsModule(command.slice(1), "http.server")) return "python3-http.server";
   return null;
+}
+
+/** The profile a run uses: --profile, else (unless --no-profile) the built-in its program selects. */
+export function profileChoice(o: ParsedOptions, command: readonly string[]): { ref: string; auto: boolean } | null {
+  const named = o["profile"] as string | undefined;
+  if (o["no-profile"] === true) {
+    if (named !== undefined) throw new UsageError("--profile and --no-profile: give one of them");
+    return null;
+  }
+  if (named !== undefined) return { ref: named, auto: false };
+  const auto = profileFor(command);
+  return auto === null ? null : { ref: auto, auto: true };
 }
