@@ -46,7 +46,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp).catch((err) => Promise.reject(blame(err))) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
-    const out = supervise(plan, { seccomp, cgroups }, step);
+    let out;
+    try {
+      out = supervise(plan, { seccomp, cgroups }, step);
+    } catch (err) {
+      // e.g. a profile's --memory that this host cannot give: name the profile and key
+      throw blame(err);
+    }
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {
