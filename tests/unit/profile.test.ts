@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadProfile } from "../../jail/profile.ts";
 import { mergeFlags, profileOptions, blameProfile } from "../../jail/profile-options.ts";
-import { BUILTIN_PROFILES, profileFor } from "../../jail/profiles/index.ts";
+import { BUILTIN_PROFILES, profileChoice, profileFor } from "../../jail/profiles/index.ts";
 import { Daemon } from "../../jail/daemon.ts";
 import { UsageError } from "../../sys/errors.ts";
 
@@ -152,6 +152,16 @@ describe("built-in profiles", () => {
     expect(profileFor(["python3"])).toBeNull();
     expect(profileFor(["sh", "-c", "nginx"])).toBeNull();
     expect(profileFor(["nginx-debug"])).toBeNull();
+  });
+});
+
+describe("which profile a run uses", () => {
+  test("--profile wins; --no-profile means none; else the name decides; both flags are refused", () => {
+    expect(profileChoice({ profile: "strict" }, ["nginx"])).toEqual({ ref: "strict", auto: false });
+    expect(profileChoice({ "no-profile": true }, ["nginx"])).toBeNull();
+    expect(profileChoice({}, ["nginx"])).toEqual({ ref: "nginx", auto: true });
+    expect(profileChoice({}, ["/bin/true"])).toBeNull();
+    expect(() => profileChoice({ profile: "strict", "no-profile": true }, ["nginx"])).toThrow(/give one of them/);
   });
 });
 
