@@ -1,8 +1,9 @@
 // `jailx profile list|show`: the built-in profiles, and what a profile (built-in or file)
 // amounts to after its includes are merged. Data goes to stdout.
+import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { BUILTIN_PROFILES } from "../jail/profiles/index.ts";
-import { loadProfile } from "../jail/profile.ts";
+import { isBuiltinName, loadProfile } from "../jail/profile.ts";
 import { profileOptions, profileToToml } from "../jail/profile-options.ts";
 import { realHost } from "../jail/host.ts";
 import { UsageError } from "../sys/errors.ts";
@@ -14,6 +15,14 @@ const SELECTED_BY: Record<string, string> = {
   "python3-http.server": "python3[.N] -m http.server",
   jq: "jq",
 };
+
+function readSource(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`jailx profile show --source ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? e}); give a built-in name or a readable file`);
+  }
+}
 
 const list = defineCommand({
   meta: { name: "list", description: "list the built-in profiles and the programs that select them" },
@@ -34,10 +43,17 @@ function flagLine(name: string, v: string | boolean | string[] | undefined): str
 
 const show = defineCommand({
   meta: { name: "show", description: "print a profile's effective settings (includes merged) and the run options they become" },
-  args: { profile: { type: "positional", description: "a built-in name (see 'jailx profile list') or a TOML file", required: false } },
+  args: {
+    profile: { type: "positional", description: "a built-in name (see 'jailx profile list') or a TOML file", required: false },
+    source: { type: "boolean", description: "print the profile as written, with its comments (a built-in's review notes), includes not merged" },
+  },
   run({ args }) {
     const ref = args.profile as string | undefined;
     if (!ref) throw new UsageError("jailx profile show NAME|FILE: give a profile (see 'jailx profile list')");
+    if (args.source) {
+      process.stdout.write(isBuiltinName(ref) ? BUILTIN_PROFILES[ref]!.text : readSource(ref));
+      return;
+    }
     const host = realHost();
     const p = loadProfile(ref, host.cwd);
     const { options, skipped } = profileOptions(p, host);

@@ -130,6 +130,12 @@ describe("jailx profile list|show", () => {
     expect(r.stdout).toContain("#   --net none");
     expect(r.stdout).toContain("#   --ro-bind /usr/bin/jq");
   });
+  test("show --source: the built-in as written, review comments included", () => {
+    const r = jailx(["profile", "show", "--source", "nginx"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("strace -f");
+    expect(r.stdout).toMatch(/"dac_override",\s+# /);
+  });
   test("show: a bad file is the same one line, exit 125", () => {
     const r = jailx(["profile", "show", file("bad-show.toml", `nett = "none"`)]);
     expect(r.code).toBe(125);
