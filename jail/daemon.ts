@@ -18,20 +18,25 @@ export interface DaemonView {
 
 export class Daemon {
   private main: number | null = null;
+  /** the main process came from the pid file (else it is a guess: init's only child) */
+  private sure = false;
 
   constructor(private readonly pidFile: string | null, private readonly view: DaemonView = procView) {}
 
   /** The daemon's main process, once it can be told; null while unknown. */
   mainPid(): number | null {
-    if (this.main !== null) return this.main;
+    if (this.sure) return this.main;
     const kids = this.view.children();
     if (this.pidFile !== null) {
       const text = this.view.readPidFile(this.pidFile);
       const n = text !== null && /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
-      if (kids.includes(n)) return (this.main = n);
+      if (kids.includes(n)) {
+        this.sure = true;
+        return (this.main = n);
+      }
     }
-    if (kids.length === 1) return (this.main = kids[0]!);
-    return null;
+    if (this.main === null && kids.length === 1) this.main = kids[0]!;
+    return this.main;
   }
 
   /** Where a forwarded signal goes: the main process, or every child of init while it is unknown. */
@@ -40,11 +45,16 @@ export class Daemon {
     return main !== null ? [main] : this.view.children();
   }
 
-  /** A reaped child was the main process: the daemon (and so the jail) has ended. */
-  isMain(pid: number): boolean {
-    // Known already, or known now: a pid file may name a process that just exited, whose pid
-    // is no longer among the children — then the only other way to tell is the cached value.
-    return this.main === pid;
+  /**
+   * A child of init was reaped: has the daemon ended? Yes when it was the main process — unless
+   * that was only a guess and it exited 0 leaving others: the middle process of a double fork
+   * (daemon(3) style), whose child is the real daemon. Then the guess starts over.
+   */
+  ended(pid: number, cleanExit: boolean): boolean {
+    if (this.main !== pid) return false;
+    this.main = null;
+    if (!this.sure && cleanExit && !this.empty()) return false;
+    return true;
   }
 
   /** No process is left in the jail but init. */

@@ -107,7 +107,7 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
       daemon?.mainPid();
       const w = proc.waitPid(-1, true);
       if (!w) break;
-      if (daemon?.isMain(w.pid)) report(w);
+      if (daemon?.ended(w.pid, w.signal === undefined && w.code === 0)) report(w);
       if (daemon || w.pid !== pid) continue;
       // The program has ended. A daemonizing one that succeeded and left processes behind
       // hands over to its daemon; anything else ends the jail now, as without --forking.

@@ -3,7 +3,7 @@
 // pid file, else init's only child); jailx's status is the daemon's; a program that leaves no
 // daemon, or fails, still ends the jail at once; nothing is left behind.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { descendants, jailx, LiveJail, marker, processesWith, waitUntil } from "../helpers/jail.ts";
 
 /** A daemon body: says it is ready, prints "hup" on SIGHUP, exits 0 on SIGTERM. */
@@ -25,6 +25,28 @@ describe("a daemonizing program", () => {
       const end = await jail.exit();
       expect(end.code).toBe(0);
       expect(end.stderr).toBe("");
+      expect(processesWith(mark)).toEqual([]);
+    } finally {
+      await jail.dispose();
+    }
+  });
+  test("a double fork without a pid file: the middle process exits 0, the real daemon takes over", async () => {
+    const mark = marker("dfork");
+    // The middle process waits on a fifo, so it is certainly init's only child when the program
+    // exits; the test then releases it, and it forks the daemon and exits 0.
+    const script = `mkfifo /tmp/go; (read x < /tmp/go; setsid /bin/sh -c "${DAEMON(mark)}" & exit 0) & exit 0 # ${mark}`;
+    const jail = new LiveJail(["run", "--forking", "--", "/bin/sh", "-c", script]);
+    try {
+      await waitUntil(() => descendants(jail.pid).length === 2, 20_000, "init and the waiting middle process");
+      const middle = descendants(jail.pid)[1]!;
+      writeFileSync(`/proc/${middle}/root/tmp/go`, "go\n");
+      await jail.waitForLine(/^ready$/);
+      await waitUntil(() => !existsSync(`/proc/${middle}`), 20_000, "the middle process to exit");
+      expect(jail.proc.exitCode).toBeNull();
+      jail.kill("SIGHUP");
+      await jail.waitForLine(/^hup$/);
+      jail.kill("SIGTERM");
+      expect((await jail.exit()).code).toBe(0);
       expect(processesWith(mark)).toEqual([]);
     } finally {
       await jail.dispose();

@@ -179,12 +179,33 @@ describe("--forking: the daemon's main process", () => {
     expect(d.mainPid()).toBeNull();
     expect(d.signalTargets()).toEqual([5, 6]);
   });
-  test("once known, it stays the main process (it is recognised when reaped)", () => {
+  test("the main process's end is the daemon's end", () => {
     const kids = [5];
     const d = new Daemon(null, { children: () => kids, readPidFile: () => null });
     expect(d.mainPid()).toBe(5);
     kids.length = 0;
-    expect(d.isMain(5)).toBe(true);
-    expect(d.empty()).toBe(true);
+    expect(d.ended(7, true)).toBe(false);
+    expect(d.ended(5, true)).toBe(true);
+  });
+  test("a double fork: the guessed middle process exits 0 leaving the real daemon, which takes over", () => {
+    const kids = [5];
+    const d = new Daemon(null, { children: () => kids, readPidFile: () => null });
+    expect(d.mainPid()).toBe(5);
+    kids.splice(0, 1, 6);
+    expect(d.ended(5, true)).toBe(false);
+    expect(d.mainPid()).toBe(6);
+    kids.length = 0;
+    expect(d.ended(6, false)).toBe(true);
+  });
+  test("a guess gives way to the pid file once it names a child; the pid file's main always ends it", () => {
+    const kids = [5, 6];
+    let file: string | null = null;
+    const d = new Daemon("/run/d.pid", { children: () => kids, readPidFile: () => file });
+    kids.splice(1);
+    expect(d.mainPid()).toBe(5);
+    kids.push(6);
+    file = "6\n";
+    expect(d.mainPid()).toBe(6);
+    expect(d.ended(6, true)).toBe(true);
   });
 });
