@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jailx, lines, waitUntil } from "../helpers/jail.ts";
+import { asUser, installRootless } from "../helpers/user.ts";
 
 let dir: string;
 beforeAll(() => (dir = mkdtempSync("/tmp/jx-profiles-")));
@@ -190,6 +191,24 @@ describe("enforcement of a learned-style profile", () => {
   test("--seccomp-default-action kill: the unlisted call kills (SIGSYS)", () => {
     const r = run(prof, ["/usr/bin/mkdir", "/data/d"], ["--seccomp-default-action", "kill"]);
     expect(r.code).toBe(128 + 31);
+  });
+  test("rootless: the same view and allow-list hold for an unprivileged user", () => {
+    const rl = installRootless();
+    try {
+      // The profile where the user can read it.
+      const pub = join(rl.user.home, "coreutils.toml");
+      writeFileSync(pub, COREUTILS, { mode: 0o644 });
+      const as = (argv: string[]) => jailx(["run", "--profile", pub, "--", ...argv], asUser(rl));
+      expect(as(["/usr/bin/cat", "/etc/hostname"]).code).toBe(0);
+      const hidden = as(["/usr/bin/ls", "-d", "/etc/passwd", "/home"]);
+      expect(hidden.code).toBe(2);
+      expect(lines(hidden.stderr).filter((l) => l.includes("No such file or directory"))).toHaveLength(2);
+      const refused = as(["/usr/bin/mkdir", "/data/d"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("Operation not permitted");
+    } finally {
+      rl.cleanup();
+    }
   });
   test("--seccomp-log names the refused call in the kernel log", async () => {
     // A command name of our own, so the log line found is this run's.
