@@ -4,7 +4,7 @@
 // daemon, or fails, still ends the jail at once; nothing is left behind.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { descendants, jailx, LiveJail, marker, processesWith, waitUntil } from "../helpers/jail.ts";
+import { cmdline, descendants, jailx, LiveJail, marker, processesWith, waitUntil } from "../helpers/jail.ts";
 
 /** A daemon body: says it is ready, prints "hup" on SIGHUP, exits 0 on SIGTERM. */
 const DAEMON = (mark: string) => `trap 'echo hup' HUP; trap 'exit 0' TERM; echo ready; while :; do sleep 1 & wait \\$!; done # ${mark}`;
@@ -17,7 +17,11 @@ describe("a daemonizing program", () => {
     try {
       await jail.waitForLine(/^ready$/);
       // The start process is gone; the daemon (reparented to the jail's init) keeps the jail.
-      await waitUntil(() => descendants(jail.pid).length === 3, 20_000, "only init, the daemon and its sleep");
+      // (jailx's own processes — init, a cgroup guard — carry the script in their argv too: only
+      // /bin/sh processes count.)
+      const shells = () => descendants(jail.pid).map((p) => cmdline(p) ?? []).filter((a) => a[0] === "/bin/sh");
+      await waitUntil(() => !shells().some((a) => a.at(-1)!.endsWith("& exit 0")), 20_000, "the start process to exit");
+      expect(shells().some((a) => a.some((x) => x.includes(mark)))).toBe(true);
       expect(jail.proc.exitCode).toBeNull();
       jail.kill("SIGHUP");
       await jail.waitForLine(/^hup$/);
@@ -37,8 +41,10 @@ describe("a daemonizing program", () => {
     const script = `mkfifo /tmp/go; (read x < /tmp/go; setsid /bin/sh -c "${DAEMON(mark)}" & exit 0) & exit 0 # ${mark}`;
     const jail = new LiveJail(["run", "--forking", "--", "/bin/sh", "-c", script]);
     try {
-      await waitUntil(() => descendants(jail.pid).length === 2, 20_000, "init and the waiting middle process");
-      const middle = descendants(jail.pid)[1]!;
+      // Once the start process has exited, the one process left running the script is the middle one.
+      const left = () => descendants(jail.pid).filter((p) => cmdline(p)?.[0] === "/bin/sh" && cmdline(p)!.some((a) => a.includes(mark)));
+      await waitUntil(() => left().length === 1 && childOfInit(left()[0]!), 20_000, "only the waiting middle process");
+      const middle = left()[0]!;
       writeFileSync(`/proc/${middle}/root/tmp/go`, "go\n");
       await jail.waitForLine(/^ready$/);
       await waitUntil(() => !existsSync(`/proc/${middle}`), 20_000, "the middle process to exit");
@@ -113,5 +119,15 @@ function readComm(pid: number): string | null {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
   } catch {
     return null;
+  }
+}
+
+/** The process's parent is the jail's init (pid 1 in the jail's pid namespace). */
+function childOfInit(pid: number): boolean {
+  try {
+    const ppid = /^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1];
+    return /^NSpid:.*\s1$/m.test(readFileSync(`/proc/${ppid}/status`, "utf8"));
+  } catch {
+    return false;
   }
 }
