@@ -87,20 +87,8 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   };
   // Set once a --forking program has exited 0 leaving processes behind (jail/daemon.ts).
   let daemon = null as Daemon | null;
-  for (;;) {
-    const ready = proc.pollFds([sigfd, sock], -1);
-    // The supervisor is gone: end the jail (PID 1 exiting kills the whole pid namespace).
-    if (ready && ready[1]! & proc.POLLHUP) proc.exitNow(1);
-    if (!ready || !(ready[0]! & proc.POLLIN)) continue;
-    const info = proc.readSignal(sigfd);
-    if (!info) continue;
-    if (info.signo !== SIG.CHLD) {
-      // A terminal's Ctrl-C (si_code SI_KERNEL) already reached the program in our process
-      // group; pass on only what was sent to us (by the supervisor), unless the program
-      // runs in its own session.
-      if (info.code !== proc.SI_KERNEL || plan.newSession) for (const p of daemon ? daemon.signalTargets() : [pid]) proc.kill(p, info.signo);
-      continue;
-    }
+  /** Reap every child that has ended; report and exit when the program (or its daemon) has. */
+  const reap = (): void => {
     for (;;) {
       // Tell the main process while it is still a child (a zombie counts): after the reap
       // below it could no longer be recognised.
@@ -116,5 +104,25 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
     }
     // Every process of the daemon is gone without the main one being known: a clean end.
     if (daemon?.empty()) report({ pid: 0, code: 0 });
+  };
+  for (;;) {
+    const ready = proc.pollFds([sigfd, sock], -1);
+    // The supervisor is gone: end the jail (PID 1 exiting kills the whole pid namespace).
+    if (ready && ready[1]! & proc.POLLHUP) proc.exitNow(1);
+    if (!ready || !(ready[0]! & proc.POLLIN)) continue;
+    const info = proc.readSignal(sigfd);
+    if (!info) continue;
+    if (info.signo === SIG.CHLD) {
+      reap();
+      continue;
+    }
+    // A terminal's Ctrl-C (si_code SI_KERNEL) already reached the program in our process
+    // group; pass on only what was sent to us (by the supervisor), unless the program runs in
+    // its own session.
+    if (info.code === proc.SI_KERNEL && !plan.newSession) continue;
+    // A daemonizing program may have exited with its SIGCHLD still queued behind this signal:
+    // sent to its zombie, the signal would be lost. Reap first, so that it reaches the daemon.
+    if (plan.forking && !daemon) reap();
+    for (const p of daemon ? daemon.signalTargets() : [pid]) proc.kill(p, info.signo);
   }
 }

@@ -63,7 +63,11 @@ describe("a daemonizing program", () => {
     const jail = new LiveJail(["run", "--forking", "--", "/bin/sh", "-c", `(echo ready; exec sleep 300 ${mark.length}) & exit 0 # ${mark}`]);
     try {
       await jail.waitForLine(/^ready$/);
-      await waitUntil(() => descendants(jail.pid).some((p) => readComm(p) === "sleep"), 20_000, "the daemon's sleep");
+      // The daemon (sleep) runs and the start process (/bin/sh with the marker) is gone.
+      await waitUntil(() => {
+        const d = descendants(jail.pid);
+        return d.some((p) => readComm(p) === "sleep") && !d.some((p) => cmdline(p)?.[0] === "/bin/sh");
+      }, 20_000, "the daemon's sleep, alone");
       jail.kill("SIGTERM");
       expect((await jail.exit()).code).toBe(143);
     } finally {
