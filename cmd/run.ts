@@ -9,6 +9,7 @@ import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
 import { supervise } from "../jail/supervisor.ts";
 import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
+import { profileChoice } from "../jail/profiles/index.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -20,7 +21,23 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(runHelp(helpWidth()));
       return EXIT.OK;
     }
-    const plan = buildPlan(parsed, realHost(), await seccompPlanBuilder(parsed.options));
+    const host = realHost();
+    // A profile named with --profile, else the built-in one the program's name selects.
+    let run = parsed;
+    let blame = (err: unknown) => err;
+    const choice = profileChoice(parsed.options, parsed.command);
+    if (choice) {
+      const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, choice.ref, host);
+      ({ run, blame } = applied);
+      if (choice.auto) log.info(`using the built-in profile '${choice.ref}' for ${parsed.command[0]} ('jailx profile show ${choice.ref}'; --no-profile to run without it)`);
+      if (verbose) for (const p of applied.skipped) log.info(`profile ${choice.ref}: ${p} does not exist on this host; left out of the view`);
+    }
+    let plan;
+    try {
+      plan = buildPlan(run, host, await seccompPlanBuilder(run.options));
+    } catch (err) {
+      throw blame(err);
+    }
     if (parsed.options["dry-run"] === true) {
       endQuietlyOnClosedPipe();
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
@@ -36,10 +53,16 @@ export async function runCommand(argv: string[]): Promise<number> {
     // distort the very numbers --verbose is there to show.
     const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
     step("compile the seccomp filter");
-    const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
+    const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp).catch((err) => Promise.reject(blame(err))) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
-    const out = supervise(plan, { seccomp, cgroups }, step);
+    let out;
+    try {
+      out = supervise(plan, { seccomp, cgroups }, step);
+    } catch (err) {
+      // e.g. a profile's --memory that this host cannot give: name the profile and key
+      throw blame(err);
+    }
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {

@@ -3,7 +3,7 @@
 // assess returns a badness in 0..range (0 = good), NA when the check does not apply, or an
 // Unknown when the facts it needs could not be read. docs/INSPECT.md lists this table.
 import { capFacts, deviceExposure, identity, nsRelation, procFacts, rootFacts, sensitiveMounts } from "./facts.ts";
-import { seccompFacts } from "./seccomp-facts.ts";
+import { allowListFacts, seccompFacts } from "./seccomp-facts.ts";
 import { isUnknown, known, unknown, type Known, type NsType, type Snapshot } from "./snapshot.ts";
 
 export type Layer = "namespaces" | "credentials" | "capabilities" | "syscalls" | "filesystem" | "resources" | "lsm";
@@ -166,6 +166,21 @@ export const CHECKS: readonly Check[] = [
       if (f === null) return NA;
       if (isUnknown(f)) return f;
       return bad(f.openAbis.length > 0, f.openAbis.length ? `open: ${f.openAbis.join(", ")}` : undefined);
+    },
+  },
+  {
+    id: "seccomp.allowlist",
+    layer: "syscalls",
+    weight: 300,
+    range: 1,
+    good: "the filter is an allow-list: only the system calls it names are possible",
+    bad: "the filter is a deny-list: every system call it does not name is possible",
+    assess: (s) => {
+      if (s.seccompMode === 1) return { badness: 0, detail: "strict mode allows only read, write, exit and sigreturn" };
+      const f = allowListFacts(s);
+      if (f === null) return NA;
+      if (isUnknown(f)) return f;
+      return bad(!f.allowList, f.allowList ? `allow-list, ${f.allowed} system calls allowed` : "deny-list");
     },
   },
   {

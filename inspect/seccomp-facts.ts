@@ -61,3 +61,23 @@ export function seccompFacts(s: Snapshot): Known<SeccompFacts> | null {
   }
   return { native, openAbis, riskyAllowed, riskyConditional };
 }
+
+/**
+ * Whether the filters together are an allow-list on the native ABI (a syscall no rule names is
+ * refused), and how many syscalls they let through there. null without a filter to judge.
+ */
+export function allowListFacts(s: Snapshot): Known<{ allowList: boolean; allowed: number }> | null {
+  if (s.seccompMode !== 2) return null;
+  const filters = s.seccompFilterSummary;
+  if (isUnknown(filters)) return filters;
+  if (filters.length === 0) return unknown("no filter could be read");
+  const native = filters[0]!.abis[0]?.abi ?? "?";
+  const abis = filters.map((f) => f.abis.find((a) => a.abi === native)).filter((a): a is Abi => a !== undefined);
+  // Stacked filters: an allow-list if any of them refuses what it does not name.
+  const lists = abis.filter((a) => !a.wholeAbiAction && !ALLOWED.has(a.defaultAction));
+  if (lists.length === 0) return { allowList: false, allowed: 0 };
+  // Allowed by every allow-list filter (the most restrictive result wins).
+  const sets = lists.map((a) => new Set(Object.entries(a.exceptions).filter(([act]) => ALLOWED.has(act)).flatMap(([, n]) => n)));
+  const allowed = [...sets[0]!].filter((n) => sets.every((set) => set.has(n))).length;
+  return { allowList: true, allowed };
+}

@@ -8,6 +8,7 @@ import { becomeProgram, dropPrivileges, type ExecFailure } from "./child.ts";
 import type { Kernel } from "./kernel.ts";
 import type { Plan } from "./plan.ts";
 import { send } from "./protocol.ts";
+import { Daemon } from "./daemon.ts";
 
 const { SIG } = proc;
 
@@ -80,6 +81,30 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   proc.closeFd(release);
   k.setParentDeathSignal(SIG.KILL);
 
+  const report = (w: proc.WaitResult): never => {
+    send(sock, w.signal !== undefined ? { t: "exit", signal: w.signal } : { t: "exit", code: w.code ?? 0 });
+    return proc.exitNow(0);
+  };
+  // Set once a --forking program has exited 0 leaving processes behind (jail/daemon.ts).
+  let daemon = null as Daemon | null;
+  /** Reap every child that has ended; report and exit when the program (or its daemon) has. */
+  const reap = (): void => {
+    for (;;) {
+      // Tell the main process while it is still a child (a zombie counts): after the reap
+      // below it could no longer be recognised.
+      daemon?.mainPid();
+      const w = proc.waitPid(-1, true);
+      if (!w) break;
+      if (daemon?.ended(w.pid, w.signal === undefined && w.code === 0)) report(w);
+      if (daemon || w.pid !== pid) continue;
+      // The program has ended. A daemonizing one that succeeded and left processes behind
+      // hands over to its daemon; anything else ends the jail now, as without --forking.
+      if (plan.forking && w.signal === undefined && w.code === 0 && !new Daemon(null).empty()) daemon = new Daemon(plan.forking.pidFile);
+      else report(w);
+    }
+    // Every process of the daemon is gone without the main one being known: a clean end.
+    if (daemon?.empty()) report({ pid: 0, code: 0 });
+  };
   for (;;) {
     const ready = proc.pollFds([sigfd, sock], -1);
     // The supervisor is gone: end the jail (PID 1 exiting kills the whole pid namespace).
@@ -87,20 +112,17 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
     if (!ready || !(ready[0]! & proc.POLLIN)) continue;
     const info = proc.readSignal(sigfd);
     if (!info) continue;
-    if (info.signo !== SIG.CHLD) {
-      // A terminal's Ctrl-C (si_code SI_KERNEL) already reached the program in our process
-      // group; pass on only what was sent to us (by the supervisor), unless the program
-      // runs in its own session.
-      if (info.code !== proc.SI_KERNEL || plan.newSession) proc.kill(pid, info.signo);
+    if (info.signo === SIG.CHLD) {
+      reap();
       continue;
     }
-    for (;;) {
-      const w = proc.waitPid(-1, true);
-      if (!w) break;
-      if (w.pid === pid) {
-        send(sock, w.signal !== undefined ? { t: "exit", signal: w.signal } : { t: "exit", code: w.code ?? 0 });
-        proc.exitNow(0);
-      }
-    }
+    // A terminal's Ctrl-C (si_code SI_KERNEL) already reached the program in our process
+    // group; pass on only what was sent to us (by the supervisor), unless the program runs in
+    // its own session.
+    if (info.code === proc.SI_KERNEL && !plan.newSession) continue;
+    // A daemonizing program may have exited with its SIGCHLD still queued behind this signal:
+    // sent to its zombie, the signal would be lost. Reap first, so that it reaches the daemon.
+    if (plan.forking && !daemon) reap();
+    for (const p of daemon ? daemon.signalTargets() : [pid]) proc.kill(p, info.signo);
   }
 }

@@ -30,6 +30,9 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // General
   { name: "dry-run", type: "bool", group: "General", help: "print the validated plan as JSON and exit" },
   { name: "verbose", type: "bool", group: "General", help: "log each setup step; show stack traces" },
+  // Profiles (jail/profile.ts; docs/PROFILES.md)
+  { name: "profile", type: "string", value: "NAME|FILE", group: "Profiles", default: "the built-in profile named after the program, if any", help: "take options from a profile (a built-in name or a TOML file; 'jailx profile list'); flags override it, repeatable flags add to it" },
+  { name: "no-profile", type: "bool", group: "Profiles", help: "use no profile, not even the one a program's name selects" },
   // Namespaces
   { name: "userns", type: "bool", group: "Namespaces", default: "on for non-root, off for root", help: "run in a new user namespace (root: maps a range of host ids, see --userns-map)" },
   { name: "userns-map", type: "string", value: "HOSTID[:COUNT]", group: "Namespaces", default: "root's /etc/subuid range, else 1000000000:65536", help: "root with --userns: ids 0..COUNT-1 inside map to HOSTID.. outside" },
@@ -77,6 +80,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // Process
   { name: "as-pid-1", type: "bool", group: "Process", help: "run the program itself as PID 1 (no init; signals need handlers in the program)" },
   { name: "new-session", type: "bool", group: "Process", default: "on unless stdin is a terminal", help: "start the program in a new session: no controlling terminal, and kill(0) cannot reach jailx's caller (--no-new-session keeps the caller's session and process group)" },
+  { name: "forking", type: "bool", group: "Process", help: "the program daemonizes (systemd's Type=forking): when it exits 0 leaving processes behind, the jail lives on while any process in it lives; signals go to the daemon's main process (--pid-file, else init's only child) and its status is jailx's" },
+  { name: "pid-file", type: "string", value: "PATH", group: "Process", help: "where the daemon writes its main pid, inside the jail (implies --forking)" },
   { name: "pass-fd", type: "string", repeat: true, value: "N", group: "Process", help: "let the program inherit this file descriptor (only 0, 1, 2 otherwise)" },
 ];
 

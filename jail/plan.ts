@@ -65,6 +65,10 @@ export interface Plan {
   landlock: boolean;
   rlimits: { name: string; soft: string; hard: string }[];
   asPid1: boolean;
+  /** the program daemonizes (--forking/--pid-file): init waits for the daemon it leaves */
+  forking: { pidFile: string | null } | null;
+  /** the profile the options came from (--profile or selected by the program's name) */
+  profile: string | null;
   newSession: boolean;
   passFds: number[];
   seccomp: SeccompPlan | null;
@@ -272,6 +276,9 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
   // Without a user namespace root inside is the host's root: it could read every root-only
   // file under /etc, so those are hidden by mode as well as by name.
   const mounts = buildMounts(o, host, rootfs, !userns);
+  const pidFile = str(o, "pid-file") === undefined ? null : absolute("--pid-file", str(o, "pid-file")!);
+  const forking = flag(o, "forking") || pidFile !== null;
+  if (forking && flag(o, "as-pid-1")) throw new UsageError("--forking/--pid-file need jailx's init to wait for the daemon; remove --as-pid-1");
   const seccomp = seccompPlanFor(o, caps.keep);
   // The kernel installs a seccomp filter only with no_new_privs set or CAP_SYS_ADMIN held, and
   // the program's process has dropped CAP_SYS_ADMIN by then: refuse the mix up front.
@@ -296,6 +303,8 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     landlock: o["landlock"] !== false && !flag(o, "allow-new-privs"),
     rlimits: parseRlimits(o),
     asPid1: flag(o, "as-pid-1"),
+    forking: forking ? { pidFile } : null,
+    profile: str(o, "profile") ?? null,
     // Without a terminal there is no job control to keep, and in the caller's process group
     // kill(0, …) would reach the caller (a pid namespace does not scope process groups).
     newSession: o["new-session"] === undefined ? !host.stdinIsTerminal : flag(o, "new-session"),

@@ -1,6 +1,7 @@
 // Typed messages between the supervisor and the jail's init over a SOCK_SEQPACKET socketpair.
 // The jail side is untrusted: the supervisor checks every field before using it.
-import { c, check, ptr } from "../sys/ffi.ts";
+import { c, check, errno, ptr } from "../sys/ffi.ts";
+import { ERRNO } from "../sys/errno.ts";
 
 /** "go": the id maps are written; "placed": the jail's init is in the jail cgroup (if any). */
 export type ToChild = { t: "go" } | { t: "placed" };
@@ -26,7 +27,13 @@ export function send(fd: number, msg: ToChild | FromChild): void {
 
 const buf = Buffer.alloc(65536);
 
-/** One message, or null at EOF (the other side is gone). */
+/**
+ * One message, or null at EOF (the other side is gone).
+ * ECONNRESET is not the end: a peer that exits with a message of ours still unread (the jail
+ * failing before it reads "placed") leaves that error pending on our socket, and the kernel
+ * reports it before the messages the peer sent us, which are still queued. One read returns
+ * the error and clears it; the next returns those messages, then EOF.
+ */
 export function receive(fd: number): unknown | null {
   for (;;) {
     const n = Number(c.read(fd, ptr(buf), buf.length));
@@ -38,8 +45,9 @@ export function receive(fd: number): unknown | null {
       }
     }
     if (n === 0) return null;
-    // EINTR: try again; anything else is EOF for our purposes
-    if (n < 0) return null;
+    const e = errno();
+    if (e === ERRNO.EINTR || e === ERRNO.ECONNRESET) continue;
+    return null; // anything else is EOF for our purposes
   }
 }
 

@@ -60,6 +60,7 @@ const TEXT_BLOCKS: Record<string, string> = {
   "docs/CGROUPS.md: jailx: --memory: cannot enable the memory controller below cgroup /sys/fs/cgroup/user.slice/…/session-2.scope:": "sample output (pure cgroup v2 under systemd; tested in tests/cgroup/jail-fake.test.ts)",
   "docs/CGROUPS.md: jailx: --memory: cgroup /user.slice/… (v2) is not delegated to uid 1000 (not writable)": "sample output (rootless; tested in tests/cli/cgroup-refusal.test.ts)",
   "docs/CGROUPS.md: jailx: 9.7 ms: the default --pids 2048 is not applied (cgroup / (v1 pids) is not delegated to uid 1000 (not writable)); --pids unlimited removes it": "sample output (--verbose, rootless without delegation; tested in tests/cgroup/run-limits.test.ts)",
+  "docs/PROFILES.md: # jailx run -- nginx": "sample output (the profile note; tested in tests/run/profiles.test.ts)",
   "docs/INSPECT.md: jailx inspect PID | self        [--json] [--threshold N] [--expect FILE.toml] [--verbose]": "synopsis: its options are checked against --help below",
   "docs/SECCOMP.md: jailx seccomp show [policy flags] [--caps a,b] [--arch A] [--all] [--numbers] [--bpf] [--plan] [--output FILE]": "synopsis: its options are checked against --help below",
   "docs/SECCOMP.md: ld arch ; jeq AUDIT_ARCH_X86_64 → native ; jeq AUDIT_ARCH_I386 → i386 ; ret KILL": "a sketch of the filter's layout (the disassembly is tested in tests/seccomp)",
@@ -68,10 +69,12 @@ const textKey = (b: Block) => `${b.doc}: ${b.text.split("\n")[0]}`;
 
 // ---- commands that are not run as plain commands, with why -----------------------------------
 /** The README's nginx example serves the host's default site on port 80. */
-const NGINX = "jailx run --ro-bind /var/www --tmpfs /var/lib/nginx --tmpfs /var/log/nginx -- nginx -g 'daemon off;'";
+const NGINX = "jailx run --no-profile --ro-bind /var/www --tmpfs /var/lib/nginx --tmpfs /var/log/nginx -- nginx -g 'daemon off;'";
 const SKIP: Record<string, string> = {
   "npm ci && npm run demo": "npm ci would replace node_modules under the running suite; tests/cli/demo.test.ts runs `npm run demo`",
   "npm ci && npm test": "this is the suite itself (it would run this test again)",
+  "jailx run -- nginx": "serves port 80 until stopped: tests/run/profiles-nginx.test.ts runs exactly this (page, HUP, TERM, nothing left)",
+  "jailx run --profile ./server.toml -- server": "a placeholder profile and program: tests/run/profiles.test.ts runs profile files",
 };
 /** Placeholders in examples, replaced visibly: `jailx inspect 1234` needs a live process. */
 const PLACEHOLDERS: Record<string, (pid: number) => string> = {
@@ -196,7 +199,7 @@ while True:
         time.sleep(0.025)  # until nginx listens
 `;
   test.skipIf(!!why)(`README.md: ${NGINX} — serves the default site over loopback, stops on SIGTERM`, async () => {
-    const argv = ["run", "--ro-bind", "/var/www", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx", "--", "nginx", "-g", "daemon off;"];
+    const argv = ["run", "--no-profile", "--ro-bind", "/var/www", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx", "--", "nginx", "-g", "daemon off;"];
     // The same words as the README line (bash's word splitting of it), started without a shell so it can be stopped.
     expect(JSON.parse(runLine(`python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' ${NGINX.replace(/^jailx /, "")}`).stdout)).toEqual(argv);
     const jail = new LiveJail(argv, { wrap: ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] });
@@ -224,7 +227,16 @@ describe("toml and ts blocks", () => {
   };
   test("every toml and ts block is one of those checked here", () => {
     expect(BLOCKS.filter((b) => b.lang === "toml" || b.lang === "ts").map((b) => `${b.doc} ${b.lang}`).sort())
-      .toEqual(["docs/INSPECT.md toml", "docs/SECCOMP.md toml", "docs/SECCOMP.md ts"]);
+      .toEqual(["docs/INSPECT.md toml", "docs/PROFILES.md toml", "docs/SECCOMP.md toml", "docs/SECCOMP.md ts"]);
+  });
+
+  test("docs/PROFILES.md: the example profile is accepted and merged (profile show names its keys)", () => {
+    const file = `${scratch}/example-profile.toml`;
+    writeFileSync(file, only("docs/PROFILES.md", "toml").text);
+    const show = jailx(["profile", "show", file]);
+    expect(show.stderr).toBe("");
+    expect(show.code).toBe(0);
+    for (const key of ["hostname", "tmpfs", "memory"]) expect(show.stdout).toContain(key);
   });
 
   test("docs/SECCOMP.md: the policy file is accepted by seccomp show and runs a program", () => {

@@ -38,7 +38,9 @@ async function get(url: string, deadline: number): Promise<Response> {
 }
 
 test("jailx run -- nginx serves from a read-only bind and stops on SIGTERM", async () => {
-  const jail = new LiveJail(["run", "--ro-bind", `${dir}:/srv`, "--", "nginx", "-e", "stderr", "-c", "/srv/nginx.conf"]);
+  // --no-profile: this is the generic default jail with a custom configuration; the built-in
+  // nginx profile (tests/run/profiles-nginx.test.ts) is made for Debian's stock configuration.
+  const jail = new LiveJail(["run", "--no-profile", "--ro-bind", `${dir}:/srv`, "--", "nginx", "-e", "stderr", "-c", "/srv/nginx.conf"]);
   try {
     const r = await get(`http://127.0.0.1:${port}/`, Date.now() + 30_000);
     expect(r.status).toBe(200);
