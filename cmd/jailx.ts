@@ -14,6 +14,9 @@ const argv = process.argv.slice(2);
 if (argv[0] === "run") {
   const { runCommand } = await import("./run.ts");
   process.exitCode = await runCommand(argv.slice(1));
+} else if (argv[0] === "learn") {
+  const { learnCommand } = await import("./learn.ts");
+  process.exitCode = await learnCommand(argv.slice(1));
 } else {
   // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
   // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).
