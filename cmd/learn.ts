@@ -89,6 +89,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     }
     // Loaded before the jail exists: parse errors in --merge files stop us before anything runs.
     const { LearnSession } = await import("../jail/learn/session.ts");
+    const { MAX_PATHS } = await import("../jail/learn/recorder.ts");
     const { buildProfile } = await import("../jail/learn/profile.ts");
     const { mergeProfiles, parseProfile, renderProfile } = await import("../jail/learn/toml.ts");
     const merged = la.merge.map((m) => parseProfile(readFileSync(m, "utf8"), m));
@@ -117,6 +118,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
     writeFileSync(tmp, renderProfile(profile));
     renameSync(tmp, la.output);
     log.info(`learned ${Object.values(rec.syscalls).flat().length} syscalls, ${Object.keys(rec.paths).length} paths in ${session.notifications} notifications → ${la.output}`);
+    if (rec.truncated) log.warn(`the program named more than ${MAX_PATHS} paths; the rest were not recorded and the profile is incomplete`);
+    if (rec.unknownSyscalls.length) log.warn(`syscalls no table names were used (${rec.unknownSyscalls.join(", ")}): a profile cannot list them`);
     if (out.status !== 0) log.warn(`the program exited with status ${out.status}: the profile covers what it did until then`);
     return out.status;
   } catch (err) {

@@ -4,7 +4,7 @@
 // valid): otherwise the thread died and the pid may belong to someone else now.
 import { AUDIT_ARCH, X32_SYSCALL_BIT, syscallName, type Abi } from "../../sys/seccomp/tables.ts";
 import type { Notification } from "../../sys/seccomp/notify.ts";
-import { emptyRecording, type Recording } from "./recording.ts";
+import { emptyRecording, type PathUse, type Recording } from "./recording.ts";
 import { parseSockaddr, formatEndpoint, type SockAddr } from "./sockaddr.ts";
 import { socketType } from "./sockets.ts";
 import { AF, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CAPABILITY_SYSCALLS, ID_SYSCALLS, O, PATH_SYSCALLS, SIGNAL_SYSCALLS, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Access, type PathArg } from "./syscalls.ts";
@@ -26,6 +26,21 @@ type Stage = (r: Recording) => void;
 
 function add(list: string[], item: string): void {
   if (!list.includes(item)) list.push(item);
+}
+
+/** A program could name paths without end (files in its own /tmp): memory stays bounded. */
+export const MAX_PATHS = 100_000;
+
+/** The entry for a path, or null when the recording is full (then it says so). */
+function pathEntry(r: Recording, path: string, kind: Resolved["kind"]): PathUse | null {
+  const have = r.paths[path];
+  if (have) return have;
+  r.pathCount = (r.pathCount ?? 0) + 1;
+  if (r.pathCount > MAX_PATHS) {
+    r.truncated = true;
+    return null;
+  }
+  return (r.paths[path] = { access: [], kind });
 }
 
 export class Recorder {
@@ -141,7 +156,8 @@ export class Recorder {
     void raw;
     const name = parent.real === "/" ? `/${base}` : `${parent.real}/${base}`;
     return [(r) => {
-      const use = (r.paths[name] ??= { access: [], kind: "other" });
+      const use = pathEntry(r, name, "other");
+      if (!use) return;
       if (!use.access.includes(access)) use.access.push(access);
       if (dir !== parent.real) r.aliases[path] = name;
     }];
@@ -180,7 +196,8 @@ export class Recorder {
 
 function recordPath(path: string, found: Resolved, access: Access): Stage {
   return (r) => {
-    const use = (r.paths[found.real] ??= { access: [], kind: found.kind });
+    const use = pathEntry(r, found.real, found.kind);
+    if (!use) return;
     if (!use.access.includes(access)) use.access.push(access);
     if (found.head && found.head.length >= 4 && found.head.readUInt32BE(0) === 0x7f454c46) use.elf = true;
     if (path !== found.real) r.aliases[path] = found.real;

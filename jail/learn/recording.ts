@@ -31,6 +31,10 @@ export interface Recording {
   signals: boolean;
   programs: string[];
   runs: number;
+  /** paths recorded so far, counting those beyond the limit */
+  pathCount?: number;
+  /** more paths than the recorder keeps: the profile is incomplete */
+  truncated?: boolean;
 }
 
 export function emptyRecording(): Recording {
@@ -51,6 +55,7 @@ export function mergeRecordings(a: Recording, b: Recording): Recording {
   out.aliases = { ...a.aliases, ...b.aliases };
   for (const k of ["unknownSyscalls", "families", "listen", "connect", "ids", "caps", "programs"] as const) out[k] = union(a[k], b[k]);
   out.signals = a.signals || b.signals;
+  out.truncated = a.truncated || b.truncated;
   out.runs = a.runs + b.runs;
   return out;
 }

@@ -3,7 +3,14 @@ import { UsageError } from "../../sys/errors.ts";
 import { collapsePaths, type Network, type Profile } from "./profile.ts";
 import { expandProfileSyscalls, groupSyscalls } from "./syscall-groups.ts";
 
-const q = (s: string) => JSON.stringify(s); // a TOML basic string is a JSON string for our texts
+/**
+ * A TOML basic string. JSON's escapes are TOML's, but JSON leaves DEL and the C1 controls raw,
+ * which TOML forbids: paths come from the jailed program and may hold any byte but NUL.
+ */
+export const q = (s: string) => JSON.stringify(s).replace(/[\x7f-\x9f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** Comment text on one line: no line breaks or control characters. */
+const line = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");
 
 function list(key: string, items: readonly string[], perLine = false): string {
   if (items.length === 0) return `${key} = []`;
@@ -13,7 +20,7 @@ function list(key: string, items: readonly string[], perLine = false): string {
 
 export function renderProfile(p: Profile): string {
   const out: string[] = [];
-  const comment = (...lines: string[]) => out.push(...lines.map((l) => `# ${l}`));
+  const comment = (...lines: string[]) => out.push(...lines.map((l) => `# ${line(l)}`));
   const notes = (k: string) => comment(...(p.notes[k] ?? []));
   comment(`Learned by jailx learn from: ${p.learned.programs.join(" | ")}`,
     "Enforce with: jailx run --profile THIS-FILE -- PROGRAM ...   (extend with: jailx learn --merge THIS-FILE -o THIS-FILE ...)");
