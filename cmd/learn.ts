@@ -95,7 +95,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     const merged = la.merge.map((m) => parseProfile(readFileSync(m, "utf8"), m));
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
-    const session = new LearnSession(plan.command.join(" "), la.notifyAll);
+    const session = new LearnSession(plan.command.join(" "), plan.mounts, la.notifyAll);
     const out = supervise(plan, { seccomp, cgroups, observer: session });
     session.close();
     if (session.failure) {

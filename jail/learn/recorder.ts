@@ -10,6 +10,8 @@ import { socketType } from "./sockets.ts";
 import { AF, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CAPABILITY_SYSCALLS, ID_SYSCALLS, O, PATH_SYSCALLS, SIGNAL_SYSCALLS, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Access, type PathArg } from "./syscalls.ts";
 import { absolutePath, readMem, readString, resolveInJail, type Resolved } from "./tracee.ts";
 import { interpreterOf } from "./elf.ts";
+import { placeOf } from "./profile.ts";
+import type { MountOp } from "../mounts.ts";
 
 const FAMILY_NAMES: Record<number, string> = { [AF.UNIX]: "unix", [AF.INET]: "inet", [AF.INET6]: "inet6", [AF.NETLINK]: "netlink", [AF.PACKET]: "packet" };
 const PR_CAPBSET_DROP = 24;
@@ -48,8 +50,13 @@ export class Recorder {
   /** jailx's own syscalls before the program's first execve are not the program's */
   private started = false;
   private seen = new Map<string, Set<string>>();
+  /** access + name pairs already recorded (see pathArg) */
+  private recorded = new Set<string>();
 
-  constructor(program: string) {
+  /** chroot was called: names may lead elsewhere from now on */
+  private chrooted = false;
+
+  constructor(program: string, private readonly mounts: readonly MountOp[]) {
     this.rec.programs = [program];
     this.rec.runs = 1;
   }
@@ -80,6 +87,7 @@ export class Recorder {
     const a = n.args;
     const int = (i: number) => Number(BigInt.asIntN(32, a[i]!));
     for (const spec of PATH_SYSCALLS[name] ?? []) stages.push(...this.pathArg(n, spec, int));
+    if (name === "chroot") this.chrooted = true;
     const cap = CAPABILITY_SYSCALLS[name];
     if (cap) stages.push((r) => add(r.caps, cap));
     const ids = ID_SYSCALLS[name];
@@ -131,14 +139,25 @@ export class Recorder {
       pathOnly = (flags & O.PATH) !== 0;
     }
     const nofollow = spec.nofollow === true || (atFlags & AT_SYMLINK_NOFOLLOW) !== 0;
+    // The same name with the same access was resolved and recorded before: once is enough (a
+    // program stats the same files over and over) — but only where the program cannot change
+    // what the name leads to (read-only host binds, and no chroot seen), and only for names
+    // that resolved to something (a missing one may exist later).
+    const key = `${access}\0${nofollow}\0${pathOnly}\0${path}`;
+    if (this.recorded.has(key) && !this.chrooted) return [];
     if (access === "create" || access === "delete") return this.nameInDir(n.pid, path, access, raw);
     const found = resolveInJail(n.pid, path, !nofollow, access === "exec" ? 4096 : 4);
+    const fixed = (p: string) => {
+      const place = placeOf(p, this.mounts);
+      return place.kind === "host" && !place.writable;
+    };
+    const done: Stage = () => void (found && fixed(path) && fixed(found.real) && this.recorded.add(key));
     // A path that does not exist was a probe (a search path, an optional file): under a
     // learned profile it does not exist either, so it needs nothing.
     if (!found) return [];
     // Opening a directory (not O_PATH, which only walks through it) is for reading its entries.
     if (access === "read" && found.kind === "dir" && spec.access !== "read" && !pathOnly) access = "list";
-    const stages: Stage[] = [recordPath(path, found, access)];
+    const stages: Stage[] = [recordPath(path, found, access), done];
     if (access === "exec") stages.push(...this.interpreters(n.pid, found, 0));
     return stages;
   }

@@ -13,6 +13,7 @@ import type { FromChild } from "../protocol.ts";
 import type { Observer } from "../supervisor.ts";
 import { compileLearnFilter } from "./filter.ts";
 import { Recorder } from "./recorder.ts";
+import type { MountOp } from "../mounts.ts";
 
 export class LearnSession implements Observer {
   readonly recorder: Recorder;
@@ -21,8 +22,8 @@ export class LearnSession implements Observer {
   failure: string | null = null;
   notifications = 0;
 
-  constructor(program: string, private readonly notifyAll: boolean) {
-    this.recorder = new Recorder(program);
+  constructor(program: string, mounts: readonly MountOp[], private readonly notifyAll: boolean) {
+    this.recorder = new Recorder(program, mounts);
   }
 
   filter(childSock: number): Buffer {
