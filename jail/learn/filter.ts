@@ -8,7 +8,8 @@
 // - `@default` (mmap, futex, clock_gettime, …): every allow-list profile allows them anyway;
 // - a few hot calls on descriptors the program already holds (read, write, close, …): the
 //   learned profile allows them unconditionally (a line in the profile says so).
-// With `notifyAll` only the message to the supervisor is let through (the measurement baseline).
+// - madvise (RUNTIME_NEEDS below).
+// With `notifyAll` only those jailx itself needs are let through (the measurement baseline).
 import { compileSeccompPlan } from "../../sys/seccomp/compile.ts";
 import { expandGroup } from "../../sys/seccomp/groups.ts";
 import type { SeccompPlan } from "../../sys/seccomp/policy.ts";
@@ -17,13 +18,22 @@ import type { SyscallRule } from "../../sys/seccomp/policy-types.ts";
 /** Hot syscalls on already-open descriptors: allowed by every learned profile, never stopped. */
 export const ALWAYS_ALLOWED_IO = ["read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "_llseek", "close"];
 
+/**
+ * Never stopped, even with notifyAll, and allowed by every learned profile: jailx's own runtime
+ * (Bun's allocator) calls madvise(MADV_WILLNEED) in the program's process between installing
+ * the filters and execve. Stopped there, it would wait for a supervisor that has no listener
+ * yet; refused there by an allow-list with `kill`, it would kill jailx before the program ran.
+ * It only advises the kernel about the caller's own memory.
+ */
+export const RUNTIME_NEEDS = ["madvise"];
+
 /** Syscalls that must be seen even though @default lists them (they carry paths). */
 const SEEN_ANYWAY = new Set(["execve", "execveat"]);
 
 /** Syscalls the learning filter lets through without a notification. */
 export function unobserved(notifyAll: boolean): string[] {
-  if (notifyAll) return [];
-  return [...expandGroup("@default").filter((n) => !SEEN_ANYWAY.has(n)), ...ALWAYS_ALLOWED_IO];
+  if (notifyAll) return [...RUNTIME_NEEDS];
+  return [...expandGroup("@default").filter((n) => !SEEN_ANYWAY.has(n)), ...ALWAYS_ALLOWED_IO, ...RUNTIME_NEEDS];
 }
 
 export function learnFilterPlan(sock: number, notifyAll: boolean): SeccompPlan {

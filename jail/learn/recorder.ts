@@ -143,7 +143,8 @@ export class Recorder {
     // program stats the same files over and over) — but only where the program cannot change
     // what the name leads to (read-only host binds, and no chroot seen), and only for names
     // that resolved to something (a missing one may exist later).
-    const key = `${access}\0${nofollow}\0${pathOnly}\0${path}`;
+    // (The syscall's kind is in the key: a stat of a directory is not the open that lists it.)
+    const key = `${spec.access}\0${access}\0${nofollow}\0${pathOnly}\0${path}`;
     if (this.recorded.has(key) && !this.chrooted) return [];
     if (access === "create" || access === "delete") return this.nameInDir(n.pid, path, access, raw);
     const found = resolveInJail(n.pid, path, !nofollow, access === "exec" ? 4096 : 4);

@@ -2,13 +2,13 @@
 // used every member the machine has, names otherwise; plus what every jail needs.
 import { GROUPS, expandGroup } from "../../sys/seccomp/groups.ts";
 import { TABLES, currentMachine, type Abi } from "../../sys/seccomp/tables.ts";
-import { ALWAYS_ALLOWED_IO } from "./filter.ts";
+import { ALWAYS_ALLOWED_IO, RUNTIME_NEEDS } from "./filter.ts";
 
 /** Groups that describe a purpose, not a set someone "uses whole". */
 const NOT_SUMMARIES = new Set(["@default", "@system-service", "@privileged", "@known"]);
 
-/** Always in a learned allow-list: @default and the I/O calls learning does not stop on. */
-export const BASELINE = ["@default", ...ALWAYS_ALLOWED_IO];
+/** Always in a learned allow-list: @default and the calls learning does not stop on. */
+export const BASELINE = ["@default", ...ALWAYS_ALLOWED_IO, ...RUNTIME_NEEDS];
 
 export function groupSyscalls(byAbi: Record<string, readonly string[]>, machine = currentMachine()): string[] {
   const native = machine as Abi;

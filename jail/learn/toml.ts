@@ -26,7 +26,7 @@ export function renderProfile(p: Profile): string {
     "Enforce with: jailx run --profile THIS-FILE -- PROGRAM ...   (extend with: jailx learn --merge THIS-FILE -o THIS-FILE ...)");
   out.push("");
   comment("System calls: an allow-list (anything else fails with EPERM; --seccomp-log names it).",
-    "@default and read/write/close/lseek(+v, p*64) are always listed: learning lets them through unobserved.");
+    "@default, read/write/close/lseek (+v, p*64) and madvise are always listed: learning lets them through unobserved.");
   out.push(list("syscalls", p.syscalls, true), "");
   comment("Files read (a trailing / means the directory and everything below it).");
   notes("read");
