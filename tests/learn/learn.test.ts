@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { jailx, LiveJail, marker, processesWith, waitUntil, type Result } from "../helpers/jail.ts";
 import { asUser, installRootless, type Rootless } from "../helpers/user.ts";
-import { enforceFlags, parseProfileText, type ProfileData } from "./enforce.ts";
+import { enforce, parseProfileText, type ProfileData } from "./enforce.ts";
 
 let dir: string;
 beforeAll(() => {
@@ -15,12 +15,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function learn(name: string, flags: string[], command: string[], o: Parameters<typeof jailx>[1] = {}): { r: Result; p: ProfileData; text: string } {
+function learn(name: string, flags: string[], command: string[], o: Parameters<typeof jailx>[1] = {}): { r: Result; p: ProfileData; text: string; file: string } {
   const out = `${dir}/${name}.toml`;
   const r = jailx(["learn", "-o", out, ...flags, "--", ...command], o);
   expect(r.stderr).toContain(`→ ${out}`);
   const text = readFileSync(out, "utf8");
-  return { r, p: parseProfileText(text), text };
+  return { r, p: parseProfileText(text), text, file: out };
 }
 
 /** Every path of the profile is a host path that exists, and none is the jail's own. */
@@ -35,8 +35,8 @@ function expectOnlyHostPaths(p: ProfileData): void {
 const SH = "cat /etc/hostname; ls /usr/share; echo x > /tmp/f; cat /tmp/f";
 
 describe("learning sh", () => {
-  let p: ProfileData, r: Result;
-  beforeAll(() => ({ p, r } = learn("sh", [], ["sh", "-c", SH])));
+  let p: ProfileData, r: Result, file: string;
+  beforeAll(() => ({ p, r, file } = learn("sh", [], ["sh", "-c", SH])));
 
   test("the program ran as in a default jail, and the profile names what it did", () => {
     expect(r.code).toBe(0);
@@ -55,18 +55,18 @@ describe("learning sh", () => {
     expectOnlyHostPaths(p);
   });
 
-  test("complete: the same program works under the profile alone (unlisted syscalls kill)", () => {
-    const e = jailx(["run", ...enforceFlags(p), "--", "sh", "-c", SH]);
+  test("complete: the same program works under `run --profile` (unlisted syscalls kill)", () => {
+    const e = jailx(["run", ...enforce(file), "--", "sh", "-c", SH]);
     expect(e.stderr).toBe("");
     expect(e.code).toBe(0);
     expect(e.stdout).toBe(r.stdout);
   });
 
   test("tight: other files and other programs are not there", () => {
-    const passwd = jailx(["run", ...enforceFlags(p), "--", "sh", "-c", "cat /etc/passwd"]);
+    const passwd = jailx(["run", ...enforce(file), "--", "sh", "-c", "cat /etc/passwd"]);
     expect(passwd.code).toBe(1);
     expect(passwd.stderr).toContain("No such file or directory");
-    expect(jailx(["run", ...enforceFlags(p), "--", "id"]).code).toBe(127);
+    expect(jailx(["run", ...enforce(file), "--", "id"]).code).toBe(127);
     // Control: the default jail has both.
     expect(jailx(["run", "--", "sh", "-c", "cat /etc/passwd >/dev/null && id -u"]).stdout).toBe("0\n");
   });
@@ -74,8 +74,8 @@ describe("learning sh", () => {
 
 describe("learning python3", () => {
   const PY = "import json, os, socket; print(json.dumps(sorted(os.listdir('/usr/share/zoneinfo'))[:1])); s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()";
-  let p: ProfileData, r: Result;
-  beforeAll(() => ({ p, r } = learn("python", [], ["/usr/bin/python3", "-c", PY])));
+  let p: ProfileData, r: Result, file: string;
+  beforeAll(() => ({ p, r, file } = learn("python", [], ["/usr/bin/python3", "-c", PY])));
 
   test("syscalls, libraries, listed directories and the listening socket", () => {
     expect(r.code).toBe(0);
@@ -90,15 +90,15 @@ describe("learning python3", () => {
   });
 
   test("complete under the profile; another script is refused", () => {
-    const e = jailx(["run", ...enforceFlags(p), "--", "/usr/bin/python3", "-c", PY]);
+    const e = jailx(["run", ...enforce(file), "--", "/usr/bin/python3", "-c", PY]);
     expect(e.stderr).toBe("");
     expect(e.code).toBe(0);
     expect(e.stdout).toBe(r.stdout);
-    const other = jailx(["run", ...enforceFlags(p), "--", "/usr/bin/python3", "-c", "open('/etc/passwd')"]);
+    const other = jailx(["run", ...enforce(file), "--", "/usr/bin/python3", "-c", "open('/etc/passwd')"]);
     expect(other.code).toBe(1);
     expect(other.stderr).toContain("FileNotFoundError");
     // A child process needs syscalls the script never made: killed.
-    expect(jailx(["run", ...enforceFlags(p), "--", "/usr/bin/python3", "-c", "import os; os.system('true')"]).code).toBe(159);
+    expect(jailx(["run", ...enforce(file), "--", "/usr/bin/python3", "-c", "import os; os.system('true')"]).code).toBe(159);
   });
 });
 
@@ -161,7 +161,7 @@ describe("--merge", () => {
     expect(m.read).toContain("/etc/hostname");
     expect(m.exec).toContain("/usr/bin/ls");
     expect(m.exec).toContain("/usr/bin/cat");
-    for (const cmd of ["cat /etc/hostname", "ls /usr/share >/dev/null"]) expect(jailx(["run", ...enforceFlags(m), "--", "sh", "-c", cmd]).code).toBe(0);
+    for (const cmd of ["cat /etc/hostname", "ls /usr/share >/dev/null"]) expect(jailx(["run", ...enforce(out), "--", "sh", "-c", cmd]).code).toBe(0);
   });
 });
 
@@ -179,7 +179,7 @@ describe("rootless", () => {
       expect(r.code).toBe(0);
       const p = parseProfileText(readFileSync(`${out}/p.toml`, "utf8"));
       expect(p.read).toContain("/etc/hostname");
-      const e = jailx(["run", ...enforceFlags(p), "--", "sh", "-c", "cat /etc/hostname"], asUser(rl));
+      const e = jailx(["run", ...enforce(`${out}/p.toml`), "--", "sh", "-c", "cat /etc/hostname"], asUser(rl));
       expect(e.code).toBe(0);
       expect(e.stdout).toBe(r.stdout);
     } finally {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { jailx, LiveJail } from "../helpers/jail.ts";
-import { enforceFlags, parseProfileText, type ProfileData } from "./enforce.ts";
+import { enforce, parseProfileText, type ProfileData } from "./enforce.ts";
 
 const HAVE_NGINX = existsSync("/usr/sbin/nginx") && existsSync("/etc/nginx/sites-available/default");
 if (!HAVE_NGINX) console.warn("SKIP tests/learn/nginx.test.ts: Debian's nginx is not installed (scripts/install-deps.sh installs nginx-light)");
@@ -74,16 +74,16 @@ test.skipIf(!HAVE_NGINX)("nginx: learn, then serve under the profile alone; anot
   expect((p["ro-bind"] ?? []).some((b) => b.startsWith(`${dir}/nginx/nginx.conf:`))).toBe(true);
   for (const path of [...p.read, ...p.exec]) expect(path).not.toMatch(/^\/(proc|dev|tmp)\//);
 
-  const enforced = await serve(["run", ...enforceFlags(p)]);
+  const enforced = await serve(["run", ...enforce(out)]);
   expect(enforced.stderr).toBe("");
   expect(enforced.status).toBe(200);
   expect(enforced.body).toBe(learned.body);
   expect(enforced.code).toBe(0);
 
-  const other = jailx(["run", ...enforceFlags(p), "--", "sh", "-c", "cat /etc/passwd"]);
+  const other = jailx(["run", ...enforce(out), "--", "sh", "-c", "cat /etc/passwd"]);
   expect(other.code).toBe(127); // no shell in nginx's view
   // nginx reads /etc/passwd (its `user` line): another file of /etc is not there.
-  const peek = jailx(["run", ...enforceFlags(p), "--", "nginx", "-g", "daemon off;", "-c", "/etc/os-release"]);
+  const peek = jailx(["run", ...enforce(out), "--", "nginx", "-g", "daemon off;", "-c", "/etc/os-release"]);
   expect(peek.code).not.toBe(0);
   expect(peek.stderr).toContain("No such file or directory");
 }, 90_000);
