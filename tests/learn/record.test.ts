@@ -1,0 +1,91 @@
+// What jailx learn records across threads, fork, #! scripts, id changes and sockets — each
+// checked in the profile, and (where the program needs it to work) enforced with --profile.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { jailx } from "../helpers/jail.ts";
+import { enforce, parseProfileText, type ProfileData } from "./enforce.ts";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync("/tmp/jx-learn-rec-");
+  chmodSync(dir, 0o755);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function learn(flags: string[], command: string[]): { p: ProfileData & { listen?: string[]; connect?: string[] }; out: string; stdout: string } {
+  const out = `${dir}/p${n++}.toml`;
+  const r = jailx(["learn", "-o", out, ...flags, "--", ...command]);
+  expect(r.stderr).toContain(`→ ${out}`);
+  expect(r.code).toBe(0);
+  return { p: parseProfileText(readFileSync(out, "utf8")), out, stdout: r.stdout };
+}
+
+const PY = "/usr/bin/python3";
+
+test("a thread's and a forked child's files are recorded (and a symlink's target with its name)", () => {
+  const script = [
+    "import os, threading",
+    "t = threading.Thread(target=lambda: open('/etc/hostname').read()); t.start(); t.join()",
+    "pid = os.fork()",
+    "if pid == 0:",
+    "    open('/etc/os-release').read(); os._exit(0)",
+    "os.waitpid(pid, 0); print('done')",
+  ].join("\n");
+  const { p, out, stdout } = learn([], [PY, "-c", script]);
+  expect(p.read).toContain("/etc/hostname"); // opened by the second thread only
+  expect(p.read).toContain("/etc/os-release"); // by the child only: the name it used…
+  expect(p.read).toContain("/usr/lib/os-release"); // …and the file the link leads to
+  for (const s of ["clone", "wait4"]) expect(p.syscalls.some((x) => x === s || x === "clone3")).toBe(true);
+  const e = jailx(["run", ...enforce(out), "--", PY, "-c", script]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe(stdout);
+});
+
+test("a #! script: the interpreter the kernel starts (no syscall names it) is in the profile", () => {
+  const scripts = mkdtempSync(`${dir}/s-`);
+  chmodSync(scripts, 0o755);
+  writeFileSync(`${scripts}/hello`, "#!/bin/sh\necho hello\n", { mode: 0o755 });
+  const { p, out } = learn(["--ro-bind", `${scripts}:/s`], ["/s/hello"]);
+  expect(p.exec).toContain("/usr/bin/sh"); // /bin/sh through the /bin link
+  expect(p.exec.some((e) => e.endsWith("/dash"))).toBe(true);
+  expect(p["ro-bind"]).toEqual([`${scripts}/hello:/s/hello`]);
+  const e = jailx(["run", ...enforce(out), "--", "/s/hello"]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe("hello\n");
+});
+
+test("id changes and chown: setuid, setgid, chown capabilities; nothing else kept", () => {
+  const script = "import os; open('/tmp/f', 'w').close(); os.chown('/tmp/f', 33, 33); os.setgroups([]); os.setgid(33); os.setuid(33); print(os.getuid())";
+  const { p, out } = learn([], [PY, "-c", script]);
+  expect(p.capabilities).toEqual(["chown", "setgid", "setuid"]);
+  for (const s of ["setuid", "setgid", "setgroups", "chown"]) expect(p.syscalls.some((x) => x === s || x === "@setuid" || x === "@chown")).toBe(true);
+  const e = jailx(["run", ...enforce(out), "--", PY, "-c", script]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe("33\n");
+  // Control: the same profile without setuid fails at setuid().
+  const less = out.replace(/\.toml$/, "-less.toml");
+  writeFileSync(less, readFileSync(out, "utf8").replace('capabilities = ["chown", "setgid", "setuid"]', 'capabilities = ["chown", "setgid"]'));
+  const c = jailx(["run", ...enforce(less), "--", PY, "-c", script]);
+  expect(c.code).toBe(1);
+  expect(c.stderr).toContain("PermissionError");
+});
+
+test("a port below 1024 in a private network: net_bind_service, a loopback network, endpoints listed", () => {
+  const script = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 80)); s.listen(); c = socket.create_connection(('127.0.0.1', 80)); print('ok')";
+  const { p, out } = learn(["--net", "none"], [PY, "-c", script]);
+  expect(p.capabilities).toEqual(["net_bind_service"]);
+  expect(p.network).toBe("loopback");
+  expect(p.listen).toEqual(["tcp:127.0.0.1:80"]);
+  expect(p.connect).toEqual(["tcp:127.0.0.1:80"]);
+  const e = jailx(["run", ...enforce(out), "--", PY, "-c", script]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe("ok\n");
+});
+
+test("no inet socket: network none; --as-pid-1 learns the same way", () => {
+  const { p } = learn(["--as-pid-1"], ["/bin/sh", "-c", "cat /etc/hostname"]);
+  expect(p.network).toBe("none");
+  expect(p.read).toContain("/etc/hostname");
+  expect(p.exec).toContain("/usr/bin/cat");
+});
