@@ -16,6 +16,7 @@ const root = defineCommand({
   },
   subCommands: {
     run: defineCommand({ meta: { name: "run", description: "run a program in a jail (see 'jailx run --help')" } }),
+    learn: defineCommand({ meta: { name: "learn", description: "run a program, record what it does, write the profile it needs (see 'jailx learn --help')" } }),
     inspect: () => import("./inspect.ts").then((m) => m.default as CommandDef),
     seccomp: () => import("./seccomp.ts").then((m) => m.default as CommandDef),
     profile: () => import("./profile.ts").then((m) => m.default as CommandDef),
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
   const subs = root.subCommands as Record<string, () => Promise<CommandDef>>;
   const load = subs[argv[0]!];
   if (!load || argv[0]!.startsWith("-")) {
-    log.error(`unknown command '${argv[0]}': use run, inspect, seccomp or profile (see 'jailx --help')`);
+    log.error(`unknown command '${argv[0]}': use run, learn, inspect, seccomp or profile (see 'jailx --help')`);
     process.exitCode = EXIT.JAILX;
     return;
   }
