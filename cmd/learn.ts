@@ -118,6 +118,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     writeFileSync(tmp, renderProfile(profile));
     renameSync(tmp, la.output);
     log.info(`learned ${Object.values(rec.syscalls).flat().length} syscalls, ${Object.keys(rec.paths).length} paths in ${session.notifications} notifications → ${la.output}`);
+    if (session.errors.length) log.warn(`${session.errors.length} notifications could not be read or answered (first: ${session.errors[0]}); the profile may miss what they did`);
     if (rec.truncated) log.warn(`the program named more than ${MAX_PATHS} paths; the rest were not recorded and the profile is incomplete`);
     if (rec.unknownSyscalls.length) log.warn(`syscalls no table names were used (${rec.unknownSyscalls.join(", ")}): a profile cannot list them`);
     if (out.status !== 0) log.warn(`the program exited with status ${out.status}: the profile covers what it did until then`);

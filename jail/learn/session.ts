@@ -8,7 +8,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { c } from "../../sys/ffi.ts";
 import * as proc from "../../sys/proc.ts";
-import { continueSyscall, pidfdGetfd, pidfdOpen, receive, stillWaiting } from "../../sys/seccomp/notify.ts";
+import { continueSyscall, pidfdGetfd, pidfdOpen, receive, stillWaiting, type Notification } from "../../sys/seccomp/notify.ts";
 import type { FromChild } from "../protocol.ts";
 import type { Observer } from "../supervisor.ts";
 import { compileLearnFilter } from "./filter.ts";
@@ -79,19 +79,39 @@ export class LearnSession implements Observer {
       if (revents & proc.POLLHUP) this.close();
       return;
     }
-    const n = receive(fd);
+    let n: Notification | null;
+    try {
+      n = receive(fd);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
     if (!n) return;
     this.notifications++;
     let stages: ReturnType<Recorder["observe"]> = [];
     try {
       stages = this.recorder.observe(n);
-    } catch {
+    } catch (err) {
+      // Whatever the jail made us read, the supervisor goes on (and the program too).
+      this.error(err);
       stages = [];
     }
     // Read first, then check the thread is still stopped in this very syscall: only then does
     // what we read belong to it.
     if (stillWaiting(fd, n.id)) for (const s of stages) s(this.recorder.rec);
-    continueSyscall(fd, n.id);
+    try {
+      continueSyscall(fd, n.id);
+    } catch (err) {
+      this.error(err);
+    }
+  }
+
+  /** Errors met while recording (the recording may miss what they concerned). */
+  readonly errors: string[] = [];
+
+  /** Kept for one warning line: no control characters (a message may quote the jail's bytes). */
+  private error(err: unknown): void {
+    if (this.errors.length < 100) this.errors.push((err instanceof Error ? err.message : String(err)).replace(/[\x00-\x1f\x7f-\x9f]/g, "?").slice(0, 300));
   }
 
   close(): void {
