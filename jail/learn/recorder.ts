@@ -108,7 +108,9 @@ export class Recorder {
     }
     if (name === "bind" || name === "connect") stages.push(...this.socketCall(n, name, int(0), a[1]!, int(2)));
     if (name === "sendto" && a[4] !== 0n) stages.push(...this.socketCall(n, "connect", int(0), a[4]!, int(5)));
-    if (name === "sendmsg") {
+    // struct msghdr with 64-bit pointers: the native ABIs only (i386 and x32 are refused by the
+    // jail's own filter unless opened).
+    if (name === "sendmsg" && (abi === "x86_64" || abi === "aarch64")) {
       const hdr = readMem(n.pid, a[1]!, 16);
       if (hdr && hdr.length >= 12 && hdr.readBigUInt64LE(0) !== 0n)
         stages.push(...this.socketCall(n, "connect", int(0), hdr.readBigUInt64LE(0), hdr.readUInt32LE(8)));
@@ -146,7 +148,7 @@ export class Recorder {
     // (The syscall's kind is in the key: a stat of a directory is not the open that lists it.)
     const key = `${spec.access}\0${access}\0${nofollow}\0${pathOnly}\0${path}`;
     if (this.recorded.has(key) && !this.chrooted) return [];
-    if (access === "create" || access === "delete") return this.nameInDir(n.pid, path, access, raw);
+    if (access === "create" || access === "delete") return this.nameInDir(n.pid, path, access);
     const found = resolveInJail(n.pid, path, !nofollow, access === "exec" ? 4096 : 4);
     const fixed = (p: string) => {
       const place = placeOf(p, this.mounts);
@@ -167,13 +169,12 @@ export class Recorder {
    * A name created or removed in a directory (O_CREAT counts even when the file exists: the
    * next run may have to create it): the directory must be writable.
    */
-  private nameInDir(tid: number, path: string, access: "create" | "delete", raw: string): Stage[] {
+  private nameInDir(tid: number, path: string, access: "create" | "delete"): Stage[] {
     const i = path.lastIndexOf("/");
     const dir = path.slice(0, i) || "/";
     const base = path.slice(i + 1);
     const parent = resolveInJail(tid, dir, true);
     if (!parent || parent.kind !== "dir" || base === "" || base === "." || base === "..") return [];
-    void raw;
     const name = parent.real === "/" ? `/${base}` : `${parent.real}/${base}`;
     return [(r) => {
       const use = pathEntry(r, name, "other");
@@ -200,7 +201,7 @@ export class Recorder {
       if (sa.abstract) return [(r) => add(call === "bind" ? r.listen : r.connect, `unix:@${sa.path}`)];
       const path = absolutePath(n.pid, null, sa.path);
       if (path === null) return [];
-      if (call === "bind") return this.nameInDir(n.pid, path, "create", sa.path);
+      if (call === "bind") return this.nameInDir(n.pid, path, "create");
       const found = resolveInJail(n.pid, path, true);
       return found ? [recordPath(path, found, "read")] : [];
     }
