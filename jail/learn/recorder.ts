@@ -11,10 +11,14 @@ import { AF, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CAPABILITY_SYSCALLS, ID_SYSCALL
 import { absolutePath, readMem, readString, resolveInJail, type Resolved } from "./tracee.ts";
 import { interpreterOf } from "./elf.ts";
 import { placeOf } from "./profile.ts";
+import { credsOf, dacNeeded, fownerNeeded, openToAll, PERM } from "./dac.ts";
 import type { MountOp } from "../mounts.ts";
 
 const FAMILY_NAMES: Record<number, string> = { [AF.UNIX]: "unix", [AF.INET]: "inet", [AF.INET6]: "inet6", [AF.NETLINK]: "netlink", [AF.PACKET]: "packet" };
 const PR_CAPBSET_DROP = 24;
+/** Changing a file's mode, times or extended attributes: its owner's right (else CAP_FOWNER). */
+const OWNER_CALLS = new Set(["chmod", "fchmodat", "fchmodat2", "utime", "utimes", "utimensat", "utimensat_time64", "futimesat",
+  "setxattr", "lsetxattr", "setxattrat", "removexattr", "lremovexattr", "removexattrat"]);
 
 /** The ABI of a notification: arch, and on x86_64 the x32 bit of the number. */
 export function abiOf(arch: number, nr: number): Abi | null {
@@ -86,7 +90,7 @@ export class Recorder {
       });
     const a = n.args;
     const int = (i: number) => Number(BigInt.asIntN(32, a[i]!));
-    for (const spec of PATH_SYSCALLS[name] ?? []) stages.push(...this.pathArg(n, spec, int));
+    for (const spec of PATH_SYSCALLS[name] ?? []) stages.push(...this.pathArg(n, name, spec, int));
     if (name === "chroot") this.chrooted = true;
     const cap = CAPABILITY_SYSCALLS[name];
     if (cap) stages.push((r) => add(r.caps, cap));
@@ -118,7 +122,7 @@ export class Recorder {
     return stages;
   }
 
-  private pathArg(n: Notification, spec: PathArg, int: (i: number) => number): Stage[] {
+  private pathArg(n: Notification, name: string, spec: PathArg, int: (i: number) => number): Stage[] {
     const raw = readString(n.pid, n.args[spec.path]!);
     if (raw === null) return [];
     const atFlags = spec.atFlags !== undefined ? int(spec.atFlags) : 0;
@@ -150,17 +154,21 @@ export class Recorder {
     if (this.recorded.has(key) && !this.chrooted) return [];
     if (access === "create" || access === "delete") return this.nameInDir(n.pid, path, access);
     const found = resolveInJail(n.pid, path, !nofollow, access === "exec" ? 4096 : 4);
-    const fixed = (p: string) => {
-      const place = placeOf(p, this.mounts);
-      return place.kind === "host" && !place.writable;
-    };
-    const done: Stage = () => void (found && fixed(path) && fixed(found.real) && this.recorded.add(key));
     // A path that does not exist was a probe (a search path, an optional file): under a
     // learned profile it does not exist either, so it needs nothing.
     if (!found) return [];
     // Opening a directory (not O_PATH, which only walks through it) is for reading its entries.
     if (access === "read" && found.kind === "dir" && spec.access !== "read" && !pathOnly) access = "list";
-    const stages: Stage[] = [recordPath(path, found, access), done];
+    const opened = (spec.access === "open" || spec.access === "openat2") && !pathOnly;
+    const need = !opened ? 0 : access === "write" ? PERM.W : access === "read" || access === "list" ? PERM.R : 0;
+    const caps = this.permissionCaps(n.pid, found, name === "truncate" || name === "truncate64" ? PERM.W : need, OWNER_CALLS.has(name));
+    const fixed = (p: string) => {
+      const place = placeOf(p, this.mounts);
+      return place.kind === "host" && !place.writable;
+    };
+    // (Files whose permissions made us look at the thread's ids are looked at every time.)
+    const done: Stage = () => void (caps.checked || (fixed(path) && fixed(found.real) && this.recorded.add(key)));
+    const stages: Stage[] = [recordPath(path, found, access), done, ...caps.stages];
     if (access === "exec") stages.push(...this.interpreters(n.pid, found, 0));
     return stages;
   }
@@ -176,12 +184,27 @@ export class Recorder {
     const parent = resolveInJail(tid, dir, true);
     if (!parent || parent.kind !== "dir" || base === "" || base === "." || base === "..") return [];
     const name = parent.real === "/" ? `/${base}` : `${parent.real}/${base}`;
-    return [(r) => {
+    return [...this.permissionCaps(tid, parent, PERM.W | PERM.X, false).stages, (r) => {
       const use = pathEntry(r, name, "other");
       if (!use) return;
       if (!use.access.includes(access)) use.access.push(access);
       if (dir !== parent.real) r.aliases[path] = name;
     }];
+  }
+
+  /**
+   * Capabilities the access needed because of the file's permissions (dac.ts): dac_override
+   * for `need` (rwx) beyond what the thread's ids allow, fowner for changing another's file.
+   * The thread's ids are read only when the mode does not already allow everyone.
+   */
+  private permissionCaps(tid: number, f: Resolved, need: number, owner: boolean): { stages: Stage[]; checked: boolean } {
+    const mode = f.mode & 0o777;
+    const byMode = need === 0 || openToAll(mode, need);
+    if (byMode && (!owner || f.uid === 0)) return { stages: [], checked: false };
+    const creds = credsOf(tid);
+    if (!creds) return { stages: [], checked: true };
+    const caps = [byMode ? null : dacNeeded(mode, f.uid, f.gid, need, creds), owner ? fownerNeeded(f.uid, creds) : null];
+    return { stages: caps.filter((c) => c !== null).map((c) => (r: Recording) => add(r.caps, c!)), checked: true };
   }
 
   /** The kernel loads a script's #! interpreter and an ELF's dynamic loader without a syscall. */

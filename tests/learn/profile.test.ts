@@ -12,6 +12,7 @@ import { openAccess } from "../../jail/learn/recorder.ts";
 import { interpreterOf } from "../../jail/learn/elf.ts";
 import { formatEndpoint, parseSockaddr } from "../../jail/learn/sockaddr.ts";
 import { learnFilterPlan, unobserved } from "../../jail/learn/filter.ts";
+import { dacNeeded, fownerNeeded, openToAll, PERM } from "../../jail/learn/dac.ts";
 import { expandGroup } from "../../sys/seccomp/groups.ts";
 import { fakeHost } from "../unit/fake-host.ts";
 
@@ -208,5 +209,27 @@ describe("decoders", () => {
     expect(parseSockaddr(un)).toEqual({ family: "unix", path: "/run/x.sock", abstract: false });
     expect(parseSockaddr(Buffer.from([1, 0, 0, 0x41, 0x0a]))).toEqual({ family: "unix", path: "A?", abstract: true });
     expect(parseSockaddr(Buffer.from([2, 0, 1]))).toEqual({ family: "other", number: 2 });
+  });
+});
+
+describe("permissions → capabilities", () => {
+  const root = { fsuid: 0, fsgid: 0, groups: [] };
+  const user = { fsuid: 1000, fsgid: 1000, groups: [50] };
+  test("root needs dac_override only where its ids would not do", () => {
+    expect(openToAll(0o644, PERM.R)).toBe(true);
+    expect(openToAll(0o640, PERM.R)).toBe(false);
+    expect(dacNeeded(0o600, 33, 33, PERM.R, root)).toBe("dac_override"); // www-data's private file
+    expect(dacNeeded(0o600, 0, 0, PERM.R, root)).toBeNull(); // its own
+    expect(dacNeeded(0o750, 33, 0, PERM.R | PERM.X, root)).toBeNull(); // through its group
+    expect(dacNeeded(0o755, 33, 33, PERM.W | PERM.X, root)).toBe("dac_override"); // create in another's dir
+  });
+  test("a non-root thread was refused while learning: nothing to add", () => {
+    expect(dacNeeded(0o600, 33, 33, PERM.R, user)).toBeNull();
+    expect(dacNeeded(0o640, 33, 50, PERM.R, user)).toBeNull();
+  });
+  test("changing another user's file is fowner, for root only", () => {
+    expect(fownerNeeded(33, root)).toBe("fowner");
+    expect(fownerNeeded(0, root)).toBeNull();
+    expect(fownerNeeded(33, user)).toBeNull();
   });
 });

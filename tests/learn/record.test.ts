@@ -71,6 +71,21 @@ test("id changes and chown: setuid, setgid, chown capabilities; nothing else kep
   expect(c.stderr).toContain("PermissionError");
 });
 
+test("root working on another user's private file: dac_override and fowner", () => {
+  const script = "import os; f = '/tmp/p'; open(f, 'w').write('x'); os.chown(f, 33, 33); os.chmod(f, 0o600); print(open(f).read())";
+  const { p, out } = learn([], [PY, "-c", script]);
+  expect(p.capabilities).toEqual(["chown", "dac_override", "fowner"]);
+  const e = jailx(["run", ...enforce(out), "--", PY, "-c", script]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe("x\n");
+  // Control: without dac_override the read is refused.
+  const less = out.replace(/\.toml$/, "-less.toml");
+  writeFileSync(less, readFileSync(out, "utf8").replace('"dac_override", ', ""));
+  const c = jailx(["run", ...enforce(less), "--", PY, "-c", script]);
+  expect(c.code).toBe(1);
+  expect(c.stderr).toContain("PermissionError");
+});
+
 test("a port below 1024 in a private network: net_bind_service, a loopback network, endpoints listed", () => {
   const script = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 80)); s.listen(); c = socket.create_connection(('127.0.0.1', 80)); print('ok')";
   const { p, out } = learn(["--net", "none"], [PY, "-c", script]);
