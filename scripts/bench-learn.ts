@@ -17,7 +17,9 @@ const JAILX = "./dist/jailx";
 const WORKLOADS: { name: string; argv: string[] }[] = [
   { name: "sh: cat a file, list a directory", argv: ["/bin/sh", "-c", "cat /etc/hostname >/dev/null; ls /usr/share >/dev/null"] },
   { name: "python3 start-up (import json)", argv: ["/usr/bin/python3", "-c", "import json"] },
-  { name: "20 000 stat() calls (all stopped)", argv: ["/usr/bin/python3", "-c", "import os\nfor _ in range(20000): os.stat('/')"] },
+  { name: "20 000 stat() of a system file (resolved once)", argv: ["/usr/bin/python3", "-c", "import os\nfor _ in range(20000): os.stat('/usr/bin')"] },
+  { name: "20 000 stat() in /tmp (resolved each time)", argv: ["/usr/bin/python3", "-c", "import os\nfor _ in range(20000): os.stat('/tmp')"] },
+  { name: "20 000 getcwd() (stopped, no path)", argv: ["/usr/bin/python3", "-c", "import os\nfor _ in range(20000): os.getcwd()"] },
   { name: "200 000 read+write (dd bs=64)", argv: ["/usr/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64", "count=100000", "status=none"] },
 ];
 

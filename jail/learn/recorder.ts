@@ -8,7 +8,8 @@ import { emptyRecording, type PathUse, type Recording } from "./recording.ts";
 import { parseSockaddr, formatEndpoint, type SockAddr } from "./sockaddr.ts";
 import { socketType } from "./sockets.ts";
 import { AF, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CAPABILITY_SYSCALLS, ID_SYSCALLS, O, PATH_SYSCALLS, SIGNAL_SYSCALLS, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Access, type PathArg } from "./syscalls.ts";
-import { absolutePath, readMem, readString, resolveInJail, type Resolved } from "./tracee.ts";
+import { closeSync } from "node:fs";
+import { absolutePath, openRoot, readMem, readString, resolveInJail, type Resolved } from "./tracee.ts";
 import { interpreterOf } from "./elf.ts";
 import { placeOf } from "./profile.ts";
 import { credsOf, dacNeeded, fownerNeeded, openToAll, PERM } from "./dac.ts";
@@ -153,7 +154,7 @@ export class Recorder {
     const key = `${spec.access}\0${access}\0${nofollow}\0${pathOnly}\0${path}`;
     if (this.recorded.has(key) && !this.chrooted) return [];
     if (access === "create" || access === "delete") return this.nameInDir(n.pid, path, access);
-    const found = resolveInJail(n.pid, path, !nofollow, access === "exec" ? 4096 : 4);
+    const found = this.resolve(n.pid, path, !nofollow, access === "exec" ? 4096 : 4);
     // A path that does not exist was a probe (a search path, an optional file): under a
     // learned profile it does not exist either, so it needs nothing.
     if (!found) return [];
@@ -181,7 +182,7 @@ export class Recorder {
     const i = path.lastIndexOf("/");
     const dir = path.slice(0, i) || "/";
     const base = path.slice(i + 1);
-    const parent = resolveInJail(tid, dir, true);
+    const parent = this.resolve(tid, dir, true);
     if (!parent || parent.kind !== "dir" || base === "" || base === "." || base === "..") return [];
     const name = parent.real === "/" ? `/${base}` : `${parent.real}/${base}`;
     return [...this.permissionCaps(tid, parent, PERM.W | PERM.X, false).stages, (r) => {
@@ -207,11 +208,33 @@ export class Recorder {
     return { stages: caps.filter((c) => c !== null).map((c) => (r: Recording) => add(r.caps, c!)), checked: true };
   }
 
+  /**
+   * Every thread of the jail has the jail's root (unshare and setns are refused, pivot_root
+   * too): one descriptor of it serves all, until a chroot is seen — then each thread's own.
+   */
+  private resolve(tid: number, path: string, follow: boolean, head = 4): Resolved | null {
+    if (this.chrooted) {
+      if (this.rootFd >= 0) closeSync(this.rootFd);
+      this.rootFd = -1;
+      return resolveInJail(tid, path, follow, head);
+    }
+    if (this.rootFd < 0) this.rootFd = openRoot(tid);
+    return this.rootFd < 0 ? null : resolveInJail(tid, path, follow, head, this.rootFd);
+  }
+
+  private rootFd = -1;
+
+  /** Let go of the jail's root (the session ends). */
+  close(): void {
+    if (this.rootFd >= 0) closeSync(this.rootFd);
+    this.rootFd = -1;
+  }
+
   /** The kernel loads a script's #! interpreter and an ELF's dynamic loader without a syscall. */
   private interpreters(tid: number, file: Resolved, depth: number): Stage[] {
     const interp = file.head ? interpreterOf(file.head) : null;
     if (!interp || depth > 4) return [];
-    const found = resolveInJail(tid, interp, true, 4096);
+    const found = this.resolve(tid, interp, true, 4096);
     if (!found) return [];
     return [recordPath(interp, found, "exec"), ...this.interpreters(tid, found, depth + 1)];
   }
@@ -225,7 +248,7 @@ export class Recorder {
       const path = absolutePath(n.pid, null, sa.path);
       if (path === null) return [];
       if (call === "bind") return this.nameInDir(n.pid, path, "create");
-      const found = resolveInJail(n.pid, path, true);
+      const found = this.resolve(n.pid, path, true);
       return found ? [recordPath(path, found, "read")] : [];
     }
     if (sa.family === "other") return [];

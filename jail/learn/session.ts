@@ -117,5 +117,6 @@ export class LearnSession implements Observer {
   close(): void {
     if (this.listenerFd >= 0) c.close(this.listenerFd);
     this.listenerFd = -1;
+    this.recorder.close();
   }
 }

@@ -10,78 +10,79 @@
 // never trusts what was recorded, it only allows less.
 import { closeSync, fstatSync, openSync, readSync, readlinkSync } from "node:fs";
 import { openInRoot } from "../../sys/mount.ts";
+import { errno, ptr, syscall } from "../../sys/ffi.ts";
+import { NR } from "../../sys/nr.ts";
 
 const O_RDONLY = 0, O_CLOEXEC = 0o2000000, O_PATH = 0o10000000, O_NOFOLLOW = process.arch === "arm64" ? 0o100000 : 0o400000;
 const O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000;
 const PATH_MAX = 4096;
 
-/** Bytes of the thread's memory at `addr` (fewer at the end of a mapping); null when unreadable. */
+/**
+ * Up to `len` bytes of the thread's memory at `addr`, fewer where a mapping ends; null when
+ * nothing is readable. One process_vm_readv with an iovec per page (a transfer stops at the
+ * first iovec it cannot complete); /proc/TID/mem where the kernel lacks it.
+ */
 export function readMem(tid: number, addr: bigint, len: number): Buffer | null {
   if (addr === 0n || len <= 0) return null;
+  const buf = Buffer.alloc(Math.min(len, PATH_MAX));
+  const got = crossMemory ? readVm(tid, addr, buf) : readProcMem(tid, addr, buf);
+  return got <= 0 ? null : buf.subarray(0, got);
+}
+
+let crossMemory = true;
+const local = new BigUint64Array(2);
+const remote = new BigUint64Array(6);
+
+function readVm(tid: number, addr: bigint, buf: Buffer): number {
+  local[0] = BigInt(ptr(buf));
+  local[1] = BigInt(buf.length);
+  let n = 0;
+  for (let off = 0; off < buf.length && n < 3; n++) {
+    const at = addr + BigInt(off);
+    const len = Math.min(buf.length - off, 4096 - Number(at % 4096n));
+    remote[n * 2] = at;
+    remote[n * 2 + 1] = BigInt(len);
+    off += len;
+  }
+  const r = Number(syscall(NR.process_vm_readv, tid, ptr(local), 1, ptr(remote), n, 0));
+  if (r < 0 && errno() === 38 /* ENOSYS */) {
+    crossMemory = false;
+    return readProcMem(tid, addr, buf);
+  }
+  return r;
+}
+
+function readProcMem(tid: number, addr: bigint, buf: Buffer): number {
   let fd: number;
   try {
     fd = openSync(`/proc/${tid}/mem`, O_RDONLY | O_CLOEXEC);
   } catch {
-    return null;
+    return -1;
   }
+  let got = 0;
   try {
-    const buf = Buffer.alloc(Math.min(len, PATH_MAX));
-    let got = 0;
     // Page by page: a read that starts in a mapped page and runs into an unmapped one fails.
     while (got < buf.length) {
       const pos = addr + BigInt(got);
-      const toPage = 4096 - Number(pos % 4096n);
-      const want = Math.min(buf.length - got, toPage);
-      let n: number;
-      try {
-        n = readSync(fd, buf, got, want, pos);
-      } catch {
-        break;
-      }
+      const want = Math.min(buf.length - got, 4096 - Number(pos % 4096n));
+      const n = readSync(fd, buf, got, want, pos);
       if (n <= 0) break;
       got += n;
     }
-    return got === 0 ? null : buf.subarray(0, got);
+  } catch {
+    /* the rest is unmapped */
   } finally {
     closeSync(fd);
   }
+  return got;
 }
 
 /** A NUL-terminated string of at most PATH_MAX bytes (a longer one is refused by the kernel anyway). */
 export function readString(tid: number, addr: bigint): string | null {
-  if (addr === 0n) return null;
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${tid}/mem`, O_RDONLY | O_CLOEXEC);
-  } catch {
-    return null;
-  }
-  try {
-    const out: Buffer[] = [];
-    let total = 0;
-    let pos = addr;
-    while (total < PATH_MAX) {
-      const chunk = Buffer.alloc(Math.min(PATH_MAX - total, 4096 - Number(pos % 4096n)));
-      let n: number;
-      try {
-        n = readSync(fd, chunk, 0, chunk.length, pos);
-      } catch {
-        return null;
-      }
-      if (n <= 0) return null;
-      const nul = chunk.subarray(0, n).indexOf(0);
-      if (nul >= 0) {
-        out.push(chunk.subarray(0, nul));
-        return Buffer.concat(out).toString("utf8");
-      }
-      out.push(chunk.subarray(0, n));
-      total += n;
-      pos += BigInt(n);
-    }
-    return null;
-  } finally {
-    closeSync(fd);
-  }
+  const b = readMem(tid, addr, PATH_MAX);
+  if (!b) return null;
+  const nul = b.indexOf(0);
+  return nul < 0 ? null : b.subarray(0, nul).toString("utf8");
 }
 
 /** A /proc link of the thread (cwd, fd/N, root) as a path inside the jail, or null. */
@@ -135,13 +136,9 @@ export interface Resolved {
  * magic links; null when it does not exist there. `follow` false: the last component is not
  * followed (lstat, unlink, rename…).
  */
-export function resolveInJail(tid: number, path: string, follow: boolean, headBytes = 4): Resolved | null {
-  let root: number;
-  try {
-    root = openSync(`/proc/${tid}/root`, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  } catch {
-    return null;
-  }
+export function resolveInJail(tid: number, path: string, follow: boolean, headBytes = 4, jailRoot?: number): Resolved | null {
+  const root = jailRoot ?? openRoot(tid);
+  if (root < 0) return null;
   let fd = -1;
   try {
     fd = openInRoot(root, path, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
@@ -156,7 +153,16 @@ export function resolveInJail(tid: number, path: string, follow: boolean, headBy
     return null;
   } finally {
     if (fd >= 0) closeSync(fd);
-    closeSync(root);
+    if (jailRoot === undefined) closeSync(root);
+  }
+}
+
+/** An O_PATH descriptor of the thread's root directory (as the jail sees "/"), or -1. */
+export function openRoot(tid: number): number {
+  try {
+    return openSync(`/proc/${tid}/root`, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } catch {
+    return -1;
   }
 }
 
