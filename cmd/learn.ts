@@ -81,6 +81,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
     if (!la.output) throw new UsageError("jailx learn needs -o FILE: where to write the profile");
     if (parsed.options["allow-new-privs"] === true)
       throw new UsageError("--allow-new-privs: learning needs no_new_privs (its filter is installed without privileges); remove it");
+    if (parsed.options["profile"] !== undefined)
+      throw new UsageError("--profile: learning runs in the jail the run options describe, not under a profile; to extend a profile, give it with --merge FILE");
     for (const m of la.merge) if (!existsSync(m)) throw new UsageError(`--merge ${m}: no such file; learn it first with -o ${m}`);
     const plan = buildPlan(parsed, realHost(), await seccompPlanBuilder(parsed.options));
     if (parsed.options["dry-run"] === true) {
@@ -103,6 +105,9 @@ export async function learnCommand(argv: string[]): Promise<number> {
       return EXIT.JAILX;
     }
     if (out.message) log.error(out.message);
+    // jailx's own error, or the program could not be started: there is nothing to learn from.
+    // (A message with these statuses is jailx's: the program's own exit carries none.)
+    if (out.message && [EXIT.JAILX, 126, 127].includes(out.status)) return out.status;
     const rec = session.recorder.rec;
     if (la.recording) writeFileSync(la.recording, JSON.stringify(rec, null, 2) + "\n");
     let profile = buildProfile(rec, {

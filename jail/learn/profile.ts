@@ -124,6 +124,12 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
   const writes = new Set<string>(), tmpfs = new Set<string>();
   const roBind = new Set<string>(), rwBind = new Set<string>();
   const userReads = new Map<string, { files: string[]; dirs: string[]; listed: string[] }>();
+  // A bind entry is split at its first ':'; the program names its files as it likes.
+  const unbindable: string[] = [];
+  const bindEntry = (set: Set<string>, src: string, dst: string) => {
+    if (src.includes(":") || dst.includes(":")) unbindable.push(dst);
+    else set.add(`${src}:${dst}`);
+  };
   const refused: string[] = [];
   let jailOnly = 0;
   for (const [path, use] of Object.entries(rec.paths)) {
@@ -142,7 +148,7 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
     if (wrote && place.writable) {
       const created = use.access.some((a) => a === "create" || a === "delete");
       const target = created ? parent(host) : host;
-      if (place.userSrc) rwBind.add(`${target}:${place.userDst}${target.slice(place.userSrc.length)}`);
+      if (place.userSrc) bindEntry(rwBind, target, `${place.userDst}${target.slice(place.userSrc.length)}`);
       else writes.add(target);
     }
     if (!use.access.some((a) => a === "read" || a === "list" || a === "exec")) continue;
@@ -169,9 +175,10 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
     const [src, dst] = key.split("\0") as [string, string];
     for (const p of collapsePaths(sets.files, sets.dirs, sets.listed)) {
       const jailPath = p.replace(/\/$/, "") || "/";
-      roBind.add(`${src}${jailPath.slice(dst.length)}:${jailPath}`);
+      bindEntry(roBind, `${src}${jailPath.slice(dst.length)}`, jailPath);
     }
   }
+  if (unbindable.length) note("read", `not expressible as SRC:DST (a ':' in the name), left out: ${unbindable.slice(0, 3).join(", ")}`);
   if (jailOnly) note("read", `${jailOnly} paths under /proc, /dev and /tmp are left out: every jail has its own`);
   if (refused.length)
     note("write", `writes the learning jail refused (read-only) stay refused, nothing needed: ${refused.slice(0, 3).join(", ")}${refused.length > 3 ? ", …" : ""}`);

@@ -147,6 +147,14 @@ describe("the learner is contained", () => {
     expect(merge.code).toBe(125);
     expect(merge.stderr).toContain("--merge");
     expect(jailx(["learn", "-o", `${dir}/x.toml`, "--allow-new-privs", "--", "true"]).code).toBe(125);
+    const prof = jailx(["learn", "-o", `${dir}/x.toml`, "--profile", "nginx", "--", "true"]);
+    expect(prof.code).toBe(125);
+    expect(prof.stderr).toContain("--merge");
+    // A program that cannot be started: its status, one line, and no profile.
+    const missing = jailx(["learn", "-o", `${dir}/x.toml`, "--", "/no/such/program"]);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(existsSync(`${dir}/x.toml`)).toBe(false);
   });
 });
 

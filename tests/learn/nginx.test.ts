@@ -3,7 +3,7 @@
 // then serving under the learned profile alone, and refusing another program.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { jailx, LiveJail } from "../helpers/jail.ts";
+import { cmdline, descendants, jailx, LiveJail, waitUntil } from "../helpers/jail.ts";
 import { enforce, parseProfileText, type ProfileData } from "./enforce.ts";
 
 const HAVE_NGINX = existsSync("/usr/sbin/nginx") && existsSync("/etc/nginx/sites-available/default");
@@ -39,12 +39,25 @@ async function get(deadline: number): Promise<Response> {
   }
 }
 
-/** Start nginx (foreground) through jailx ARGS, fetch the welcome page, stop it with SIGTERM. */
+const workers = (supervisor: number) => descendants(supervisor).filter((p) => cmdline(p)?.[0]?.startsWith("nginx: worker"));
+
+/**
+ * Start nginx (foreground) through jailx ARGS, fetch the welcome page, reload it with SIGHUP
+ * (wait until every worker is a new one), fetch again, stop it with SIGTERM.
+ */
 async function serve(args: string[]): Promise<{ status: number; body: string; code: number; stderr: string }> {
   const jail = new LiveJail([...args, "--", "nginx", "-g", "daemon off;"]);
   try {
     const r = await get(Date.now() + 30_000);
     const body = await r.text();
+    const before = workers(jail.pid);
+    expect(before.length).toBeGreaterThan(0);
+    jail.kill("SIGHUP");
+    await waitUntil(() => {
+      const now = workers(jail.pid);
+      return now.length > 0 && now.every((p) => !before.includes(p));
+    }, 20_000, "nginx's workers to be replaced after SIGHUP");
+    expect((await get(Date.now() + 10_000)).status).toBe(200);
     jail.kill("SIGTERM");
     const end = await jail.exit();
     return { status: r.status, body, code: end.code, stderr: end.stderr };
@@ -53,7 +66,7 @@ async function serve(args: string[]): Promise<{ status: number; body: string; co
   }
 }
 
-test.skipIf(!HAVE_NGINX)("nginx: learn, then serve under the profile alone; another program is refused", async () => {
+test.skipIf(!HAVE_NGINX)("nginx: learn (start, serve, reload, stop), then the same under the profile alone; another program is refused", async () => {
   const out = `${dir}/nginx.toml`;
   const learned = await serve(["learn", "-o", out, ...JAIL()]);
   expect(learned.status).toBe(200);

@@ -94,6 +94,13 @@ describe("profile from a recording", () => {
     expect(p.bind).toEqual(["/scratch/out:/data/out"]);
     expect(p.read).toEqual([]);
   });
+
+  test("a name with ':' cannot be a SRC:DST bind: left out, and the profile says so", () => {
+    const r = rec({ paths: { "/data/a:b": { access: ["read"], kind: "file" }, "/data/ok": { access: ["read"], kind: "file" } } });
+    const p = buildProfile(r, ctx(["--ro-bind", "/scratch:/data"]));
+    expect(p["ro-bind"]).toEqual(["/scratch/ok:/data/ok"]);
+    expect(p.notes.read!.join()).toContain("/data/a:b");
+  });
 });
 
 describe("network and capabilities", () => {
