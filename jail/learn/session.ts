@@ -98,7 +98,8 @@ export class LearnSession implements Observer {
     }
     // Read first, then check the thread is still stopped in this very syscall: only then does
     // what we read belong to it.
-    if (stillWaiting(fd, n.id)) for (const s of stages) s(this.recorder.rec);
+    // (Nothing read, nothing to check: a syscall already seen, without arguments of interest.)
+    if (stages.length > 0 && stillWaiting(fd, n.id)) for (const s of stages) s(this.recorder.rec);
     try {
       continueSyscall(fd, n.id);
     } catch (err) {
