@@ -116,6 +116,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
       net: plan.net,
       jailx: pkg.version,
       date: new Date().toISOString().slice(0, 10),
+      runOptions: parsed.options,
     });
     for (const m of merged) profile = mergeProfiles(m, profile);
     // Written whole or not at all: a reader never sees half a profile.

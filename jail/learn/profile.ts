@@ -26,6 +26,8 @@ export interface Profile {
   "ro-bind": string[];
   bind: string[];
   learned: { programs: string[]; date: string; jailx: string; runs: number };
+  /** run options of the learning run that decide how the program starts (CARRIED_OPTIONS) */
+  options: Record<string, string | boolean>;
   /** why-lines the writer puts above sections */
   notes: Record<string, string[]>;
 }
@@ -37,7 +39,16 @@ export interface LearnContext {
   net: "host" | "none";
   jailx: string;
   date: string;
+  /** the learning run's options (only CARRIED_OPTIONS go into the profile) */
+  runOptions?: Record<string, unknown>;
 }
+
+/**
+ * Run options that decide how the program starts rather than what it may reach: the profile
+ * keeps them, or the enforced run would differ from the learned one (as root instead of
+ * --user, a daemon's exit ending the jail without --forking, another working directory).
+ */
+export const CARRIED_OPTIONS = ["user", "forking", "pid-file", "chdir"];
 
 /** Directories never collapsed by counting (a listing of them still includes them whole). */
 const BROAD = new Set([
@@ -199,6 +210,10 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
     "ro-bind": [...roBind].sort(),
     bind: [...rwBind].sort(),
     learned: { programs: [...rec.programs], date: ctx.date, jailx: ctx.jailx, runs: rec.runs },
+    options: Object.fromEntries(CARRIED_OPTIONS.flatMap((k) => {
+      const v = ctx.runOptions?.[k];
+      return typeof v === "string" || typeof v === "boolean" ? [[k, v]] : [];
+    })),
     notes,
   };
 }

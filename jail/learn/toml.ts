@@ -1,6 +1,6 @@
 // A learned profile as TOML (written with a comment per section), read back for --merge.
 import { UsageError } from "../../sys/errors.ts";
-import { collapsePaths, type Network, type Profile } from "./profile.ts";
+import { CARRIED_OPTIONS, collapsePaths, type Network, type Profile } from "./profile.ts";
 import { expandProfileSyscalls, groupSyscalls } from "./syscall-groups.ts";
 
 /**
@@ -25,6 +25,12 @@ export function renderProfile(p: Profile): string {
   comment(`Learned by jailx learn from: ${p.learned.programs.join(" | ")}`,
     "Enforce with: jailx run --profile THIS-FILE -- PROGRAM ...   (extend with: jailx learn --merge THIS-FILE -o THIS-FILE ...)");
   out.push("");
+  const carried = Object.entries(p.options);
+  if (carried.length) {
+    comment("How the program was started while learning (run options; flags still override them).");
+    for (const [k, v] of carried) out.push(`${k} = ${typeof v === "boolean" ? String(v) : q(v)}`);
+    out.push("");
+  }
   comment("System calls: an allow-list (anything else fails with EPERM; --seccomp-log names it).",
     "@default, read/write/close/lseek (+v, p*64) and madvise are always listed: learning lets them through unobserved.");
   out.push(list("syscalls", p.syscalls, true), "");
@@ -86,6 +92,12 @@ export function parseProfile(text: string, file: string): Profile {
       jailx: typeof learned.jailx === "string" ? learned.jailx : "",
       runs: typeof learned.runs === "number" ? learned.runs : 1,
     },
+    options: Object.fromEntries(CARRIED_OPTIONS.flatMap((k) => {
+      const v = t[k];
+      if (v === undefined) return [];
+      if (typeof v !== "string" && typeof v !== "boolean") throw new UsageError(`--merge ${file}: '${k}' must be a string or true/false`);
+      return [[k, v]];
+    })),
     notes: {},
   };
 }
@@ -121,6 +133,8 @@ export function mergeProfiles(a: Profile, b: Profile): Profile {
       jailx: b.learned.jailx,
       runs: a.learned.runs + b.learned.runs,
     },
+    // The later run's way of starting wins (as a flag after a profile would).
+    options: { ...a.options, ...b.options },
     notes: { read: [...(a.notes.read ?? []), ...(b.notes.read ?? [])].slice(0, 1), write: [...(b.notes.write ?? [])] },
   };
 }

@@ -165,6 +165,17 @@ describe("TOML", () => {
     expect(m.learned.runs).toBe(2);
   });
 
+  test("how the program was started is kept (user, forking, pid-file, chdir), nothing else; the later run wins a merge", () => {
+    const p = buildProfile(rec({}), ctx([], { runOptions: { user: "www-data", forking: true, memory: "1g", bind: ["/x"] } }));
+    expect(p.options).toEqual({ user: "www-data", forking: true });
+    const text = renderProfile(p);
+    expect(text).toContain('user = "www-data"\nforking = true\n');
+    const back = parseProfile(text, "p.toml");
+    expect(back.options).toEqual({ user: "www-data", forking: true });
+    const later = buildProfile(rec({}), ctx([], { runOptions: { user: "nobody" } }));
+    expect(mergeProfiles(back, later).options).toEqual({ user: "nobody", forking: true });
+  });
+
   test("a bad --merge file is one clear error", () => {
     expect(() => parseProfile("read = 3", "p.toml")).toThrow("--merge p.toml: 'read' must be a list of strings");
     expect(() => parseProfile("network = 'wifi'", "p.toml")).toThrow("use none, loopback or host");

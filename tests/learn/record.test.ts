@@ -98,6 +98,15 @@ test("a port below 1024 in a private network: net_bind_service, a loopback netwo
   expect(e.stdout).toBe("ok\n");
 });
 
+test("learned as another user: the profile runs the program as that user", () => {
+  const { p, out } = learn(["--user", "65534"], ["/bin/sh", "-c", "id -u; cat /etc/hostname >/dev/null"]);
+  expect((p as unknown as { user: string }).user).toBe("65534");
+  expect(p.capabilities).toEqual([]);
+  const e = jailx(["run", ...enforce(out), "--", "/bin/sh", "-c", "id -u; cat /etc/hostname >/dev/null"]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe("65534\n");
+});
+
 test("no inet socket: network none; --as-pid-1 learns the same way", () => {
   const { p } = learn(["--as-pid-1"], ["/bin/sh", "-c", "cat /etc/hostname"]);
   expect(p.network).toBe("none");
