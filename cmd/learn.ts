@@ -58,7 +58,8 @@ export function learnHelp(): string {
     "  --recording FILE     also write the raw recording as JSON",
     "",
     "Run options are those of 'jailx run' (below); the learning jail is the jail they describe.",
-    "Exit status: the program's (the profile is written in any case), 125 for jailx's own errors.",
+    "Exit status: the program's (the profile is written unless the program could not be started:",
+    "126, 127), 125 for jailx's own errors.",
     "",
     ...runHelp().split("\n").slice(4),
   ].join("\n");
