@@ -190,6 +190,10 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
     }
   }
   if (unbindable.length) note("read", `not expressible as SRC:DST (a ':' in the name), left out: ${unbindable.slice(0, 3).join(", ")}`);
+  const read = collapsePaths(readFiles, readDirs, listed);
+  const bare = read.filter((r) => readDirs.has(r));
+  if (bare.length)
+    note("read", `directories only looked at (stat, O_PATH), without a trailing /: the directory itself, not its content (${bare.slice(0, 3).join(", ")}${bare.length > 3 ? ", …" : ""})`);
   if (jailOnly) note("read", `${jailOnly} paths under /proc, /dev and /tmp are left out: every jail has its own`);
   if (refused.length)
     note("write", `writes the learning jail refused (read-only) stay refused, nothing needed: ${refused.slice(0, 3).join(", ")}${refused.length > 3 ? ", …" : ""}`);
@@ -200,7 +204,7 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
   const caps = capabilitiesOf(rec, ctx.keptCaps);
   return {
     syscalls: groupSyscalls(rec.syscalls),
-    read: collapsePaths(readFiles, readDirs, listed),
+    read,
     write,
     exec: collapsePaths(execFiles, [], []),
     network,

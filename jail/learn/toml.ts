@@ -18,6 +18,21 @@ function list(key: string, items: readonly string[], perLine = false): string {
   return `${key} = [\n${items.map((i) => `  ${q(i)},`).join("\n")}\n]`;
 }
 
+/** Short words (syscall names) filled into lines of about 96 columns. */
+function wrapped(key: string, items: readonly string[]): string {
+  const lines: string[] = [];
+  let cur = "";
+  for (const w of items.map((i) => `${q(i)},`)) {
+    if (cur && cur.length + 1 + w.length > 94) {
+      lines.push(cur);
+      cur = "";
+    }
+    cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return `${key} = [\n${lines.map((l) => `  ${l}`).join("\n")}\n]`;
+}
+
 export function renderProfile(p: Profile): string {
   const out: string[] = [];
   const comment = (...lines: string[]) => out.push(...lines.map((l) => `# ${line(l)}`));
@@ -33,7 +48,7 @@ export function renderProfile(p: Profile): string {
   }
   comment("System calls: an allow-list (anything else fails with EPERM; --seccomp-log names it).",
     "@default, read/write/close/lseek (+v, p*64) and madvise are always listed: learning lets them through unobserved.");
-  out.push(list("syscalls", p.syscalls, true), "");
+  out.push(wrapped("syscalls", p.syscalls), "");
   comment("Files read (a trailing / means the directory and everything below it).");
   notes("read");
   out.push(list("read", p.read, true), "");

@@ -58,6 +58,9 @@ describe("collapsing", () => {
   test("a listed directory is read whole (even a broad one); a directory only looked at goes when something beneath is kept", () => {
     expect(collapsePaths(["/usr/share/x/y"], ["/usr/share", "/opt/app"], ["/usr/share"])).toEqual(["/opt/app", "/usr/share/"]);
     expect(collapsePaths(["/etc/app/conf"], ["/etc/app", "/etc"], [])).toEqual(["/etc/app/conf"]);
+    const p = buildProfile(rec({ paths: { "/usr/local": { access: ["read"], kind: "dir" } } }), ctx());
+    expect(p.read).toEqual(["/usr/local"]);
+    expect(p.notes.read!.join()).toContain("the directory itself, not its content (/usr/local)");
   });
 });
 
