@@ -113,3 +113,48 @@ test("no inet socket: network none; --as-pid-1 learns the same way", () => {
   expect(p.read).toContain("/etc/hostname");
   expect(p.exec).toContain("/usr/bin/cat");
 });
+
+// The i386 entry point (int 0x80) from a 64-bit program: a path only it names, with the ABI
+// opened for the learning run (the default jail refuses it). Needs gcc and i386 emulation.
+const I386_SRC = `#include <stdio.h>
+static const char path[] = "/etc/hostname"; /* non-PIE: a 32-bit address */
+int main(void) {
+  long r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(33 /* i386 access */), "b"(path), "c"(4 /* R_OK */) : "memory");
+  printf("%ld\\n", r);
+  return 0;
+}
+`;
+
+// Probed when the file loads (skipIf needs the answer then): its own scratch directory.
+const i386Scratch = mkdtempSync("/tmp/jx-learn-i386-");
+afterAll(() => rmSync(i386Scratch, { recursive: true, force: true }));
+
+function i386Probe(): string | null {
+  const d = i386Scratch;
+  chmodSync(d, 0o755);
+  writeFileSync(`${d}/p.c`, I386_SRC);
+  const cc = Bun.spawnSync(["gcc", "-O1", "-no-pie", "-o", `${d}/p`, `${d}/p.c`], { stdout: "ignore", stderr: "pipe" });
+  if (cc.exitCode !== 0) return null;
+  const run = Bun.spawnSync([`${d}/p`], { stdout: "pipe", stderr: "ignore" });
+  return run.exitCode === 0 && run.stdout.toString() === "0\n" ? d : null;
+}
+
+const i386Dir = Bun.which("gcc") ? i386Probe() : null;
+if (!i386Dir) console.warn("SKIP i386 learning test: no gcc, or no i386 emulation (int 0x80) on this kernel");
+
+test.skipIf(!i386Dir)("the i386 ABI: its calls and paths are recorded per ABI, and the profile opens it", () => {
+  const { p, out } = learn(["--seccomp-allow", "@abi-i386", "--ro-bind", `${i386Dir}:/t`], ["/t/p"]);
+  expect(p.syscalls).toContain("@abi-i386");
+  expect(p.read).toContain("/etc/hostname"); // named only through int 0x80
+  const rec = jailx(["learn", "-o", `${out}.2`, "--recording", `${out}.json`, "--seccomp-allow", "@abi-i386", "--ro-bind", `${i386Dir}:/t`, "--", "/t/p"]);
+  expect(rec.code).toBe(0);
+  expect(JSON.parse(readFileSync(`${out}.json`, "utf8")).syscalls.i386).toEqual(["access"]);
+  const e = jailx(["run", ...enforce(out), "--", "/t/p"]);
+  expect(e.stderr).toBe("");
+  expect(e.stdout).toBe("0\n");
+  // Control: without the ABI in the profile, int 0x80 gets the default jail's answer (ENOSYS).
+  const closed = out.replace(/\.toml$/, "-no-i386.toml");
+  writeFileSync(closed, readFileSync(out, "utf8").replace('"@abi-i386", ', ""));
+  expect(jailx(["run", "--profile", closed, "--", "/t/p"]).stdout).not.toBe("0\n");
+});
