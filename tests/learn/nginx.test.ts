@@ -45,8 +45,8 @@ const workers = (supervisor: number) => descendants(supervisor).filter((p) => cm
  * Start nginx (foreground) through jailx ARGS, fetch the welcome page, reload it with SIGHUP
  * (wait until every worker is a new one), fetch again, stop it with SIGTERM.
  */
-async function serve(args: string[]): Promise<{ status: number; body: string; code: number; stderr: string }> {
-  const jail = new LiveJail([...args, "--", "nginx", "-g", "daemon off;"]);
+async function serve(args: string[], command = ["nginx", "-g", "daemon off;"]): Promise<{ status: number; body: string; code: number; stderr: string }> {
+  const jail = new LiveJail([...args, "--", ...command]);
   try {
     const r = await get(Date.now() + 30_000);
     const body = await r.text();
@@ -99,4 +99,19 @@ test.skipIf(!HAVE_NGINX)("nginx: learn (start, serve, reload, stop), then the sa
   const peek = jailx(["run", ...enforce(out), "--", "nginx", "-g", "daemon off;", "-c", "/etc/os-release"]);
   expect(peek.code).not.toBe(0);
   expect(peek.stderr).toContain("No such file or directory");
+}, 90_000);
+
+test.skipIf(!HAVE_NGINX)("nginx as a daemon (no -g): learned with --forking, the profile keeps it, and the daemon serves under it", async () => {
+  const out = `${dir}/nginx-forking.toml`;
+  const learned = await serve(["learn", "-o", out, "--forking", ...JAIL()], ["nginx"]);
+  expect(learned.status).toBe(200);
+  expect(learned.code).toBe(0);
+  const text = readFileSync(out, "utf8");
+  expect(text).toContain("\nforking = true\n");
+  const p = parseProfileText(text);
+  expect(p.syscalls).toContain("setsid"); // daemonizing
+  const enforced = await serve(["run", ...enforce(out)], ["nginx"]);
+  expect(enforced.stderr).toBe("");
+  expect(enforced.status).toBe(200);
+  expect(enforced.code).toBe(0);
 }, 90_000);
