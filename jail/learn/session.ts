@@ -8,7 +8,8 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { c } from "../../sys/ffi.ts";
 import * as proc from "../../sys/proc.ts";
-import { continueSyscall, pidfdGetfd, pidfdOpen, receive, stillWaiting, type Notification } from "../../sys/seccomp/notify.ts";
+import { continueSyscall, receive, stillWaiting, type Notification } from "../../sys/seccomp/notify.ts";
+import { openPidfd, pidfdGetfd } from "../../sys/pidfd.ts";
 import type { FromChild } from "../protocol.ts";
 import type { Observer } from "../supervisor.ts";
 import { compileLearnFilter } from "./filter.ts";
@@ -53,11 +54,13 @@ export class LearnSession implements Observer {
       if (kids.length !== 1) throw new Error(`jailx's init has ${kids.length} children, expected the program's process only`);
       pid = Number(kids[0]);
     }
-    const pidfd = pidfdOpen(pid);
+    const pidfd = openPidfd(pid);
+    if (typeof pidfd === "string") throw new Error(`pidfd_open ${pid}: ${pidfd}`);
     try {
       const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]?.trim().split(/\s+/).pop();
       if (Number(nspid) !== msg.pid) throw new Error(`pid ${pid} is ${nspid} inside the jail, not ${msg.pid}`);
       const fd = pidfdGetfd(pidfd, msg.fd);
+      if (typeof fd === "string") throw new Error(`pidfd_getfd (fd ${msg.fd}): ${fd}`);
       if (readlinkSync(`/proc/self/fd/${fd}`) !== "anon_inode:seccomp notify") {
         c.close(fd);
         throw new Error(`descriptor ${msg.fd} of the program's process is not a seccomp listener`);

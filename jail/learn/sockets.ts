@@ -2,18 +2,18 @@
 // (pidfd_getfd + getsockopt SO_TYPE), not from what the program said earlier.
 import { c, ptr, syscall } from "../../sys/ffi.ts";
 import { NR } from "../../sys/nr.ts";
-import { pidfdOfThread } from "../../sys/seccomp/notify.ts";
+import { openThreadPidfd, pidfdGetfd } from "../../sys/pidfd.ts";
 
 const SOL_SOCKET = 1, SO_TYPE = 3;
 
 /** SOCK_STREAM (1), SOCK_DGRAM (2), SOCK_RAW (3)…, or null when it cannot be known. */
 export function socketType(tid: number, fd: number): number | null {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) return null;
-  const pidfd = pidfdOfThread(tid);
-  if (pidfd < 0) return null;
+  const pidfd = openThreadPidfd(tid);
+  if (typeof pidfd === "string") return null;
   try {
-    const dup = Number(syscall(NR.pidfd_getfd, pidfd, fd, 0));
-    if (dup < 0) return null;
+    const dup = pidfdGetfd(pidfd, fd);
+    if (typeof dup === "string") return null;
     try {
       const val = new Int32Array(1);
       const len = new Int32Array([4]);

@@ -5,7 +5,7 @@
 //
 // Everything a notification carries, and everything read from the notifying process's memory,
 // comes from the jailed side: callers treat it as hostile input (bounded reads, ids re-validated).
-import { c, check, errno, ptr, syscall } from "../ffi.ts";
+import { c, errno, ptr, syscall } from "../ffi.ts";
 import { errnoName } from "../errno.ts";
 import { SysError } from "../errors.ts";
 import { NR } from "../nr.ts";
@@ -95,22 +95,4 @@ const idBuf = new BigUint64Array(1);
 export function stillWaiting(listener: number, id: bigint): boolean {
   idBuf[0] = id;
   return c.ioctl(listener, NOTIF_ID_VALID, ptr(idBuf)) === 0;
-}
-
-export function pidfdOpen(pid: number): number {
-  return Number(check(syscall(NR.pidfd_open, pid, 0), "pidfd_open", { path: String(pid) }));
-}
-
-/** A duplicate of another process's descriptor (needs ptrace access to it). */
-export function pidfdGetfd(pidfd: number, fd: number): number {
-  return Number(check(syscall(NR.pidfd_getfd, pidfd, fd, 0), "pidfd_getfd", { flags: `fd ${fd}` }));
-}
-
-const PIDFD_THREAD = 0o200; // O_EXCL (kernel ≥ 6.9): a pidfd for a thread, not only a leader
-
-/** A pidfd for a thread id (a leader or not); -1 when the thread is gone. */
-export function pidfdOfThread(tid: number): number {
-  let r = Number(syscall(NR.pidfd_open, tid, PIDFD_THREAD));
-  if (r < 0 && errno() === 22) r = Number(syscall(NR.pidfd_open, tid, 0));
-  return r < 0 ? -1 : r;
 }
