@@ -13,12 +13,15 @@ import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed
 const argv = process.argv.slice(2);
 // `inspect` writes to fd 1 itself (building process.stdout costs 15–25 ms) and ends quietly on
 // EPIPE there; `run` listens only when it prints (--help, --dry-run), not on its hot path.
-if (argv[0] !== "inspect" && argv[0] !== "run") endQuietlyOnClosedPipe();
+if (argv[0] !== "inspect" && argv[0] !== "run" && argv[0] !== "learn") endQuietlyOnClosedPipe();
 
 try {
   if (argv[0] === "run") {
     const { runCommand } = await import("./run.ts");
     process.exitCode = await runCommand(argv.slice(1));
+  } else if (argv[0] === "learn") {
+    const { learnCommand } = await import("./learn.ts");
+    process.exitCode = await learnCommand(argv.slice(1));
   } else {
     // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
     // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).

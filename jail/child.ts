@@ -241,7 +241,7 @@ export function execProgram(plan: Plan, k: Kernel): ExecFailure {
 }
 
 /** Everything in the program's process from fds to execve. */
-export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): ExecFailure {
+export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer): ExecFailure {
   // Only 0, 1, 2, --pass-fd and our message socket (close-on-exec) survive.
   k.closeFdsExcept([...plan.passFds, sock]);
   for (const fd of plan.passFds) if (fd > 2) k.setCloexec(fd, false);
@@ -264,6 +264,8 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   if (plan.landlock && !k.landlockScope()) traceStep(plan, "program: no Landlock scoping on this kernel");
   k.resetSignalsForExec();
   if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);
+  // jailx learn: after the jail's own filter, so that filter still refuses what it refuses.
+  if (learn) k.installLearnFilter(learn, sock);
   traceStep(plan, "program: execve");
   return execProgram(plan, k);
 }

@@ -31,10 +31,10 @@ export function execFailure(plan: Plan, f: ExecFailure): { message: string; exit
 }
 
 /** In the program's process: set up and execve; on failure report and exit 126/127. */
-export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): never {
+export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer): never {
   let failure: { message: string; exit: number };
   try {
-    failure = execFailure(plan, becomeProgram(plan, k, sock, seccomp));
+    failure = execFailure(plan, becomeProgram(plan, k, sock, seccomp, learn));
   } catch (err) {
     failure = { message: err instanceof Error ? err.message : String(err), exit: 125 };
   }
@@ -43,7 +43,7 @@ export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffe
 }
 
 /** PID 1 of the jail when the program is not PID 1 itself. Never returns. */
-export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null): never {
+export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer): never {
   // Signals stay blocked (inherited from the supervisor) until the program resets them just
   // before execve, so none is lost between fork and signalfd.
   // The program may run as the same user: init is non-dumpable from before the fork, so the
@@ -59,7 +59,7 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
     proc.closeFd(release);
     proc.waitForEof(held);
     proc.closeFd(held);
-    execOrReport(plan, k, sock, seccomp);
+    execOrReport(plan, k, sock, seccomp, learn);
   }
   proc.closeFd(held);
 

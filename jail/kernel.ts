@@ -12,6 +12,7 @@ import { loopbackUp } from "../sys/net.ts";
 import { restrictScopes, SCOPE } from "../sys/landlock.ts";
 import { c, check, cstr, ptr } from "../sys/ffi.ts";
 import { installSeccompFilter } from "../sys/seccomp/install.ts";
+import { installLearnFilter } from "./learn/attach.ts";
 
 export const realKernel = {
   // mounts
@@ -45,6 +46,7 @@ export const realKernel = {
   setNoNewPrivs: caps.setNoNewPrivs,
   landlockScope: () => restrictScopes(SCOPE.ABSTRACT_UNIX_SOCKET | SCOPE.SIGNAL),
   installSeccomp: (prog: Buffer, log: boolean) => installSeccompFilter(prog, { log }),
+  installLearnFilter,
   // process
   setRlimit: (name: string, soft: bigint, hard?: bigint) => setRlimit({ name, resource: RLIMITS[name]!, soft, hard }),
   setParentDeathSignal: proc.setParentDeathSignal,

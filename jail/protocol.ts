@@ -10,7 +10,9 @@ export type FromChild =
   /** a setup step or the exec failed; the child exits with `exit` */
   | { t: "error"; step: string; message: string; exit: number }
   /** the program ended (sent by jailx's init, which then exits) */
-  | { t: "exit"; code?: number; signal?: number };
+  | { t: "exit"; code?: number; signal?: number }
+  /** jailx learn: the program's process installed the learning filter; its listener is `fd` there */
+  | { t: "listener"; fd: number; pid: number };
 
 const AF_UNIX = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0o2000000;
 
@@ -58,6 +60,8 @@ export function asFromChild(m: unknown): FromChild | null {
   const int = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 256;
   if (r.t === "error" && typeof r.step === "string" && typeof r.message === "string" && int(r.exit))
     return { t: "error", step: clean(r.step), message: clean(r.message), exit: r.exit as number };
+  if (r.t === "listener" && typeof r.fd === "string" && /^\d{1,10}$/.test(r.fd) && Number.isInteger(r.pid) && (r.pid as number) > 0)
+    return { t: "listener", fd: Number(r.fd), pid: r.pid as number };
   if (r.t === "exit" && (int(r.code) || int(r.signal)))
     return int(r.code) ? { t: "exit", code: r.code as number } : { t: "exit", signal: r.signal as number };
   return null;

@@ -41,7 +41,7 @@ export function cloneFlags(plan: Plan): number {
 }
 
 /** Runs in the cloned process; never returns. */
-function jailMain(plan: Plan, sock: number, seccomp: Buffer | null): never {
+function jailMain(plan: Plan, sock: number, seccomp: Buffer | null, learn?: Buffer): never {
   let step = "wait for the supervisor";
   try {
     proc.setParentDeathSignal(SIG.KILL);
@@ -56,8 +56,8 @@ function jailMain(plan: Plan, sock: number, seccomp: Buffer | null): never {
     });
     step = "start the program";
     traceStep(plan, "jail: start the program");
-    if (plan.asPid1) execOrReport(plan, realKernel, sock, seccomp);
-    runInit(plan, realKernel, sock, seccomp);
+    if (plan.asPid1) execOrReport(plan, realKernel, sock, seccomp, learn);
+    runInit(plan, realKernel, sock, seccomp, learn);
   } catch (err) {
     send(sock, { t: "error", step, message: err instanceof Error ? err.message : String(err), exit: EXIT.JAILX });
     proc.exitNow(EXIT.JAILX);
@@ -94,6 +94,21 @@ export interface Prepared {
   seccomp: Buffer | null;
   /** the cgroup library, loaded only when the plan has limits */
   cgroups: typeof import("../sys/cgroup/index.ts") | null;
+  /** jailx learn: what watches the program (jail/learn/session.ts) */
+  observer?: Observer;
+}
+
+/**
+ * Something that watches the jail from the supervisor's loop (jailx learn). `filter` is built
+ * once the message socket's number is known; the program's process installs it last.
+ */
+export interface Observer {
+  filter(childSock: number): Buffer;
+  /** the jail announced a listener; `jailPid` is the host pid of the jail's first process */
+  listener(msg: FromChild & { t: "listener" }, jailPid: number, asPid1: boolean): void;
+  /** descriptors to poll besides the supervisor's own */
+  fds(): number[];
+  ready(fd: number, revents: number): void;
 }
 
 export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
@@ -120,7 +135,7 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
     }
   }
   try {
-    return superviseJail(plan, seccomp, cgroup, logStep);
+    return superviseJail(plan, seccomp, cgroup, logStep, prepared.observer);
   } finally {
     if (cgroup) {
       logStep("remove the jail cgroup");
@@ -131,8 +146,9 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
   }
 }
 
-function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger): Outcome {
+function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer): Outcome {
   const [sock, childSock] = channel();
+  const learn = observer?.filter(childSock);
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either.
   proc.blockSignals([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
@@ -143,7 +159,7 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   if (pid === 0) {
     proc.closeFd(sock);
     proc.closeFd(sigfd);
-    jailMain(plan, childSock, seccomp);
+    jailMain(plan, childSock, seccomp, learn);
   }
   proc.closeFd(childSock);
   // With --as-pid-1 nothing of jailx stays inside to end the jail when we die (a cgroup
@@ -151,13 +167,13 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   let killGuard: Guard | null = null;
   try {
     if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
-    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep);
+    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep, observer);
   } finally {
     killGuard?.stop();
   }
 }
 
-function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger): Outcome {
+function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer): Outcome {
   let error: FromChild & { t: "error" } | null = null;
   let ended: FromChild & { t: "exit" } | null = null;
   let waited: proc.WaitResult | null = null;
@@ -191,7 +207,8 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
   while (!waited) {
     const now = Date.now();
     const next = killAt ?? deadline;
-    const ready = proc.pollFds(sockOpen ? [sigfd, sock] : [sigfd], next === null ? -1 : Math.max(0, next - now));
+    const extra = observer?.fds() ?? [];
+    const ready = proc.pollFds([sigfd, sockOpen ? sock : -1, ...extra], next === null ? -1 : Math.max(0, next - now));
     if (ready === null) {
       if (killAt === null) {
         timedOut = true;
@@ -209,7 +226,9 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
       const msg = asFromChild(raw);
       if (msg?.t === "error") error ??= msg;
       if (msg?.t === "exit") ended = msg;
+      if (msg?.t === "listener") observer?.listener(msg, pid, plan.asPid1);
     }
+    extra.forEach((fd, i) => ready[2 + i] && observer!.ready(fd, ready[2 + i]!));
     if (ready[0]! & proc.POLLIN) {
       const info = proc.readSignal(sigfd);
       if (!info) continue;

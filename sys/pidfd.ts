@@ -1,13 +1,16 @@
 // Process file descriptors (pidfd_open(2), pidfd_send_signal(2)): a pidfd names one process, not
 // a number, so a signal through it can never reach a process that later got the same pid, and
 // "is it still alive" asks about that one process. One helper for inspect's pinning, the cgroup
-// killer and the supervisor's kill guard.
+// killer, the supervisor's kill guard and jailx learn (pidfd_getfd).
 import { c, errno } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { NR } from "./nr.ts";
 
 const PIDFD_OPEN = BigInt(NR.pidfd_open);
 const PIDFD_SEND_SIGNAL = BigInt(NR.pidfd_send_signal);
+const PIDFD_GETFD = BigInt(NR.pidfd_getfd);
+/** O_EXCL as a pidfd_open flag (kernel ≥ 6.9): a pidfd for any thread, not only a leader. */
+const PIDFD_THREAD = 0o200n;
 
 /**
  * Opens a pidfd for `pid`; on failure returns the errno name (ESRCH: no such process, EINVAL: a
@@ -32,4 +35,17 @@ export function pidfdAlive(fd: number): boolean {
 
 export function closePidfd(fd: number): void {
   c.close(fd);
+}
+
+/** A pidfd for a thread id (any thread where the kernel has PIDFD_THREAD, else a leader only). */
+export function openThreadPidfd(tid: number): number | string {
+  const fd = Number(c.syscall(PIDFD_OPEN, BigInt(tid), PIDFD_THREAD, 0n, 0n, 0n, 0n));
+  if (fd < 0 && errno() === 22 /* EINVAL: no PIDFD_THREAD */) return openPidfd(tid);
+  return fd < 0 ? errnoName(errno()) : fd;
+}
+
+/** A duplicate of descriptor `fd` of the pidfd's process (needs ptrace access); the fd or the errno name. */
+export function pidfdGetfd(pidfd: number, fd: number): number | string {
+  const r = Number(c.syscall(PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n, 0n, 0n, 0n));
+  return r < 0 ? errnoName(errno()) : r;
 }

@@ -78,7 +78,7 @@ function reexecSingleThreaded(): void {
  * used ~35% less CPU on a 600-process host (docs/BENCHMARKS.md), the re-execution included.
  */
 function wantsSingleThreaded(argv: readonly string[]): boolean {
-  return argv[2] === "run" || (argv[2] === "inspect" && argv.includes("--all"));
+  return argv[2] === "run" || argv[2] === "learn" || (argv[2] === "inspect" && argv.includes("--all"));
 }
 
 if (wantsSingleThreaded(process.argv) && !isSingleThreadedBun()) reexecSingleThreaded();

@@ -44,6 +44,8 @@ export function actionToRet(a: Action): number {
     case "log": return RET.LOG;
     case "kill": return RET.KILL_PROCESS;
     case "trap": return RET.TRAP;
+    // Only jailx learn's own filter uses it (jail/learn/filter.ts); users cannot write it.
+    case "notify": return RET.USER_NOTIF;
   }
   const m = /^errno:(\d+)$/.exec(a);
   if (!m) throw new Error(`seccomp: not a canonical action: ${a}`);

@@ -61,6 +61,8 @@ const TEXT_BLOCKS: Record<string, string> = {
   "docs/CGROUPS.md: jailx: --memory: cgroup /user.slice/… (v2) is not delegated to uid 1000 (not writable)": "sample output (rootless; tested in tests/cli/cgroup-refusal.test.ts)",
   "docs/CGROUPS.md: jailx: 9.7 ms: the default --pids 2048 is not applied (cgroup / (v1 pids) is not delegated to uid 1000 (not writable)); --pids unlimited removes it": "sample output (--verbose, rootless without delegation; tested in tests/cgroup/run-limits.test.ts)",
   "docs/PROFILES.md: # jailx run -- nginx": "sample output (the profile note; tested in tests/run/profiles.test.ts)",
+  "docs/LEARN.md: jailx learn -o FILE [--merge FILE]… [--notify-all] [--recording FILE.json] [run options] -- PROGRAM ARGS…": "synopsis: its options are checked against --help below",
+  "docs/LEARN.md: cp -rL /etc/nginx /srv/nginx-conf      # the stock configuration, moved to a free port": "a walk-through with a server that runs until stopped (tests/learn/nginx.test.ts does these steps)",
   "docs/INSPECT.md: jailx inspect PID | self        [--json] [--threshold N] [--expect FILE.toml] [--verbose]": "synopsis: its options are checked against --help below",
   "docs/SECCOMP.md: jailx seccomp show [policy flags] [--caps a,b] [--arch A] [--all] [--numbers] [--bpf] [--plan] [--output FILE]": "synopsis: its options are checked against --help below",
   "docs/SECCOMP.md: ld arch ; jeq AUDIT_ARCH_X86_64 → native ; jeq AUDIT_ARCH_I386 → i386 ; ret KILL": "a sketch of the filter's layout (the disassembly is tested in tests/seccomp)",
@@ -75,6 +77,7 @@ const SKIP: Record<string, string> = {
   "npm ci && npm test": "this is the suite itself (it would run this test again)",
   "jailx run -- nginx": "serves port 80 until stopped: tests/run/profiles-nginx.test.ts runs exactly this (page, HUP, TERM, nothing left)",
   "jailx run --profile ./server.toml -- server": "a placeholder profile and program: tests/run/profiles.test.ts runs profile files",
+  "jailx learn -o server.toml -- server": "a placeholder program: tests/learn/learn.test.ts learns real ones (sh, python3, nginx)",
 };
 /** Placeholders in examples, replaced visibly: `jailx inspect 1234` needs a live process. */
 const PLACEHOLDERS: Record<string, (pid: number) => string> = {
