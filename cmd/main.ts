@@ -18,6 +18,10 @@ const root = defineCommand({
     run: defineCommand({ meta: { name: "run", description: "run a program in a jail (see 'jailx run --help')" } }),
     inspect: () => import("./inspect.ts").then((m) => m.default as CommandDef),
     seccomp: () => import("./seccomp.ts").then((m) => m.default as CommandDef),
+    ps: () => import("./ps.ts").then((m) => m.default as CommandDef),
+    stop: () => import("./stop.ts").then((m) => m.default as CommandDef),
+    kill: () => import("./kill.ts").then((m) => m.default as CommandDef),
+    logs: () => import("./logs.ts").then((m) => m.default as CommandDef),
   },
 });
 
@@ -41,7 +45,7 @@ export async function main(argv: string[]): Promise<void> {
   const subs = root.subCommands as Record<string, () => Promise<CommandDef>>;
   const load = subs[argv[0]!];
   if (!load || argv[0]!.startsWith("-")) {
-    log.error(`unknown command '${argv[0]}': use run, inspect or seccomp (see 'jailx --help')`);
+    log.error(`unknown command '${argv[0]}': use run, ps, exec, stop, kill, logs, unit, inspect or seccomp (see 'jailx --help')`);
     process.exitCode = EXIT.JAILX;
     return;
   }

@@ -29,8 +29,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
-    const out = supervise(plan, { seccomp, cgroups }, step);
+    // Named or detached jails are registered in the state directory (jail/named.ts).
+    const named = parsed.options["name"] !== undefined || parsed.options["detach"] === true;
+    const out: { status: number; message?: string; stdout?: string } = named
+      ? (await import("../jail/named.ts")).superviseNamed(plan, { seccomp, cgroups }, parsed.options, step)
+      : supervise(plan, { seccomp, cgroups }, step);
     if (out.message) log.error(out.message);
+    if (out.stdout) writeSync(1, out.stdout);
     return out.status;
   } catch (err) {
     reportError(err, verbose);

@@ -21,6 +21,9 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // General
   { name: "dry-run", type: "bool", group: "General", help: "print the validated plan as JSON and exit" },
   { name: "verbose", type: "bool", group: "General", help: "log each setup step; show stack traces" },
+  // Management (jail/state.ts): named jails can be listed, joined and stopped
+  { name: "name", type: "string", value: "NAME", group: "Management", default: "none (a generated jx-XXXXXX with --detach)", help: "name the jail (unique per user) for 'jailx ps|exec|stop|kill|logs'" },
+  { name: "detach", type: "bool", group: "Management", help: "-d: run in the background once the program has started; print its name; output goes to a log ('jailx logs NAME', 1 MiB per file, one rotated file kept)" },
   // Namespaces
   { name: "userns", type: "bool", group: "Namespaces", default: "on for non-root, off for root", help: "run in a new user namespace (root: maps a range of host ids, see --userns-map)" },
   { name: "userns-map", type: "string", value: "HOSTID[:COUNT]", group: "Namespaces", default: "root's /etc/subuid range, else 1000000000:65536", help: "root with --userns: ids 0..COUNT-1 inside map to HOSTID.. outside" },
@@ -95,6 +98,10 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
     }
     if (arg === "-h" || arg === "--help") {
       help = true;
+      continue;
+    }
+    if (arg === "-d") {
+      options["detach"] = true;
       continue;
     }
     if (!arg.startsWith("--")) {

@@ -7,6 +7,8 @@ export type ToChild = { t: "go" };
 export type FromChild =
   /** a setup step or the exec failed; the child exits with `exit` */
   | { t: "error"; step: string; message: string; exit: number }
+  /** the program has been executed (sent by jailx's init; used by `run -d` and the state record) */
+  | { t: "started" }
   /** the program ended (sent by jailx's init, which then exits) */
   | { t: "exit"; code?: number; signal?: number };
 
@@ -49,6 +51,7 @@ export function asFromChild(m: unknown): FromChild | null {
   const int = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 256;
   if (r.t === "error" && typeof r.step === "string" && typeof r.message === "string" && int(r.exit))
     return { t: "error", step: clean(r.step), message: clean(r.message), exit: r.exit as number };
+  if (r.t === "started") return { t: "started" };
   if (r.t === "exit" && (int(r.code) || int(r.signal)))
     return int(r.code) ? { t: "exit", code: r.code as number } : { t: "exit", signal: r.signal as number };
   return null;
