@@ -13,6 +13,10 @@ const argv = process.argv.slice(2);
 if (argv[0] === "run") {
   const { runCommand } = await import("./run.ts");
   process.exitCode = await runCommand(argv.slice(1));
+} else if (argv[0] === "exec") {
+  // Like run: its own argv split at `--`, re-executed single-threaded.
+  const { execCommand } = await import("./exec.ts");
+  process.exitCode = await execCommand(argv.slice(1));
 } else {
   // citty decides on colours when it is loaded: none unless stdout is a terminal.
   if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";

@@ -18,6 +18,8 @@ export interface PsRow {
   command: string[];
   detached: boolean;
   usage: Usage;
+  /** the jail's own cgroup directories (none without limits) */
+  cgroups: string[];
   exposure: number | null;
   status?: number;
   endedAt?: number;
@@ -26,7 +28,7 @@ export interface PsRow {
 function liveRow(j: Judged, ctx: () => GatherContext): PsRow {
   if (j.kind !== "live") {
     const e = j.entry;
-    return { name: e.name, state: "starting", pid: null, supervisorPid: e.supervisor.pid, startedAt: e.startedAt, uptimeSeconds: null, command: e.command, detached: e.detached, usage: {}, exposure: null };
+    return { name: e.name, state: "starting", pid: null, supervisorPid: e.supervisor.pid, startedAt: e.startedAt, uptimeSeconds: null, command: e.command, detached: e.detached, usage: {}, cgroups: [], exposure: null };
   }
   const r = j.record;
   closeFd(j.pidfd);
@@ -45,7 +47,7 @@ function liveRow(j: Judged, ctx: () => GatherContext): PsRow {
   return {
     name: r.name, state: "running", pid: fd === null ? null : r.program.pid, supervisorPid: r.supervisor.pid,
     startedAt: r.startedAt, uptimeSeconds: Math.round((Date.now() - r.startedAt) / 1000), command: r.plan.command,
-    detached: r.detached, usage: cgroupUsage(r.cgroups), exposure,
+    detached: r.detached, usage: cgroupUsage(r.cgroups), cgroups: r.cgroups, exposure,
   };
 }
 
@@ -86,7 +88,7 @@ export function psRows(all: boolean): PsRow[] {
   if (all) {
     for (const x of readExited(dir)) {
       if (rows.some((r) => r.name === x.name)) continue;
-      rows.push({ name: x.name, state: "exited", pid: null, supervisorPid: 0, startedAt: x.startedAt, uptimeSeconds: null, command: x.command, detached: true, usage: {}, exposure: null, status: x.status, endedAt: x.endedAt });
+      rows.push({ name: x.name, state: "exited", pid: null, supervisorPid: 0, startedAt: x.startedAt, uptimeSeconds: null, command: x.command, detached: true, usage: {}, cgroups: [], exposure: null, status: x.status, endedAt: x.endedAt });
     }
   }
   return rows;

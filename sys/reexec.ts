@@ -64,4 +64,5 @@ function reexecSingleThreaded(): void {
   process.exit(125);
 }
 
-if (process.argv[2] === "run" && !isSingleThreadedBun()) reexecSingleThreaded();
+// `exec` joins a jail's user namespace: setns refuses a multi-threaded caller too.
+if ((process.argv[2] === "run" || process.argv[2] === "exec") && !isSingleThreadedBun()) reexecSingleThreaded();
