@@ -13,10 +13,10 @@ const argv = process.argv.slice(2);
 if (argv[0] === "run") {
   const { runCommand } = await import("./run.ts");
   process.exitCode = await runCommand(argv.slice(1));
-} else if (argv[0] === "exec") {
-  // Like run: its own argv split at `--`, re-executed single-threaded.
-  const { execCommand } = await import("./exec.ts");
-  process.exitCode = await execCommand(argv.slice(1));
+} else if (argv[0] === "exec" || argv[0] === "unit") {
+  // Like run: their own argv split at `--` (exec is re-executed single-threaded too).
+  const m = argv[0] === "exec" ? await import("./exec.ts").then((x) => x.execCommand) : await import("./unit.ts").then((x) => x.unitCommand);
+  process.exitCode = await m(argv.slice(1));
 } else {
   // citty decides on colours when it is loaded: none unless stdout is a terminal.
   if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
