@@ -22,10 +22,10 @@ function jx(args: string[]): string {
   return r.stdout.toString();
 }
 
-function table(results: Result[], base: string, note: string): string {
+function table(results: Result[], base: string, note: string, n: number, warm: number): string {
   const b = results.find((r) => r.name === base)!;
   return [
-    `Measured ${new Date().toISOString().slice(0, 10)} (2 cores, ${process.arch}), ${runs} runs each after 10 warm-ups; \`bun scripts/bench-manage.ts\`. ${note}`,
+    `Measured ${new Date().toISOString().slice(0, 10)} (2 cores, ${process.arch}), ${n} runs each after ${warm} warm-ups; \`bun scripts/bench-manage.ts\`. ${note}`,
     "",
     `| command | median | mean ± σ | vs ${base} |`,
     "|---|---|---|---|",
@@ -43,19 +43,20 @@ try {
     ["nsenter -m -u -i -n -p -C -r -w (namespaces and root only)", `nsenter -t ${pid} -m -u -i -n -p -C -r -w /bin/true`],
     ["/bin/true (no jail)", "/bin/true"],
   ], { runs, warmup: 10, json: join(dir, "exec.json") });
-  const execText = table(exec, "nsenter -m -u -i -n -p -C -r -w (namespaces and root only)", "A detached root jail with `--net none` running `sleep`.");
+  const execText = table(exec, "nsenter -m -u -i -n -p -C -r -w (namespaces and root only)", "A detached root jail with `--net none` running `sleep`.", runs, 10);
   console.log(execText);
 
   for (let i = 0; i < 99; i++) {
     jx(["run", "-d", "--name", `b${i}`, "--pids", "10", "--", "/bin/sleep", "100000"]);
     names.push(`b${i}`);
   }
+  const psRuns = Math.max(10, Math.round(runs / 5));
   const ps = runHyperfine([
     ["jailx ps (100 jails)", `${J} ps`],
     ["jailx ps --json (100 jails)", `${J} ps --json`],
     ["ps -e (the host's processes)", "ps -e"],
-  ], { runs: Math.max(10, Math.round(runs / 5)), warmup: 3, json: join(dir, "ps.json") });
-  const psText = table(ps, "ps -e (the host's processes)", "100 detached jails (99 with a pids cgroup); `ps` verifies each supervisor through a pidfd, reads its sealed record, the cgroup files, and gathers the program's inspect score.");
+  ], { runs: psRuns, warmup: 3, json: join(dir, "ps.json") });
+  const psText = table(ps, "ps -e (the host's processes)", "100 detached jails (99 with a pids cgroup); `ps` verifies each supervisor through a pidfd, reads its sealed record, the cgroup files, and gathers the program's inspect score.", psRuns, 3);
   console.log(psText);
   if (write) {
     replaceSection("docs/BENCHMARKS.md", "exec", execText);
