@@ -16,6 +16,8 @@ const root = defineCommand({
   },
   subCommands: {
     run: defineCommand({ meta: { name: "run", description: "run a program in a jail (see 'jailx run --help')" } }),
+    exec: defineCommand({ meta: { name: "exec", description: "run a command inside a running named jail (see 'jailx exec --help')" } }),
+    unit: defineCommand({ meta: { name: "unit", description: "print a systemd unit for a named jail (see 'jailx unit --help')" } }),
     inspect: () => import("./inspect.ts").then((m) => m.default as CommandDef),
     seccomp: () => import("./seccomp.ts").then((m) => m.default as CommandDef),
     ps: () => import("./ps.ts").then((m) => m.default as CommandDef),
