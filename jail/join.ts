@@ -76,6 +76,19 @@ function resolveUser(plan: Plan, spec: string): Plan["user"] {
   return { ...plan.user, uid, gid, groups: [], home: entry?.home ?? "/" };
 }
 
+/**
+ * The jail's program runs next to us and may try to ptrace this process before its execve (it
+ * is not under seccomp yet). A change of ids resets the dumpable flag to fs.suid_dumpable, so
+ * after the capability sets (the step right after the id switch) it is cleared again.
+ */
+const nonDumpableKernel = {
+  ...realKernel,
+  setCapSets: (p: bigint, e: bigint, i: bigint) => {
+    realKernel.setCapSets(p, e, i);
+    realKernel.setDumpable(false);
+  },
+};
+
 export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): JoinResult {
   const rec = j.record;
   const name = rec.name;
@@ -97,6 +110,8 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
   // Both read our /proc: after setns the mount namespace (and its /proc) is the jail's.
   proc.prepareForFork();
   proc.assertSingleThreaded("setns");
+  // Nothing in the jail may ptrace us or read our /proc files while we hold host descriptors.
+  proc.setDumpable(false);
   setnsPidfd(target, flags);
   proc.closeFd(target);
   let child: number;
@@ -119,7 +134,7 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
       send(childSock, { t: "error", step: "join", message: err instanceof Error ? err.message : String(err), exit: 125 });
       proc.exitNow(125);
     }
-    execOrReport(plan, realKernel, childSock, seccomp);
+    execOrReport(plan, nonDumpableKernel, childSock, seccomp);
   }
   proc.closeFd(childSock);
   proc.closeFd(rootFd);
