@@ -223,6 +223,29 @@ describe("stop, kill, logs", () => {
     });
   });
 
+  test("logs -f follows a running jail's output and returns when the jail ends", async () => {
+    const dir = stateDir();
+    const m = marker();
+    expect(jx(dir, ["run", "-d", "--name", "f", "--", "/bin/sh", "-c", `trap 'echo two-${m}; exit 0' USR1; echo one-${m}; while :; do sleep 0.1; done`]).code).toBe(0);
+    const p = Bun.spawn([JAILX, "logs", "-f", "f"], { env: { ...process.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe" });
+    const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes(`one-${m}\n`)) {
+      const c = await reader.read();
+      if (c.done) break;
+      text += new TextDecoder().decode(c.value);
+    }
+    expect(text).toBe(`one-${m}\n`);
+    expect(jx(dir, ["kill", "f", "USR1"]).code).toBe(0);
+    for (;;) {
+      const c = await reader.read();
+      if (c.done) break;
+      text += new TextDecoder().decode(c.value);
+    }
+    expect(await p.exited).toBe(0);
+    expect(text).toBe(`one-${m}\ntwo-${m}\n`);
+  }, 60_000);
+
   test("the log is bounded: 1 MiB per file, one rotated file", () => {
     const dir = stateDir();
     const r = jx(dir, ["run", "-d", "--name", "big", "--", "/bin/sh", "-c", "head -c 3500000 /dev/zero | tr '\\0' x; echo; echo end"]);
