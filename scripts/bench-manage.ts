@@ -13,11 +13,12 @@ import { replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 100;
 const write = !process.argv.includes("--no-write");
 const dir = mkdtempSync(join(tmpdir(), "jailx-bench-manage-"));
-process.env.JAILX_STATE_DIR = `${dir}/state`;
+// Every jailx here (and under hyperfine) uses the scratch state directory, never /run/jailx.
+const env: Record<string, string> = { ...(process.env as Record<string, string>), JAILX_STATE_DIR: `${dir}/state` };
 const J = join(process.cwd(), "dist/jailx");
 
 function jx(args: string[]): string {
-  const r = Bun.spawnSync([J, ...args], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([J, ...args], { stdout: "pipe", stderr: "pipe", env });
   if (r.exitCode !== 0) throw new Error(`jailx ${args.join(" ")}: ${r.stderr}`);
   return r.stdout.toString();
 }
@@ -42,7 +43,7 @@ try {
     ["jailx exec (namespaces, root, cgroup, ids, caps, nnp, Landlock, seccomp)", `${J} exec bench -- /bin/true`],
     ["nsenter -m -u -i -n -p -C -r -w (namespaces and root only)", `nsenter -t ${pid} -m -u -i -n -p -C -r -w /bin/true`],
     ["/bin/true (no jail)", "/bin/true"],
-  ], { runs, warmup: 10, json: join(dir, "exec.json") });
+  ], { runs, warmup: 10, json: join(dir, "exec.json"), env });
   const execText = table(exec, "nsenter -m -u -i -n -p -C -r -w (namespaces and root only)", "A detached root jail with `--net none` running `sleep`.", runs, 10);
   console.log(execText);
 
@@ -55,7 +56,7 @@ try {
     ["jailx ps (100 jails)", `${J} ps`],
     ["jailx ps --json (100 jails)", `${J} ps --json`],
     ["ps -e (the host's processes)", "ps -e"],
-  ], { runs: psRuns, warmup: 3, json: join(dir, "ps.json") });
+  ], { runs: psRuns, warmup: 3, json: join(dir, "ps.json"), env });
   const psText = table(ps, "ps -e (the host's processes)", "100 detached jails (99 with a pids cgroup); `ps` verifies each supervisor through a pidfd, reads its sealed record, the cgroup files, and gathers the program's inspect score.", psRuns, 3);
   console.log(psText);
   if (write) {
@@ -63,6 +64,6 @@ try {
     replaceSection("docs/BENCHMARKS.md", "ps", psText);
   }
 } finally {
-  for (const n of names) Bun.spawnSync([J, "stop", n, "--time", "0"]);
+  for (const n of names) Bun.spawnSync([J, "stop", n, "--time", "0"], { env });
   rmSync(dir, { recursive: true, force: true });
 }

@@ -107,6 +107,7 @@ describe("run -d and the state entry", () => {
 
   test("the default state directory for root is /run/jailx", () => {
     const name = `t-${process.pid}`;
+    const existed = existsSync("/run/jailx");
     const r = jailx(["run", "-d", "--name", name, "--", "/bin/sh", "-c", WAIT], { env: { JAILX_STATE_DIR: undefined } });
     try {
       expect(r.code).toBe(0);
@@ -118,6 +119,8 @@ describe("run -d and the state entry", () => {
       rmSync(`/run/jailx/${name}.log`, { force: true });
     }
     expect(existsSync(`/run/jailx/${name}.json`)).toBe(false);
+    // leave the host as it was: the directory goes if this test created it and nothing else uses it
+    if (!existed && readdirSync("/run/jailx").length === 0) rmSync("/run/jailx", { recursive: true });
   });
 });
 
