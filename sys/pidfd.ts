@@ -5,7 +5,7 @@ import { c, check, errno, syscall } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
 import { NR } from "./nr.ts";
-import { pollFds, POLLIN } from "./proc.ts";
+import { pollFds } from "./proc.ts";
 
 /** A pidfd for `pid`, or null when no such process exists (ESRCH). */
 export function pidfdOpen(pid: number): number | null {
@@ -63,4 +63,3 @@ export function setnsPidfd(fd: number, flags: number): void {
   check(c.setns(fd, flags), "setns", { flags: `0x${flags.toString(16)}` });
 }
 
-export { POLLIN };
