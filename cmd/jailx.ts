@@ -12,8 +12,9 @@ import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed
 
 const argv = process.argv.slice(2);
 // `inspect` writes to fd 1 itself (building process.stdout costs 15–25 ms) and ends quietly on
-// EPIPE there; `run` listens only when it prints (--help, --dry-run), not on its hot path.
-if (argv[0] !== "inspect" && argv[0] !== "run" && argv[0] !== "learn") endQuietlyOnClosedPipe();
+// EPIPE there; `run` and `exec` listen only when they print (--help, --dry-run), not on their
+// hot path.
+if (argv[0] !== "inspect" && argv[0] !== "run" && argv[0] !== "learn" && argv[0] !== "exec") endQuietlyOnClosedPipe();
 
 try {
   if (argv[0] === "run") {
@@ -22,6 +23,10 @@ try {
   } else if (argv[0] === "learn") {
     const { learnCommand } = await import("./learn.ts");
     process.exitCode = await learnCommand(argv.slice(1));
+  } else if (argv[0] === "exec" || argv[0] === "unit") {
+    // Like run: their own argv split at `--` (exec is re-executed single-threaded too).
+    const m = argv[0] === "exec" ? await import("./exec.ts").then((x) => x.execCommand) : await import("./unit.ts").then((x) => x.unitCommand);
+    process.exitCode = await m(argv.slice(1));
   } else {
     // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
     // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).

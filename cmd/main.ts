@@ -20,6 +20,12 @@ const root = defineCommand({
   subCommands: {
     run: defineCommand({ meta: { name: "run", description: "run a program in a jail (see 'jailx run --help')" } }),
     learn: defineCommand({ meta: { name: "learn", description: "run a program, record what it does, write the profile it needs (see 'jailx learn --help')" } }),
+    ps: () => import("./ps.ts").then((m) => m.default as CommandDef),
+    exec: defineCommand({ meta: { name: "exec", description: "run a command inside a running named jail (see 'jailx exec --help')" } }),
+    stop: () => import("./stop.ts").then((m) => m.default as CommandDef),
+    kill: () => import("./kill.ts").then((m) => m.default as CommandDef),
+    logs: () => import("./logs.ts").then((m) => m.default as CommandDef),
+    unit: defineCommand({ meta: { name: "unit", description: "print a systemd unit for a named jail (see 'jailx unit --help')" } }),
     inspect: () => import("./inspect.ts").then((m) => m.default as CommandDef),
     seccomp: () => import("./seccomp.ts").then((m) => m.default as CommandDef),
     profile: () => import("./profile.ts").then((m) => m.default as CommandDef),
@@ -45,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (argv[0]!.startsWith("-"))
-      throw new UsageError(`unknown option '${argv[0]}'${didYouMean(argv[0]!.replace(/^--?/, ""), ["help", "version"])}: give a command: run, learn, inspect, seccomp or profile (see 'jailx --help')`);
+      throw new UsageError(`unknown option '${argv[0]}'${didYouMean(argv[0]!.replace(/^--?/, ""), ["help", "version"])}: give a command: ${Object.keys(root.subCommands as object).join(", ")} (see 'jailx --help')`);
     const target = await findTarget(root, [], argv);
     // Help of the deepest command named (e.g. `jailx seccomp show --help`).
     if (target.args.some((a) => a === "--help" || a === "-h")) {

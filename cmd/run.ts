@@ -56,14 +56,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp).catch((err) => Promise.reject(blame(err))) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
-    let out;
+    // Named or detached jails are registered in the state directory (jail/named.ts).
+    const named = parsed.options["name"] !== undefined || parsed.options["detach"] === true;
+    let out: { status: number; message?: string; stdout?: string };
     try {
-      out = supervise(plan, { seccomp, cgroups }, step);
+      out = named
+        ? (await import("../jail/named.ts")).superviseNamed(plan, { seccomp, cgroups }, parsed.options, step)
+        : supervise(plan, { seccomp, cgroups }, step);
     } catch (err) {
       // e.g. a profile's --memory that this host cannot give: name the profile and key
       throw blame(err);
     }
     if (out.message) log.error(out.message);
+    if (out.stdout) writeSync(1, out.stdout);
     return out.status;
   } catch (err) {
     if (isClosedPipe(err)) throw err;

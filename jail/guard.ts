@@ -17,7 +17,7 @@ export interface Guard {
 }
 
 /** Fork a guard that runs `onSupervisorGone` after EOF; `keep` are descriptors it needs. */
-function startGuard(keep: readonly number[], onSupervisorGone: () => void): Guard {
+export function startGuard(keep: readonly number[], onSupervisorGone: () => void): Guard {
   const [r, w] = proc.pipe();
   const pid = proc.fork();
   if (pid === 0) {

@@ -7,7 +7,7 @@ import * as proc from "../sys/proc.ts";
 import { becomeProgram, dropPrivileges, type ExecFailure } from "./child.ts";
 import type { Kernel } from "./kernel.ts";
 import type { Plan } from "./plan.ts";
-import { send } from "./protocol.ts";
+import { channel, receive, send, type FromChild } from "./protocol.ts";
 import { Daemon } from "./daemon.ts";
 
 const { SIG } = proc;
@@ -54,14 +54,22 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   // write /proc/1/mem. So the program's process waits until init has dropped its privileges
   // and is non-dumpable again before it goes on to execve.
   const [held, release] = proc.pipe();
+  // The program's process reports a failed execve on its own socket (close-on-exec): init
+  // relays what it says, and its EOF without a word means the execve happened.
+  const [execDone, execSock] = channel();
   const pid = proc.fork();
   if (pid === 0) {
     proc.closeFd(release);
+    proc.closeFd(execDone);
+    // The program's socket takes the supervisor socket's number: jailx learn's filter lets
+    // exactly one write on that number through (jail/learn/filter.ts), its listener message.
+    proc.moveFd(execSock, sock);
     proc.waitForEof(held);
     proc.closeFd(held);
     execOrReport(plan, k, sock, seccomp, learn);
   }
   proc.closeFd(held);
+  proc.closeFd(execSock);
 
   // The program may signal us (same user, CAP_KILL). The kernel drops signals sent from inside
   // the namespace to its PID 1 when their handler is SIG_DFL, but Bun handles SIGSEGV, SIGBUS,
@@ -70,7 +78,7 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   // kernel forces it).
   proc.defaultHandlers(proc.CRASH_REPORT_SIGNALS);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
-  k.closeFdsExcept([sock, sigfd, release]);
+  k.closeFdsExcept([sock, sigfd, release, execDone]);
   // Give init nothing more than the program has.
   try {
     dropPrivileges(plan, k, [], []);
@@ -80,6 +88,14 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
   k.setDumpable(false);
   proc.closeFd(release);
   k.setParentDeathSignal(SIG.KILL);
+  let failed = false;
+  for (let m = receive(execDone); m !== null; m = receive(execDone)) {
+    // An error ends the program's process; jailx learn's listener message comes before execve.
+    if ((m as FromChild).t === "error") failed = true;
+    send(sock, m as FromChild); // untrusted either way: the supervisor checks every message
+  }
+  proc.closeFd(execDone);
+  if (!failed) send(sock, { t: "started" });
 
   const report = (w: proc.WaitResult): never => {
     send(sock, w.signal !== undefined ? { t: "exit", signal: w.signal } : { t: "exit", code: w.code ?? 0 });

@@ -33,6 +33,9 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // Profiles (jail/profile.ts; docs/PROFILES.md)
   { name: "profile", type: "string", value: "NAME|FILE", group: "Profiles", default: "the built-in profile named after the program, if any", help: "take options from a profile (a built-in name or a TOML file; 'jailx profile list'); flags override it, repeatable flags add to it" },
   { name: "no-profile", type: "bool", group: "Profiles", help: "use no profile, not even the one a program's name selects" },
+  // Management (jail/state.ts): named jails can be listed, joined and stopped
+  { name: "name", type: "string", value: "NAME", group: "Management", default: "none (a generated jx-XXXXXX with --detach)", help: "name the jail (unique per user) for 'jailx ps|exec|stop|kill|logs'" },
+  { name: "detach", type: "bool", group: "Management", help: "-d: run in the background once the program has started; print its name; output goes to a log ('jailx logs NAME', 1 MiB per file, one rotated file kept)" },
   // Namespaces
   { name: "userns", type: "bool", group: "Namespaces", default: "on for non-root, off for root", help: "run in a new user namespace (root: maps a range of host ids, see --userns-map)" },
   { name: "userns-map", type: "string", value: "HOSTID[:COUNT]", group: "Namespaces", default: "root's /etc/subuid range, else 1000000000:65536", help: "root with --userns: ids 0..COUNT-1 inside map to HOSTID.. outside" },
@@ -116,6 +119,10 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
     }
     if (arg === "-h" || arg === "--help") {
       help = true;
+      continue;
+    }
+    if (arg === "-d") {
+      options["detach"] = true;
       continue;
     }
     if (!arg.startsWith("--")) {

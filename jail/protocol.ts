@@ -9,6 +9,8 @@ export type ToChild = { t: "go" } | { t: "placed" };
 export type FromChild =
   /** a setup step or the exec failed; the child exits with `exit` */
   | { t: "error"; step: string; message: string; exit: number }
+  /** the program has been executed (sent by jailx's init; used by `run -d` and the state record) */
+  | { t: "started" }
   /** the program ended (sent by jailx's init, which then exits) */
   | { t: "exit"; code?: number; signal?: number }
   /** jailx learn: the program's process installed the learning filter; its listener is `fd` there */
@@ -62,6 +64,7 @@ export function asFromChild(m: unknown): FromChild | null {
     return { t: "error", step: clean(r.step), message: clean(r.message), exit: r.exit as number };
   if (r.t === "listener" && typeof r.fd === "string" && /^\d{1,10}$/.test(r.fd) && Number.isInteger(r.pid) && (r.pid as number) > 0)
     return { t: "listener", fd: Number(r.fd), pid: r.pid as number };
+  if (r.t === "started") return { t: "started" };
   if (r.t === "exit" && (int(r.code) || int(r.signal)))
     return int(r.code) ? { t: "exit", code: r.code as number } : { t: "exit", signal: r.signal as number };
   return null;

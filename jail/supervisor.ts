@@ -11,6 +11,7 @@
 //   process when the supervisor is killed with SIGKILL.
 import { EXIT, SysError } from "../sys/errors.ts";
 import * as proc from "../sys/proc.ts";
+import { isRunning } from "../sys/pidfd.ts";
 import { NS_FLAG, type NamespaceName } from "../sys/ns.ts";
 import { writeIdMaps, formatIdMap } from "../sys/ids.ts";
 import type { JailCgroup } from "../sys/cgroup/index.ts";
@@ -88,8 +89,17 @@ function runHelper(argv: string[]): proc.WaitResult {
   return proc.waitPid(pid)!;
 }
 
+/** Hooks for jails that are managed by name (jail/register.ts); absent for a plain run. */
+export interface JailEvents {
+  /** the jail's init exists (before "go"); throwing here ends the jail */
+  cloned(initPid: number, cgroupDirs: string[]): void;
+  /** the program has been executed */
+  started(initPid: number): void;
+}
+
 /** What the supervisor needs besides the plan, prepared (and loaded) by the caller. */
 export interface Prepared {
+  events?: JailEvents;
   /** the compiled seccomp filter, or null without one */
   seccomp: Buffer | null;
   /** the cgroup library, loaded only when the plan has limits */
@@ -135,7 +145,7 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
     }
   }
   try {
-    return superviseJail(plan, seccomp, cgroup, logStep, prepared.observer);
+    return superviseJail(plan, seccomp, cgroup, logStep, prepared.observer, prepared.events);
   } finally {
     if (cgroup) {
       logStep("remove the jail cgroup");
@@ -146,7 +156,7 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
   }
 }
 
-function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer): Outcome {
+function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {
   const [sock, childSock] = channel();
   const learn = observer?.filter(childSock);
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either.
@@ -167,13 +177,13 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   let killGuard: Guard | null = null;
   try {
     if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
-    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep, observer);
+    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep, observer, events);
   } finally {
     killGuard?.stop();
   }
 }
 
-function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer): Outcome {
+function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {
   let error: FromChild & { t: "error" } | null = null;
   let ended: FromChild & { t: "exit" } | null = null;
   let waited: proc.WaitResult | null = null;
@@ -183,6 +193,7 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
       logStep("write the id maps");
       writeMaps(plan, pid);
     }
+    events?.cloned(pid, cgroup?.paths() ?? []);
     send(sock, { t: "go" });
     // While the jail builds its filesystem: a migration waits for an RCU grace period.
     if (cgroup) {
@@ -204,6 +215,13 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
   const deadline = plan.timeoutMs === null ? null : Date.now() + plan.timeoutMs;
   let killAt: number | null = null;
   let sockOpen = true;
+  let started = false;
+  // With --as-pid-1 nothing is left to say "started": the socket's EOF (close-on-exec) means it.
+  const start = () => {
+    if (started || error || !events) return;
+    started = true;
+    events.started(pid);
+  };
   while (!waited) {
     const now = Date.now();
     const next = killAt ?? deadline;
@@ -227,6 +245,7 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
       if (msg?.t === "error") error ??= msg;
       if (msg?.t === "exit") ended = msg;
       if (msg?.t === "listener") observer?.listener(msg, pid, plan.asPid1);
+      if (msg?.t === "started" || (raw === null && plan.asPid1 && isRunning(pid))) start();
     }
     extra.forEach((fd, i) => ready[2 + i] && observer!.ready(fd, ready[2 + i]!));
     if (ready[0]! & proc.POLLIN) {

@@ -27,3 +27,9 @@ export function setHostname(name: string): void {
   const b = cstr(name);
   check(c.sethostname(ptr(b), b.length - 1), "sethostname", { path: name });
 }
+
+/** Make the directory `fd` (an O_PATH descriptor of another process's root) our root and cwd. */
+export function enterRootFd(fd: number): void {
+  check(c.fchdir(fd), "fchdir", { path: "the jail's root" });
+  check(c.chroot(ptr(cstr("."))), "chroot", { path: "the jail's root" });
+}

@@ -1,10 +1,14 @@
 // Process file descriptors (pidfd_open(2), pidfd_send_signal(2)): a pidfd names one process, not
 // a number, so a signal through it can never reach a process that later got the same pid, and
-// "is it still alive" asks about that one process. One helper for inspect's pinning, the cgroup
-// killer, the supervisor's kill guard and jailx learn (pidfd_getfd).
-import { c, errno } from "./ffi.ts";
+// "is it still alive" asks about that one process; a namespace joined through it is that process's.
+// One helper for inspect's pinning, the cgroup killer, the supervisor's kill guard, jailx learn
+// (pidfd_getfd) and named jails (state checks, stop/kill, exec's setns).
+import { readFileSync } from "node:fs";
+import { c, check, errno } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
+import { SysError } from "./errors.ts";
 import { NR } from "./nr.ts";
+import { pollFds } from "./proc.ts";
 
 const PIDFD_OPEN = BigInt(NR.pidfd_open);
 const PIDFD_SEND_SIGNAL = BigInt(NR.pidfd_send_signal);
@@ -48,4 +52,57 @@ export function openThreadPidfd(tid: number): number | string {
 export function pidfdGetfd(pidfd: number, fd: number): number | string {
   const r = Number(c.syscall(PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n, 0n, 0n, 0n));
   return r < 0 ? errnoName(errno()) : r;
+}
+
+/** openPidfd for callers where only a missing process is expected: null on ESRCH, throws otherwise. */
+export function pidfdOpen(pid: number): number | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const r = openPidfd(pid);
+  if (typeof r === "number") return r;
+  if (r === "ESRCH") return null;
+  throw new SysError("pidfd_open", r, errno(), `pid ${pid}`);
+}
+
+/** pidfdSignal for callers where only an exited process is expected: false on ESRCH, throws otherwise. */
+export function pidfdSend(fd: number, sig: number): boolean {
+  const r = pidfdSignal(fd, sig);
+  if (r === 0) return true;
+  if (r === "ESRCH") return false;
+  throw new SysError("pidfd_send_signal", r, errno(), undefined, `signal ${sig}`);
+}
+
+/**
+ * Waits until the process behind the pidfd has exited (a pidfd polls readable then, also while it
+ * is an unreaped zombie, unlike pidfdAlive); false when it still runs after `timeoutMs` (0: just ask).
+ */
+export function pidfdWaitExit(fd: number, timeoutMs: number): boolean {
+  return pollFds([fd], timeoutMs) !== null;
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), and field 4 (ppid). */
+export function procStart(pid: number): { start: string; ppid: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { start: f[19]!, ppid: Number(f[1]) };
+}
+
+/** Whether `pid` exists and has not exited (a zombie has). */
+export function isRunning(pid: number): boolean {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return text[text.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Join the namespaces `flags` (CLONE_NEW*) of the process behind the pidfd, all at once. */
+export function setnsPidfd(fd: number, flags: number): void {
+  check(c.setns(fd, flags), "setns", { flags: `0x${flags.toString(16)}` });
 }

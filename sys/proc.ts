@@ -197,6 +197,12 @@ export function setCloexec(fd: number, on: boolean): void {
   check(c.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), "fcntl", { flags: `fd ${fd}` });
 }
 
+/** Move descriptor `from` to the number `to` (replacing what is there), close-on-exec. */
+export function moveFd(from: number, to: number): void {
+  check(c.dup3(from, to, 0o2000000 /* O_CLOEXEC */), "dup3", { flags: `fd ${from} -> ${to}` });
+  c.close(from);
+}
+
 export function fdIsOpen(fd: number): boolean {
   return c.fcntl(fd, F_GETFD, 0) >= 0;
 }

@@ -73,12 +73,13 @@ function reexecSingleThreaded(): void {
 }
 
 /**
+ * `exec` joins a jail's user namespace: setns refuses a multi-threaded caller too.
  * `inspect --all` too: its JavaScript runs a few hundred times per process list, too few for the
  * JIT tiers to pay back their compile time on helper threads. Interpreted and single-threaded it
  * used ~35% less CPU on a 600-process host (docs/BENCHMARKS.md), the re-execution included.
  */
 function wantsSingleThreaded(argv: readonly string[]): boolean {
-  return argv[2] === "run" || argv[2] === "learn" || (argv[2] === "inspect" && argv.includes("--all"));
+  return argv[2] === "run" || argv[2] === "learn" || argv[2] === "exec" || (argv[2] === "inspect" && argv.includes("--all"));
 }
 
 if (wantsSingleThreaded(process.argv) && !isSingleThreadedBun()) reexecSingleThreaded();

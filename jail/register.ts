@@ -1,0 +1,119 @@
+// The supervisor's side of a named jail: it claims the name before anything starts, writes its
+// sealed record once the program runs, and removes its entry on every exit path — a guard
+// process removes it when the supervisor is killed with SIGKILL (a later jailx command would
+// also find it stale, see jail/state.ts).
+import { readFileSync, rmSync } from "node:fs";
+import { sealedMemfd } from "../sys/memfd.ts";
+import { procStart } from "../sys/pidfd.ts";
+import * as proc from "../sys/proc.ts";
+import { startGuard, type Guard } from "./guard.ts";
+import type { Outcome } from "./supervisor.ts";
+import type { Plan } from "./plan.ts";
+import {
+  exitedPath, pruneExited, readEntry, RECORD_MEMFD, removeEntry, reserve, writeAtomic,
+  type Entry, type ExitedRecord, type JailRecord, type ProcRef,
+} from "./state.ts";
+
+function selfRef(): ProcRef {
+  const pid = proc.getpid();
+  return { pid, start: procStart(pid)!.start };
+}
+
+function firstChild(pid: number): number | null {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export class Registration {
+  private guardProc: Guard | null = null;
+  private init: ProcRef | null = null;
+  private cgroups: string[] = [];
+  private recordFd: number | null = null;
+  private done = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly entry: Entry,
+    private readonly plan: Plan,
+  ) {}
+
+  /** Claim `name` for this process (125 when it is taken); then call guard() and finish(). */
+  static claim(dir: string, name: string, plan: Plan, detached: boolean, log: string | null): Registration {
+    const entry: Entry = { v: 1, name, supervisor: selfRef(), recordFd: null, startedAt: Date.now(), detached, log, command: plan.command };
+    reserve(dir, entry);
+    return new Registration(dir, entry, plan);
+  }
+
+  /**
+   * Fork the guard that removes the entry if this process is killed. After a detached
+   * supervisor's output is redirected: the guard keeps fds 0-2, which must not be the caller's.
+   */
+  guard(): void {
+    proc.prepareForFork();
+    this.guardProc = startGuard([], () => this.supervisorKilled());
+  }
+
+  /** Runs in the guard after the supervisor died without finishing. */
+  private supervisorKilled(): void {
+    // After a normal end finish() removed the entry already: nothing to do.
+    const e = readEntry(this.dir, this.entry.name);
+    if (!e || e.supervisor.pid !== this.entry.supervisor.pid || e.supervisor.start !== this.entry.supervisor.start) return;
+    removeEntry(this.dir, this.entry.name, this.entry.supervisor);
+    if (this.entry.detached) this.writeExited({ status: 137, message: "the jail's supervisor was killed" });
+  }
+
+  cloned(initPid: number, cgroupDirs: string[]): void {
+    const st = procStart(initPid);
+    if (!st) throw new Error(`the jail's init (pid ${initPid}) is gone`);
+    this.init = { pid: initPid, start: st.start };
+    this.cgroups = cgroupDirs;
+  }
+
+  /** The program runs: seal the record and point the entry at it. */
+  started(): void {
+    if (!this.init) return;
+    const progPid = this.plan.asPid1 ? this.init.pid : firstChild(this.init.pid);
+    const progStart = progPid === null ? null : procStart(progPid);
+    if (progPid === null || !progStart) return; // it ended already: nothing to manage
+    const record: JailRecord = {
+      v: 1, name: this.entry.name, supervisor: this.entry.supervisor, init: this.init,
+      program: { pid: progPid, start: progStart.start }, startedAt: this.entry.startedAt,
+      detached: this.entry.detached, log: this.entry.log, cgroups: this.cgroups, plan: this.plan,
+    };
+    this.recordFd = sealedMemfd(RECORD_MEMFD, JSON.stringify(record));
+    this.entry.recordFd = this.recordFd;
+    writeAtomic(`${this.dir}/${this.entry.name}.json`, this.dir, JSON.stringify(this.entry));
+  }
+
+  /** The jail has ended (or could not start): remove the entry; keep an exited record if detached. */
+  finish(out: Outcome): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      removeEntry(this.dir, this.entry.name, this.entry.supervisor);
+      if (this.entry.detached) {
+        this.writeExited(out);
+        pruneExited(this.dir);
+      }
+    } finally {
+      if (this.recordFd !== null) proc.closeFd(this.recordFd);
+      this.guardProc?.stop();
+    }
+  }
+
+  private writeExited(out: Outcome): void {
+    const r: ExitedRecord = {
+      v: 1, name: this.entry.name, command: this.entry.command, startedAt: this.entry.startedAt,
+      endedAt: Date.now(), status: out.status, ...(out.message ? { message: out.message } : {}), log: this.entry.log,
+    };
+    try {
+      writeAtomic(exitedPath(this.dir, this.entry.name), this.dir, JSON.stringify(r));
+    } catch {
+      rmSync(exitedPath(this.dir, this.entry.name), { force: true });
+    }
+  }
+}
