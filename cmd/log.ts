@@ -1,12 +1,35 @@
 // The one logger: everything human-facing goes to stderr; stdout is kept for data.
 // consola/core (≈2 ms) rather than all of consola (≈17 ms): the run path's start-up counts.
+import { writeSync } from "node:fs";
 import { createConsola, type ConsolaReporter } from "consola/core";
 import { UsageError } from "../sys/errors.ts";
+import { isClosedPipe } from "./closed-pipe.ts";
+
+/**
+ * Straight to fd 2, synchronously. Not process.stderr: Bun's stream writes later and through a
+ * descriptor of its own, which a process forked meanwhile inherits; `jailx run -d` forks its
+ * background supervisor right after such a note (a profile chosen, the cwd warning), and that
+ * copy kept the caller's stderr open for the jail's whole life (`x=$(jailx run -d … 2>&1)` hung).
+ */
+function writeErr(text: string): void {
+  let b = Buffer.from(text);
+  for (let again = 0; b.length > 0; ) {
+    try {
+      b = b.subarray(writeSync(2, b));
+    } catch (err) {
+      // A non-blocking stderr that is full: try a little longer, then drop the rest.
+      if ((err as { code?: string }).code === "EAGAIN" && again++ < 1000) continue;
+      // No one reads stderr any more: the message cannot be shown; the command goes on.
+      if (isClosedPipe(err) || (err as { code?: string }).code === "EAGAIN") return;
+      throw err;
+    }
+  }
+}
 
 const stderrReporter: ConsolaReporter = {
   log(obj) {
     const msg = obj.args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
-    process.stderr.write(`jailx: ${obj.type === "warn" ? "warning: " : ""}${msg}\n`);
+    writeErr(`jailx: ${obj.type === "warn" ? "warning: " : ""}${msg}\n`);
   },
 };
 
@@ -20,5 +43,5 @@ export function setVerbose(on: boolean): void {
 export function reportError(err: unknown, verbose: boolean): void {
   log.error(err instanceof Error ? err.message : String(err));
   if (err instanceof UsageError && err.hint) log.info(`hint: ${err.hint}`);
-  if (verbose && err instanceof Error && !(err instanceof UsageError) && err.stack) process.stderr.write(err.stack + "\n");
+  if (verbose && err instanceof Error && !(err instanceof UsageError) && err.stack) writeErr(err.stack + "\n");
 }

@@ -2,8 +2,8 @@
 // Each test file uses its own scratch state directory (JAILX_STATE_DIR), except the test of the
 // default location.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cmdline, JAILX, jailx, jailxCgroups, lines, marker, processesWith, waitUntil } from "../helpers/jail.ts";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cmdline, descendants, JAILX, jailx, jailxCgroups, lines, marker, processesWith, waitUntil } from "../helpers/jail.ts";
 
 const root = mkdtempSync("/tmp/jx-manage-");
 let n = 0;
@@ -50,6 +50,36 @@ describe("run -d and the state entry", () => {
     expect(entries(dir)).toEqual([]);
   });
 
+  test("run -d after a note on stderr (profile, cwd): no process of the jail keeps the caller's stdout or stderr", () => {
+    const dir = stateDir();
+    const out = `${root}/caller-out-${n}`, err = `${root}/caller-err-${n}`;
+    const [o, e] = [openSync(out, "w"), openSync(err, "w")];
+    // from a directory the jail lacks: the cwd warning comes just before the fork
+    const r = Bun.spawnSync([JAILX, "run", "-d", "--name", "noted", "--", "/bin/sh", "-c", WAIT], {
+      cwd: root, env: { ...process.env, JAILX_STATE_DIR: dir }, stdin: "ignore", stdout: o, stderr: e,
+    });
+    closeSync(o);
+    closeSync(e);
+    try {
+      expect(r.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe("noted\n");
+      expect(readFileSync(err, "utf8")).toContain("is not in the jail");
+      const sup = JSON.parse(readFileSync(`${dir}/noted.json`, "utf8")).supervisor.pid as number;
+      const procs = [sup, ...descendants(sup)];
+      expect(procs.length).toBeGreaterThan(2); // supervisor, its helpers, the jail
+      const holding = procs.flatMap((p) => readdirSync(`/proc/${p}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${p}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      })).filter((l) => l === out || l === err);
+      expect(holding).toEqual([]);
+    } finally {
+      expect(jx(dir, ["stop", "noted", "--time", "0"]).code).toBe(0);
+    }
+  });
+
   test("without --name a detached jail gets a generated name; a live name cannot be reused (125)", () => {
     const dir = stateDir();
     const r = jx(dir, ["run", "-d", "--", "/bin/sh", "-c", WAIT]);
@@ -81,7 +111,7 @@ describe("run -d and the state entry", () => {
     const dir = stateDir();
     const m = marker();
     const p = Bun.spawn([JAILX, "run", "--name", "fg", "--", "/bin/sh", "-c", `echo ${m}; ${WAIT}`], {
-      env: { ...process.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore",
+      env: { ...process.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd: "/",
     });
     try {
       await waitUntil(() => ps(dir).some((r) => r.name === "fg" && r.state === "running"), 20_000, "fg listed");
