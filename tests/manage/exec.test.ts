@@ -41,7 +41,7 @@ function programOf(dir: string, name: string, o: RunOpts = {}): number {
 async function execInBackground(dir: string, name: string, o: RunOpts = {}, extra: string[] = []) {
   const m = marker("ex");
   const p = Bun.spawn([...(o.wrap ?? []), o.binary ?? JAILX, "exec", name, ...extra, "--", "/bin/sh", "-c", `echo ${m}; while :; do sleep 1; done`], {
-    env: { ...(o.inheritEnv === false ? {} : process.env), ...o.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore",
+    env: { ...(o.inheritEnv === false ? {} : process.env), ...o.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd: "/",
   });
   // the sh itself (argv[0] /bin/sh), not the jailx exec process that also carries the marker
   let pid = 0;
@@ -98,7 +98,7 @@ describe("exec as root", () => {
       // the bounding set is the jail's, never the host's full set
       expect(l[3]).not.toBe("CapBnd:\t000001ffffffffff");
       // stdin/stdout are the caller's
-      const io = Bun.spawnSync([JAILX, "exec", "j", "--", "/bin/cat"], { env: { ...process.env, ...env }, stdin: Buffer.from("piped\n") });
+      const io = Bun.spawnSync([JAILX, "exec", "j", "--", "/bin/cat"], { env: { ...process.env, ...env }, stdin: Buffer.from("piped\n"), cwd: "/" });
       expect(io.stdout.toString()).toBe("piped\n");
     } finally {
       expect(jailx(["stop", "j", "--time", "0"], { env }).code).toBe(0);
@@ -124,6 +124,27 @@ describe("exec as root", () => {
       expect(jailx(["exec", "j", "--", "/bin/touch", "/tmp/x"], { env }).code).toBe(0); // control
     } finally {
       expect(jailx(["stop", "j", "--time", "0"], { env }).code).toBe(0);
+    }
+  }, 60_000);
+
+  test("a jail under a built-in profile (chosen by the program's name): exec gets its allow-list filter", () => {
+    const dir = stateDir();
+    const env = { JAILX_STATE_DIR: dir };
+    const server = ["python3", "-m", "http.server", "-b", "127.0.0.1", "8000"];
+    // connect() to a closed loopback port: refused (ECONNREFUSED) by the kernel, or refused by seccomp (EPERM)
+    const probe = ["python3", "-c", "import socket\ntry:\n  socket.create_connection(('127.0.0.1', 1))\nexcept OSError as e:\n  print(e.errno)"];
+    const prof = jailx(["run", "-d", "--name", "p", "--net", "none", "--", ...server], { env });
+    expect(prof.code).toBe(0);
+    expect(prof.stderr).toContain("using the built-in profile 'python3-http.server'");
+    expect(jailx(["run", "-d", "--name", "q", "--no-profile", "--net", "none", "--", ...server], { env }).code).toBe(0);
+    try {
+      const inProfile = jailx(["exec", "p", "--", ...probe], { env });
+      expect(inProfile.stdout).toBe("1\n"); // EPERM: the profile's allow-list has no connect
+      const control = jailx(["exec", "q", "--", ...probe], { env });
+      expect(control.stdout).toBe("111\n"); // ECONNREFUSED: the default filter allows connect
+    } finally {
+      expect(jailx(["stop", "p", "--time", "0"], { env }).code).toBe(0);
+      expect(jailx(["stop", "q", "--time", "0"], { env }).code).toBe(0);
     }
   }, 60_000);
 

@@ -45,7 +45,7 @@ describe("jailx unit", () => {
     expect(r.code).toBe(0);
     const exec = splitExec(/^ExecStart=(.*)$/m.exec(r.stdout)![1]!);
     expect(exec.slice(1, 4)).toEqual(["run", "--name", "svc"]);
-    const p = Bun.spawn(exec, { env: { ...process.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const p = Bun.spawn(exec, { env: { ...process.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd: "/" });
     try {
       await waitUntil(() => readdirSync(dir).includes("svc.json") && JSON.parse(readFileSync(`${dir}/svc.json`, "utf8")).recordFd !== null, 20_000, "svc registered");
       process.kill(p.pid, "SIGHUP");
