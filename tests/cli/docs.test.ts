@@ -78,6 +78,11 @@ const SKIP: Record<string, string> = {
   "jailx run -- nginx": "serves port 80 until stopped: tests/run/profiles-nginx.test.ts runs exactly this (page, HUP, TERM, nothing left)",
   "jailx run --profile ./server.toml -- server": "a placeholder profile and program: tests/run/profiles.test.ts runs profile files",
   "jailx learn -o server.toml -- server": "a placeholder program: tests/learn/learn.test.ts learns real ones (sh, python3, nginx)",
+  "jailx exec -t web -- sh": "needs a terminal: tests/manage/exec.test.ts runs exec -t in a pty (job control, Ctrl-C)",
+  "jailx logs -f web": "follows until the jail ends: tests/manage/lifecycle.test.ts ('logs -f follows a running jail's output')",
+  "jailx kill web HUP": "would end the example's python3 before 'stop': tests/manage/lifecycle.test.ts ('kill NAME HUP reaches the program')",
+  "jailx unit web --memory 256m -- nginx -g 'daemon off;' > /etc/systemd/system/jailx-web.service":
+    "installs a unit on the host: tests/manage/unit.test.ts checks the unit with systemd-analyze verify and runs its ExecStart (HUP, TERM)",
 };
 /** Placeholders in examples, replaced visibly: `jailx inspect 1234` needs a live process. */
 const PLACEHOLDERS: Record<string, (pid: number) => string> = {
@@ -91,6 +96,9 @@ const EXPECT_STDOUT: Record<string, RegExp> = {
   "jailx inspect 1234": /\bprocess \d+ \(sh\)/i,
   "jailx seccomp show": /^ {4}errno:EPERM: .*\bmount\b/m,
   "jailx seccomp show --seccomp-deny getppid --numbers": /errno:EPERM: .*\bgetppid\(\d+\)/,
+  "jailx run -d --name web --no-profile --net none --memory 256m --chdir /usr/share/doc -- python3 -m http.server -b 127.0.0.1 8000": /^web\n$/,
+  "jailx ps": /^web +\d+ .* running +python3 -m http\.server/m,
+  "jailx exec web -- hostname": /^jailx\n$/,
 };
 
 let scratch: string;
@@ -110,7 +118,15 @@ beforeAll(() => {
   bin = `${scratch}/bin`;
   symlinkSync(JAILX, `${bin}/jailx`);
 });
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => {
+  // The README's named jails live in the scratch state directory; one an example failed to stop
+  // is stopped here, so nothing keeps running.
+  for (const f of existsSync(stateDir()) ? readdirSync(stateDir()) : [])
+    if (/^[^.]+\.json$/.test(f)) jailx(["stop", f.slice(0, -5), "--time", "0"], { env: { JAILX_STATE_DIR: stateDir() } });
+  rmSync(scratch, { recursive: true, force: true });
+});
+/** Named jails of the examples go here, not to /run/jailx. */
+const stateDir = () => `${scratch}/state`;
 
 /** A jailed shell that said "ready" and waits (it exists before it speaks). */
 const WAITING_SHELL = ["/bin/sh", "-c", "echo ready; while :; do sleep 1; done"];
@@ -119,7 +135,7 @@ const shellIn = (jail: LiveJail) => descendants(jail.pid).find((p) => readFileSy
 /** Run one documented command line with bash, `jailx` being dist/jailx. */
 function runLine(cmd: string): { code: number; stdout: string; stderr: string } {
   const r = Bun.spawnSync(["bash", "-c", cmd], {
-    cwd: scratch, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 60_000,
+    cwd: scratch, env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, JAILX_STATE_DIR: stateDir() }, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 60_000,
   });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
