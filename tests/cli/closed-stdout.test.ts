@@ -2,8 +2,12 @@
 // trace, exit status 0 (everything was written before the reader left) or 141 (128 + SIGPIPE:
 // a write found the reader gone). Two ways to close it: a pipe whose read end is closed before
 // jailx starts (every write fails: deterministic), and a real `| head -1` (the race).
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { JAILX } from "../helpers/jail.ts";
+
+const state = mkdtempSync("/tmp/jx-closed-");
+afterAll(() => rmSync(state, { recursive: true, force: true }));
 
 const COMMANDS: string[][] = [
   ["--help"],
@@ -13,6 +17,11 @@ const COMMANDS: string[][] = [
   ["run", "--dry-run", "--", "/bin/true"],
   ["inspect", "--all"],
   ["inspect", "self", "--json"],
+  ["ps", "--help"],
+  ["ps"],
+  ["exec", "--help"],
+  ["unit", "--help"],
+  ["unit", "web", "--", "/bin/true"],
 ];
 
 // Python gives us a pipe with no reader before the child starts.
@@ -27,7 +36,8 @@ sys.stdout.write(str(p.returncode) + "\\n" + p.stderr.decode())
 describe("stdout whose reader is already gone", () => {
   for (const args of COMMANDS)
     test(`jailx ${args.join(" ")}: exit 141, nothing on stderr`, () => {
-      const r = Bun.spawnSync(["python3", "-c", CLOSED_READER, JAILX, ...args], { stdout: "pipe", stderr: "pipe" });
+      // `jailx ps` reads a scratch state directory (an empty one: it prints its header), not /run/jailx
+      const r = Bun.spawnSync(["python3", "-c", CLOSED_READER, JAILX, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, JAILX_STATE_DIR: state } });
       const [code, ...err] = r.stdout.toString().split("\n");
       expect(err.join("\n")).toBe("");
       expect(code).toBe("141");

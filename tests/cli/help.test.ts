@@ -9,7 +9,8 @@ import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { fakeHost } from "../unit/fake-host.ts";
 import { JAILX, jailx, lines } from "../helpers/jail.ts";
 
-const HELPS = [["--help"], ["run", "--help"], ["inspect", "--help"], ["seccomp", "--help"], ["seccomp", "show", "--help"], ["seccomp", "explain", "--help"], ["seccomp", "groups", "--help"]];
+const HELPS = [["--help"], ["run", "--help"], ["inspect", "--help"], ["seccomp", "--help"], ["seccomp", "show", "--help"], ["seccomp", "explain", "--help"], ["seccomp", "groups", "--help"],
+  ["ps", "--help"], ["exec", "--help"], ["stop", "--help"], ["kill", "--help"], ["logs", "--help"], ["unit", "--help"]];
 const widest = (text: string) => Math.max(...text.split("\n").map((l) => l.replace(/\r$/, "").length));
 
 describe("help wraps", () => {
@@ -54,12 +55,17 @@ while True:
 os.waitpid(pid, 0)
 sys.stdout.write(out.decode())
 `;
+  test("jailx --help lists the commands for named jails", () => {
+    const out = jailx(["--help"]).stdout;
+    for (const c of ["ps", "exec", "stop", "kill", "logs", "unit"]) expect(out).toMatch(new RegExp(`^  ${c} +\\S`, "m"));
+  });
+
   for (const cols of [60, 120])
     test(`in a terminal of ${cols} columns, help uses that width`, () => {
-      for (const args of [["run", "--help"], ["seccomp", "show", "--help"]]) {
+      for (const args of [["run", "--help"], ["seccomp", "show", "--help"], ["exec", "--help"]]) {
         const r = Bun.spawnSync(["python3", "-c", IN_PTY, String(cols), JAILX, ...args], { stdout: "pipe", stderr: "pipe", cwd: "/" });
         const out = r.stdout.toString();
-        expect(out).toContain("--seccomp-allow");
+        expect(out).toContain(args[0] === "exec" ? "--user" : "--seccomp-allow");
         expect(widest(out)).toBeLessThanOrEqual(cols);
         // the width is used, not just respected: lines reach past 80 when there is room
         if (cols > 80) expect(widest(out)).toBeGreaterThan(80);
@@ -91,6 +97,13 @@ describe("unknown options suggest the closest one", () => {
     [["seccomp", "shwo"], "unknown command 'shwo' for 'jailx seccomp' (did you mean show?)"],
     [["inpsect", "self"], "unknown command 'inpsect' (did you mean inspect?)"],
     [["--hepl"], "unknown option '--hepl' (did you mean --help?)"],
+    [["ps", "--jsn"], "unknown option '--jsn' for 'jailx ps' (did you mean --json?): see 'jailx ps --help'"],
+    [["stop", "--tme", "3", "web"], "unknown option '--tme' for 'jailx stop' (did you mean --time?)"],
+    [["logs", "--folow", "web"], "unknown option '--folow' for 'jailx logs' (did you mean --follow?)"],
+    [["kill", "--sig", "web"], "unknown option '--sig' for 'jailx kill': see 'jailx kill --help'"],
+    [["exec", "--usr", "0", "web", "--", "true"], "unknown option '--usr' (did you mean --user?): see 'jailx exec --help'"],
+    [["unit", "web", "--memroy", "1g", "--", "/bin/true"], "unknown option '--memroy' (did you mean --memory?)"],
+    [["sotp", "web"], "unknown command 'sotp' (did you mean stop?)"],
   ])("jailx %p: one line, exit 125", (args, msg) => {
     const r = jailx(args);
     expect(r.code).toBe(125);

@@ -235,6 +235,31 @@ describe("stop, kill, logs", () => {
     expect([exited.state, exited.status]).toEqual(["exited", 7]);
   });
 
+  test("run -d --forking: the daemon keeps the detached jail; kill HUP reaches it; stop TERMs it; nothing left", async () => {
+    const dir = stateDir();
+    const m = marker("dfork");
+    const daemon = `trap 'echo hup-${m}' HUP; trap 'echo term-${m}; exit 0' TERM; echo ready-${m}; while :; do sleep 1 & wait \\$!; done`;
+    const r = jx(dir, ["run", "-d", "--name", "dmn", "--forking", "--", "/bin/sh", "-c", `setsid /bin/sh -c "${daemon}" & exit 0`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const log = () => jx(dir, ["logs", "dmn"]).stdout;
+    await waitUntil(() => log().includes(`ready-${m}`), 20_000, "the daemon ready");
+    // the start process has exited 0; the daemon (its own session) keeps the jail (jailx's own
+    // processes carry the script in their argv too: only /bin/sh processes count)
+    const shells = () => processesWith(m).map((p) => cmdline(p) ?? []).filter((a) => a[0] === "/bin/sh");
+    await waitUntil(() => !shells().some((a) => a.at(-1)!.endsWith("& exit 0")), 20_000, "the start process to exit");
+    expect(shells().length).toBe(1);
+    expect(ps(dir).map((x) => [x.name, x.state])).toEqual([["dmn", "running"]]);
+    expect(jx(dir, ["kill", "dmn", "HUP"]).code).toBe(0);
+    await waitUntil(() => log().includes(`hup-${m}`), 20_000, "HUP in the daemon");
+    const stop = jx(dir, ["stop", "dmn"]);
+    expect(stop.stderr).toBe("");
+    expect(stop.code).toBe(0);
+    expect(processesWith(m)).toEqual([]);
+    expect(entries(dir)).toEqual([]);
+    expect(ps(dir, true).map((x) => [x.name, x.state, x.status])).toEqual([["dmn", "exited", 0]]); // the daemon's status, as jailx's
+  }, 60_000);
+
   test("stop --time: a program that ignores TERM is killed after the grace time", () => {
     const dir = stateDir();
     const m = marker();
