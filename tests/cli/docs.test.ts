@@ -7,8 +7,8 @@
 // with what they are. A new block or command that this file does not know is run as written
 // (commands) or fails the test (other blocks): nothing is ignored silently.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { JAILX, LiveJail, ROOT, descendants, jailx, lines } from "../helpers/jail.ts";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { JAILX, LiveJail, ROOT, descendants, jailx, lines, waitUntil } from "../helpers/jail.ts";
 
 interface Block {
   doc: string;
@@ -223,6 +223,16 @@ while True:
     expect(JSON.parse(runLine(`python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' ${NGINX.replace(/^jailx /, "")}`).stdout)).toEqual(argv);
     const jail = new LiveJail(argv, { wrap: ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] });
     try {
+      // Until unshare has made the namespace, nsenter would enter the host's and ask whatever
+      // listens on the host's port 80 (another lane's nginx, here): wait for a namespace of its own.
+      const hostNet = readlinkSync("/proc/self/ns/net");
+      await waitUntil(() => {
+        try {
+          return readlinkSync(`/proc/${jail.pid}/ns/net`) !== hostNet;
+        } catch {
+          return false;
+        }
+      }, 20_000, "the example's own network namespace");
       const got = Bun.spawnSync(["nsenter", `--net=/proc/${jail.pid}/ns/net`, "python3", "-c", GET], { stdout: "pipe", stderr: "pipe", timeout: 45_000 });
       const out = got.stdout.toString();
       expect(got.stderr.toString()).toBe("");
@@ -235,7 +245,7 @@ while True:
     } finally {
       await jail.dispose();
     }
-  });
+  }, 60_000);
 });
 
 describe("toml and ts blocks", () => {
