@@ -138,7 +138,7 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
     case "proc":
     case "devpts": {
       const fd =
-        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV)
+        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV | (op.readonly ? RDONLY : 0))
         : op.op === "proc" ? k.newFs("proc", {}, NOSUID | NODEV | NOEXEC)
         : k.newFs("devpts", { ptmxmode: "0666", mode: "0620" }, NOSUID | NOEXEC);
       const target = mountPoint(k, rootFd, op.dst, "dir");
