@@ -27,7 +27,7 @@ learn_nginx() { # $1: run number; an empty /var/lib/nginx on run 1 (first start:
     mount --bind "$1/log" /var/log/nginx; mount --bind "$1/lib" /var/lib/nginx
     : > /var/log/nginx/error.log; : > /var/log/nginx/access.log
     chown www-data:adm /var/log/nginx/error.log /var/log/nginx/access.log; chmod 640 /var/log/nginx/*.log
-    "$2" learn --forking --pid-file /run/nginx.pid -o "$3" $4 --bind /var/log/nginx --bind /var/lib/nginx -- nginx &
+    "$2" learn --forking --pid-file /run/nginx.pid -o "$3" $4 --ro-bind /var/www --bind /var/log/nginx --bind /var/lib/nginx -- nginx &
     jx=$!
     until_() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done; }
     until_ curl -sf http://127.0.0.1/
@@ -44,7 +44,7 @@ learn_redis() { # run 1: empty data dir; run 2: loads the dump of run 1
     merge=""; [ $n = 1 ] || merge="--merge $OUT/redis-server.learned.toml"
     private sh -ec '
       mount --bind "$1/lib" /var/lib/redis; mount --bind "$1/log" /var/log/redis
-      "$2" learn --user redis --pid-file /run/redis/redis-server.pid --chdir /var/lib/redis --tmpfs /run/redis:uid=$(id -u redis),gid=$(id -g redis) \
+      "$2" learn --ro-bind /etc/redis --user redis --pid-file /run/redis/redis-server.pid --chdir /var/lib/redis --tmpfs /run/redis \
         -o "$3" $4 --bind /var/lib/redis --bind /var/log/redis -- redis-server /etc/redis/redis.conf &
       jx=$!
       i=0; until redis-cli ping >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done

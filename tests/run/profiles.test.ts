@@ -134,7 +134,7 @@ describe("jailx profile list|show", () => {
   test("show --source: the built-in as written, review comments included", () => {
     const r = jailx(["profile", "show", "--source", "nginx"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("strace -f");
+    expect(r.stdout).toContain("produced by `jailx learn`");
     expect(r.stdout).toMatch(/"dac_override",\s+# /);
   });
   test("show: a bad file is the same one line, exit 125", () => {

@@ -141,7 +141,9 @@ describe("built-in profiles", () => {
       const p = loadProfile(name, "/");
       expect(p.sources).toEqual([`built-in '${name}'`]);
     }
-    for (const name of ["nginx", "redis-server", "python3-http.server", "jq"]) expect(BUILTIN_PROFILES[name]!.text).toContain("strace -f");
+    // Each per-program built-in says how it was made and that it was reviewed.
+    for (const name of ["nginx", "redis-server", "python3-http.server", "jq"]) expect(BUILTIN_PROFILES[name]!.text).toMatch(/produced by `jailx learn`[^]*reviewed by hand|strace -f[^]*reviewed/);
+    expect(BUILTIN_PROFILES["nginx"]!.text).toContain("produced by `jailx learn`");
   });
   test("a program that needs no network gets none (issue 8 item 4); servers get the host's", () => {
     expect(loadProfile("jq", "/").settings.network).toBe("none");
