@@ -30,7 +30,7 @@ learn_nginx() { # $1: run number; an empty /var/lib/nginx on run 1 (first start:
     until_ curl -sf http://127.0.0.1/
     curl -sf http://127.0.0.1/ >/dev/null; curl -s http://127.0.0.1/missing >/dev/null; curl -s "http://[::1]/" >/dev/null || true
     kill -HUP $jx; sleep 1; until_ curl -sf http://127.0.0.1/
-    kill -TERM $jx; wait $jx
+    kill -TERM $jx; wait $jx; trap - EXIT
   ' sh "$s" "$J" "$OUT/nginx.learned.toml" "$merge"
   rm -rf "$s"
 }
@@ -46,7 +46,7 @@ learn_redis() { # run 1: empty data dir; run 2: loads the dump of run 1
       jx=$!; trap "kill -TERM $jx 2>/dev/null" EXIT
       i=0; until redis-cli ping >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done
       redis-cli set k v >/dev/null; redis-cli get k >/dev/null; redis-cli save >/dev/null; redis-cli bgsave >/dev/null; sleep 1
-      kill -TERM $jx; wait $jx
+      kill -TERM $jx; wait $jx; trap - EXIT
     ' sh "$s" "$J" "$OUT/redis-server.learned.toml" "$merge"
   done
   rm -rf "$s"
@@ -61,7 +61,7 @@ learn_http_server() {
       jx=$!; trap "kill -TERM $jx 2>/dev/null" EXIT
       i=0; until curl -sf http://127.0.0.1:8000/ >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.1; done
       curl -sf http://127.0.0.1:8000/index.txt >/dev/null; curl -sf http://127.0.0.1:8000/sub/ >/dev/null; curl -s http://127.0.0.1:8000/nope >/dev/null
-      kill -TERM $jx; wait $jx || true
+      kill -TERM $jx; wait $jx || true; trap - EXIT
     ' sh "$J" "$OUT/python3-http.server.learned.toml" "$merge")
   done
   rm -rf "$s"
