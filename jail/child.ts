@@ -18,12 +18,15 @@ import { MOUNT_ATTR } from "../sys/mount.ts";
 import { SysError } from "../sys/errors.ts";
 import { capNumber, maskOf } from "../sys/caps.ts";
 import { SIG } from "../sys/proc.ts";
+import type { PreparedExec } from "../sys/proc.ts";
+import type { ExecReport } from "./exec-report.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MountOp } from "./mounts.ts";
 import type { Plan } from "./plan.ts";
 
 const { RDONLY, NOSUID, NODEV, NOEXEC } = MOUNT_ATTR;
 const ENOENT = 2;
+const ENOTDIR = 20;
 
 /** Where the new root is attached before pivot_root (our own mount namespace: hidden from the host). */
 const STAGING = "/tmp";
@@ -135,7 +138,7 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
     case "proc":
     case "devpts": {
       const fd =
-        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV)
+        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV | (op.readonly ? RDONLY : 0))
         : op.op === "proc" ? k.newFs("proc", {}, NOSUID | NODEV | NOEXEC)
         : k.newFs("devpts", { ptmxmode: "0666", mode: "0620" }, NOSUID | NOEXEC);
       const target = mountPoint(k, rootFd, op.dst, "dir");
@@ -226,22 +229,49 @@ export function traceStep(plan: Plan, what: string): void {
 
 export type ExecFailure = { errno: number; path: string };
 
-/** execve with a PATH search inside the jail (execvp semantics); returns only on failure. */
-export function execProgram(plan: Plan, k: Kernel): ExecFailure {
+/**
+ * What execve will try (execvp semantics: for a bare name, every PATH directory where the name
+ * leads somewhere; ENOENT/ENOTDIR ones are skipped here, as execvp would skip them), with the
+ * C argument buffers built now: after the seccomp filter nothing may allocate.
+ */
+export function execTargets(plan: Plan, k: Kernel): PreparedExec[] {
   const [prog, ...args] = plan.command as [string, ...string[]];
   const env = Object.entries(plan.env).map(([key, v]) => `${key}=${v}`);
-  if (prog.includes("/")) return { errno: k.execve(prog, [prog, ...args], env), path: prog };
-  let firstDenied: ExecFailure | null = null;
-  for (const dir of (plan.env.PATH ?? "").split(":").filter(Boolean)) {
-    const path = `${dir}/${prog}`;
-    const errno = k.execve(path, [prog, ...args], env);
-    if (errno !== ENOENT && errno !== 20 /* ENOTDIR */) firstDenied ??= { errno, path };
+  if (prog.includes("/")) return k.pathExists(prog) ? [k.prepareExec(prog, [prog, ...args], env)] : [];
+  return (plan.env.PATH ?? "")
+    .split(":")
+    .filter(Boolean)
+    .map((dir) => `${dir}/${prog}`)
+    .filter((path) => k.pathExists(path))
+    .map((path) => k.prepareExec(path, [prog, ...args], env));
+}
+
+/**
+ * Runs after the seccomp filter: execve of each target, nothing else (no allocation, so no
+ * allocator madvise/munmap; no message). On failure: with a report, stores and exit_group
+ * (126/127); without one (unit tests), the failure is returned.
+ */
+export function execTargetsNow(targets: readonly PreparedExec[], k: Kernel, report?: ExecReport): ExecFailure {
+  let pick = -1;
+  let err = ENOENT;
+  for (let i = 0; i < targets.length; i++) {
+    const e = k.execPrepared(targets[i]!);
+    if (pick < 0 && e !== ENOENT && e !== ENOTDIR) {
+      pick = i;
+      err = e;
+    }
   }
-  return firstDenied ?? { errno: ENOENT, path: prog };
+  // Every target existed and gave ENOENT: their interpreter is missing (reported for the first).
+  if (pick < 0) pick = 0;
+  if (report) {
+    report.fail(err, pick);
+    k.exitNow(err === ENOENT ? 127 : 126);
+  }
+  return { errno: err, path: targets[pick]!.path };
 }
 
 /** Everything in the program's process from fds to execve. */
-export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer): ExecFailure {
+export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer, report?: ExecReport): ExecFailure {
   // Only 0, 1, 2, --pass-fd and our message socket (close-on-exec) survive.
   k.closeFdsExcept([...plan.passFds, sock]);
   for (const fd of plan.passFds) if (fd > 2) k.setCloexec(fd, false);
@@ -263,9 +293,15 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   // program runs without it — say so with --verbose.
   if (plan.landlock && !k.landlockScope()) traceStep(plan, "program: no Landlock scoping on this kernel");
   k.resetSignalsForExec();
+  // Looked up as the program's user, in its directory: where it leads nowhere, say so now,
+  // while jailx may still send a message.
+  const targets = execTargets(plan, k);
+  if (targets.length === 0) return { errno: ENOENT, path: plan.command[0]! };
+  report?.setTargets(targets.map((t) => t.path));
+  traceStep(plan, "program: execve");
+  // From here to execve jailx makes no other system call (docs/ARCHITECTURE.md, step 16).
   if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);
   // jailx learn: after the jail's own filter, so that filter still refuses what it refuses.
   if (learn) k.installLearnFilter(learn, sock);
-  traceStep(plan, "program: execve");
-  return execProgram(plan, k);
+  return execTargetsNow(targets, k, report);
 }

@@ -9,15 +9,17 @@ import type { Kernel } from "./kernel.ts";
 import type { Plan } from "./plan.ts";
 import { channel, receive, send, type FromChild } from "./protocol.ts";
 import { Daemon } from "./daemon.ts";
+import type { ExecReport } from "./exec-report.ts";
 
 const { SIG } = proc;
 
 /** The message and exit status for a failed execve (126: cannot execute, 127: not found). */
-export function execFailure(plan: Plan, f: ExecFailure): { message: string; exit: number } {
+export function execFailure(plan: Plan, f: ExecFailure, exists?: boolean): { message: string; exit: number } {
   const prog = plan.command[0]!;
   // ENOENT for a file that exists: its ELF interpreter (the dynamic loader) or a script's
-  // #! interpreter is missing inside the jail. (Runs in the jail, so the check sees its view.)
-  if (f.errno === 2 && existsSync(f.path))
+  // #! interpreter is missing inside the jail. (`exists` comes from the jail's own lookup;
+  // without it the check runs here, in the jail, so it sees the jail's view.)
+  if (f.errno === 2 && (exists ?? existsSync(f.path)))
     return { message: `${f.path}: its interpreter (dynamic loader or #! program) is missing inside the jail; bind it (e.g. --ro-bind /lib64)`, exit: 127 };
   if (f.errno === 2)
     return {
@@ -31,10 +33,12 @@ export function execFailure(plan: Plan, f: ExecFailure): { message: string; exit
 }
 
 /** In the program's process: set up and execve; on failure report and exit 126/127. */
-export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer): never {
+export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer, execReport?: ExecReport): never {
   let failure: { message: string; exit: number };
   try {
-    failure = execFailure(plan, becomeProgram(plan, k, sock, seccomp, learn));
+    // Returns only before the filter (no target, or a setup step failed); after it, a failed
+    // execve goes through `report` (jail/exec-report.ts).
+    failure = execFailure(plan, becomeProgram(plan, k, sock, seccomp, learn, execReport));
   } catch (err) {
     failure = { message: err instanceof Error ? err.message : String(err), exit: 125 };
   }
@@ -43,7 +47,7 @@ export function execOrReport(plan: Plan, k: Kernel, sock: number, seccomp: Buffe
 }
 
 /** PID 1 of the jail when the program is not PID 1 itself. Never returns. */
-export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer): never {
+export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | null, learn?: Buffer, execReport?: ExecReport): never {
   // Signals stay blocked (inherited from the supervisor) until the program resets them just
   // before execve, so none is lost between fork and signalfd.
   // The program may run as the same user: init is non-dumpable from before the fork, so the
@@ -66,7 +70,7 @@ export function runInit(plan: Plan, k: Kernel, sock: number, seccomp: Buffer | n
     proc.moveFd(execSock, sock);
     proc.waitForEof(held);
     proc.closeFd(held);
-    execOrReport(plan, k, sock, seccomp, learn);
+    execOrReport(plan, k, sock, seccomp, learn, execReport);
   }
   proc.closeFd(held);
   proc.closeFd(execSock);

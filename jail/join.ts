@@ -14,7 +14,8 @@ import { NS_FLAG, enterRootFd, type NamespaceName } from "../sys/ns.ts";
 import { findUser, findGroup } from "../sys/ids.ts";
 import { pidfdWaitExit, setnsPidfd } from "../sys/pidfd.ts";
 import { realKernel } from "./kernel.ts";
-import { execOrReport } from "./init.ts";
+import { execFailure, execOrReport } from "./init.ts";
+import { ExecReport } from "./exec-report.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
 import { openVerified, type Judged } from "./state.ts";
 import type { Plan } from "./plan.ts";
@@ -107,6 +108,9 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
   proc.blockSignals([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   const [sock, childSock] = channel();
+  // A failed execve after the jail's filter is reported through shared memory (as in run).
+  const report = new ExecReport();
+  const execTarget = execPlan(rec.plan, o);
   // Both read our /proc: after setns the mount namespace (and its /proc) is the jail's.
   proc.prepareForFork();
   proc.assertSingleThreaded("setns");
@@ -123,7 +127,7 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
   if (child === 0) {
     proc.closeFd(sock);
     proc.closeFd(sigfd);
-    let plan = execPlan(rec.plan, o);
+    let plan = execTarget;
     try {
       proc.setParentDeathSignal(SIG.KILL);
       if (receive(childSock) === null) proc.exitNow(125);
@@ -134,7 +138,7 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
       send(childSock, { t: "error", step: "join", message: err instanceof Error ? err.message : String(err), exit: 125 });
       proc.exitNow(125);
     }
-    execOrReport(plan, nonDumpableKernel, childSock, seccomp);
+    execOrReport(plan, nonDumpableKernel, childSock, seccomp, undefined, report);
   }
   proc.closeFd(childSock);
   proc.closeFd(rootFd);
@@ -149,10 +153,13 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
     proc.waitPid(child);
     throw err;
   }
-  return waitForChild(child, sock, sigfd, !o.tty);
+  return waitForChild(child, sock, sigfd, !o.tty, () => {
+    const failed = report.read(execTarget.command[0]!);
+    return failed ? execFailure(execTarget, failed, true) : null;
+  });
 }
 
-function waitForChild(child: number, sock: number, sigfd: number, newSession: boolean): JoinResult {
+function waitForChild(child: number, sock: number, sigfd: number, newSession: boolean, execFailed: () => { message: string; exit: number } | null): JoinResult {
   let error: (FromChild & { t: "error" }) | null = null;
   let sockOpen = true;
   for (;;) {
@@ -171,6 +178,8 @@ function waitForChild(child: number, sock: number, sigfd: number, newSession: bo
         const w = proc.waitPid(child, true);
         if (!w) continue;
         if (error) return { status: error.exit, message: (error.step === "exec" ? "" : `${error.step}: `) + error.message };
+        const failed = execFailed();
+        if (failed) return { status: failed.exit, message: failed.message };
         return { status: proc.shellStatus(w) };
       }
       // Terminal signals already reached the child in our process group (with -t).

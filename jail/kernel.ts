@@ -57,6 +57,10 @@ export const realKernel = {
   setCloexec: proc.setCloexec,
   resetSignalsForExec: proc.resetSignalsForExec,
   execve: proc.execve,
+  pathExists: proc.pathExists,
+  prepareExec: proc.prepareExec,
+  execPrepared: proc.execPrepared,
+  exitNow: proc.exitNow,
 };
 
 export type Kernel = typeof realKernel;

@@ -11,7 +11,7 @@ export type MountOp =
   /** a read-only view of a host directory without some of its paths (overlayfs whiteouts) */
   | { op: "hide-bind"; src: string; dst: string; hide: string[] }
   | { op: "symlink"; target: string; dst: string }
-  | { op: "tmpfs"; dst: string; mode: string; size?: string }
+  | { op: "tmpfs"; dst: string; mode: string; size?: string; readonly?: boolean }
   | { op: "proc"; dst: string }
   | { op: "devpts"; dst: string }
   /** hide a path: /dev/null over a file, an empty read-only tmpfs over a directory */
@@ -129,13 +129,19 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
     const [dst, ...opts] = spec.split(":");
     if (!dst || !dst.startsWith("/")) throw new UsageError(`--tmpfs '${spec}': use an absolute path, e.g. --tmpfs /scratch:size=64m`);
     let size = tmpfsSize(o);
+    let readonly = false;
     for (const opt of opts) {
+      // ro: an empty directory that stays empty (a profile's directory listed without '/').
+      if (opt === "ro") {
+        readonly = true;
+        continue;
+      }
       const m = /^size=(\d+[kmg%]?)$/i.exec(opt);
       // size=0 would mean no limit to the kernel.
-      if (!m || /^0+\D?$/.test(m[1]!)) throw new UsageError(`--tmpfs '${spec}': unknown option '${opt}'; only size=N[k|m|g|%] (N > 0) is supported`);
+      if (!m || /^0+\D?$/.test(m[1]!)) throw new UsageError(`--tmpfs '${spec}': unknown option '${opt}'; only size=N[k|m|g|%] (N > 0) and ro are supported`);
       size = m[1];
     }
-    add({ op: "tmpfs", dst, mode: "1777", ...(size ? { size } : {}) }, dst);
+    add(readonly ? { op: "tmpfs", dst, mode: "0755", size: "4k", readonly } : { op: "tmpfs", dst, mode: "1777", ...(size ? { size } : {}) }, dst);
   }
   for (const spec of (o["symlink"] as string[] | undefined) ?? []) {
     const i = spec.lastIndexOf(":");

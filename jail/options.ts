@@ -45,7 +45,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   // Filesystem
   { name: "ro-bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-only (DST defaults to SRC)" },
   { name: "bind", type: "string", repeat: true, value: "SRC[:DST]", group: "Filesystem", help: "bind a host path read-write" },
-  { name: "tmpfs", type: "string", repeat: true, value: "DST[:size=N]", group: "Filesystem", help: "mount an empty tmpfs (nosuid, nodev); without size=, --tmpfs-size applies" },
+  { name: "tmpfs", type: "string", repeat: true, value: "DST[:size=N][:ro]", group: "Filesystem", help: "mount an empty tmpfs (nosuid, nodev); without size=, --tmpfs-size applies; ro: an empty read-only directory" },
   { name: "tmpfs-size", type: "string", value: "SIZE|N%|unlimited", group: "Filesystem", default: `${RESOURCE_DEFAULTS.tmpfsSize} of RAM each`, help: "size of /tmp, /run, /dev/shm and every --tmpfs without size= (e.g. 512m, 25%); unlimited = the kernel's default, half of RAM each" },
   { name: "symlink", type: "string", repeat: true, value: "TARGET:PATH", group: "Filesystem", help: "create a symlink PATH → TARGET inside the jail (e.g. usr/lib:/lib with --rootfs)" },
   { name: "rootfs", type: "string", value: "DIR", group: "Filesystem", help: "use a prepared directory (read-only) as the root instead of the system binds; missing mount points are created in it" },

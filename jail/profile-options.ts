@@ -2,7 +2,8 @@
 //
 // Learned keys become the run options that enforce them:
 //   syscalls      → --seccomp-allow … with --seccomp-default-action errno (an allow-list: EPERM)
-//   read, exec    → --ro-bind of each path, write → --bind (or --tmpfs for "tmpfs:PATH"), and
+//   read, exec    → --ro-bind of each path (a directory without a trailing '/': an empty
+//                   read-only directory, --tmpfs PATH:ro), write → --bind (or --tmpfs for "tmpfs:PATH"), and
 //                   --no-system-binds: only these paths exist (plus /proc, a minimal /dev, a
 //                   private /tmp and /run), so anything else is ENOENT, not EACCES
 //   network       → --net (none and loopback: a namespace with only lo; host: the host's)
@@ -71,6 +72,8 @@ export function profileOptions(p: Profile, host: ViewHost): ProfileOptions {
       const link = host.readlink(top);
       if (link !== null) add("symlink", [`${link}:${top}`], view[0]!);
     }
+    // Every path of the view, to tell whether a directory listed without '/' has entries below.
+    const below = view.flatMap((key) => (s[key] as string[]).map((e) => (e.startsWith("tmpfs:") ? e.slice(6) : e).replace(/\/+$/, "")));
     for (const key of view)
       for (const entry of s[key] as string[]) {
         if (key === "write" && entry.startsWith("tmpfs:")) {
@@ -85,6 +88,15 @@ export function profileOptions(p: Profile, host: ViewHost): ProfileOptions {
         const path = (entry.startsWith("$PWD") ? host.cwd + entry.slice(4) : entry).replace(/\/+$/, "") || "/";
         if (host.stat(path) === null) {
           skipped.push(entry);
+          continue;
+        }
+        // A directory listed without '/' in read or exec is the directory itself, not its
+        // content (what `jailx learn` writes for a directory only looked at): an empty
+        // read-only directory; left to the entries below it when there are any (their mount
+        // points make it).
+        if (key !== "write" && !entry.endsWith("/") && host.stat(path) === "dir") {
+          const raw = entry.replace(/\/+$/, "");
+          if (!below.some((b) => b.startsWith(`${raw}/`))) add("tmpfs", [`${path}:ro`], key);
           continue;
         }
         add(key === "write" ? "bind" : "ro-bind", [path], key);

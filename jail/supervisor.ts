@@ -17,7 +17,8 @@ import { writeIdMaps, formatIdMap } from "../sys/ids.ts";
 import type { JailCgroup } from "../sys/cgroup/index.ts";
 import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
-import { execOrReport, runInit } from "./init.ts";
+import { execFailure, execOrReport, runInit } from "./init.ts";
+import { ExecReport } from "./exec-report.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
 import { startCleanupGuard, startKillGuard, type Guard } from "./guard.ts";
 import type { Plan } from "./plan.ts";
@@ -42,7 +43,7 @@ export function cloneFlags(plan: Plan): number {
 }
 
 /** Runs in the cloned process; never returns. */
-function jailMain(plan: Plan, sock: number, seccomp: Buffer | null, learn?: Buffer): never {
+function jailMain(plan: Plan, sock: number, seccomp: Buffer | null, report: ExecReport, learn?: Buffer): never {
   let step = "wait for the supervisor";
   try {
     proc.setParentDeathSignal(SIG.KILL);
@@ -57,8 +58,8 @@ function jailMain(plan: Plan, sock: number, seccomp: Buffer | null, learn?: Buff
     });
     step = "start the program";
     traceStep(plan, "jail: start the program");
-    if (plan.asPid1) execOrReport(plan, realKernel, sock, seccomp, learn);
-    runInit(plan, realKernel, sock, seccomp, learn);
+    if (plan.asPid1) execOrReport(plan, realKernel, sock, seccomp, learn, report);
+    runInit(plan, realKernel, sock, seccomp, learn, report);
   } catch (err) {
     send(sock, { t: "error", step, message: err instanceof Error ? err.message : String(err), exit: EXIT.JAILX });
     proc.exitNow(EXIT.JAILX);
@@ -159,6 +160,8 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
 function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {
   const [sock, childSock] = channel();
   const learn = observer?.filter(childSock);
+  // Shared with the jail (mapped before clone): how a failed execve after the filter is told.
+  const report = new ExecReport();
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either.
   proc.blockSignals([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
@@ -169,7 +172,7 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   if (pid === 0) {
     proc.closeFd(sock);
     proc.closeFd(sigfd);
-    jailMain(plan, childSock, seccomp, learn);
+    jailMain(plan, childSock, seccomp, report, learn);
   }
   proc.closeFd(childSock);
   // With --as-pid-1 nothing of jailx stays inside to end the jail when we die (a cgroup
@@ -177,13 +180,13 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   let killGuard: Guard | null = null;
   try {
     if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
-    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep, observer, events);
+    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep, observer, events, report);
   } finally {
     killGuard?.stop();
   }
 }
 
-function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {
+function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents, report?: ExecReport): Outcome {
   let error: FromChild & { t: "error" } | null = null;
   let ended: FromChild & { t: "exit" } | null = null;
   let waited: proc.WaitResult | null = null;
@@ -268,6 +271,12 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
   }
   proc.closeFd(sock);
   proc.closeFd(sigfd);
+  const failed = report?.read(plan.command[0]!);
+  if (failed && !error) {
+    // The program's process found the file before its filter, so ENOENT means its interpreter.
+    const f = execFailure(plan, failed, true);
+    error = { t: "error", step: "exec", message: f.message, exit: f.exit };
+  }
   return outcome(plan, waited, ended, error, timedOut, cgroup);
 }
 

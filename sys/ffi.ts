@@ -14,6 +14,7 @@ const LIBC = {
   prctl: { args: ["i32", "i64", "i64", "i64", "i64"], returns: "i32" },
   ioctl: { args: ["i32", "i64", "ptr"], returns: "i32" },
   madvise: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
   fork: { args: [], returns: "i32" },
   mount: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   umount2: { args: ["ptr", "i32"], returns: "i32" },
@@ -77,6 +78,17 @@ for (const name of Object.keys(LIBC) as (keyof typeof LIBC)[]) {
   });
 }
 export { ptr, read, toArrayBuffer, type Pointer };
+
+let syscallI32: ((...a: number[]) => number) | null = null;
+
+/**
+ * syscall(2) returning an i32 (`c.syscall` returns i64, i.e. a BigInt: an allocation). For the
+ * calls made once the seccomp filter is on, where nothing may allocate; bind it before then.
+ */
+export function bindSyscallI32(): (nr: number, a: number, b: number, c3: number) => number {
+  syscallI32 ??= dlopen("libc.so.6", { syscall: { args: ["i64", "i64", "i64", "i64"], returns: "i32" } }).symbols.syscall as unknown as (...a: number[]) => number;
+  return syscallI32;
+}
 
 /** errno of the last libc call on this thread. */
 export function errno(): number {

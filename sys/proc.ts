@@ -1,6 +1,6 @@
 // Processes: clone/fork from a Bun process, wait, signals, descriptors, exec.
-import { readdirSync, readFileSync } from "node:fs";
-import { c, check, cstr, cstrArray, errno, ptr, syscall } from "./ffi.ts";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { c, check, cstr, cstrArray, errno, ptr, syscall, toArrayBuffer, type Pointer } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
 import { NR } from "./nr.ts";
@@ -254,6 +254,56 @@ export function execve(path: string, argv: readonly string[], env: readonly stri
   const p = cstr(path);
   c.execve(ptr(p), ptr(a.array), ptr(e.array));
   return errno();
+}
+
+/** Prepared execve arguments: C buffers built before the seccomp filter (see jail/child.ts). */
+export interface PreparedExec {
+  path: string;
+  keep: unknown[];
+  p: number;
+  a: number;
+  e: number;
+}
+
+export function prepareExec(path: string, argv: readonly string[], env: readonly string[]): PreparedExec {
+  const a = cstrArray(argv);
+  const e = cstrArray(env);
+  const p = cstr(path);
+  // Bind the libc calls made after the filter now: binding compiles a trampoline (allocates).
+  void c.execve;
+  void c.__errno_location;
+  void c._exit;
+  return { path, keep: [a, e, p], p: ptr(p), a: ptr(a.array), e: ptr(e.array) };
+}
+
+/** execve of prepared arguments: allocates nothing (it runs after the seccomp filter). */
+export function execPrepared(x: PreparedExec): number {
+  c.execve(x.p as Pointer, x.a as Pointer, x.e as Pointer);
+  return errno();
+}
+
+/** Whether a name leads somewhere: stat succeeds or fails with anything but ENOENT/ENOTDIR
+ * (execvp goes on to the next PATH directory only for those two). */
+export function pathExists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== "ENOENT" && code !== "ENOTDIR";
+  }
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const MAP_ANONYMOUS = 0x20;
+
+/** Anonymous memory shared with every process forked or cloned (without CLONE_VM) after this. */
+export function sharedMemory(size: number): ArrayBuffer {
+  const p = c.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) as unknown as number;
+  if (!p || p === -1) throw new SysError("mmap", errnoName(errno()), errno(), undefined, `MAP_SHARED|MAP_ANONYMOUS, ${size} bytes`);
+  return toArrayBuffer(p as Pointer, 0, size);
 }
 
 export function exitNow(code: number): never {

@@ -190,7 +190,15 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
     }
   }
   if (unbindable.length) note("read", `not expressible as SRC:DST (a ':' in the name), left out: ${unbindable.slice(0, 3).join(", ")}`);
-  const read = collapsePaths(readFiles, readDirs, listed);
+  // What lies at or below a written path is covered by its writable bind; listed in read or
+  // exec too, it would become a read-only bind over it (nginx's /var/lib/nginx/body).
+  const written = [...writes].map((w) => w.replace(/\/+$/, ""));
+  const underWrite = (p: string) => written.some((w) => p.replace(/\/+$/, "") === w || p.startsWith(`${w}/`));
+  const collapsed = collapsePaths(readFiles, readDirs, listed);
+  const read = collapsed.filter((p) => !underWrite(p));
+  const execList = collapsePaths(execFiles, [], []).filter((p) => !underWrite(p));
+  const covered = collapsed.length - read.length;
+  if (covered) note("read", `${covered} paths at or below a written directory are left out: its writable bind has them`);
   const bare = read.filter((r) => readDirs.has(r));
   if (bare.length)
     note("read", `directories only looked at (stat, O_PATH), without a trailing /: the directory itself, not its content (${bare.slice(0, 3).join(", ")}${bare.length > 3 ? ", …" : ""})`);
@@ -206,7 +214,7 @@ export function buildProfile(rec: Recording, ctx: LearnContext): Profile {
     syscalls: groupSyscalls(rec.syscalls),
     read,
     write,
-    exec: collapsePaths(execFiles, [], []),
+    exec: execList,
     network,
     listen: [...new Set(rec.listen)].sort(),
     connect: [...new Set(rec.connect)].sort(),

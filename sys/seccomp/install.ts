@@ -1,7 +1,7 @@
 // Installs a filter on the calling thread: seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog).
 // The launcher calls this last, right before execve, after no_new_privs is set (so no
 // CAP_SYS_ADMIN is needed) and after every other setup step (the filter would refuse them).
-import { check, ptr, syscall } from "../ffi.ts";
+import { bindSyscallI32, check, ptr } from "../ffi.ts";
 import { SysError } from "../errors.ts";
 import { errnoName } from "../errno.ts";
 import { NR } from "../nr.ts";
@@ -30,14 +30,24 @@ export function installSeccompFilter(prog: Buffer, opts: { log?: boolean } = {})
   const nr = NR.seccomp;
   const fprog = sockFprog(prog);
   const flags = opts.log ? SECCOMP_FILTER_FLAG_LOG : 0;
-  const r = syscall(nr, SECCOMP_SET_MODE_FILTER, flags, ptr(fprog));
+  // Bound (its trampoline compiled) and every argument computed before the call.
+  const call = bindSyscallI32();
+  const p = ptr(fprog);
+  const r = call(nr, SECCOMP_SET_MODE_FILTER, flags, p);
+  // Once the filter is on, nothing here may allocate (an allocation can make the allocator
+  // call madvise or munmap, which an allow-list may refuse): the error is built only on failure.
+  if (r === -1) fail(opts.log ?? false, prog.length / 8);
+  // Keep both buffers reachable until the kernel has copied them.
+  void prog.length;
+  void fprog.length;
+}
+
+function fail(log: boolean, instructions: number): never {
   try {
-    check(r, "seccomp", { flags: `SECCOMP_SET_MODE_FILTER${opts.log ? "|SECCOMP_FILTER_FLAG_LOG" : ""}, ${prog.length / 8} instructions` });
+    check(-1, "seccomp", { flags: `SECCOMP_SET_MODE_FILTER${log ? "|SECCOMP_FILTER_FLAG_LOG" : ""}, ${instructions} instructions` });
   } catch (e) {
     if (e instanceof SysError) throw new SysError(e.syscall, e.code, e.errno, undefined, e.flags, HINTS[errnoName(e.errno)]);
     throw e;
   }
-  // Keep both buffers reachable until the kernel has copied them.
-  void prog.length;
-  void fprog.length;
+  throw new Error("seccomp: failed");
 }

@@ -90,6 +90,22 @@ describe("profile from a recording", () => {
     expect(JSON.stringify(p)).not.toContain("/tmp/f");
   });
 
+  test("what lies at or below a written directory is not also a read-only bind over it", () => {
+    const r = rec({
+      paths: {
+        "/data/body": { access: ["read"], kind: "dir" },
+        "/data/state": { access: ["read"], kind: "file" },
+        "/data/new": { access: ["create"], kind: "other" },
+        "/srv/x": { access: ["read"], kind: "file" },
+        "/etc/hostname": { access: ["read"], kind: "file" },
+      },
+    });
+    const p = buildProfile(r, ctx(["--bind", "/data", "--ro-bind", "/srv"]));
+    expect(p.write).toEqual(["/data"]);
+    expect(p.read).toEqual(["/etc/hostname", "/srv/x"]);
+    expect(p.notes.read!.join()).toContain("2 paths at or below a written directory are left out");
+  });
+
   test("a user bind whose jail path differs from the host's stays a SRC:DST bind", () => {
     const r = rec({ paths: { "/data/conf": { access: ["read"], kind: "file" }, "/data/out/x": { access: ["create"], kind: "other" } } });
     const p = buildProfile(r, ctx(["--bind", "/scratch:/data"]));

@@ -4,7 +4,7 @@
 // listed paths exist (ENOENT), writes outside the writable ones fail, an unlisted syscall fails
 // with EPERM, or kills with --seccomp-default-action kill, and --seccomp-log names it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jailx, lines, waitUntil } from "../helpers/jail.ts";
 import { asUser, installRootless } from "../helpers/user.ts";
@@ -134,7 +134,7 @@ describe("jailx profile list|show", () => {
   test("show --source: the built-in as written, review comments included", () => {
     const r = jailx(["profile", "show", "--source", "nginx"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("strace -f");
+    expect(r.stdout).toContain("produced by `jailx learn`");
     expect(r.stdout).toMatch(/"dac_override",\s+# /);
   });
   test("show: a bad file is the same one line, exit 125", () => {
@@ -187,6 +187,30 @@ describe("enforcement of a learned-style profile", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("Operation not permitted");
     expect(run(withMkdir, ["/usr/bin/mkdir", "/data/d"]).code).toBe(0);
+  });
+  test("a directory listed without '/' is there, empty and read-only; with '/' (control) its content is there", () => {
+    // A scratch tree on the host (not under /tmp: the jail has its own /tmp).
+    const host = mkdtempSync("/var/tmp/jx-profiles-dir-");
+    try {
+      mkdirSync(`${host}/d/sub`, { recursive: true });
+      writeFileSync(`${host}/d/secret`, "content\n");
+      const bare = file("dir-bare.toml", `include = ["coreutils.toml"]\nread = ["${host}/d"]\n`);
+      const r = run(bare, ["/usr/bin/ls", "-a", `${host}/d`]);
+      expect([r.code, lines(r.stdout), r.stderr]).toEqual([0, [".", ".."], ""]);
+      const w = run(bare, ["/usr/bin/touch", `${host}/d/planted`]);
+      expect(w.code).not.toBe(0);
+      expect(w.stderr).toContain("Read-only file system");
+      const whole = file("dir-whole.toml", `include = ["coreutils.toml"]\nread = ["${host}/d/"]\n`);
+      const c = run(whole, ["/usr/bin/ls", "-a", `${host}/d`]);
+      expect([c.code, lines(c.stdout)]).toEqual([0, [".", "..", "secret", "sub"]]);
+      // An entry below it makes the directory anyway: only that entry is inside.
+      const below = file("dir-below.toml", `include = ["coreutils.toml"]\nread = ["${host}/d", "${host}/d/secret"]\n`);
+      const b = run(below, ["/usr/bin/ls", "-a", `${host}/d`]);
+      expect([b.code, lines(b.stdout)]).toEqual([0, [".", "..", "secret"]]);
+      expect(existsSync(`${host}/d/planted`)).toBe(false);
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
   });
   test("--seccomp-default-action kill: the unlisted call kills (SIGSYS)", () => {
     const r = run(prof, ["/usr/bin/mkdir", "/data/d"], ["--seccomp-default-action", "kill"]);

@@ -71,15 +71,22 @@ describe("learned keys become run options", () => {
     expect(opts(`capabilities = []\nnetwork = "host"`).options).toEqual({ "cap-drop": ["ALL"], net: "host" });
   });
   test("read/exec/write: only those paths (no system binds), host links kept, missing paths skipped, $PWD", () => {
-    const r = opts(`read = ["/etc/app/", "$PWD/", "/missing/x"]\nexec = ["/usr/bin/app"]\nwrite = ["/var/log/app/", "tmpfs:/var/cache/app"]`);
+    const r = opts(`read = ["/etc/app/", "$PWD/", "/missing/x"]\nexec = ["/usr/bin/app.bin"]\nwrite = ["/var/log/app/", "tmpfs:/var/cache/app"]`);
     expect(r.options).toEqual({
       "no-system-binds": true,
       symlink: ["usr/bin:/bin", "usr/lib:/lib"],
-      "ro-bind": ["/etc/app", "/srv/site", "/usr/bin/app"],
+      "ro-bind": ["/etc/app", "/srv/site", "/usr/bin/app.bin"],
       bind: ["/var/log/app"],
       tmpfs: ["/var/cache/app"],
     });
     expect(r.skipped).toEqual(["/missing/x"]);
+  });
+  test("a directory without a trailing '/' is the directory itself: empty and read-only, or just the parent of entries below it", () => {
+    const r = opts(`read = ["/usr/local", "/etc/app", "/etc/app/conf.d/x.conf", "/var/www/"]\nexec = ["/opt/tool"]\nwrite = ["/var/log/app"]`);
+    expect(r.options["tmpfs"]).toEqual(["/usr/local:ro", "/opt/tool:ro"]);
+    expect(r.options["ro-bind"]).toEqual(["/etc/app/conf.d/x.conf", "/var/www"]);
+    // write: a directory to write into is bound whole, '/' or not.
+    expect(r.options["bind"]).toEqual(["/var/log/app"]);
   });
   test("$PWD from / never binds the whole host", () => {
     const r = profileOptions(loadProfile(file("pwd.toml", `read = ["$PWD/"]`), dir), { ...host, cwd: "/" });
@@ -134,7 +141,9 @@ describe("built-in profiles", () => {
       const p = loadProfile(name, "/");
       expect(p.sources).toEqual([`built-in '${name}'`]);
     }
-    for (const name of ["nginx", "redis-server", "python3-http.server", "jq"]) expect(BUILTIN_PROFILES[name]!.text).toContain("strace -f");
+    // Each per-program built-in says how it was made and that it was reviewed.
+    for (const name of ["nginx", "redis-server", "python3-http.server", "jq"]) expect(BUILTIN_PROFILES[name]!.text).toMatch(/produced by `jailx learn`[^]*reviewed by hand|strace -f[^]*reviewed/);
+    expect(BUILTIN_PROFILES["nginx"]!.text).toContain("produced by `jailx learn`");
   });
   test("a program that needs no network gets none (issue 8 item 4); servers get the host's", () => {
     expect(loadProfile("jq", "/").settings.network).toBe("none");

@@ -15,7 +15,7 @@ interface Call {
   ret?: unknown;
 }
 
-function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?: string[] } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
+function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?: string[]; noProgram?: boolean } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
   const calls: Call[] = [];
   let nextFd = 10;
   const k = new Proxy({} as Kernel, {
@@ -24,7 +24,9 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?
       calls.push(call);
       if (op === "openInRoot" && opts.missing?.includes(args[1] as string))
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
-      if (op === "execve") return 2; // ENOENT: keep searching PATH
+      if (op === "execPrepared") return 2; // ENOENT: keep searching PATH
+      if (op === "pathExists") return !opts.noProgram;
+      if (op === "prepareExec") return { path: args[0] };
       if (op === "submounts") return [];
       if (op === "chdir" && opts.noDir?.includes(args[0] as string)) throw new SysError("chdir", "ENOENT", 2, args[0] as string);
       if (op === "isDir") return (args[0] as string).endsWith(".d") || (args[0] as string).endsWith("/private");
@@ -145,12 +147,23 @@ describe("the program's process", () => {
     const p = plan(["--new-session", "--user", "1000", "--cap-add", "net_bind_service", "--", "prog"]);
     const fail = becomeProgram(p, k, 7, Buffer.alloc(8));
     const o = ops();
-    const order = ["closeFdsExcept", "setsid", "dropBounding", "setKeepCaps", "switchIds", "setCapSets", "setAmbient", "setNoNewPrivs", "chdir", "landlockScope", "resetSignalsForExec", "installSeccomp", "execve"];
+    const order = ["closeFdsExcept", "setsid", "dropBounding", "setKeepCaps", "switchIds", "setCapSets", "setAmbient", "setNoNewPrivs", "chdir", "landlockScope", "resetSignalsForExec", "pathExists", "prepareExec", "installSeccomp", "execPrepared"];
     expect(order.map((op) => idx(o, op))).toEqual([...order.map((op) => idx(o, op))].sort((a, b) => a - b));
     expect(order.every((op) => o.includes(op))).toBe(true);
-    // PATH search: every directory was tried, and "not found" is the result.
-    expect(o.filter((x) => x === "execve").length).toBe(p.env.PATH!.split(":").length);
-    expect(fail.errno).toBe(2);
+    // PATH search: every directory was looked up and prepared before the filter, and after the
+    // filter nothing but execve happens (an allow-list may refuse anything else).
+    expect(o.filter((x) => x === "prepareExec").length).toBe(p.env.PATH!.split(":").length);
+    expect(o.slice(idx(o, "installSeccomp") + 1).every((x) => x === "execPrepared")).toBe(true);
+    expect(o.filter((x) => x === "execPrepared").length).toBe(p.env.PATH!.split(":").length);
+    expect(fail).toEqual({ errno: 2, path: p.env.PATH!.split(":")[0] + "/prog" });
+  });
+
+  test("a name found nowhere is reported before the filter is installed", () => {
+    const { k, ops } = recordingKernel({ noProgram: true });
+    const fail = becomeProgram(plan(["--", "prog"]), k, 7, Buffer.alloc(8));
+    expect(ops()).not.toContain("installSeccomp");
+    expect(ops()).not.toContain("execPrepared");
+    expect(fail).toEqual({ errno: 2, path: "prog" });
   });
 
   test("working directory: --chdir, else the caller's directory when the jail binds it, else /", () => {
