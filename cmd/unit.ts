@@ -25,6 +25,8 @@ export function unitHelp(width: number): string {
     "",
     para("The unit runs 'jailx run --name NAME ...' in the foreground as its main process: stdout/stderr reach the journal; 'systemctl stop' sends SIGTERM to jailx, which passes it on (KillMode=mixed: the rest is killed only after TimeoutStopSec); 'systemctl reload' sends SIGHUP, passed on the same way; Delegate=yes lets limits (--memory, ...) create the jail's cgroup beneath the unit's own."),
     "",
+    para("--notify (before the command): Type=notify with NotifyAccess=all, for programs that report readiness with sd_notify; jailx binds the NOTIFY_SOCKET systemd gives it into the jail at its own path."),
+    "",
     para("Install: jailx unit web ... > /etc/systemd/system/jailx-web.service"),
     "",
   ].join("\n");
@@ -46,7 +48,10 @@ export async function unitCommand(argv: string[]): Promise<number> {
       return argv.length === 0 ? EXIT.JAILX : EXIT.OK;
     }
     const name = validateName(argv[0]!);
-    const rest = argv.slice(1);
+    // --notify (before the command): the program reports readiness itself (sd_notify READY=1).
+    const end = argv.indexOf("--") >>> 0;
+    const notify = argv.slice(1, end).includes("--notify");
+    const rest = argv.slice(1).filter((a, i) => !(a === "--notify" && i + 1 < end));
     const parsed = parseRunArgs(rest);
     if (parsed.options["detach"] !== undefined) throw new UsageError("jailx unit: drop -d/--detach: systemd keeps the jail's supervisor as the unit's main process");
     if (parsed.options["name"] !== undefined) throw new UsageError("jailx unit: the name is the first argument; drop --name");
@@ -63,7 +68,8 @@ export async function unitCommand(argv: string[]): Promise<number> {
       "After=network.target",
       "",
       "[Service]",
-      "Type=exec",
+      // The program, not jailx (the unit's main process), sends READY=1: NotifyAccess=all.
+      ...(notify ? ["Type=notify", "NotifyAccess=all"] : ["Type=exec"]),
       `ExecStart=${exec}`,
       `ExecReload=/bin/kill -HUP $MAINPID`,
       "KillMode=mixed",

@@ -195,7 +195,21 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
   ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777", ...sized });
   ops.push({ op: "tmpfs", dst: "/run", mode: "0755", ...sized });
   ops.push(...binds);
+  ops.push(...notifySocket(host, binds));
   return ops;
+}
+
+/**
+ * Under systemd (`Type=notify`), NOTIFY_SOCKET names the manager's datagram socket: bound at its
+ * own path (read-only: connecting to a socket needs no write access to the mount) so that the
+ * program's READY=1 reaches it, also with --net none (a path socket is not in the network
+ * namespace). An abstract name ("@…") cannot be bound; Landlock's scope refuses it (see docs).
+ */
+function notifySocket(host: HostFacts, binds: MountOp[]): MountOp[] {
+  const path = host.env.NOTIFY_SOCKET;
+  if (!path?.startsWith("/") || host.stat(path) === null) return [];
+  if (binds.some((b) => b.op === "bind" && b.dst === path)) return [];
+  return [{ op: "bind", src: path, dst: path, readonly: true, kind: "file" }];
 }
 
 const under = (path: string, dir: string) => dir === "/" || path === dir || path.startsWith(dir + "/");
