@@ -24,12 +24,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     // Step timings go straight to stderr: the logger's first use costs milliseconds and would
     // distort the very numbers --verbose is there to show.
+    for (const note of plan.notes) log.warn(note);
     const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
     step("compile the seccomp filter");
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
     const cgroups = plan.cgroup ? await import("../sys/cgroup/index.ts") : null;
-    const out = supervise(plan, { seccomp, cgroups }, step);
+    const out = supervise(plan, { seccomp, cgroups, notice: (line) => log.warn(line) }, step);
     if (out.message) log.error(out.message);
     return out.status;
   } catch (err) {

@@ -91,34 +91,51 @@ export interface Prepared {
   seccomp: Buffer | null;
   /** the cgroup library, loaded only when the plan has limits */
   cgroups: typeof import("../sys/cgroup/index.ts") | null;
+  /** one line for the user before the jail starts (e.g. where its cgroup went, and why) */
+  notice?: (line: string) => void;
+}
+
+/** The jail cgroup and its cleanup guard; a systemd scope is made only once the jail's init exists. */
+interface CgroupState {
+  cgroup: JailCgroup | null;
+  guard: Guard | null;
+  /** create the jail cgroup around the (waiting) init — a transient scope */
+  around?: (pid: number) => JailCgroup;
 }
 
 export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
   proc.assertSingleThreaded("clone");
   const { seccomp, cgroups } = prepared;
-  let cgroup: JailCgroup | null = null;
-  let guard: Guard | null = null;
+  const cg: CgroupState = { cgroup: null, guard: null };
   if (plan.cgroup) {
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
-    cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
-    cgroup = cgroups.JailCgroup.create(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
-    proc.prepareForFork();
-    guard = startCleanupGuard(cgroup);
+    const placed = cgroups.placeJail(plan.cgroup);
+    if (placed.notice) prepared.notice?.(placed.notice);
+    const cgPlan = placed.plan;
+    cgroups.cleanupStaleJailCgroups({ parent: cgPlan.parent });
+    if (placed.scope) {
+      const user = placed.scope.user;
+      cg.around = (pid) => cgroups.jailScope(cgPlan, user, pid);
+    } else {
+      cg.cgroup = cgroups.JailCgroup.create(cgPlan, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
+      proc.prepareForFork();
+      cg.guard = startCleanupGuard(cg.cgroup);
+    }
   }
   try {
-    return superviseJail(plan, seccomp, cgroup, logStep);
+    return superviseJail(plan, seccomp, cg, logStep);
   } finally {
-    if (cgroup) {
+    if (cg.cgroup) {
       logStep("remove the jail cgroup");
-      cgroup.killAll();
-      cgroup.remove();
+      cg.cgroup.killAll();
+      cg.cgroup.remove();
     }
-    guard?.stop();
+    cg.guard?.stop();
   }
 }
 
-function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger): Outcome {
+function superviseJail(plan: Plan, seccomp: Buffer | null, cg: CgroupState, logStep: StepLogger): Outcome {
   const [sock, childSock] = channel();
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either.
   proc.blockSignals([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
@@ -137,14 +154,14 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   // guard, when there is one, kills the cgroup anyway); see startKillGuard.
   let killGuard: Guard | null = null;
   try {
-    if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
-    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep);
+    if (plan.asPid1 && !cg.cgroup && !cg.around) killGuard = startKillGuard(pid);
+    return waitForJail(plan, pid, sock, sigfd, cg, logStep);
   } finally {
     killGuard?.stop();
   }
 }
 
-function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger): Outcome {
+function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cg: CgroupState, logStep: StepLogger): Outcome {
   let error: FromChild & { t: "error" } | null = null;
   let ended: FromChild & { t: "exit" } | null = null;
   let waited: proc.WaitResult | null = null;
@@ -154,7 +171,13 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
       logStep("write the id maps");
       writeMaps(plan, pid);
     }
-    if (cgroup) cgroup.addProcess(pid);
+    if (cg.cgroup) cg.cgroup.addProcess(pid);
+    else if (cg.around) {
+      logStep("ask systemd for the jail's scope");
+      cg.cgroup = cg.around(pid);
+      proc.prepareForFork();
+      cg.guard = startCleanupGuard(cg.cgroup);
+    }
     send(sock, { t: "go" });
   } catch (err) {
     proc.kill(pid, SIG.KILL);
@@ -208,7 +231,7 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
   }
   proc.closeFd(sock);
   proc.closeFd(sigfd);
-  return outcome(plan, waited, ended, error, timedOut, cgroup);
+  return outcome(plan, waited, ended, error, timedOut, cg.cgroup);
 }
 
 function outcome(

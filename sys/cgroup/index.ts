@@ -4,3 +4,4 @@ export { JailCgroup, type JailCgroupDir, type JailCgroupOptions, type JailCgroup
 export { cleanupStaleJailCgroups, JAIL_CGROUP_NAME, type StaleCleanupOptions } from "./stale.ts";
 export { cgroupPlanFromOptions, formatBytes, parseSize, type CgroupController, type CgroupPlan } from "./plan.ts";
 export { realSystem, type CgroupSystem } from "./system.ts";
+export { jailScope, placeJail, type JailPlacement } from "./systemd.ts";

@@ -82,6 +82,16 @@ export class JailCgroup {
     return jail;
   }
 
+  /**
+   * Take over a cgroup someone else created for the jail (a systemd transient scope holding the
+   * jail's init): write and check the plan's limits there; killAll/remove work as for our own.
+   */
+  static adopt(plan: CgroupPlan, name: string, hierarchy: CgroupHierarchy, path: string, parentDir: string, system: CgroupSystem = realSystem): JailCgroup {
+    const jail = new JailCgroup(name, plan, [{ hierarchy, path, controllers: [...plan.controllers], roles: ["kill"] }], system);
+    jail.applyLimits(jail.dirs[0]!, parentDir);
+    return jail;
+  }
+
   /** Re-open a jail cgroup created by another process (e.g. an exec'd cleanup guard). */
   static attach(state: JailCgroupState, system: CgroupSystem = realSystem): JailCgroup {
     return new JailCgroup(state.name, state.plan, state.dirs.map((d) => ({ ...d })), system);

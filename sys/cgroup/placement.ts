@@ -9,6 +9,7 @@ import { callerPathIn, dirOf, type CgroupHierarchy, type CgroupLayout, type Self
 import { flagFor, V1_NAME } from "./limits.ts";
 import type { CgroupController, CgroupPlan } from "./plan.ts";
 import type { CgroupSystem } from "./system.ts";
+import { systemdRunning, systemdVersion } from "../systemd.ts";
 
 /** What a jail directory is for besides limits. */
 export type CgroupRole = "kill" | "freezer" | "cpuacct";
@@ -26,10 +27,18 @@ export interface CgroupTarget {
   required: boolean;
 }
 
-const DELEGATE_V2 =
-  "start jailx where it has a delegated cgroup with an empty parent, e.g. " +
-  "'systemd-run [--user] -p Delegate=yes -p DelegateSubgroup=supervisor --pty --wait jailx run --cgroup-parent .. …' (systemd ≥ 254), " +
-  "or pass --cgroup-parent naming an existing cgroup without processes that you may write";
+/**
+ * How to get a delegated cgroup, naming only what this host's systemd has: DelegateSubgroup=
+ * exists from systemd 254 on; before that jailx does the same move itself in a Delegate=yes unit.
+ */
+function delegateV2(): string {
+  const other = "pass --cgroup-parent naming an existing cgroup without processes that you may write";
+  const version = systemdRunning() ? systemdVersion() : null;
+  if (version === null) return `${other} (e.g. made by root with mkdir below /sys/fs/cgroup, controllers enabled above it, chowned to you)`;
+  if (version >= 254)
+    return `start jailx where it has a delegated cgroup with an empty parent, e.g. 'systemd-run [--user] -p Delegate=yes -p DelegateSubgroup=supervisor --pty --wait jailx run --cgroup-parent .. …', or ${other}`;
+  return `run jailx as the main process of a unit with Delegate=yes (e.g. 'systemd-run [--user] -p Delegate=yes --pty --wait jailx run …'; systemd ${version} has no DelegateSubgroup=), or ${other}`;
+}
 const DELEGATE_V1 =
   "cgroup v1 has no safe delegation: ask root to create a cgroup in each hierarchy, chown it to you, and pass it as --cgroup-parent";
 
@@ -118,7 +127,7 @@ export function checkDelegation(plan: CgroupPlan, targets: CgroupTarget[], uid: 
     const flag = flagFor(plan, t.controllers[0]!);
     throw new UsageError(
       `${flag}: jailx runs as uid ${uid} and cgroup ${t.parentPath} (${describeHierarchy(t.hierarchy)}) is not delegated to it (not writable); ` +
-        (t.hierarchy.version === 2 ? DELEGATE_V2 : DELEGATE_V1),
+        (t.hierarchy.version === 2 ? delegateV2() : DELEGATE_V1),
     );
   });
 }
@@ -190,6 +199,6 @@ export function enableV2Controllers(plan: CgroupPlan, t: CgroupTarget, sys: Cgro
 function noInternalProcesses(flag: string, ctl: string, dir: string, procs: number): UsageError {
   return new UsageError(
     `${flag}: cannot enable the ${ctl} controller below cgroup ${dir}: it holds ${procs || "some"} process(es) (jailx itself among them when it is jailx's own cgroup), ` +
-      `and cgroup v2 allows controllers only below cgroups without processes; jailx never moves a process out of the cgroup it started in. Fix: ${DELEGATE_V2}`,
+      `and cgroup v2 allows controllers only below cgroups without processes; jailx never moves a process out of the cgroup it started in. Fix: ${delegateV2()}`,
   );
 }
