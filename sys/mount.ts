@@ -129,7 +129,26 @@ export function symlinkAt(rootFd: number, target: string, path: string): void {
 
 /** Stop mount events from propagating back to the host (pivot_root requires it). */
 export function makeRootPrivate(): void {
-  check(c.mount(ptr(cstr("none")), ptr(cstr("/")), null, MS_REC | MS_PRIVATE, null), "mount", { path: "/", flags: "MS_REC|MS_PRIVATE" });
+  if (c.mount(ptr(cstr("none")), ptr(cstr("/")), null, MS_REC | MS_PRIVATE, null) === 0) return;
+  const e = errno();
+  // In a plain chroot "/" is a directory, not a mount: its mount lies outside our root, so it
+  // can be neither made private nor pivoted away from (and binding over it would propagate to
+  // the host). Say so instead of a bare EINVAL.
+  const hint = e === 22 && isMountRoot("/") === false
+    ? "jailx runs in a chroot whose root is not a mount point, and a jail needs one; make the directory a mount point before chrooting into it ('mount --bind DIR DIR', then chroot DIR), or use a mount namespace instead of chroot (unshare -m, systemd RootDirectory=)"
+    : undefined;
+  throw new SysError("mount", errnoName(e), e, "/", "MS_REC|MS_PRIVATE", hint);
+}
+
+const STATX_ATTR_MOUNT_ROOT = 0x2000n;
+
+/** Whether `path` is the root of a mount (statx, Linux ≥ 5.8); null when the kernel cannot tell. */
+export function isMountRoot(path: string): boolean | null {
+  const buf = new BigUint64Array(32); // struct statx is 256 bytes
+  if (syscall(NR.statx, AT_FDCWD, ptr(cstr(path)), 0, 0, ptr(buf)) < 0n) return null;
+  // stx_attributes at byte 8, stx_attributes_mask at byte 56 (include/uapi/linux/stat.h)
+  if ((buf[7]! & STATX_ATTR_MOUNT_ROOT) === 0n) return null;
+  return (buf[1]! & STATX_ATTR_MOUNT_ROOT) !== 0n;
 }
 
 /** Make the mount `rootFd` the root: the old root is stacked under it, then detached. */
