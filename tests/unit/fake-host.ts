@@ -11,6 +11,7 @@ export interface FakeHostSpec {
   openFds?: number[];
   cwd?: string;
   tty?: boolean;
+  landlockAbi?: number;
 }
 
 export const PASSWD = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n";
@@ -36,5 +37,6 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
     stdinIsTerminal: spec.tty ?? true,
+    ...(spec.landlockAbi === undefined ? {} : { landlockAbi: spec.landlockAbi }),
   };
 }
