@@ -18,7 +18,7 @@ import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
 import { execOrReport, runInit } from "./init.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
-import { startCleanupGuard, startKillGuard, type Guard } from "./guard.ts";
+import { startCleanupGuard, startHolder, startKillGuard, type Guard } from "./guard.ts";
 import type { Plan } from "./plan.ts";
 
 const { SIG } = proc;
@@ -99,6 +99,8 @@ export interface Prepared {
 interface CgroupState {
   cgroup: JailCgroup | null;
   guard: Guard | null;
+  /** keeps a systemd scope around the jail alive until the outcome is known */
+  holder?: Guard;
   /** create the jail cgroup around the (waiting) init — a transient scope */
   around?: (pid: number) => JailCgroup;
 }
@@ -116,7 +118,11 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
     cgroups.cleanupStaleJailCgroups({ parent: cgPlan.parent });
     if (placed.scope) {
       const user = placed.scope.user;
-      cg.around = (pid) => cgroups.jailScope(cgPlan, user, pid);
+      cg.around = (pid) => {
+        proc.prepareForFork();
+        cg.holder = startHolder();
+        return cgroups.jailScope(cgPlan, user, pid, cg.holder.pid);
+      };
     } else {
       cg.cgroup = cgroups.JailCgroup.create(cgPlan, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`);
       proc.prepareForFork();
@@ -132,6 +138,7 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
       cg.cgroup.remove();
     }
     cg.guard?.stop();
+    cg.holder?.stop();
   }
 }
 

@@ -45,6 +45,8 @@ export class JailCgroup {
     readonly plan: CgroupPlan,
     private dirs: JailCgroupDir[],
     private readonly sys: CgroupSystem,
+    /** where the limits live when not in a jail directory (a systemd scope around it) */
+    private readonly limitsDir?: string,
   ) {}
 
   /** Create the jail cgroup `name` in every hierarchy the plan needs and write its limits. */
@@ -83,13 +85,22 @@ export class JailCgroup {
   }
 
   /**
-   * Take over a cgroup someone else created for the jail (a systemd transient scope holding the
-   * jail's init): write and check the plan's limits there; killAll/remove work as for our own.
+   * A jail inside a systemd scope that carries the limits (unit properties, applied by systemd):
+   * check each limit file there, then the jail's own directory `jail` below it, without
+   * controllers, only for killing and removing. The scope outlives the jail by a holder process
+   * of the supervisor's, so the OOM counter can still be read once the jail has ended.
    */
-  static adopt(plan: CgroupPlan, name: string, hierarchy: CgroupHierarchy, path: string, parentDir: string, system: CgroupSystem = realSystem): JailCgroup {
-    const jail = new JailCgroup(name, plan, [{ hierarchy, path, controllers: [...plan.controllers], roles: ["kill"] }], system);
-    jail.applyLimits(jail.dirs[0]!, parentDir);
-    return jail;
+  static inScope(plan: CgroupPlan, name: string, hierarchy: CgroupHierarchy, scopeDir: string, system: CgroupSystem = realSystem): JailCgroup {
+    for (const w of limitWrites(plan, 2, plan.controllers)) {
+      const choice = w.choices.find((c) => system.exists(`${scopeDir}/${c.file}`));
+      if (!choice) throw new UsageError(`${w.flag}: cannot apply the limit: ${w.missing} (systemd made the scope, but it has no ${w.choices.map((c) => c.file).join(" or ")}: ${scopeDir})`);
+      const want = typeof choice.value === "string" ? choice.value : null;
+      // systemd writes the same numbers; should its spelling differ, ours is written over it.
+      if (want !== null && (system.read(`${scopeDir}/${choice.file}`) ?? "").trim() !== want) system.write(`${scopeDir}/${choice.file}`, want);
+    }
+    const path = `${scopeDir}/jail`;
+    system.mkdir(path);
+    return new JailCgroup(name, plan, [{ hierarchy, path, controllers: [], roles: ["kill"] }], system, scopeDir);
   }
 
   /** Re-open a jail cgroup created by another process (e.g. an exec'd cleanup guard). */
@@ -99,6 +110,11 @@ export class JailCgroup {
 
   state(): JailCgroupState {
     return { name: this.name, plan: this.plan, dirs: this.dirs.map((d) => ({ ...d })) };
+  }
+
+  /** The scope around the jail (inScope), whose memory.events counts the jail's OOM kills. */
+  get scopeDir(): string | undefined {
+    return this.limitsDir;
   }
 
   private applyLimits(dir: JailCgroupDir, parentDir: string): void {
@@ -144,6 +160,7 @@ export class JailCgroup {
 
   /** Whether the kernel's OOM killer killed a process in the jail (oom_kill counter > 0). */
   oomKilled(): boolean {
+    if (this.limitsDir !== undefined) return /^oom_kill [1-9]/m.test(this.sys.read(`${this.limitsDir}/memory.events`) ?? "");
     const d = this.dirs.find((x) => x.controllers.includes("memory"));
     if (!d) return false;
     // v2: memory.events counts the subtree; v1: the oom_kill field of memory.oom_control (4.13+).

@@ -102,10 +102,12 @@ export function cpuMask(list: string): number[] {
 const INFINITY = "18446744073709551615";
 
 /** The plan's limits as systemd unit properties, so PID 1 enables the controllers for the scope. */
-export function scopeProperties(plan: CgroupPlan, jailPid: number, supervisorPid: number): sd.UnitProperty[] {
+export function scopeProperties(plan: CgroupPlan, pids: number[], supervisorPid: number): sd.UnitProperty[] {
   const props: sd.UnitProperty[] = [
     ["Description", "s", `jailx jail (supervisor pid ${supervisorPid})`],
-    ["PIDs", "au", "1", String(jailPid)],
+    ["PIDs", "au", String(pids.length), ...pids.map(String)],
+    // the jail gets a sub-cgroup of its own (killed and removed by jailx), beside the holder
+    ["Delegate", "b", "true"],
     ["CollectMode", "s", "inactive-or-failed"],
     // jailx reports an OOM kill itself (memory.events); systemd's default (stop) would kill the
     // whole jail and remove the cgroup before jailx could read why the program died.
@@ -159,12 +161,15 @@ export function placeJail(plan: CgroupPlan, sys: CgroupSystem = realSystem): Jai
 
 const SCOPE_WAIT_POLLS = 500;
 
-/** A transient scope holding the jail's init (still waiting for "go"), adopted as the jail cgroup. */
-export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, sys: CgroupSystem = realSystem): JailCgroup {
+/**
+ * A transient scope with the limits, holding the jail's init (still waiting for "go") and a
+ * holder process of the supervisor's; init then moves into the scope's sub-cgroup `jail`.
+ */
+export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, holderPid: number, sys: CgroupSystem = realSystem): JailCgroup {
   const supervisor = getpid();
   const name = `jailx-${supervisor}-${Math.random().toString(36).slice(2, 8)}.scope`;
   const flag = flagFor(plan, plan.controllers[0]!);
-  const refused = sd.startTransientScope(name, user, scopeProperties(plan, jailPid, supervisor));
+  const refused = sd.startTransientScope(name, user, scopeProperties(plan, [holderPid, jailPid], supervisor));
   if (refused !== null)
     throw new UsageError(`${flag}: systemd${user ? " (user manager)" : ""} refused a transient scope for the jail: ${refused}; give --cgroup-parent naming a cgroup without processes, or drop ${flag}`);
   const layout = detectCgroupLayout("/sys/fs/cgroup", undefined, sys);
@@ -175,7 +180,9 @@ export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, sys:
     if (path.endsWith(`/${name}`)) {
       const dir = dirOf(v2, path);
       if (dir === null) break;
-      return JailCgroup.adopt(plan, name, v2, dir, dir.slice(0, dir.lastIndexOf("/")), sys);
+      const jail = JailCgroup.inScope(plan, name, v2, dir, sys);
+      jail.addProcess(jailPid);
+      return jail;
     }
     sys.pause(10);
   }

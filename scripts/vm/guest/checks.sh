@@ -86,16 +86,23 @@ if [ $st = 125 ] && [ "$(wc -l <"$T/err")" -le 2 ] && grep -qi 'landlock' "$T/er
 else fail landlock-explicit-refused "status $st: $(head -c 300 "$T/err" | tr '\n' ' ')"; fi
 if grep -q '"landlock": true' "$T/dry"; then fail dry-run-landlock "--dry-run claims Landlock scoping"; else pass dry-run-landlock; fi
 
-# -- a plain chroot (its root is not a mount point) ------------------------------------------
-if [ "$(id -u)" = 0 ]; then
-  cr=$(mktemp -d /var/tmp/chroot.XXXX); mkdir -p "$cr"/{usr,etc,opt/lane,proc,dev,sys,tmp}
+# -- a plain chroot (its root is not a mount point): one line with cause and fix; the fix works ----
+chroot_run() { # chroot_run bind|plain
+  local cr; cr=$(mktemp -d /var/tmp/chroot.XXXX)
+  [ "$1" = bind ] && mount --bind "$cr" "$cr"
+  mkdir -p "$cr"/usr "$cr"/etc "$cr"/opt/lane "$cr"/proc "$cr"/dev "$cr"/sys "$cr"/tmp
   for d in usr etc dev proc sys; do mount --rbind "/$d" "$cr/$d"; done
   ln -s usr/bin "$cr/bin"; ln -s usr/lib "$cr/lib"; ln -s usr/lib64 "$cr/lib64"; cp "$J" "$cr/opt/lane/jailx"
-  chroot "$cr" /opt/lane/jailx run -- /bin/true >"$T/out" 2>"$T/err"; st=$?
-  if [ $st = 0 ]; then pass chroot
-  elif [ $st = 125 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -qi 'chroot' "$T/err"; then pass chroot-refused-clearly
-  else fail chroot "status $st: $(head -c 300 "$T/err" | tr '\n' ' ')"; fi
-  for d in usr etc dev proc sys; do umount -R "$cr/$d"; done; rm -rf "$cr"
+  chroot "$cr" /opt/lane/jailx run --net none -- /bin/echo inside >"$T/out" 2>"$T/err"; local st=$?
+  for d in usr etc dev proc sys; do umount -R "$cr/$d"; done; [ "$1" = bind ] && umount "$cr"; rm -rf "$cr"
+  return $st
+}
+if [ "$(id -u)" = 0 ]; then
+  chroot_run plain; st=$?
+  if [ $st = 125 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q 'chroot whose root is not a mount point' "$T/err"; then pass chroot-refused-clearly
+  else fail chroot-refused-clearly "status $st: $(head -c 300 "$T/err" | tr '\n' ' ')"; fi
+  chroot_run bind; st=$?
+  if [ $st = 0 ] && [ "$(cat "$T/out")" = inside ]; then pass chroot-mountpoint-works; else fail chroot-mountpoint-works "status $st: $(head -c 300 "$T/err" | tr '\n' ' ')"; fi
 fi
 
 if [ -z "$(leftover_cgroups)" ]; then pass no-leftovers; else fail no-leftovers "$(leftover_cgroups | tr '\n' ' ')"; fi
