@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
-// Build the single-file jailx binaries: dist/jailx (this machine, linux-x64) and
-// dist/jailx-linux-arm64 (cross-compiled). Usage: bun scripts/build.ts [--only-native]
+// Build the single-file jailx binaries: dist/jailx (this machine, linux-x64, needs AVX2),
+// dist/jailx-linux-x64-baseline (any x86-64 CPU) and dist/jailx-linux-arm64 (cross-compiled). Usage: bun scripts/build.ts [--only-native]
 //
 // --splitting: code that only other commands use (inspect, seccomp, citty) lives in chunks that
 // are loaded on import, so the first `jailx run` process, which only re-executes itself, starts
@@ -16,7 +16,11 @@ const FLAGS = [
 ];
 
 const targets: { target?: string; out: string }[] = [{ out: "dist/jailx" }];
-if (!process.argv.includes("--only-native")) targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64" });
+if (!process.argv.includes("--only-native")) {
+  // x64 without AVX2 (Bun's baseline build: SSE4.2 at most); dist/jailx needs AVX2 (Haswell, 2013+).
+  targets.push({ target: "bun-linux-x64-baseline", out: "dist/jailx-linux-x64-baseline" });
+  targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64" });
+}
 
 mkdirSync("dist", { recursive: true });
 for (const t of targets) {
