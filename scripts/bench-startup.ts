@@ -23,6 +23,10 @@ const bwrap =
 const commands: [string, string][] = [
   ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
   ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
+  // The build for x86-64 CPUs without AVX2 (bun-linux-x64-baseline), same jail.
+  ...(existsSync("dist/jailx-linux-x64-baseline") && process.arch === "x64"
+    ? ([["jailx run, x64 baseline build", "./dist/jailx-linux-x64-baseline run -- /bin/true"]] as [string, string][])
+    : []),
   ["bwrap (closest equivalent)", bwrap],
   ["unshare -fpmiuU --mount-proc", "unshare -fpmiuU --mount-proc /bin/true"],
   ["/bin/true (no jail)", "/bin/true"],

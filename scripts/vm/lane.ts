@@ -49,6 +49,8 @@ export interface LaneResult {
   cpu: string;
   accel: string;
   binary: string;
+  /** which build: dist/jailx, dist/jailx-linux-x64-baseline, … */
+  binaryName?: string;
   info: string[];
   times: Record<string, number>;
   checks: { status: "PASS" | "FAIL" | "SKIP"; context: string; name: string; detail?: string }[];
@@ -157,7 +159,7 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
     return boot(dist, imageDir, tar, work, cpu, t0, imageSeconds, binHash);
   }
   const r: LaneResult = {
-    dist, cpu: qemuCpu, accel, binary: binHash, info: [], times: {}, checks: [],
+    dist, cpu: qemuCpu, accel, binary: binHash, binaryName: binArg, info: [], times: {}, checks: [],
     seconds: { image: Math.round(imageSeconds), boot: 0, total: 0 },
   };
   const text = existsSync(join(work, "results.log")) ? readFileSync(join(work, "results.log"), "utf8") : "";
@@ -191,7 +193,9 @@ for (const dist of dists) {
 if (flag("record")) {
   const file = join(ROOT, "docs/lane-results.json");
   const old: LaneResult[] = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as LaneResult[]) : [];
-  const merged = [...old.filter((o) => !all.some((n) => n.dist === o.dist && n.cpu === o.cpu && n.binary === o.binary)), ...all];
+  // One entry per (release, CPU, build): the newest run replaces the older one.
+  const same = (a: LaneResult, b: LaneResult) => a.dist === b.dist && a.cpu === b.cpu && (a.binaryName ?? "dist/jailx") === (b.binaryName ?? "dist/jailx");
+  const merged = [...old.filter((o) => !all.some((n) => same(n, o))), ...all];
   writeFileSync(file, JSON.stringify(merged.map((x) => ({ ...x, checks: x.checks })), null, 2) + "\n");
 }
 console.log(`${passed} passed, ${failed} failed`);
