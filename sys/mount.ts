@@ -135,7 +135,7 @@ export function makeRootPrivate(): void {
   // can be neither made private nor pivoted away from (and binding over it would propagate to
   // the host). Say so instead of a bare EINVAL.
   const hint = e === 22 && isMountRoot("/") === false
-    ? "jailx runs in a chroot whose root is not a mount point, and a jail needs one; make the directory a mount point before chrooting into it ('mount --bind DIR DIR', then chroot DIR), or use a mount namespace instead of chroot (unshare -m, systemd RootDirectory=)"
+    ? "jailx runs in a chroot whose root is not a mount point, and a jail needs one (with private mounts above it); enter the chroot through a mount namespace of its own where it is one: unshare -m sh -c 'mount --bind DIR DIR && exec chroot DIR …'"
     : undefined;
   throw new SysError("mount", errnoName(e), e, "/", "MS_REC|MS_PRIVATE", hint);
 }

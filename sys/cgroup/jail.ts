@@ -85,22 +85,26 @@ export class JailCgroup {
   }
 
   /**
-   * A jail inside a systemd scope that carries the limits (unit properties, applied by systemd):
-   * check each limit file there, then the jail's own directory `jail` below it, without
-   * controllers, only for killing and removing. The scope outlives the jail by a holder process
-   * of the supervisor's, so the OOM counter can still be read once the jail has ended.
+   * A jail inside a delegated systemd scope that carries the limits as unit properties (systemd
+   * applies them; each file is checked). The scope's processes — the jail's init and a holder of
+   * the supervisor's — move into two leaves, `jail` and `holder`, so the emptied scope may enable
+   * the controllers for `jail`, which gets the same limits (what `inspect` and `memory.events`
+   * read). The holder keeps systemd from collecting the scope before jailx has read the outcome.
    */
-  static inScope(plan: CgroupPlan, name: string, hierarchy: CgroupHierarchy, scopeDir: string, system: CgroupSystem = realSystem): JailCgroup {
+  static inScope(plan: CgroupPlan, name: string, hierarchy: CgroupHierarchy, scopeDir: string, pids: { jail: number; holder: number }, system: CgroupSystem = realSystem): JailCgroup {
     for (const w of limitWrites(plan, 2, plan.controllers)) {
-      const choice = w.choices.find((c) => system.exists(`${scopeDir}/${c.file}`));
-      if (!choice) throw new UsageError(`${w.flag}: cannot apply the limit: ${w.missing} (systemd made the scope, but it has no ${w.choices.map((c) => c.file).join(" or ")}: ${scopeDir})`);
-      const want = typeof choice.value === "string" ? choice.value : null;
-      // systemd writes the same numbers; should its spelling differ, ours is written over it.
-      if (want !== null && (system.read(`${scopeDir}/${choice.file}`) ?? "").trim() !== want) system.write(`${scopeDir}/${choice.file}`, want);
+      if (!w.choices.some((c) => system.exists(`${scopeDir}/${c.file}`)))
+        throw new UsageError(`${w.flag}: cannot apply the limit: ${w.missing} (systemd made the scope, but it has no ${w.choices.map((c) => c.file).join(" or ")}: ${scopeDir})`);
     }
     const path = `${scopeDir}/jail`;
-    system.mkdir(path);
-    return new JailCgroup(name, plan, [{ hierarchy, path, controllers: [], roles: ["kill"] }], system, scopeDir);
+    for (const [leaf, pid] of [[`${scopeDir}/holder`, pids.holder], [path, pids.jail]] as const) {
+      system.mkdir(leaf);
+      system.write(`${leaf}/cgroup.procs`, String(pid));
+    }
+    for (const ctl of plan.controllers) system.write(`${scopeDir}/cgroup.subtree_control`, `+${ctl}`);
+    const jail = new JailCgroup(name, plan, [{ hierarchy, path, controllers: [...plan.controllers], roles: ["kill"] }], system, scopeDir);
+    jail.applyLimits(jail.dirs[0]!, scopeDir);
+    return jail;
   }
 
   /** Re-open a jail cgroup created by another process (e.g. an exec'd cleanup guard). */

@@ -163,7 +163,7 @@ const SCOPE_WAIT_POLLS = 500;
 
 /**
  * A transient scope with the limits, holding the jail's init (still waiting for "go") and a
- * holder process of the supervisor's; init then moves into the scope's sub-cgroup `jail`.
+ * holder process of the supervisor's; they then move into the scope's leaves `jail`, `holder`.
  */
 export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, holderPid: number, sys: CgroupSystem = realSystem): JailCgroup {
   const supervisor = getpid();
@@ -180,9 +180,7 @@ export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, hold
     if (path.endsWith(`/${name}`)) {
       const dir = dirOf(v2, path);
       if (dir === null) break;
-      const jail = JailCgroup.inScope(plan, name, v2, dir, sys);
-      jail.addProcess(jailPid);
-      return jail;
+      return JailCgroup.inScope(plan, name, v2, dir, { jail: jailPid, holder: holderPid }, sys);
     }
     sys.pause(10);
   }

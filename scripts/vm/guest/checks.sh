@@ -87,15 +87,15 @@ else fail landlock-explicit-refused "status $st: $(head -c 300 "$T/err" | tr '\n
 if grep -q '"landlock": true' "$T/dry"; then fail dry-run-landlock "--dry-run claims Landlock scoping"; else pass dry-run-landlock; fi
 
 # -- a plain chroot (its root is not a mount point): one line with cause and fix; the fix works ----
-chroot_run() { # chroot_run bind|plain
-  local cr; cr=$(mktemp -d /var/tmp/chroot.XXXX)
-  [ "$1" = bind ] && mount --bind "$cr" "$cr"
-  mkdir -p "$cr"/usr "$cr"/etc "$cr"/opt/lane "$cr"/proc "$cr"/dev "$cr"/sys "$cr"/tmp
-  for d in usr etc dev proc sys; do mount --rbind "/$d" "$cr/$d"; done
-  ln -s usr/bin "$cr/bin"; ln -s usr/lib "$cr/lib"; ln -s usr/lib64 "$cr/lib64"; cp "$J" "$cr/opt/lane/jailx"
-  chroot "$cr" /opt/lane/jailx run --net none -- /bin/echo inside >"$T/out" 2>"$T/err"; local st=$?
-  for d in usr etc dev proc sys; do umount -R "$cr/$d"; done; [ "$1" = bind ] && umount "$cr"; rm -rf "$cr"
-  return $st
+chroot_run() { # chroot_run bind|plain — all mounts in a private mount namespace of their own
+  local cr; cr=$(mktemp -d /var/tmp/chroot.XXXX); mkdir -p "$cr/opt/lane"; cp "$J" "$cr/opt/lane/jailx"
+  unshare -m --propagation private sh -c '
+    cr=$1; [ "$2" = bind ] && mount --bind "$cr" "$cr"
+    mkdir -p "$cr/usr" "$cr/etc" "$cr/proc" "$cr/dev" "$cr/sys" "$cr/tmp"
+    for d in usr etc dev proc sys; do mount --rbind "/$d" "$cr/$d"; done
+    ln -s usr/bin "$cr/bin"; ln -s usr/lib "$cr/lib"; ln -s usr/lib64 "$cr/lib64"
+    exec chroot "$cr" /opt/lane/jailx run --net none -- /bin/echo inside' sh "$cr" "$1" >"$T/out" 2>"$T/err"
+  local st=$?; rm -rf "$cr"; return $st
 }
 if [ "$(id -u)" = 0 ]; then
   chroot_run plain; st=$?
