@@ -24,7 +24,7 @@ for mode in delegate plain; do
     tasks=$(systemctl show -P TasksCurrent $u)
     [ "${tasks:-0}" -ge 3 ] 2>/dev/null && echo "PASS $ctx status-counts-jail" || echo "FAIL $ctx status-counts-jail: TasksCurrent=$tasks"
   else
-    case $cg in */jailx-*.scope) echo "PASS $ctx jail-in-scope";; *) echo "FAIL $ctx jail-in-scope: $cg";; esac
+    case $cg in */jailx-*.scope/jail) echo "PASS $ctx jail-in-scope";; *) echo "FAIL $ctx jail-in-scope: $cg";; esac
     if wait_for sh -c "journalctl -q -u $u | grep -q 'has no Delegate=yes'"; then echo "PASS $ctx says-fallback"
     else echo "FAIL $ctx says-fallback: $(journalctl -q -u $u | tail -3 | tr '\n' ' ')"; fi
   fi
