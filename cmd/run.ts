@@ -1,6 +1,7 @@
 // `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
 import { writeSync } from "node:fs";
-import { EXIT } from "../sys/errors.ts";
+import { EXIT, UsageError } from "../sys/errors.ts";
+import { missingMountApi } from "../sys/mount.ts";
 import { log, reportError, setVerbose } from "./log.ts";
 import { parseRunArgs, runHelp } from "../jail/options.ts";
 import { buildPlan } from "../jail/plan.ts";
@@ -24,6 +25,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     // Step timings go straight to stderr: the logger's first use costs milliseconds and would
     // distort the very numbers --verbose is there to show.
+    // Feature detection, once, before anything is created: a jail is built with the new mount API.
+    const lacking = missingMountApi();
+    if (lacking.length > 0)
+      throw new UsageError(`this kernel lacks ${lacking.join(", ")} (ENOSYS), which jailx builds every jail's filesystem with (mount_setattr: Linux 5.12+); run a newer kernel (Debian 11: the bullseye-backports linux-image-amd64)`);
     for (const note of plan.notes) log.warn(note);
     const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
     step("compile the seccomp filter");

@@ -194,3 +194,17 @@ export function submountsOf(path: string, mountinfo: string): string[] {
 export function closeFd(fd: number): void {
   c.close(fd);
 }
+
+/**
+ * The new mount API calls a jail is built with, probed with arguments the kernel rejects before
+ * doing anything (EBADF/EINVAL/EFAULT): ENOSYS means the call does not exist. Returns the
+ * missing calls, e.g. ["mount_setattr"] on Linux 5.10.
+ */
+export function missingMountApi(): string[] {
+  const missing: string[] = [];
+  for (const name of ["open_tree", "move_mount", "fsopen", "mount_setattr"] as const) {
+    const r = syscall(NR[name], -1, 0, 0, 0, 0);
+    if (r < 0n && errno() === 38 /* ENOSYS */) missing.push(name);
+  }
+  return missing;
+}

@@ -28,6 +28,18 @@ leftover_cgroups() { find /sys/fs/cgroup -name 'jailx-*' -type d 2>/dev/null | g
 
 echo "INFO $ctx uid=$(id -u) cgroup=$(cg_of self) kernel=$(uname -r)"
 
+# -- a kernel jailx cannot use: one clear line, and the rest skipped visibly -------------------
+$J run -- /bin/true >"$T/out" 2>"$T/err"; st=$?
+if [ $st = 125 ] && grep -q '^jailx: this kernel lacks' "$T/err"; then
+  if [ "$(grep -c '^jailx: this kernel lacks' "$T/err")" = 1 ]; then pass refuses-clearly; else fail refuses-clearly "$(cat "$T/err")"; fi
+  skip run-checks "$(grep '^jailx: this kernel lacks' "$T/err" | cut -c1-160)"
+  expect_status help 0 $J --help
+  expect_status seccomp-show 0 $J seccomp show
+  sleep 60 & sp=$!
+  expect_status inspect 0 $J inspect $sp; kill $sp
+  exit 0
+fi
+
 # -- basics --------------------------------------------------------------------------------
 expect_status run-true 0 $J run -- /bin/true
 expect_status exit-status 3 $J run -- /bin/sh -c 'exit 3'
