@@ -67,6 +67,23 @@ else
   fail limits-applied "the jail did not start: $(head -c 300 "$T/bg.err")"; kill -9 "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
 fi
 
+# In a scope with Delegate=yes (systemd-run [--user] --scope -p Delegate=yes): jailx follows the
+# delegation protocol — itself into a leaf, the jail a sibling inside the scope, limits there.
+if [ "$ctx" != service ]; then
+  user=; [ "$(id -u)" != 0 ] && user=--user
+  systemd-run $user --scope -p Delegate=yes -q $J run --memory 64m --pids 32 -- /bin/sleep 31.2 >"$T/bg.out" 2>"$T/bg.err" &
+  sup=$!
+  if wait_for has_marker 31.2; then
+    p=$(marker_pid 31.2); cg=$(cg_of "$p"); mem=$(cat "/sys/fs/cgroup$cg/memory.max" 2>/dev/null)
+    case $cg in */run-*.scope/jailx-*) [ "$mem" = 67108864 ] && pass delegated-scope || fail delegated-scope "$cg memory.max=$mem";;
+      *) fail delegated-scope "jail not inside the delegated scope: $cg";; esac
+    kill -TERM "$sup"; wait "$sup" 2>/dev/null
+    if wait_for no_marker 31.2 && wait_for test ! -d "/sys/fs/cgroup$cg"; then pass delegated-scope-cleanup; else fail delegated-scope-cleanup "left: $cg"; fi
+  else
+    fail delegated-scope "the jail did not start: $(head -c 300 "$T/bg.err")"; kill -9 "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+  fi
+fi
+
 # OOM: reported as such (137 + one line) and contained.
 expect_status oom-137 137 $J run --memory 32m --memory-swap 32m -- /usr/bin/python3 -c 'b = b"x" * (256 << 20)' \
   && { grep -q 'out of memory' "$T/err" && pass oom-message || fail oom-message "stderr: $(head -c 200 "$T/err")"; }
