@@ -177,7 +177,9 @@ export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, hold
   for (let i = 0; i < SCOPE_WAIT_POLLS; i++) {
     const path = v2PathOf(jailPid);
     if (path === null) break;
-    if (path.endsWith(`/${name}`)) {
+    // Both must be in: a user manager moves them one by one (through PID 1 when it may not
+    // itself), and from outside the scope the user could not move the late one into a leaf.
+    if (path.endsWith(`/${name}`) && v2PathOf(holderPid) === path) {
       const dir = dirOf(v2, path);
       if (dir === null) break;
       return JailCgroup.inScope(plan, name, v2, dir, { jail: jailPid, holder: holderPid }, sys);
