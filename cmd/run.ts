@@ -23,13 +23,13 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
     }
-    // Step timings go straight to stderr: the logger's first use costs milliseconds and would
-    // distort the very numbers --verbose is there to show.
     // Feature detection, once, before anything is created: a jail is built with the new mount API.
     const lacking = missingMountApi();
     if (lacking.length > 0)
       throw new UsageError(`this kernel lacks ${lacking.join(", ")} (ENOSYS), which jailx builds every jail's filesystem with (mount_setattr: Linux 5.12+); run a newer kernel (Debian 11: the bullseye-backports linux-image-amd64)`);
     for (const note of plan.notes) log.warn(note);
+    // Step timings go straight to stderr: the logger's first use costs milliseconds and would
+    // distort the very numbers --verbose is there to show.
     const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
     step("compile the seccomp filter");
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
