@@ -4,7 +4,8 @@
 // kernel of the binary's architecture and is left to the VM lane (docs/TESTING.md).
 // Skipped, with the reason printed, when qemu-user or the arm64 libc is missing.
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers/build.ts";
 
@@ -61,4 +62,19 @@ test.skipIf(!!x64Skip)("x64 baseline on a CPU without AVX/AVX2 (qemu -cpu Nehale
   const r = base("inspect", "--json", "self");
   expect(r.code).toBe(0);
   expect(() => JSON.parse(r.out)).not.toThrow();
+}, 60_000);
+
+// Control: the emulated CPU really lacks AVX2 — a program using 256-bit integer AVX2 instructions
+// dies of SIGILL there (and runs with -cpu Haswell), so the baseline test above can fail.
+test.skipIf(!QEMU_X64 || !Bun.which("gcc"))("control: an AVX2 program gets SIGILL under qemu -cpu Nehalem, runs under -cpu Haswell", () => {
+  const dir = mkdtempSync(join(tmpdir(), "jailx-avx2-"));
+  try {
+    writeFileSync(join(dir, "a.c"), "#include <immintrin.h>\nint main(int c, char **v) { __m256i a = _mm256_set1_epi32(c); a = _mm256_add_epi32(a, a); return _mm256_extract_epi32(a, 0) == 2 * c ? 0 : 1; }\n");
+    const cc = Bun.spawnSync(["gcc", "-O0", "-mavx2", join(dir, "a.c"), "-o", join(dir, "a")], { stderr: "pipe" });
+    expect(cc.exitCode, cc.stderr.toString()).toBe(0);
+    expect(Bun.spawnSync([QEMU_X64!, "-cpu", "Nehalem", join(dir, "a")], { stderr: "pipe" }).signalCode).toBe("SIGILL");
+    expect(Bun.spawnSync([QEMU_X64!, "-cpu", "Haswell", join(dir, "a")], { stderr: "pipe" }).exitCode).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }, 60_000);
