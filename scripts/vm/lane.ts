@@ -135,6 +135,13 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
   console.error(`lane: booting ${dist} (${accel}, -cpu ${qemuCpu})…`);
   const tBoot = performance.now();
   const qemu = Bun.spawn(args, { stdout: "ignore", stderr: Bun.file(join(work, "qemu.err")) });
+  // A guest outlives a killed lane otherwise (CI's timeout, Ctrl-C): take it down with us.
+  const stop = () => {
+    qemu.kill("SIGKILL");
+    process.exit(130);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
   const limitS = kvm ? 600 : 1800;
   const timer = setTimeout(() => qemu.kill("SIGKILL"), limitS * 1000);
   // Nested KVM may hang in the kernel's first instructions (seen here: nothing after the boot
@@ -150,6 +157,8 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
       }, KVM_PROBE_S * 1000)
     : null;
   await qemu.exited;
+  process.off("SIGTERM", stop);
+  process.off("SIGINT", stop);
   clearTimeout(timer);
   if (probe) clearTimeout(probe);
   if (kvmHung) {
