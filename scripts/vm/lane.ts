@@ -136,12 +136,13 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
   const tBoot = performance.now();
   const qemu = Bun.spawn(args, { stdout: "ignore", stderr: Bun.file(join(work, "qemu.err")) });
   // A guest outlives a killed lane otherwise (CI's timeout, Ctrl-C): take it down with us.
+  // (process.on: Bun ignores process.once for signals.)
   const stop = () => {
     qemu.kill("SIGKILL");
     process.exit(130);
   };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
   const limitS = kvm ? 600 : 1800;
   const timer = setTimeout(() => qemu.kill("SIGKILL"), limitS * 1000);
   // Nested KVM may hang in the kernel's first instructions (seen here: nothing after the boot
