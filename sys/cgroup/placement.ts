@@ -181,7 +181,7 @@ export function enableV2Controllers(plan: CgroupPlan, t: CgroupTarget, sys: Cgro
       if (!controllersIn(sys, `${dir}/cgroup.controllers`).includes(ctl)) {
         throw new UsageError(
           `${flag}: the ${ctl} controller is not available in cgroup ${dir} (its parent does not delegate it: not in cgroup.controllers); ` +
-            `enable it above (systemd: Delegate=yes or DelegateControllers=${ctl}) or drop ${flag}`,
+            `enable it above (systemd: Delegate=yes, or Delegate=${ctl}, on the unit above) or drop ${flag}`,
         );
       }
       const procs = isRoot(dir) ? 0 : processCount(sys, dir);
