@@ -46,7 +46,7 @@ const rows = results
     const landlock = r.checks.some((c) => c.name === "landlock-explicit-refused" && c.status === "PASS") ? "no scoping (`--landlock` refused clearly)" : "not checked";
     const jail = refusal ? `refused in one line: ${refusal.replace(/^jailx: /, "").split(" (")[0]}` : "runs";
     const lane = r.checks.filter((c) => c.context === "lane" && c.status === "FAIL").map((c) => c.detail).join("; ");
-    return `| ${guest} | ${kernel} | systemd ${systemd} | ${cg} | ${r.cpu} (${r.accel}) | \`${r.binaryName ?? "dist/jailx"}\` | ${jail} | ${lane ? `✗ ${lane.slice(0, 80)}` : CONTEXTS.map(([c]) => cell(r, c)).join(" | ")} | ${landlock} |`;
+    return `| ${guest} | ${kernel} | systemd ${systemd} | ${cg} | ${r.cpu} (${r.accel}) | \`${r.binaryName ?? "dist/jailx"}\` (sha256 ${r.binary.slice(0, 8)}) | ${jail} | ${lane ? `✗ ${lane.slice(0, 80)}` : CONTEXTS.map(([c]) => cell(r, c)).join(" | ")} | ${landlock} |`;
   });
 
 const body = [
