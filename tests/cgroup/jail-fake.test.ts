@@ -119,7 +119,7 @@ describe("pure v2", () => {
     const f = fake(PURE_V2);
     f.write(`${f.root}/cgroup.subtree_control`, "+memory");
     const svc = f.makeCgroup("", "/svc", [100]);
-    expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/svc" }), "--memory: cannot enable the memory controller", "holds 1 process", "never moves a process", "DelegateSubgroup", "--cgroup-parent");
+    expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/svc" }), "--memory: cannot enable the memory controller", "holds 1 process", "never moves a process", "--cgroup-parent");
     expect(f.file(`${svc}/cgroup.procs`)).toBe("100\n");
     expect(f.file(`${svc}/cgroup.subtree_control`).trim()).toBe("");
     expect(leftovers(f)).toEqual([]);
@@ -324,7 +324,8 @@ describe("hybrid (this machine's shape)", () => {
 });
 
 describe("rootless", () => {
-  test("v2 without delegation → UsageError with the systemd-run recipe", () => {
+  // The recipe names systemd options only on a systemd host (delegateV2 probes it); --cgroup-parent always.
+  test("v2 without delegation → UsageError naming how to get a delegated cgroup", () => {
     const f = fake(PURE_V2);
     f.makeCgroup("", "/user.slice/session.scope", [100]);
     expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/user.slice/session.scope" }, 1000), "--memory: cgroup /user.slice/session.scope (v2) is not delegated to uid 1000");
