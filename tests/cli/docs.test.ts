@@ -78,6 +78,10 @@ const SKIP: Record<string, string> = {
   "jailx run -- nginx": "serves port 80 until stopped: tests/run/profiles-nginx.test.ts runs exactly this (page, HUP, TERM, nothing left)",
   "jailx run --profile ./server.toml -- server": "a placeholder profile and program: tests/run/profiles.test.ts runs profile files",
   "jailx learn -o server.toml -- server": "a placeholder program: tests/learn/learn.test.ts learns real ones (sh, python3, nginx)",
+  // The VM lane boots Debian guests under qemu for minutes: .ci/run runs it (one guest).
+  "npm run test:servers": "the VM lane itself (minutes of qemu): .ci/run runs it; its guest checks are scripts/vm/guest/*",
+  "bun scripts/vm/lane.ts --dist bookworm,bullseye": "the VM lane on two guests: scripts/vm/lane.ts, run on demand (docs/TESTING.md)",
+  "bun scripts/vm/lane.ts --binary dist/jailx-linux-x64-baseline --cpu Nehalem": "the VM lane on an emulated Nehalem CPU: scripts/vm/lane.ts, run on demand; tests/run/foreign-cpu.test.ts runs this binary on -cpu Nehalem",
 };
 /** Placeholders in examples, replaced visibly: `jailx inspect 1234` needs a live process. */
 const PLACEHOLDERS: Record<string, (pid: number) => string> = {

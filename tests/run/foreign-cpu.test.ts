@@ -53,7 +53,8 @@ function readOnlyCommands(run: (args: string[]) => Ran, own: string, other: stri
   test("--help lists the commands", () => {
     const r = run(["--help"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("USAGE jailx run|inspect|seccomp");
+    expect(r.stdout).toContain("Usage: jailx COMMAND");
+    for (const cmd of ["run", "inspect", "seccomp"]) expect(r.stdout).toMatch(new RegExp(`^  ${cmd} `, "m"));
   }, 120_000);
   test(`seccomp show: the default filter by name, and as BPF for ${own} only`, () => {
     const names = run(["seccomp", "show"]);
