@@ -67,6 +67,20 @@ else
   fail limits-applied "the jail did not start: $(head -c 300 "$T/bg.err")"; kill -9 "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
 fi
 
+# The default --pids 2048, no flag: applied through the same placement (a transient scope here),
+# and without a word on stderr (where the jail went is --verbose detail for the default alone).
+$J run -- /bin/sleep 31.3 >"$T/bg.out" 2>"$T/bg.err" &
+sup=$!
+if wait_for has_marker 31.3; then
+  p=$(marker_pid 31.3); cg=$(cg_of "$p"); pids=$(cat "/sys/fs/cgroup$cg/pids.max" 2>/dev/null)
+  if [ "$pids" = 2048 ]; then pass default-pids; else fail default-pids "cgroup $cg pids.max=$pids"; fi
+  kill -TERM "$sup"; wait "$sup" 2>/dev/null
+  if [ ! -s "$T/bg.err" ]; then pass default-pids-quiet; else fail default-pids-quiet "stderr: $(head -c 300 "$T/bg.err" | tr '\n' ' ')"; fi
+  if wait_for no_marker 31.3 && wait_for test ! -d "/sys/fs/cgroup$cg"; then pass default-pids-cleanup; else fail default-pids-cleanup "left: $cg"; fi
+else
+  fail default-pids "the jail did not start: $(head -c 300 "$T/bg.err")"; kill -9 "$sup" 2>/dev/null; wait "$sup" 2>/dev/null
+fi
+
 # In a scope with Delegate=yes (systemd-run [--user] --scope -p Delegate=yes): jailx follows the
 # delegation protocol — itself into a leaf, the jail a sibling inside the scope, limits there.
 if [ "$ctx" != service ]; then
