@@ -2,7 +2,7 @@
 // processes rule, missing controllers, rootless delegation, kill and removal logic.
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
-import { cleanupStaleJailCgroups, JailCgroup, type CgroupPlan } from "../../sys/cgroup/index.ts";
+import { cleanupStaleJailCgroups, dropDefaults, JailCgroup, type CgroupPlan } from "../../sys/cgroup/index.ts";
 import { cgroupPlanFromOptions } from "../../sys/cgroup/plan.ts";
 import { UsageError } from "../../sys/errors.ts";
 import { FakeCgroupFs, HYBRID, PURE_V1, PURE_V2, type FakeHierarchy, type FakeOptions } from "./fake-cgroupfs.ts";
@@ -90,6 +90,21 @@ describe("default limits (createAllowingDefaults)", () => {
     expect(f.file(`${j.paths()[0]}/pids.max`).trim()).toBe("2048");
     expect(notes).toEqual([]);
     j.remove();
+  });
+
+  // The rule the supervisor applies to every placement (a systemd scope or delegation too).
+  test("dropDefaults: only a default, only for a host error, and a parent jailx chose itself does not count as asked for", () => {
+    const notes: string[] = [];
+    const hostErr = new UsageError("--pids: systemd refused a transient scope for the jail: Access denied");
+    expect(dropDefaults(withDefaults({}), hostErr, (l) => notes.push(l))).toBeNull();
+    expect(notes).toEqual(["the default --pids 2048 is not applied (systemd refused a transient scope for the jail: Access denied); --pids unlimited removes it"]);
+    expect(dropDefaults(withDefaults({ memory: "64m" }), hostErr, () => {})).toEqual({ controllers: ["memory"], memoryBytes: 64 * 2 ** 20 });
+    // a parent jailx set itself (the systemd delegation protocol) vs one the user gave
+    expect(dropDefaults({ ...withDefaults({}), parent: "/system.slice/a.service" }, hostErr, () => {}, false)).toBeNull();
+    expect(() => dropDefaults(withDefaults({ "cgroup-parent": "/x" }), hostErr, () => {})).toThrow(hostErr);
+    expect(() => dropDefaults(withDefaults({ pids: "100" }), hostErr, () => {})).toThrow(hostErr);
+    const bug = new TypeError("x is undefined");
+    expect(() => dropDefaults(withDefaults({}), bug, () => {})).toThrow(bug);
   });
 });
 
