@@ -67,6 +67,9 @@ async function ensureImage(dist: string): Promise<{ dir: string; seconds: number
   const dir = join(CACHE, `img-${dist}-${recipe}`);
   if (existsSync(join(dir, "disk.img")) && !flag("rebuild")) return { dir, seconds: 0 };
   console.error(`lane: building the ${dist} image (debootstrap; several minutes)…`);
+  // A fresh clone has no .cache/vm yet: the build log goes there (Bun's spawn reports a missing
+  // log directory as ENOENT for the program itself).
+  mkdirSync(CACHE, { recursive: true });
   const t = performance.now();
   const code = await sh(["bash", join(HERE, "build-image.sh"), dist, dir], join(CACHE, `build-${dist}.log`));
   if (code !== 0) throw new Error(`image build for ${dist} failed: see ${CACHE}/build-${dist}.log.err`);
