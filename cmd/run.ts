@@ -1,6 +1,7 @@
 // `jailx run`: arguments → plan → supervisor → exit status. The only place that prints.
 import { writeSync } from "node:fs";
-import { EXIT } from "../sys/errors.ts";
+import { EXIT, UsageError } from "../sys/errors.ts";
+import { missingMountApi } from "../sys/mount.ts";
 import { log, reportError, setVerbose } from "./log.ts";
 import { endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
 import { helpWidth } from "./help.ts";
@@ -43,6 +44,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       return EXIT.OK;
     }
+    // Feature detection, once, before anything is created: a jail is built with the new mount API.
+    const lacking = missingMountApi();
+    if (lacking.length > 0)
+      throw new UsageError(`this kernel lacks ${lacking.join(", ")} (ENOSYS), which jailx builds every jail's filesystem with (mount_setattr: Linux 5.12+); run a newer kernel (Debian 11: the bullseye-backports linux-image-amd64)`);
+    for (const note of plan.notes) log.warn(note);
     // `python3 job.py` from a directory the jail lacks would fail as "can't open '//job.py'".
     if (plan.chdir === null && !plan.cwdInJail && plan.hostCwd !== "/") {
       // Through a symlink, $PWD is not the path jailx sees: name the real one.
@@ -60,9 +66,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     const named = parsed.options["name"] !== undefined || parsed.options["detach"] === true;
     let out: { status: number; message?: string; stdout?: string };
     try {
+      const deps = { seccomp, cgroups, notice: (line: string) => log.warn(line) };
       out = named
-        ? (await import("../jail/named.ts")).superviseNamed(plan, { seccomp, cgroups }, parsed.options, step)
-        : supervise(plan, { seccomp, cgroups }, step);
+        ? (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
+        : supervise(plan, deps, step);
     } catch (err) {
       // e.g. a profile's --memory that this host cannot give: name the profile and key
       throw blame(err);

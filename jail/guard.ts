@@ -41,6 +41,14 @@ export function startGuard(keep: readonly number[], onSupervisorGone: () => void
   };
 }
 
+/**
+ * Does nothing but exist until the supervisor is done: it keeps a systemd scope populated (so
+ * systemd does not remove it) until the supervisor has read the jail's OOM counter there.
+ */
+export function startHolder(): Guard {
+  return startGuard([], () => {});
+}
+
 /** Kills whatever is left in the jail's cgroup and removes it (no-op after a normal end). */
 export function startCleanupGuard(cgroup: JailCgroup): Guard {
   return startGuard([], () => {

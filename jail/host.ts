@@ -2,6 +2,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { fdIsOpen, isTerminal } from "../sys/proc.ts";
 import { hostIds } from "../sys/ids.ts";
+import { landlockAbi } from "../sys/landlock.ts";
 import type { HostFacts, PathKind } from "./plan.ts";
 
 export function realHost(): HostFacts {
@@ -62,5 +63,6 @@ export function realHost(): HostFacts {
     },
     stdinIsTerminal: isTerminal(0),
     cwd: process.cwd(),
+    landlockAbi: landlockAbi(),
   };
 }

@@ -31,6 +31,8 @@ export interface HostFacts {
   /** the directory jailx was started in */
   cwd: string;
   stdinIsTerminal: boolean;
+  /** the kernel's Landlock ABI (0: none); absent = assume scoping exists (ABI 6) */
+  landlockAbi?: number;
 }
 
 export interface IdMapPlan {
@@ -61,8 +63,10 @@ export interface Plan {
   env: Record<string, string>;
   caps: { keep: string[]; ambient: string[] };
   noNewPrivs: boolean;
-  /** Landlock scoping of abstract unix sockets and signals (needs no_new_privs) */
+  /** Landlock scoping of abstract unix sockets and signals (needs no_new_privs and ABI ≥ 6) */
   landlock: boolean;
+  /** one line each, printed before the jail starts: what this kernel cannot do for the jail */
+  notes: string[];
   rlimits: { name: string; soft: string; hard: string }[];
   asPid1: boolean;
   /** the program daemonizes (--forking/--pid-file): init waits for the daemon it leaves */
@@ -82,6 +86,8 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /** Variables of jailx's own runtime that must not reach the program. */
 const PRIVATE_ENV = /^(BUN_|MIMALLOC_|JAILX_)/;
 
+/** Landlock scoping of abstract unix sockets and signals arrived with ABI 6 (sys/landlock.ts). */
+const LANDLOCK_SCOPE_ABI = 6;
 const str = (o: ParsedOptions, k: string) => o[k] as string | undefined;
 const list = (o: ParsedOptions, k: string) => (o[k] as string[] | undefined) ?? [];
 const flag = (o: ParsedOptions, k: string) => o[k] === true;
@@ -300,7 +306,7 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     env: environment(o, host, user),
     caps,
     noNewPrivs: !flag(o, "allow-new-privs"),
-    landlock: o["landlock"] !== false && !flag(o, "allow-new-privs"),
+    ...landlockPlan(o, host, ns.net),
     rlimits: parseRlimits(o),
     asPid1: flag(o, "as-pid-1"),
     forking: forking ? { pidFile } : null,
@@ -313,5 +319,22 @@ export function buildPlan(run: ParsedRun, host: HostFacts, seccompPlanFor: Secco
     cgroup: cgroupPlanFromOptions(o, { pids: RESOURCE_DEFAULTS.pids }),
     timeoutMs: timeout === undefined ? null : parseDuration("--timeout", timeout),
     verbose: flag(o, "verbose"),
+  };
+}
+
+/** Landlock scoping needs ABI 6: asked for explicitly it is an error without it; by default a note. */
+function landlockPlan(o: ParsedOptions, host: HostFacts, ownNet: boolean): { landlock: boolean; notes: string[] } {
+  const abi = host.landlockAbi ?? LANDLOCK_SCOPE_ABI;
+  const wanted = o["landlock"] !== false && !flag(o, "allow-new-privs");
+  if (!wanted || abi >= LANDLOCK_SCOPE_ABI) return { landlock: wanted, notes: [] };
+  const why = abi === 0 ? "Landlock is missing or disabled in this kernel" : `this kernel's Landlock is ABI ${abi}, scoping needs ABI ${LANDLOCK_SCOPE_ABI}`;
+  if (o["landlock"] === true)
+    throw new UsageError(`--landlock: no Landlock scoping here (${why}); drop --landlock (--net none still keeps the host's abstract unix sockets out of reach), or use a kernel with Landlock ABI ${LANDLOCK_SCOPE_ABI} (Linux 6.12+)`);
+  // With its own network namespace the jail sees no host abstract sockets; the pid namespace and
+  // the new session already keep its signals inside. Only the shared host network needs a word.
+  if (ownNet) return { landlock: false, notes: [] };
+  return {
+    landlock: false,
+    notes: [`no Landlock scoping (${why}): the jail can connect to the host's abstract unix sockets; --net none keeps them out of reach (--no-landlock silences this note)`],
   };
 }

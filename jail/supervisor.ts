@@ -14,13 +14,13 @@ import * as proc from "../sys/proc.ts";
 import { isRunning } from "../sys/pidfd.ts";
 import { NS_FLAG, type NamespaceName } from "../sys/ns.ts";
 import { writeIdMaps, formatIdMap } from "../sys/ids.ts";
-import type { JailCgroup } from "../sys/cgroup/index.ts";
+import type { CgroupPlan, JailCgroup, JailPlacement } from "../sys/cgroup/index.ts";
 import { realKernel } from "./kernel.ts";
 import { setupNamespace, traceStep } from "./child.ts";
 import { execFailure, execOrReport, runInit } from "./init.ts";
 import { ExecReport } from "./exec-report.ts";
 import { asFromChild, channel, receive, send, type FromChild } from "./protocol.ts";
-import { startCleanupGuard, startKillGuard, type Guard } from "./guard.ts";
+import { startCleanupGuard, startHolder, startKillGuard, type Guard } from "./guard.ts";
 import type { Plan } from "./plan.ts";
 
 const { SIG } = proc;
@@ -107,6 +107,8 @@ export interface Prepared {
   cgroups: typeof import("../sys/cgroup/index.ts") | null;
   /** jailx learn: what watches the program (jail/learn/session.ts) */
   observer?: Observer;
+  /** one line for the user before the jail starts (e.g. where its cgroup went, and why) */
+  notice?: (line: string) => void;
 }
 
 /**
@@ -122,42 +124,86 @@ export interface Observer {
   ready(fd: number, revents: number): void;
 }
 
+/** The jail cgroup and its cleanup guard; a systemd scope is made only once the jail's init exists. */
+interface CgroupState {
+  cgroup: JailCgroup | null;
+  guard: Guard | null;
+  /** keeps a systemd scope around the jail alive until the outcome is known */
+  holder?: Guard;
+  /** create the jail cgroup around the (waiting) init — a transient scope */
+  around?: (pid: number) => JailCgroup | null;
+}
+
 export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
   proc.assertSingleThreaded("clone");
   const { seccomp, cgroups } = prepared;
-  let cgroup: JailCgroup | null = null;
-  let guard: Guard | null = null;
+  const cg: CgroupState = { cgroup: null, guard: null };
   if (plan.cgroup) {
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
     logStep("create the jail cgroup");
-    try {
-      cgroups.cleanupStaleJailCgroups({ parent: plan.cgroup.parent });
-    } catch (err) {
-      // e.g. no cgroup filesystem at all: create() below says so, or drops a default limit
-      if (!plan.cgroup.defaults?.length) throw err;
-    }
+    const given = plan.cgroup.parent !== undefined;
     // A default limit never makes a run fail; --verbose says when it is dropped. Not a warning
     // on every run: on such hosts it would come with every run, into the program's stderr, and
     // teach people to ignore jailx's warnings (--help and --dry-run show the default).
-    cgroup = cgroups.JailCgroup.createAllowingDefaults(plan.cgroup, `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`, {}, logStep);
-    if (cgroup) {
-      proc.prepareForFork();
-      guard = startCleanupGuard(cgroup);
+    let placed: JailPlacement | null;
+    try {
+      placed = cgroups.placeJail(plan.cgroup);
+    } catch (err) {
+      const rest = cgroups.dropDefaults(plan.cgroup, err, logStep);
+      placed = rest ? cgroups.placeJail(rest) : null;
+    }
+    if (placed) {
+      const cgPlan = placed.plan;
+      // Where the jail's cgroup went matters to whoever asked for a limit; for the default alone
+      // it is --verbose detail (see above).
+      if (placed.notice) (cgroups.withoutDefaults(cgPlan) === null ? logStep : (prepared.notice ?? logStep))(placed.notice);
+      try {
+        cgroups.cleanupStaleJailCgroups({ parent: cgPlan.parent });
+      } catch (err) {
+        // e.g. no cgroup filesystem at all: create() below says so, or drops a default limit
+        if (!cgPlan.defaults?.length) throw err;
+      }
+      if (placed.scope) {
+        const user = placed.scope.user;
+        const scope = (p: CgroupPlan, pid: number): JailCgroup => {
+          proc.prepareForFork();
+          cg.holder = startHolder();
+          return cgroups.jailScope(p, user, pid, cg.holder.pid);
+        };
+        cg.around = (pid) => {
+          try {
+            return scope(cgPlan, pid);
+          } catch (err) {
+            cg.holder?.stop();
+            delete cg.holder;
+            const rest = cgroups.dropDefaults(cgPlan, err, logStep, given);
+            return rest ? scope(rest, pid) : null;
+          }
+        };
+      } else {
+        const name = `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`;
+        cg.cgroup = cgroups.JailCgroup.createAllowingDefaults(cgPlan, name, {}, logStep, given);
+        if (cg.cgroup) {
+          proc.prepareForFork();
+          cg.guard = startCleanupGuard(cg.cgroup);
+        }
+      }
     }
   }
   try {
-    return superviseJail(plan, seccomp, cgroup, logStep, prepared.observer, prepared.events);
+    return superviseJail(plan, seccomp, cg, logStep, prepared.observer, prepared.events);
   } finally {
-    if (cgroup) {
+    if (cg.cgroup) {
       logStep("remove the jail cgroup");
-      cgroup.killAll();
-      cgroup.remove();
+      cg.cgroup.killAll();
+      cg.cgroup.remove();
     }
-    guard?.stop();
+    cg.guard?.stop();
+    cg.holder?.stop();
   }
 }
 
-function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {
+function superviseJail(plan: Plan, seccomp: Buffer | null, cg: CgroupState, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {
   const [sock, childSock] = channel();
   const learn = observer?.filter(childSock);
   // Shared with the jail (mapped before clone): how a failed execve after the filter is told.
@@ -179,14 +225,16 @@ function superviseJail(plan: Plan, seccomp: Buffer | null, cgroup: JailCgroup | 
   // guard, when there is one, kills the cgroup anyway); see startKillGuard.
   let killGuard: Guard | null = null;
   try {
-    if (plan.asPid1 && !cgroup) killGuard = startKillGuard(pid);
-    return waitForJail(plan, pid, sock, sigfd, cgroup, logStep, observer, events, report);
+    // A systemd scope (cg.around) comes after clone; its cleanup guard kills the cgroup, but the
+    // scope may still be dropped (a default limit), so the kill guard runs until then too.
+    if (plan.asPid1 && !cg.cgroup) killGuard = startKillGuard(pid);
+    return waitForJail(plan, pid, sock, sigfd, cg, logStep, observer, events, report);
   } finally {
     killGuard?.stop();
   }
 }
 
-function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgroup: JailCgroup | null, logStep: StepLogger, observer?: Observer, events?: JailEvents, report?: ExecReport): Outcome {
+function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cg: CgroupState, logStep: StepLogger, observer?: Observer, events?: JailEvents, report?: ExecReport): Outcome {
   let error: FromChild & { t: "error" } | null = null;
   let ended: FromChild & { t: "exit" } | null = null;
   let waited: proc.WaitResult | null = null;
@@ -196,17 +244,25 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
       logStep("write the id maps");
       writeMaps(plan, pid);
     }
-    events?.cloned(pid, cgroup?.paths() ?? []);
     send(sock, { t: "go" });
-    // While the jail builds its filesystem: a migration waits for an RCU grace period.
-    if (cgroup) {
-      try {
-        cgroup.addProcess(pid);
-      } catch (err) {
-        // The jail may have failed (and exited) meanwhile: then its message says why.
-        if (proc.pollFds([sock], 0) === null) throw err;
+    // While the jail builds its filesystem: a migration waits for an RCU grace period, a
+    // transient scope for systemd.
+    try {
+      if (cg.cgroup) cg.cgroup.addProcess(pid);
+      else if (cg.around) {
+        logStep("ask systemd for the jail's scope");
+        cg.cgroup = cg.around(pid);
+        if (cg.cgroup) {
+          proc.prepareForFork();
+          cg.guard = startCleanupGuard(cg.cgroup);
+        }
       }
+    } catch (err) {
+      // The jail may have failed (and exited) meanwhile: then its message says why.
+      if (proc.pollFds([sock], 0) === null) throw err;
     }
+    // After placement: a systemd scope's cgroup is known only now (the program has not run yet).
+    events?.cloned(pid, cg.cgroup?.paths() ?? []);
     send(sock, { t: "placed" });
   } catch (err) {
     proc.kill(pid, SIG.KILL);
@@ -277,7 +333,7 @@ function waitForJail(plan: Plan, pid: number, sock: number, sigfd: number, cgrou
     const f = execFailure(plan, failed, true);
     error = { t: "error", step: "exec", message: f.message, exit: f.exit };
   }
-  return outcome(plan, waited, ended, error, timedOut, cgroup);
+  return outcome(plan, waited, ended, error, timedOut, cg.cgroup);
 }
 
 function outcome(

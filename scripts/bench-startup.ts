@@ -23,7 +23,10 @@ const bwrap =
 const commands: [string, string][] = [
   ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
   ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
-  ...(existsSync("dist/jailx-baseline") ? [["jailx-baseline run (no-AVX2 build)", "./dist/jailx-baseline run -- /bin/true"] as [string, string]] : []),
+  // The build for x86-64 CPUs without AVX2 (bun-linux-x64-baseline), same jail.
+  ...(existsSync("dist/jailx-linux-x64-baseline") && process.arch === "x64"
+    ? ([["jailx run, x64 baseline build", "./dist/jailx-linux-x64-baseline run -- /bin/true"]] as [string, string][])
+    : []),
   // the default pids limit's cost: a jail cgroup, its migration and the cleanup guard
   ["jailx run --pids unlimited (no cgroup)", "./dist/jailx run --pids unlimited -- /bin/true"],
   ["bwrap (closest equivalent)", bwrap],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // Build the single-file jailx binaries: dist/jailx (this machine, linux-x64, Bun's "modern"
-// target: x86-64-v3 with AVX2), dist/jailx-baseline (linux-x64 for CPUs without AVX2: Bun's
+// target: x86-64-v3 with AVX2), dist/jailx-linux-x64-baseline (linux-x64 for CPUs without AVX2: Bun's
 // baseline target, x86-64-v2/Nehalem) and dist/jailx-linux-arm64 (cross-compiled).
 // Usage: bun scripts/build.ts [--only-native]
 //
@@ -19,7 +19,8 @@ const FLAGS = [
 
 const targets: { target?: string; out: string }[] = [{ out: "dist/jailx" }];
 if (!process.argv.includes("--only-native")) {
-  targets.push({ target: "bun-linux-x64-baseline", out: "dist/jailx-baseline" });
+  // x64 without AVX2 (Bun's baseline build: SSE4.2 at most); dist/jailx needs AVX2 (Haswell, 2013+).
+  targets.push({ target: "bun-linux-x64-baseline", out: "dist/jailx-linux-x64-baseline" });
   targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64" });
 }
 

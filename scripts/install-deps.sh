@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks use: peers (bubblewrap, firejail), id-mapping helpers
 # (uidmap), probes (gcc, libseccomp-dev for the peer filter, strace), tools (util-linux, iproute2,
-# libcap2-bin, libcap-ng-utils, procps, hyperfine), qemu-user with an aarch64 C library (the
-# cross-architecture tests), and the servers the built-in profiles are tested with (nginx-light,
-# redis-server + redis-tools, python3, jq). Installs only what is missing.
+# libcap2-bin, libcap-ng-utils, procps, hyperfine), qemu-user-static with an aarch64 C library
+# (the arm64 and baseline binaries under emulation), and the servers the built-in profiles are
+# tested with (nginx-light, redis-server + redis-tools, python3, jq). Installs only what is missing.
 #
 # Usage: install-deps.sh [PACKAGE...]   (default: the list below)
 # Another apt or dpkg (unattended-upgrades on a fresh machine) may hold the dpkg lock: every apt
@@ -11,7 +11,7 @@
 set -euo pipefail
 wait_s=${APT_LOCK_WAIT:-300}
 if [ $# -gt 0 ]; then pkgs=("$@"); else
-  pkgs=(bubblewrap firejail uidmap gcc libc6-dev libseccomp-dev strace util-linux iproute2 qemu-user libc6-arm64-cross
+  pkgs=(bubblewrap firejail uidmap gcc libc6-dev libseccomp-dev strace util-linux iproute2 qemu-user-static libc6-arm64-cross
         libcap2-bin libcap-ng-utils procps hyperfine nginx-light python3 redis-server redis-tools jq)
 fi
 need=()

@@ -130,7 +130,26 @@ export function symlinkAt(rootFd: number, target: string, path: string): void {
 
 /** Stop mount events from propagating back to the host (pivot_root requires it). */
 export function makeRootPrivate(): void {
-  check(c.mount(ptr(cstr("none")), ptr(cstr("/")), null, MS_REC | MS_PRIVATE, null), "mount", { path: "/", flags: "MS_REC|MS_PRIVATE" });
+  if (c.mount(ptr(cstr("none")), ptr(cstr("/")), null, MS_REC | MS_PRIVATE, null) === 0) return;
+  const e = errno();
+  // In a plain chroot "/" is a directory, not a mount: its mount lies outside our root, so it
+  // can be neither made private nor pivoted away from (and binding over it would propagate to
+  // the host). Say so instead of a bare EINVAL.
+  const hint = e === 22 && isMountRoot("/") === false
+    ? "jailx runs in a chroot whose root is not a mount point, and a jail needs one (with private mounts above it); enter the chroot through a mount namespace of its own where it is one: unshare -m sh -c 'mount --bind DIR DIR && exec chroot DIR …'"
+    : undefined;
+  throw new SysError("mount", errnoName(e), e, "/", "MS_REC|MS_PRIVATE", hint);
+}
+
+const STATX_ATTR_MOUNT_ROOT = 0x2000n;
+
+/** Whether `path` is the root of a mount (statx, Linux ≥ 5.8); null when the kernel cannot tell. */
+export function isMountRoot(path: string): boolean | null {
+  const buf = new BigUint64Array(32); // struct statx is 256 bytes
+  if (syscall(NR.statx, AT_FDCWD, ptr(cstr(path)), 0, 0, ptr(buf)) < 0n) return null;
+  // stx_attributes at byte 8, stx_attributes_mask at byte 56 (include/uapi/linux/stat.h)
+  if ((buf[7]! & STATX_ATTR_MOUNT_ROOT) === 0n) return null;
+  return (buf[1]! & STATX_ATTR_MOUNT_ROOT) !== 0n;
 }
 
 /** Make the mount `rootFd` the root: the old root is stacked under it, then detached. */
@@ -172,4 +191,18 @@ export function submountsOf(path: string, mountinfo: string): string[] {
 
 export function closeFd(fd: number): void {
   c.close(fd);
+}
+
+/**
+ * The new mount API calls a jail is built with, probed with arguments the kernel rejects before
+ * doing anything (EBADF/EINVAL/EFAULT): ENOSYS means the call does not exist. Returns the
+ * missing calls, e.g. ["mount_setattr"] on Linux 5.10.
+ */
+export function missingMountApi(): string[] {
+  const missing: string[] = [];
+  for (const name of ["open_tree", "move_mount", "fsopen", "mount_setattr"] as const) {
+    const r = syscall(NR[name], -1, 0, 0, 0, 0);
+    if (r < 0n && errno() === 38 /* ENOSYS */) missing.push(name);
+  }
+  return missing;
 }

@@ -2,12 +2,12 @@
 // Numbers ≥ 424 are shared by every architecture; the older ones differ.
 const X64 = {
   clone: 56, pivot_root: 155, capget: 125, capset: 126, rt_sigprocmask: 14,
-  rt_sigaction: 13, signalfd4: 289, gettid: 186, mknodat: 259, unlinkat: 263, seccomp: 317, bpf: 321, memfd_create: 319,
+  rt_sigaction: 13, signalfd4: 289, gettid: 186, mknodat: 259, unlinkat: 263, seccomp: 317, bpf: 321, memfd_create: 319, statx: 332,
   getsockopt: 55, process_vm_readv: 310,
 } as const;
 const ARM64 = {
   clone: 220, pivot_root: 41, capget: 90, capset: 91, rt_sigprocmask: 135,
-  rt_sigaction: 134, signalfd4: 74, gettid: 178, mknodat: 33, unlinkat: 35, seccomp: 277, bpf: 280, memfd_create: 279,
+  rt_sigaction: 134, signalfd4: 74, gettid: 178, mknodat: 33, unlinkat: 35, seccomp: 277, bpf: 280, memfd_create: 279, statx: 291,
   getsockopt: 209, process_vm_readv: 270,
 } as const;
 const COMMON = {

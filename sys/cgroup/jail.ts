@@ -39,12 +39,30 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const KILL_ROUNDS = 300;
 const FREEZE_POLLS = 100;
 
+/**
+ * After `err` while applying `plan`: the plan without its default limits (null when none are
+ * left), with one line to `note` saying the default is not applied. Rethrows `err` when the
+ * defaults are not to blame: no defaults, an error that is not about the host, or only defaults
+ * and a --cgroup-parent the user gave (`parentGiven`; a parent jailx chose itself, e.g. a
+ * systemd delegation, does not count).
+ */
+export function dropDefaults(plan: CgroupPlan, err: unknown, note: (line: string) => void, parentGiven = plan.parent !== undefined): CgroupPlan | null {
+  if (!plan.defaults?.length || !(err instanceof UsageError || err instanceof SysError)) throw err;
+  const rest = withoutDefaults(plan);
+  if (rest === null && parentGiven) throw err;
+  const why = (err.message.split("\n")[0] ?? "").replace(/^--pids: /, "");
+  note(`the default --pids ${plan.pidsMax} is not applied (${why}); --pids unlimited removes it`);
+  return rest;
+}
+
 export class JailCgroup {
   private constructor(
     readonly name: string,
     readonly plan: CgroupPlan,
     private dirs: JailCgroupDir[],
     private readonly sys: CgroupSystem,
+    /** where the limits live when not in a jail directory (a systemd scope around it) */
+    private readonly limitsDir?: string,
   ) {}
 
   /** Create the jail cgroup `name` in every hierarchy the plan needs and write its limits. */
@@ -89,17 +107,36 @@ export class JailCgroup {
    * saying so, and the explicit limits are applied alone (null when none are left). A limit the
    * user gave, and --cgroup-parent, still fail as with create().
    */
-  static createAllowingDefaults(plan: CgroupPlan, name: string, opts: JailCgroupOptions, note: (line: string) => void): JailCgroup | null {
+  static createAllowingDefaults(plan: CgroupPlan, name: string, opts: JailCgroupOptions, note: (line: string) => void, parentGiven = plan.parent !== undefined): JailCgroup | null {
     try {
       return JailCgroup.create(plan, name, opts);
     } catch (err) {
-      if (!plan.defaults?.length || !(err instanceof UsageError || err instanceof SysError)) throw err;
-      const rest = withoutDefaults(plan);
-      if (rest === null && plan.parent !== undefined) throw err;
-      const why = (err.message.split("\n")[0] ?? "").replace(/^--pids: /, "");
-      note(`the default --pids ${plan.pidsMax} is not applied (${why}); --pids unlimited removes it`);
+      const rest = dropDefaults(plan, err, note, parentGiven);
       return rest ? JailCgroup.create(rest, name, opts) : null;
     }
+  }
+
+  /**
+   * A jail inside a delegated systemd scope that carries the limits as unit properties (systemd
+   * applies them; each file is checked). The scope's processes — the jail's init and a holder of
+   * the supervisor's — move into two leaves, `jail` and `holder`, so the emptied scope may enable
+   * the controllers for `jail`, which gets the same limits (what `inspect` and `memory.events`
+   * read). The holder keeps systemd from collecting the scope before jailx has read the outcome.
+   */
+  static inScope(plan: CgroupPlan, name: string, hierarchy: CgroupHierarchy, scopeDir: string, pids: { jail: number; holder: number }, system: CgroupSystem = realSystem): JailCgroup {
+    for (const w of limitWrites(plan, 2, plan.controllers)) {
+      if (!w.choices.some((c) => system.exists(`${scopeDir}/${c.file}`)))
+        throw new UsageError(`${w.flag}: cannot apply the limit: ${w.missing} (systemd made the scope, but it has no ${w.choices.map((c) => c.file).join(" or ")}: ${scopeDir})`);
+    }
+    const path = `${scopeDir}/jail`;
+    for (const [leaf, pid] of [[`${scopeDir}/holder`, pids.holder], [path, pids.jail]] as const) {
+      system.mkdir(leaf);
+      system.write(`${leaf}/cgroup.procs`, String(pid));
+    }
+    for (const ctl of plan.controllers) system.write(`${scopeDir}/cgroup.subtree_control`, `+${ctl}`);
+    const jail = new JailCgroup(name, plan, [{ hierarchy, path, controllers: [...plan.controllers], roles: ["kill"] }], system, scopeDir);
+    jail.applyLimits(jail.dirs[0]!, scopeDir);
+    return jail;
   }
 
   /** Re-open a jail cgroup created by another process (e.g. an exec'd cleanup guard). */
@@ -109,6 +146,11 @@ export class JailCgroup {
 
   state(): JailCgroupState {
     return { name: this.name, plan: this.plan, dirs: this.dirs.map((d) => ({ ...d })) };
+  }
+
+  /** The scope around the jail (inScope), whose memory.events counts the jail's OOM kills. */
+  get scopeDir(): string | undefined {
+    return this.limitsDir;
   }
 
   private applyLimits(dir: JailCgroupDir, parentDir: string): void {
@@ -154,6 +196,7 @@ export class JailCgroup {
 
   /** Whether the kernel's OOM killer killed a process in the jail (oom_kill counter > 0). */
   oomKilled(): boolean {
+    if (this.limitsDir !== undefined) return /^oom_kill [1-9]/m.test(this.sys.read(`${this.limitsDir}/memory.events`) ?? "");
     const d = this.dirs.find((x) => x.controllers.includes("memory"));
     if (!d) return false;
     // v2: memory.events counts the subtree; v1: the oom_kill field of memory.oom_control (4.13+).

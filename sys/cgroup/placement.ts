@@ -9,6 +9,7 @@ import { callerPathIn, dirOf, type CgroupHierarchy, type CgroupLayout, type Self
 import { flagFor, V1_NAME } from "./limits.ts";
 import type { CgroupController, CgroupPlan } from "./plan.ts";
 import type { CgroupSystem } from "./system.ts";
+import { systemdRunning, systemdVersion } from "../systemd.ts";
 
 /** What a jail directory is for besides limits. */
 export type CgroupRole = "kill" | "freezer" | "cpuacct";
@@ -26,12 +27,24 @@ export interface CgroupTarget {
   required: boolean;
 }
 
-// The fixes, in a few words; docs/CGROUPS.md has the full recipes.
-const DELEGATE_V2 = "run jailx in a delegated cgroup (systemd-run -p Delegate=yes …) or give --cgroup-parent a writable cgroup without processes; see docs/CGROUPS.md";
-const DELEGATE_V2_RECIPE =
-  "start jailx where it has a delegated cgroup with an empty parent, e.g. " +
-  "'systemd-run [--user] -p Delegate=yes -p DelegateSubgroup=supervisor --pty --wait jailx run --cgroup-parent .. …' (systemd ≥ 254), " +
-  "or pass --cgroup-parent naming an existing cgroup without processes that you may write";
+// The fixes, in a few words (the refusal is one line plus a hint); docs/CGROUPS.md has the
+// full recipes. They name only what this host's systemd has: DelegateSubgroup= exists from
+// systemd 254 on; before that jailx does the same move itself in a Delegate=yes unit.
+const PARENT_V2 = "give --cgroup-parent a writable cgroup without processes";
+function delegateV2(): string {
+  const version = systemdRunning() ? systemdVersion() : null;
+  if (version === null) return `${PARENT_V2} (made by root below /sys/fs/cgroup, chowned to you), or run jailx in a delegated cgroup (systemd-run -p Delegate=yes …); see docs/CGROUPS.md`;
+  if (version >= 254) return `run jailx in a delegated cgroup (systemd-run -p Delegate=yes -p DelegateSubgroup=supervisor …) or ${PARENT_V2}; see docs/CGROUPS.md`;
+  return `run jailx as the main process of a unit with Delegate=yes (systemd-run -p Delegate=yes …; systemd ${version} has no DelegateSubgroup=) or ${PARENT_V2}; see docs/CGROUPS.md`;
+}
+function delegateV2Recipe(): string {
+  const other = "or pass --cgroup-parent naming an existing cgroup without processes that you may write";
+  const version = systemdRunning() ? systemdVersion() : null;
+  if (version === null) return `pass --cgroup-parent naming an existing cgroup without processes that you may write (e.g. made by root with mkdir below /sys/fs/cgroup, controllers enabled above it, chowned to you)`;
+  if (version >= 254)
+    return `start jailx where it has a delegated cgroup with an empty parent, e.g. 'systemd-run [--user] -p Delegate=yes -p DelegateSubgroup=supervisor --pty --wait jailx run --cgroup-parent .. …', ${other}`;
+  return `run jailx as the main process of a unit with Delegate=yes (e.g. 'systemd-run [--user] -p Delegate=yes --pty --wait jailx run …'; systemd ${version} has no DelegateSubgroup=), ${other}`;
+}
 const DELEGATE_V1 = "ask root for a cgroup in each hierarchy, owned by you, and pass it with --cgroup-parent (v1 has no safe delegation)";
 
 function hierarchyFor(layout: CgroupLayout, ctl: CgroupController): CgroupHierarchy | undefined {
@@ -123,7 +136,7 @@ export function checkDelegation(plan: CgroupPlan, targets: CgroupTarget[], uid: 
     const flag = flagFor(plan, t.controllers[0]!);
     throw new UsageError(
       `${flag}: cgroup ${t.parentPath} (${t.hierarchy.version === 2 ? "v2" : `v1 ${t.hierarchy.name ? `name=${t.hierarchy.name}` : t.hierarchy.controllers.join(",")}`}) is not delegated to uid ${uid} (not writable)`,
-      t.hierarchy.version === 2 ? DELEGATE_V2 : DELEGATE_V1,
+      t.hierarchy.version === 2 ? delegateV2() : DELEGATE_V1,
     );
   });
 }
@@ -177,7 +190,7 @@ export function enableV2Controllers(plan: CgroupPlan, t: CgroupTarget, sys: Cgro
       if (!controllersIn(sys, `${dir}/cgroup.controllers`).includes(ctl)) {
         throw new UsageError(
           `${flag}: the ${ctl} controller is not available in cgroup ${dir} (its parent does not delegate it: not in cgroup.controllers); ` +
-            `enable it above (systemd: Delegate=yes or DelegateControllers=${ctl}) or drop ${flag}`,
+            `enable it above (systemd: Delegate=yes, or Delegate=${ctl}, on the unit above) or drop ${flag}`,
         );
       }
       const procs = isRoot(dir) ? 0 : processCount(sys, dir);
@@ -195,6 +208,6 @@ export function enableV2Controllers(plan: CgroupPlan, t: CgroupTarget, sys: Cgro
 function noInternalProcesses(flag: string, ctl: string, dir: string, procs: number): UsageError {
   return new UsageError(
     `${flag}: cannot enable the ${ctl} controller below cgroup ${dir}: it holds ${procs || "some"} process(es) (jailx itself among them when it is jailx's own cgroup), ` +
-      `and cgroup v2 allows controllers only below cgroups without processes; jailx never moves a process out of the cgroup it started in. Fix: ${DELEGATE_V2_RECIPE}`,
+      `and cgroup v2 allows controllers only below cgroups without processes; jailx never moves a process out of the cgroup it started in. Fix: ${delegateV2Recipe()}`,
   );
 }

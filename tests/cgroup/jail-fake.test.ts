@@ -2,7 +2,7 @@
 // processes rule, missing controllers, rootless delegation, kill and removal logic.
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
-import { cleanupStaleJailCgroups, JailCgroup, type CgroupPlan } from "../../sys/cgroup/index.ts";
+import { cleanupStaleJailCgroups, dropDefaults, JailCgroup, type CgroupPlan } from "../../sys/cgroup/index.ts";
 import { cgroupPlanFromOptions } from "../../sys/cgroup/plan.ts";
 import { UsageError } from "../../sys/errors.ts";
 import { FakeCgroupFs, HYBRID, PURE_V1, PURE_V2, type FakeHierarchy, type FakeOptions } from "./fake-cgroupfs.ts";
@@ -91,6 +91,21 @@ describe("default limits (createAllowingDefaults)", () => {
     expect(notes).toEqual([]);
     j.remove();
   });
+
+  // The rule the supervisor applies to every placement (a systemd scope or delegation too).
+  test("dropDefaults: only a default, only for a host error, and a parent jailx chose itself does not count as asked for", () => {
+    const notes: string[] = [];
+    const hostErr = new UsageError("--pids: systemd refused a transient scope for the jail: Access denied");
+    expect(dropDefaults(withDefaults({}), hostErr, (l) => notes.push(l))).toBeNull();
+    expect(notes).toEqual(["the default --pids 2048 is not applied (systemd refused a transient scope for the jail: Access denied); --pids unlimited removes it"]);
+    expect(dropDefaults(withDefaults({ memory: "64m" }), hostErr, () => {})).toEqual({ controllers: ["memory"], memoryBytes: 64 * 2 ** 20 });
+    // a parent jailx set itself (the systemd delegation protocol) vs one the user gave
+    expect(dropDefaults({ ...withDefaults({}), parent: "/system.slice/a.service" }, hostErr, () => {}, false)).toBeNull();
+    expect(() => dropDefaults(withDefaults({ "cgroup-parent": "/x" }), hostErr, () => {})).toThrow(hostErr);
+    expect(() => dropDefaults(withDefaults({ pids: "100" }), hostErr, () => {})).toThrow(hostErr);
+    const bug = new TypeError("x is undefined");
+    expect(() => dropDefaults(withDefaults({}), bug, () => {})).toThrow(bug);
+  });
 });
 
 describe("pure v2", () => {
@@ -119,7 +134,7 @@ describe("pure v2", () => {
     const f = fake(PURE_V2);
     f.write(`${f.root}/cgroup.subtree_control`, "+memory");
     const svc = f.makeCgroup("", "/svc", [100]);
-    expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/svc" }), "--memory: cannot enable the memory controller", "holds 1 process", "never moves a process", "DelegateSubgroup", "--cgroup-parent");
+    expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/svc" }), "--memory: cannot enable the memory controller", "holds 1 process", "never moves a process", "--cgroup-parent");
     expect(f.file(`${svc}/cgroup.procs`)).toBe("100\n");
     expect(f.file(`${svc}/cgroup.subtree_control`).trim()).toBe("");
     expect(leftovers(f)).toEqual([]);
@@ -324,7 +339,8 @@ describe("hybrid (this machine's shape)", () => {
 });
 
 describe("rootless", () => {
-  test("v2 without delegation → UsageError with the systemd-run recipe", () => {
+  // The recipe names systemd options only on a systemd host (delegateV2 probes it); --cgroup-parent always.
+  test("v2 without delegation → UsageError naming how to get a delegated cgroup", () => {
     const f = fake(PURE_V2);
     f.makeCgroup("", "/user.slice/session.scope", [100]);
     expectUsage(() => create(f, plan({ memory: "64m" }), { "": "/user.slice/session.scope" }, 1000), "--memory: cgroup /user.slice/session.scope (v2) is not delegated to uid 1000");

@@ -83,6 +83,10 @@ const SKIP: Record<string, string> = {
   "jailx kill web HUP": "would end the example's python3 before 'stop': tests/manage/lifecycle.test.ts ('kill NAME HUP reaches the program')",
   "jailx unit web --memory 256m -- nginx -g 'daemon off;' > /etc/systemd/system/jailx-web.service":
     "installs a unit on the host: tests/manage/unit.test.ts checks the unit with systemd-analyze verify and runs its ExecStart (HUP, TERM)",
+  // The VM lane boots Debian guests under qemu for minutes: .ci/run runs it (one guest).
+  "npm run test:servers": "the VM lane itself (minutes of qemu): .ci/run runs it; its guest checks are scripts/vm/guest/*",
+  "bun scripts/vm/lane.ts --dist bookworm,bullseye": "the VM lane on two guests: scripts/vm/lane.ts, run on demand (docs/TESTING.md)",
+  "bun scripts/vm/lane.ts --binary dist/jailx-linux-x64-baseline --cpu Nehalem": "the VM lane on an emulated Nehalem CPU: scripts/vm/lane.ts, run on demand; tests/run/foreign-cpu.test.ts runs this binary on -cpu Nehalem",
 };
 /** Placeholders in examples, replaced visibly: `jailx inspect 1234` needs a live process. */
 const PLACEHOLDERS: Record<string, (pid: number) => string> = {

@@ -13,6 +13,7 @@ export interface FakeHostSpec {
   tty?: boolean;
   /** st_mode of paths (default: 0o40755 for directories, 0o100644 for the rest) */
   modes?: Record<string, number>;
+  landlockAbi?: number;
 }
 
 export const PASSWD = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n";
@@ -44,5 +45,6 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
     stdinIsTerminal: spec.tty ?? true,
+    ...(spec.landlockAbi === undefined ? {} : { landlockAbi: spec.landlockAbi }),
   };
 }

@@ -202,6 +202,22 @@ describe("options", () => {
     expect(p.timeoutMs).toBe(1500);
     expect(p.passFds).toEqual([5]);
   });
+  test("a kernel without Landlock scoping (ABI < 6): off, one note with the shared host network; --landlock is an error", () => {
+    for (const abi of [0, 2, 5]) {
+      const p = plan(["--", "true"], { landlockAbi: abi });
+      expect(p.landlock).toBe(false);
+      expect(p.notes).toHaveLength(1);
+      expect(p.notes[0]).toContain("no Landlock scoping");
+      expect(p.notes[0]).toContain("--net none");
+      expect(plan(["--net", "none", "--", "true"], { landlockAbi: abi }).notes).toEqual([]);
+      expect(plan(["--no-landlock", "--", "true"], { landlockAbi: abi }).notes).toEqual([]);
+      expect(() => plan(["--landlock", "--", "true"], { landlockAbi: abi })).toThrow(/--landlock: no Landlock scoping here .*ABI 6/);
+    }
+    // control: with ABI 6 the same flags give scoping and no note
+    expect(plan(["--landlock", "--", "true"], { landlockAbi: 6 }).landlock).toBe(true);
+    expect(plan(["--", "true"], { landlockAbi: 6 }).notes).toEqual([]);
+  });
+
   test("Landlock scoping is on unless --no-landlock (and needs no_new_privs)", () => {
     expect(plan(["--", "true"]).landlock).toBe(true);
     expect(plan(["--no-landlock", "--", "true"]).landlock).toBe(false);
