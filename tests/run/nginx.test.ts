@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { LiveJail } from "../helpers/jail.ts";
+import { get } from "../helpers/servers.ts";
 
 let dir: string;
 const port = 20000 + (process.pid % 20000);
@@ -25,24 +26,12 @@ http {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function get(url: string, deadline: number): Promise<Response> {
-  // Wait for nginx to listen: retry while the connection is refused, within a deadline.
-  for (;;) {
-    try {
-      return await fetch(url);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await Bun.sleep(25);
-    }
-  }
-}
-
 test("jailx run -- nginx serves from a read-only bind and stops on SIGTERM", async () => {
   // --no-profile: this is the generic default jail with a custom configuration; the built-in
   // nginx profile (tests/run/profiles-nginx.test.ts) is made for Debian's stock configuration.
   const jail = new LiveJail(["run", "--no-profile", "--ro-bind", `${dir}:/srv`, "--", "nginx", "-e", "stderr", "-c", "/srv/nginx.conf"]);
   try {
-    const r = await get(`http://127.0.0.1:${port}/`, Date.now() + 30_000);
+    const r = await get(`http://127.0.0.1:${port}/`, 30_000);
     expect(r.status).toBe(200);
     expect(await r.text()).toBe("hello from the jail\n");
     jail.kill("SIGTERM");
