@@ -15,7 +15,6 @@
 //     then seccomp — last, so that nothing jailx still does needs to be allowed — then execve.
 import { writeSync } from "node:fs";
 import { MOUNT_ATTR } from "../sys/mount.ts";
-import { SysError } from "../sys/errors.ts";
 import { capNumber, maskOf } from "../sys/caps.ts";
 import { SIG } from "../sys/proc.ts";
 import type { PreparedExec } from "../sys/proc.ts";
@@ -39,23 +38,13 @@ export function becomeNamespaceRoot(plan: Plan, k: Kernel): void {
   k.setParentDeathSignal(SIG.KILL);
 }
 
-function isMissing(err: unknown): boolean {
-  return err instanceof SysError && err.errno === ENOENT;
-}
-
 /** Mount points beneath a read-only bind (e.g. /etc) cannot be created: say what to do. */
 function mountPoint(k: Kernel, rootFd: number, dst: string, kind: "dir" | "file"): number {
-  try {
-    return kind === "dir" ? k.ensureDir(rootFd, dst) : k.ensureFile(rootFd, dst);
-  } catch (err) {
-    if (err instanceof SysError && err.code === "EROFS")
-      throw new SysError(err.syscall, err.code, err.errno, err.path, err.flags,
-        `${dst} does not exist and lies under a read-only bind (such as /etc or /usr); bind over an existing path or choose another destination`);
-    throw err;
-  }
+  return k.hinted("EROFS", `${dst} does not exist and lies under a read-only bind (such as /etc or /usr); bind over an existing path or choose another destination`,
+    () => (kind === "dir" ? k.ensureDir(rootFd, dst) : k.ensureFile(rootFd, dst)));
 }
 
-const OVERLAY_UNSUPPORTED = new Set(["ENODEV", "EINVAL", "EPERM", "EOPNOTSUPP"]);
+const OVERLAY_UNSUPPORTED = ["ENODEV", "EINVAL", "EPERM", "EOPNOTSUPP"];
 
 /**
  * `op.src` read-only without `op.hide`: an overlay of a small tmpfs holding whiteouts over the
@@ -69,24 +58,24 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
   k.attach(wh, mp, layer);
   k.close(mp);
   k.close(wh);
-  let overlay: number | null = null;
-  try {
-    for (const h of op.hide) k.whiteoutAt(rootFd, `${layer}/${h}`);
-    overlay = k.newFs("overlay", { lowerdir: `${STAGING}${layer}:${op.src}` }, RDONLY | NOSUID | NODEV);
-  } catch (err) {
-    if (!(err instanceof SysError && OVERLAY_UNSUPPORTED.has(err.code))) throw err;
-  } finally {
-    k.unmountAndRemove(`${STAGING}${layer}`);
-  }
   const hidden = (rel: string) => op.hide.some((h) => rel === h || rel.startsWith(h + "/"));
-  if (overlay === null) {
+  k.attempt([...OVERLAY_UNSUPPORTED], () => {
+    for (const h of op.hide) k.whiteoutAt(rootFd, `${layer}/${h}`);
+    return k.newFs("overlay", { lowerdir: `${STAGING}${layer}:${op.src}` }, RDONLY | NOSUID | NODEV);
+  }, (overlay) => {
+    k.unmountAndRemove(`${STAGING}${layer}`);
+    overlayView(k, rootFd, op, overlay, hidden);
+  }, () => {
+    k.unmountAndRemove(`${STAGING}${layer}`);
     applyMount(k, rootFd, { op: "bind", src: op.src, dst: op.dst, readonly: true, kind: "dir" }, new Map(), k.cloneTree(op.src, true));
     for (const h of op.hide) {
       const kind = k.isDir(`${op.src}/${h}`) ? "dir" : "file";
       applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind, optional: true }, new Map());
     }
-    return;
-  }
+  });
+}
+
+function overlayView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }, overlay: number, hidden: (rel: string) => boolean): void {
   const target = mountPoint(k, rootFd, op.dst, "dir");
   k.attach(overlay, target, op.dst);
   k.close(target);
@@ -149,25 +138,22 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
     }
     case "mask":
     case "readonly": {
-      let target: number;
-      try {
-        target = k.openInRoot(rootFd, op.dst);
-      } catch (err) {
-        if (op.optional && isMissing(err)) return;
-        throw err;
-      }
-      const template = op.op === "mask" ? templates?.[op.kind] : undefined;
-      const fd =
-        op.op === "readonly" ? k.cloneTreeAt(target, true)
-        : template !== undefined ? k.cloneTreeAt(template, false)
-        : op.kind === "file" ? k.cloneTree("/dev/null", false)
-        : k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
-      if (template === undefined) k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
-      k.attach(fd, target, op.dst);
-      k.close(target);
-      if (op.op === "mask" && templates && template === undefined) templates[op.kind] = fd;
-      else k.close(fd);
-      return;
+      const present = (target: number) => {
+        const template = op.op === "mask" ? templates?.[op.kind] : undefined;
+        const fd =
+          op.op === "readonly" ? k.cloneTreeAt(target, true)
+          : template !== undefined ? k.cloneTreeAt(template, false)
+          : op.kind === "file" ? k.cloneTree("/dev/null", false)
+          : k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
+        if (template === undefined) k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
+        k.attach(fd, target, op.dst);
+        k.close(target);
+        if (op.op === "mask" && templates && template === undefined) templates[op.kind] = fd;
+        else k.close(fd);
+      };
+      if (!op.optional) return present(k.openInRoot(rootFd, op.dst));
+      // A path this host lacks needs no mask.
+      return k.attempt(["ENOENT"], () => k.openInRoot(rootFd, op.dst), present, () => {});
     }
   }
 }
@@ -282,11 +268,7 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   else {
     // Like bwrap: stay in the caller's directory when the jail has it (e.g. --bind $PWD),
     // else start at / (it can still be out of reach, e.g. for --user).
-    try {
-      k.chdir(plan.hostCwd);
-    } catch {
-      k.chdir("/");
-    }
+    k.attempt(["*"], () => k.chdir(plan.hostCwd), () => {}, () => k.chdir("/"));
   }
   if (plan.asPid1) k.setParentDeathSignal(SIG.KILL);
   // Landlock after no_new_privs (it requires it); where the kernel lacks scoping (< 6.12) the

@@ -13,8 +13,38 @@ import { restrictScopes, SCOPE } from "../sys/landlock.ts";
 import { c, check, cstr, ptr } from "../sys/ffi.ts";
 import { installSeccompFilter } from "../sys/seccomp/install.ts";
 import { installLearnFilter } from "./learn/attach.ts";
+import { SysError } from "../sys/errors.ts";
+
+/**
+ * `fn`, and `then` with its result; where `fn` fails with one of `codes` ("*": any), `otherwise`.
+ * A decision that depends on what the kernel says at run time: compiled for the stage, both
+ * branches are emitted (jail/stage/compile-kernel.ts).
+ */
+function attempt<T, R>(codes: readonly string[], fn: () => T, then: (v: T) => R, otherwise: () => R): R {
+  let v: T;
+  try {
+    v = fn();
+  } catch (err) {
+    if (err instanceof SysError && (codes.includes("*") || codes.includes(err.code))) return otherwise();
+    throw err;
+  }
+  return then(v);
+}
+
+/** `fn`, where a failure with `code` carries `hint` (the fix, for the user). */
+function hinted<T>(code: string, hint: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SysError && err.code === code && !err.hint)
+      throw new SysError(err.syscall, err.code, err.errno, err.path, err.flags, hint);
+    throw err;
+  }
+}
 
 export const realKernel = {
+  attempt,
+  hinted,
   // mounts
   cloneTree: mount.cloneTree,
   cloneTreeAt: mount.cloneTreeAt,

@@ -125,7 +125,7 @@ export interface Observer {
 }
 
 /** The jail cgroup and its cleanup guard; a systemd scope is made only once the jail's init exists. */
-interface CgroupState {
+export interface CgroupState {
   cgroup: JailCgroup | null;
   guard: Guard | null;
   /** keeps a systemd scope around the jail alive until the outcome is known */
@@ -134,9 +134,12 @@ interface CgroupState {
   around?: (pid: number) => JailCgroup | null;
 }
 
-export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
-  proc.assertSingleThreaded("clone");
-  const { seccomp, cgroups } = prepared;
+/**
+ * The jail cgroup, created now (with its cleanup guard), or — for a systemd scope, which needs
+ * the jail's pid — a way to create it around the waiting init (`around`).
+ */
+export function placeCgroup(plan: Plan, prepared: Prepared, logStep: StepLogger, guards: GuardStarter): CgroupState {
+  const { cgroups } = prepared;
   const cg: CgroupState = { cgroup: null, guard: null };
   if (plan.cgroup) {
     if (!cgroups) throw new Error("supervise: the plan has cgroup limits but the cgroup library was not loaded");
@@ -166,8 +169,7 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
       if (placed.scope) {
         const user = placed.scope.user;
         const scope = (p: CgroupPlan, pid: number): JailCgroup => {
-          proc.prepareForFork();
-          cg.holder = startHolder();
+          cg.holder = guards.holder();
           return cgroups.jailScope(p, user, pid, cg.holder.pid);
         };
         cg.around = (pid) => {
@@ -183,15 +185,35 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
       } else {
         const name = `jailx-${proc.getpid()}-${Math.random().toString(36).slice(2, 8)}`;
         cg.cgroup = cgroups.JailCgroup.createAllowingDefaults(cgPlan, name, {}, logStep, given);
-        if (cg.cgroup) {
-          proc.prepareForFork();
-          cg.guard = startCleanupGuard(cg.cgroup);
-        }
+        if (cg.cgroup) cg.guard = guards.cleanup(cg.cgroup);
       }
     }
   }
+  return cg;
+}
+
+/** How guards are started: forked Bun processes here, the embedded helper on the stage path. */
+export interface GuardStarter {
+  cleanup(cgroup: JailCgroup): Guard;
+  holder(): Guard;
+}
+
+const bunGuards: GuardStarter = {
+  cleanup(cgroup) {
+    proc.prepareForFork();
+    return startCleanupGuard(cgroup);
+  },
+  holder() {
+    proc.prepareForFork();
+    return startHolder();
+  },
+};
+
+export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
+  proc.assertSingleThreaded("clone");
+  const cg = placeCgroup(plan, prepared, logStep, bunGuards);
   try {
-    return superviseJail(plan, seccomp, cg, logStep, prepared.observer, prepared.events);
+    return superviseJail(plan, prepared.seccomp, cg, logStep, prepared.observer, prepared.events);
   } finally {
     if (cg.cgroup) {
       logStep("remove the jail cgroup");

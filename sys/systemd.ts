@@ -21,6 +21,14 @@ export function systemdRunning(): boolean {
 
 /** fork + exec a systemd tool from the host's standard directories; its output is returned. */
 export function runTool(argv: readonly string[], env: readonly string[] = environment()): ToolResult {
+  // A multi-threaded process (the stage path of `jailx run`) must not run JavaScript in a forked
+  // child: Bun's own spawn then.
+  if (proc.threadCount() > 1) {
+    const path = TOOL_DIRS.map((d) => `${d}/${argv[0]}`).find((p) => fs.existsSync(p));
+    if (!path) return { code: 127, out: `${argv[0]}: not found` };
+    const r = Bun.spawnSync([path, ...argv.slice(1)], { env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])), stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode ?? 128 + (r.signalCode ? 9 : 0), out: (r.stdout.toString() + r.stderr.toString()).trim() };
+  }
   const [r, w] = proc.pipe();
   proc.prepareForFork();
   const pid = proc.fork();

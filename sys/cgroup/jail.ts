@@ -194,6 +194,14 @@ export class JailCgroup {
     return this.dirs.map((d) => d.path);
   }
 
+  /** The file whose `oom_kill N` line counts the jail's OOM kills (read by the stage's waiter too). */
+  oomFile(): string | null {
+    if (this.limitsDir !== undefined) return `${this.limitsDir}/memory.events`;
+    const d = this.dirs.find((x) => x.controllers.includes("memory"));
+    if (!d) return null;
+    return `${d.path}/${d.hierarchy.version === 2 ? "memory.events" : "memory.oom_control"}`;
+  }
+
   /** Whether the kernel's OOM killer killed a process in the jail (oom_kill counter > 0). */
   oomKilled(): boolean {
     if (this.limitsDir !== undefined) return /^oom_kill [1-9]/m.test(this.sys.read(`${this.limitsDir}/memory.events`) ?? "");

@@ -1,0 +1,214 @@
+// The assembler for the stage's operation list (jail/stage/ops.ts is the binary format,
+// jail/stage/stage.c its interpreter). TypeScript emits every system call the jail's processes
+// will make after clone, in order, with its arguments and what a failure means; the stage only
+// replays them. Arguments are immediates, absolute addresses of buffers this process keeps alive
+// until the clone (the child gets a copy of this address space), or registers: slots of memory
+// shared with the child, which hold results (fds, pids) and errnos the supervisor reads back.
+import { ptr } from "bun:ffi";
+import { SysError } from "../../sys/errors.ts";
+import { errnoName } from "../../sys/errno.ts";
+import { KIND, COND, type RawOp } from "./ops.ts";
+
+export const REGISTERS = 256;
+
+/** A register of the stage: a value known only when the stage runs. */
+export interface Reg {
+  readonly reg: number;
+}
+export type Arg = number | bigint | Reg;
+
+export interface Label {
+  readonly label: number;
+}
+
+/** What an op is, for messages: the SysError a failure becomes (as the direct calls throw). */
+export interface OpNote {
+  syscall: string;
+  path?: string;
+  flags?: string;
+  /** per errno code (e.g. EROFS), the hint a failure with that code carries */
+  hints?: Record<string, string>;
+}
+
+export interface SyscallOptions extends OpNote {
+  /** register that receives the result */
+  dst?: Reg;
+  /** tolerated errnos (-1: any); `skipTo` is where a tolerated failure goes (default: on) */
+  ok?: readonly number[];
+  skipTo?: Label;
+  /** register that receives the errno of any failure */
+  errdst?: Reg;
+  /** on success, when `result <cond> cmp`, go to `jumpTo` */
+  cond?: "eq" | "ne" | "gt" | "lt";
+  cmp?: number;
+  jumpTo?: Label;
+  /** exit status of an untolerated failure (default 125) */
+  failexit?: number;
+}
+
+interface Pending {
+  op: RawOp;
+  note: OpNote | null;
+  skipTo?: Label;
+  jumpTo?: Label;
+}
+
+const isReg = (a: Arg): a is Reg => typeof a === "object";
+const CONDS = { eq: COND.EQ, ne: COND.NE, gt: COND.GT, lt: COND.LT } as const;
+
+export class Asm {
+  private readonly ops: Pending[] = [];
+  private readonly labels: number[] = [];
+  private nextReg: number;
+  /** buffers whose addresses are in the ops: alive until the stage has run */
+  readonly keep: unknown[] = [];
+  /** tolerance applied to every op emitted inside `tolerating` */
+  private tolerance: { ok: number[]; to: Label } | null = null;
+  /** hints added to every op emitted inside `hinting` */
+  private hints: Record<string, string> | null = null;
+
+  constructor(firstReg = 0) {
+    this.nextReg = firstReg;
+  }
+
+  reg(): Reg {
+    if (this.nextReg >= REGISTERS) throw new Error(`stage: more than ${REGISTERS} registers`);
+    return { reg: this.nextReg++ };
+  }
+
+  label(): Label {
+    this.labels.push(-1);
+    return { label: this.labels.length - 1 };
+  }
+
+  bind(l: Label): void {
+    this.labels[l.label] = this.ops.length;
+  }
+
+  get length(): number {
+    return this.ops.length;
+  }
+
+  /** Address of a NUL-terminated copy of `s`. */
+  str(s: string): bigint {
+    return this.buf(Buffer.from(s + "\0"));
+  }
+
+  /** Address of `b` (kept alive). */
+  buf(b: Buffer | ArrayBufferView): bigint {
+    this.keep.push(b);
+    return BigInt(ptr(b as Buffer));
+  }
+
+  /** Address of a NULL-terminated array of C strings. */
+  strArray(items: readonly string[]): bigint {
+    const arr = new BigInt64Array(items.length + 1);
+    items.forEach((s, i) => (arr[i] = this.str(s)));
+    return this.buf(arr);
+  }
+
+  syscall(nr: number, args: readonly Arg[], o: SyscallOptions = { syscall: "?" }): void {
+    if (args.length > 6) throw new Error("stage: more than 6 arguments");
+    const a: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n];
+    let regmask = 0;
+    args.forEach((x, i) => {
+      if (isReg(x)) {
+        regmask |= 1 << i;
+        a[i] = BigInt(x.reg);
+      } else a[i] = BigInt(x);
+    });
+    let ok = o.ok ? [...o.ok] : [];
+    let skipTo = o.skipTo;
+    if (this.tolerance && !o.ok) {
+      ok = this.tolerance.ok;
+      skipTo = this.tolerance.to;
+    }
+    if (ok.length > 4) throw new Error("stage: more than 4 tolerated errnos");
+    const { syscall, path, flags } = o;
+    const hints = this.hints || o.hints ? { ...this.hints, ...o.hints } : undefined;
+    this.ops.push({
+      op: {
+        kind: KIND.SYSCALL, nr, regmask, dst: o.dst?.reg ?? -1, a,
+        ok: [...ok, 0, 0, 0, 0].slice(0, 4), errdst: o.errdst?.reg ?? -1, skip: 0,
+        cond: o.cond ? CONDS[o.cond] : 0, jump: 0, cmp: BigInt(o.cmp ?? 0), failexit: o.failexit ?? 0,
+      },
+      note: { syscall, ...(path !== undefined ? { path } : {}), ...(flags !== undefined ? { flags } : {}), ...(hints ? { hints } : {}) },
+      skipTo,
+      jumpTo: o.jumpTo,
+    });
+  }
+
+  private plain(kind: number, a: bigint[], dst = -1, jumpTo?: Label): void {
+    this.ops.push({
+      op: { kind: kind as RawOp["kind"], nr: 0, regmask: 0, dst, a: [...a, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6), ok: [0, 0, 0, 0], errdst: -1, skip: 0, cond: 0, jump: 0, cmp: 0n, failexit: 0 },
+      note: null,
+      jumpTo,
+    });
+  }
+
+  jump(to: Label): void {
+    this.plain(KIND.JUMP, [], -1, to);
+  }
+
+  set(dst: Reg, value: number | bigint): void {
+    this.plain(KIND.SET, [BigInt(value)], dst.reg);
+  }
+
+  /** *(int32_t *)addr = reg */
+  store32(addr: bigint, from: Reg): void {
+    this.plain(KIND.STORE32, [addr, BigInt(from.reg)]);
+  }
+
+  /** decimal of `from` into the 24-byte buffer at `addr` */
+  itoa(addr: bigint, from: Reg): void {
+    this.plain(KIND.ITOA, [addr, BigInt(from.reg)]);
+  }
+
+  ret(from: Reg): void {
+    this.plain(KIND.RETURN, [BigInt(from.reg)]);
+  }
+
+  /** Every op emitted by `fn` goes to `to` on one of `errnos` (unless it names its own). */
+  tolerating<T>(errnos: readonly number[], to: Label, fn: () => T): T {
+    const saved = this.tolerance;
+    this.tolerance = { ok: [...errnos], to };
+    try {
+      return fn();
+    } finally {
+      this.tolerance = saved;
+    }
+  }
+
+  hinting<T>(code: string, hint: string, fn: () => T): T {
+    const saved = this.hints;
+    this.hints = { ...saved, [code]: hint };
+    try {
+      return fn();
+    } finally {
+      this.hints = saved;
+    }
+  }
+
+  /** The ops with jumps resolved (relative), and the notes by op index. */
+  finish(): { ops: RawOp[]; notes: (OpNote | null)[] } {
+    const at = (l: Label): number => {
+      const i = this.labels[l.label]!;
+      if (i < 0) throw new Error("stage: unbound label");
+      return i;
+    };
+    const ops = this.ops.map((p, i) => {
+      const op = { ...p.op };
+      if (p.skipTo) op.skip = at(p.skipTo) - (i + 1);
+      if (p.jumpTo) op.jump = at(p.jumpTo) - (i + 1);
+      return op;
+    });
+    return { ops, notes: this.ops.map((p) => p.note) };
+  }
+}
+
+/** The error an op's failure means, as the direct call would have thrown it. */
+export function opError(note: OpNote | null | undefined, errno: number): SysError {
+  const code = errnoName(errno);
+  if (!note) return new SysError("stage", code, errno, undefined, "bad operation");
+  return new SysError(note.syscall, code, errno, note.path, note.flags, note.hints?.[code]);
+}

@@ -1,0 +1,134 @@
+// The jail's whole life from clone to execve, compiled into one op list for the stage
+// (jail/stage/stage.c). The decisions are jail/child.ts's own, made through the compiled kernel;
+// this file only lays out the processes:
+//
+//   supervisor: clone ─┬─ (parent) RETURN the child's pid to TypeScript
+//                      └─ PID 1: wait "go"; setupNamespace; wait "placed";
+//                         ├─ --as-pid-1: becomeProgram → execve
+//                         └─ fork ─┬─ program: wait until init is non-dumpable; becomeProgram → execve
+//                                  └─ PID 1: close fds; drop privileges; execveat(helper "init")
+//
+// Every descriptor the processes share is made by the supervisor before clone, so its number is
+// known here. A failure the plan did not tolerate ends the failing process with the op's index
+// and errno in the shared report; the supervisor turns that into the direct call's message.
+import { becomeProgram, dropPrivileges, setupNamespace } from "../child.ts";
+import type { Plan } from "../plan.ts";
+import { Asm, type OpNote, type Reg } from "./asm.ts";
+import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
+import { NRS } from "./nr.ts";
+import type { RawOp } from "./ops.ts";
+
+const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2;
+const PR_SET_DUMPABLE = 4;
+
+/** Descriptors the supervisor made before clone (all close-on-exec there). */
+export interface JailFds {
+  /** the jail's end of the message socket: "go" and "placed" come in; init reports on it */
+  sock: number;
+  /** written by nobody: EOF once every process of the jail has executed (or died) */
+  execW: number;
+  /** the program's process waits for EOF on heldR until init is non-dumpable */
+  heldR: number;
+  heldW: number;
+  /** the sealed helper executable */
+  helper: number;
+}
+
+export interface JailProgram {
+  ops: RawOp[];
+  notes: (OpNote | null)[];
+  keep: unknown[];
+  /** first op of the program's own process (its failures are the program's, not the setup's) */
+  programStart: number;
+  regs: { pid: Reg; cloneErr: Reg; failed: Reg };
+  execSlots: ExecSlot[];
+}
+
+export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null): JailProgram {
+  const asm = new Asm();
+  const k = compileKernel(asm);
+  const pid = asm.reg();
+  const cloneErr = asm.reg();
+  const failed = asm.reg();
+  const ret = asm.label();
+  const exit125 = asm.label();
+  const exit = (code: number) => asm.syscall(NRS.exit_group, [code], { syscall: "exit_group" });
+  const msg = asm.buf(Buffer.alloc(64 * 1024));
+  /** one message from the supervisor; EOF means it is gone */
+  const receive = () => asm.syscall(NRS.read, [fds.sock, msg, 64 * 1024], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
+
+  asm.set(pid, -1);
+  asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
+
+  // PID 1 of the jail.
+  k.setParentDeathSignal(SIGKILL);
+  receive(); // "go": the id maps are written
+  setupNamespace(plan, k, receive); // "placed": in the jail cgroup
+  let programStart: number;
+  if (plan.asPid1) {
+    programStart = asm.length;
+    becomeProgram(plan, k, fds.execW, seccomp);
+  } else {
+    // Non-dumpable before the fork: the program never sees a dumpable init.
+    asm.syscall(NRS.prctl, [PR_SET_DUMPABLE, 0, 0, 0, 0], { syscall: "prctl", flags: "PR_SET_DUMPABLE" });
+    const child = asm.reg();
+    const program = asm.label();
+    asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: child, cond: "eq", cmp: 0, jumpTo: program });
+    // PID 1 goes on as jailx's init, with nothing more than the program has.
+    const pidArg = Buffer.alloc(32);
+    pidArg.write("pid=");
+    asm.itoa(asm.buf(pidArg) + 4n, child);
+    k.closeFdsExcept([fds.sock, fds.heldW, fds.helper]);
+    k.attempt(["*"], () => dropPrivileges(plan, k, [], []), () => {}, () => {});
+    k.setDumpable(false);
+    k.setParentDeathSignal(SIGKILL);
+    asm.syscall(NRS.fcntl, [fds.sock, F_SETFD, 0], { syscall: "fcntl", flags: "the supervisor's socket" });
+    asm.syscall(NRS.fcntl, [fds.heldW, F_SETFD, 0], { syscall: "fcntl", flags: "the release pipe" });
+    // argv of init; its pid=N entry is written at run time (ITOA above).
+    const argv = new BigInt64Array(7);
+    ["jailx-init", "init", `sock=${fds.sock}`, `release=${fds.heldW}`, `session=${plan.newSession ? 1 : 0}`].forEach((a, i) => (argv[i] = asm.str(a)));
+    argv[5] = asm.buf(pidArg);
+    asm.syscall(NRS.execveat, [fds.helper, asm.str(""), asm.buf(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's init (sealed memfd)" });
+    exit(125);
+
+    asm.bind(program);
+    programStart = asm.length;
+    asm.syscall(NRS.close, [fds.heldW], { syscall: "close" });
+    const again = asm.label();
+    asm.bind(again);
+    asm.syscall(NRS.read, [fds.heldR, msg, 64], { syscall: "read", path: "the release pipe", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
+    asm.syscall(NRS.close, [fds.heldR], { syscall: "close" });
+    becomeProgram(plan, k, fds.execW, seccomp);
+  }
+  // Every execve failed: the supervisor reads why from the registers.
+  asm.set(failed, 1);
+  exit(127);
+  asm.bind(exit125);
+  exit(125);
+  asm.bind(ret);
+  asm.ret(pid);
+  const { ops, notes } = asm.finish();
+  return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed }, execSlots: k.execSlots };
+}
+
+/**
+ * A helper process (a guard) started from this multi-threaded process: fork and execveat in
+ * the stage, so that no JavaScript runs in the child. `keep` are the fds it inherits.
+ */
+export function compileSpawn(helper: number, argv: readonly string[], keep: readonly number[]): { ops: RawOp[]; notes: (OpNote | null)[]; keep: unknown[]; regs: { pid: Reg; err: Reg } } {
+  const asm = new Asm();
+  const k = compileKernel(asm);
+  const pid = asm.reg();
+  const err = asm.reg();
+  const ret = asm.label();
+  asm.set(pid, -1);
+  asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: err, skipTo: ret });
+  k.closeFdsExcept([...keep, helper]);
+  for (const fd of keep) asm.syscall(NRS.fcntl, [fd, F_SETFD, 0], { syscall: "fcntl" });
+  asm.syscall(NRS.execveat, [helper, asm.str(""), asm.strArray(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's helper" });
+  asm.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
+  asm.bind(ret);
+  asm.ret(pid);
+  const { ops, notes } = asm.finish();
+  return { ops, notes, keep: asm.keep, regs: { pid, err } };
+}

@@ -1,0 +1,229 @@
+// The supervisor on the stage path: this (multi-threaded) Bun process compiles the jail into an
+// op list, lets the embedded stage clone and replay it, does what only the parent can (id maps,
+// the cgroup move, "go" and "placed"), waits until the program has been executed, and then
+// replaces itself with the embedded helper in `wait` mode: no Bun process remains while the jail
+// runs. Failures before that point are turned into the direct calls' messages here.
+import { SysError } from "../../sys/errors.ts";
+import { errnoName } from "../../sys/errno.ts";
+import * as proc from "../../sys/proc.ts";
+import { c, errno, ptr, syscall } from "../../sys/ffi.ts";
+import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
+import { openPidfd } from "../../sys/pidfd.ts";
+import { helperMemfd, runStage, stageRegisters, stageReport, REPORT_MAGIC } from "../../sys/stage.ts";
+import type { JailCgroup } from "../../sys/cgroup/index.ts";
+import { cloneFlags, placeCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
+import { execFailure } from "../init.ts";
+import { channel, send } from "../protocol.ts";
+import type { Guard } from "../guard.ts";
+import type { Plan } from "../plan.ts";
+import { opError, type OpNote } from "./asm.ts";
+import { compileJail, compileSpawn } from "./compile.ts";
+import { encodeOps, type RawOp } from "./ops.ts";
+
+const { SIG } = proc;
+const TIMEOUT_GRACE_MS = 2000;
+const ENOENT = 2, ENOTDIR = 20;
+const AT_EMPTY_PATH = 0x1000;
+
+/** Run a compiled program in the stage; the parent's RETURN value (a pid), or the clone's error. */
+function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[] }, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
+  const code = encodeOps(p.ops);
+  const pid = runStage(code, p.ops.length, regs, report);
+  // The buffers the ops point at must live until here.
+  if (p.keep.length < 0) throw new Error("unreachable");
+  if (pid <= 0) {
+    const e = Number(regs[errReg]);
+    throw new SysError(what, errnoName(e), e);
+  }
+  return pid;
+}
+
+/** Start the helper in `mode` as a child of this process, holding `keep` (and nothing else). */
+function spawnHelper(helper: number, argv: string[], keep: number[]): number {
+  const regs = stageRegisters();
+  const report = stageReport();
+  const p = compileSpawn(helper, argv, keep);
+  return run(p, regs, report, p.regs.err.reg, "fork");
+}
+
+/** A guard: the helper in `guard` mode, acting once our end of its pipe closes (any exit). */
+function helperGuard(helper: number, args: string[], keep: number[] = []): Guard & { w: number } {
+  const [r, w] = proc.pipe();
+  const pid = spawnHelper(helper, ["jailx-guard", "guard", `pipe=${r}`, ...args], [r, ...keep]);
+  proc.closeFd(r);
+  return {
+    pid,
+    w,
+    stop() {
+      proc.closeFd(w);
+      proc.waitPid(pid);
+    },
+  };
+}
+
+function cgroupArgs(cg: JailCgroup): string[] {
+  const dirs = cg.paths();
+  return [...dirs.map((d) => `kill=${d}`), ...[...dirs].reverse().map((d) => `rmdir=${d}`)];
+}
+
+function stageGuards(helper: number): GuardStarter {
+  return {
+    cleanup: (cg) => helperGuard(helper, cgroupArgs(cg)),
+    holder: () => helperGuard(helper, []),
+  };
+}
+
+/** newuidmap/newgidmap, through the stage (no JavaScript in the forked child). */
+function writeMapsStaged(plan: Plan, pid: number): void {
+  const m = plan.idmap!;
+  if (m.writer === "supervisor") return writeIdMaps(pid, m.uid, m.gid, m.denySetgroups);
+  for (const [tool, ranges] of [["newuidmap", m.uid], ["newgidmap", m.gid]] as const) {
+    const path = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((d) => `${d}/${tool}`).find((p) => c.access(ptr(Buffer.from(p + "\0")), 1) === 0);
+    const args = [tool, String(pid), ...ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)])];
+    const child = path ? spawnExecutable(path, args) : -1;
+    const w = child > 0 ? proc.waitPid(child) : null;
+    if (!w || w.code !== 0)
+      throw new SysError(tool, "EPERM", 1, formatIdMap(ranges).trim().replace(/\n/g, "; "), undefined,
+        `${tool} failed (status ${w ? proc.shellStatus(w) : 127}); is the uidmap package installed and /etc/subuid set?`);
+  }
+}
+
+/** fork + execveat of a host executable (the file is opened O_PATH here, by the supervisor). */
+function spawnExecutable(path: string, argv: string[]): number {
+  const exe = c.open(ptr(Buffer.from(path + "\0")), 0o10000000 | 0o2000000 /* O_PATH|O_CLOEXEC */, 0);
+  if (exe < 0) return -1;
+  try {
+    return spawnHelper(exe, argv, []);
+  } finally {
+    proc.closeFd(exe);
+  }
+}
+
+export function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLogger): Outcome {
+  const helper = helperMemfd();
+  const cg = placeCgroup(plan, prepared, logStep, stageGuards(helper));
+  try {
+    return superviseJail(plan, prepared, cg, helper, logStep);
+  } finally {
+    // Reached only when the waiter was not started (it cleans up in our place otherwise).
+    if (cg.cgroup) {
+      logStep("remove the jail cgroup");
+      cg.cgroup.killAll();
+      cg.cgroup.remove();
+    }
+    cg.guard?.stop();
+    cg.holder?.stop();
+  }
+}
+
+function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger): Outcome {
+  const [sock, childSock] = channel();
+  const [execR, execW] = proc.pipe();
+  const [heldR, heldW] = plan.asPid1 ? [-1, -1] : proc.pipe();
+  const regs = stageRegisters();
+  const report = stageReport();
+  logStep("compile the jail");
+  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper }, prepared.seccomp);
+  // Blocked before clone: the jail inherits the mask, so its init loses no signal either (and
+  // none reaches the child before it has executed something).
+  proc.blockSignals(ALL_SIGNALS);
+  logStep(`clone into new namespaces (${prog.ops.length} operations)`);
+  const pid = run(prog, regs, report, prog.regs.cloneErr.reg, "clone");
+  for (const fd of [childSock, execW, heldR, heldW]) if (fd >= 0) proc.closeFd(fd);
+  const started = Date.now();
+  let killGuard: (Guard & { w: number }) | null = null;
+  const fail = (out: Outcome): Outcome => {
+    proc.kill(pid, SIG.KILL);
+    proc.waitPid(pid);
+    killGuard?.stop();
+    return out;
+  };
+  try {
+    if (plan.asPid1 && !cg.cgroup) {
+      const pidfd = openPidfd(pid);
+      if (typeof pidfd === "string") throw new SysError("pidfd_open", pidfd, 0, `pid ${pid}`);
+      killGuard = helperGuard(helper, [`pidfd=${pidfd}`], [pidfd]);
+      proc.closeFd(pidfd);
+    }
+    if (plan.idmap) {
+      logStep("write the id maps");
+      writeMapsStaged(plan, pid);
+    }
+    send(sock, { t: "go" });
+    try {
+      if (cg.cgroup) cg.cgroup.addProcess(pid);
+      else if (cg.around) {
+        logStep("ask systemd for the jail's scope");
+        cg.cgroup = cg.around(pid);
+        if (cg.cgroup) cg.guard = helperGuard(helper, cgroupArgs(cg.cgroup));
+      }
+    } catch (err) {
+      // The jail may have failed (and exited) meanwhile: then the report says why.
+      if (report[0] !== REPORT_MAGIC) throw err;
+    }
+    send(sock, { t: "placed" });
+  } catch (err) {
+    fail({ status: 125 });
+    throw err;
+  }
+  logStep("wait for the program's execve");
+  proc.waitForEof(execR);
+  proc.closeFd(execR);
+  if (report[0] === REPORT_MAGIC) {
+    const at = report[1]!;
+    const err = opError(prog.notes[at], report[2]!);
+    return fail({ status: 125, message: (at >= prog.programStart ? "" : "set up the namespaces: ") + err.message });
+  }
+  if (regs[prog.regs.failed.reg] === 1n) {
+    // execvp's rules: candidates that lead nowhere (ENOENT/ENOTDIR at stat) are skipped.
+    const slots = prog.execSlots.filter((s) => {
+      const e = Number(regs[s.stat.reg]);
+      return e !== ENOENT && e !== ENOTDIR;
+    });
+    let f = { errno: ENOENT, path: plan.command[0]! };
+    let exists = false;
+    if (slots.length > 0) {
+      const pick = slots.find((s) => ![ENOENT, ENOTDIR].includes(Number(regs[s.exec.reg]))) ?? slots[0]!;
+      f = { errno: Number(regs[pick.exec.reg]) || ENOENT, path: pick.path };
+      exists = true;
+    }
+    const m = execFailure(plan, f, exists);
+    return fail({ status: m.exit, message: m.message });
+  }
+  // The program runs. From here the helper waits in our place.
+  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`];
+  if (!plan.asPid1) args.push(`sock=${sock}`);
+  if (plan.timeoutMs !== null) args.push(`timeout=${Math.max(0, plan.timeoutMs - (Date.now() - started))}`, `timeoutmsg=killed: timeout after ${fmtMs(plan.timeoutMs)}`);
+  const keep = [sock];
+  if (cg.cgroup) {
+    const oom = cg.cgroup.oomFile();
+    if (oom) args.push(`oomfile=${oom}`, "oomkey=oom_kill", `oommsg=${cg.cgroup.describeOom()}`);
+    args.push(...cgroupArgs(cg.cgroup));
+  }
+  const guard = (cg.guard ?? killGuard) as (Guard & { w?: number }) | null;
+  if (guard?.w !== undefined) {
+    args.push(`guard=${guard.w}`);
+    keep.push(guard.w);
+  }
+  for (const fd of keep) proc.setCloexec(fd, false);
+  logStep("hand over to the waiter");
+  const e = execHelper(helper, args);
+  return fail({ status: 125, message: `cannot execute jailx's waiter (sealed memfd): ${errnoName(e)}` });
+}
+
+/** execveat of the helper; returns only on failure, with the errno. */
+function execHelper(helper: number, argv: string[]): number {
+  const a = argv.map((s) => Buffer.from(s + "\0"));
+  const arr = new BigInt64Array(a.length + 1);
+  a.forEach((b, i) => (arr[i] = BigInt(ptr(b))));
+  const env = new BigInt64Array(1);
+  syscall(NR_EXECVEAT, helper, ptr(Buffer.from("\0")), ptr(arr), ptr(env), AT_EMPTY_PATH);
+  return errno();
+}
+
+const NR_EXECVEAT = process.arch === "arm64" ? 281 : 322;
+const ALL_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => s !== SIG.KILL && s !== SIG.STOP);
+
+function fmtMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
