@@ -10,18 +10,35 @@
 // --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: a compiled binary would otherwise
 // read .env and bunfig.toml (whose `preload` runs code) from the current directory — never
 // acceptable for a tool run as root.
+// The embedded stage and helper (jail/stage/*.c) are compiled first (scripts/build-stage.ts); a
+// binary whose architecture has no blob is refused: it could not start a jail.
 import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { buildStageBlobs, compilerPackage, type Arch } from "./build-stage.ts";
 
 const FLAGS = [
   "build", "--compile", "--splitting", "--minify", "--sourcemap", "--bytecode", "--format=esm",
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
 ];
 
-const targets: { target?: string; out: string }[] = [{ out: "dist/jailx" }];
+const targets: { target?: string; out: string; arch: Arch }[] = [{ out: "dist/jailx", arch: process.arch as Arch }];
 if (!process.argv.includes("--only-native")) {
   // x64 without AVX2 (Bun's baseline build: SSE4.2 at most); dist/jailx needs AVX2 (Haswell, 2013+).
-  targets.push({ target: "bun-linux-x64-baseline", out: "dist/jailx-linux-x64-baseline" });
-  targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64" });
+  targets.push({ target: "bun-linux-x64-baseline", out: "dist/jailx-linux-x64-baseline", arch: "x64" });
+  targets.push({ target: "bun-linux-arm64", out: "dist/jailx-linux-arm64", arch: "arm64" });
+}
+
+try {
+  buildStageBlobs();
+} catch (e) {
+  console.error(`build-stage: ${(e as Error).message}`);
+  process.exit(1);
+}
+// Imported after building it: the generated module is what the binaries embed.
+const { BLOBS } = await import("../jail/stage/blobs.gen.ts");
+for (const t of targets) {
+  if (BLOBS[t.arch]) continue;
+  console.error(`cannot build ${t.out}: no ${t.arch} stage was compiled (install the Debian package ${compilerPackage(t.arch)}: scripts/install-deps.sh)`);
+  process.exit(1);
 }
 
 mkdirSync("dist", { recursive: true });

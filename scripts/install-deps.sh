@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the tests and benchmarks use: peers (bubblewrap, firejail), id-mapping helpers
-# (uidmap), probes (gcc, libseccomp-dev for the peer filter, strace), tools (util-linux, iproute2,
+# Debian packages the build, tests and benchmarks use: compilers for the embedded stage and helper
+# (gcc; gcc-aarch64-linux-gnu for arm64), peers (bubblewrap, firejail), id-mapping helpers
+# (uidmap), probes (libseccomp-dev for the peer filter, strace), tools (util-linux, iproute2,
 # libcap2-bin, libcap-ng-utils, procps, hyperfine), qemu-user-static with an aarch64 C library
 # (the arm64 and baseline binaries under emulation), and the servers the built-in profiles are
 # tested with (nginx-light, redis-server + redis-tools, python3, jq). Installs only what is missing.
@@ -11,7 +12,7 @@
 set -euo pipefail
 wait_s=${APT_LOCK_WAIT:-300}
 if [ $# -gt 0 ]; then pkgs=("$@"); else
-  pkgs=(bubblewrap firejail uidmap gcc libc6-dev libseccomp-dev strace util-linux iproute2 qemu-user-static libc6-arm64-cross
+  pkgs=(bubblewrap firejail uidmap gcc gcc-aarch64-linux-gnu libc6-dev libseccomp-dev strace util-linux iproute2 qemu-user-static libc6-arm64-cross
         libcap2-bin libcap-ng-utils procps hyperfine nginx-light python3 redis-server redis-tools jq)
 fi
 need=()

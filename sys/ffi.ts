@@ -4,7 +4,7 @@
 // - fixed prototypes only (no variadic calls): `syscall` takes 7 i64, `prctl` 5, `ioctl` 3;
 // - errno is read from __errno_location() right after the call;
 // - signed types everywhere a negative value can travel (the u64 sign bug).
-import { dlopen, ptr, read, toArrayBuffer, type FFIFunction, type Pointer } from "bun:ffi";
+import { CFunction, dlopen, ptr, read, toArrayBuffer, type FFIFunction, type Pointer } from "bun:ffi";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
 
@@ -15,6 +15,7 @@ const LIBC = {
   ioctl: { args: ["i32", "i64", "ptr"], returns: "i32" },
   madvise: { args: ["ptr", "u64", "i32"], returns: "i32" },
   mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
+  mprotect: { args: ["ptr", "u64", "i32"], returns: "i32" },
   fork: { args: [], returns: "i32" },
   mount: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   umount2: { args: ["ptr", "i32"], returns: "i32" },
@@ -77,7 +78,7 @@ for (const name of Object.keys(LIBC) as (keyof typeof LIBC)[]) {
     },
   });
 }
-export { ptr, read, toArrayBuffer, type Pointer };
+export { CFunction, ptr, read, toArrayBuffer, type Pointer };
 
 let syscallI32: ((...a: number[]) => number) | null = null;
 

@@ -1,0 +1,152 @@
+// The stage's operation records (jail/stage/stage.c, struct op): 112 bytes each, little-endian,
+// 8-aligned. TypeScript decides every syscall and what its failure means; these records carry
+// those decisions to the stage, which replays them where JavaScript cannot run (after clone).
+//
+// Offsets: kind 0, nr 4, regmask 8, dst 12, a[6] 16..63, ok[4] 64..79, errdst 80, skip 84,
+// cond 88, jump 92, cmp 96, failexit 104, pad 108.
+import { errnoName } from "../../sys/errno.ts";
+
+export const OP_SIZE = 112;
+
+export const KIND = { SYSCALL: 0, RETURN: 1, STORE32: 2, STORE64: 3, ITOA: 4, JUMP: 5, SET: 6 } as const;
+export type Kind = (typeof KIND)[keyof typeof KIND];
+
+/** SYSCALL on success: compare the result r with `cmp`; when it holds, next = i + 1 + jump. */
+export const COND = { NONE: 0, EQ: 1, NE: 2, GT: 3, LT: 4 } as const;
+
+/** `dst`/`errdst` meaning "no register". */
+export const NO_REG = -1;
+/** An `ok` entry that tolerates every errno. */
+export const ANY_ERRNO = -1;
+/** What the stage exits with on an untolerated failure when `failexit` is 0. */
+export const DEFAULT_FAILEXIT = 125;
+
+/**
+ * One record, field for field. a[j] is an immediate (or an address) unless bit j of `regmask`
+ * is set, in which case it is a register index (0..255) and the register's value is used. That
+ * applies to SYSCALL arguments, to a[0] (the address) of STORE32/STORE64/ITOA and to a[0] of SET
+ * (a register copy). RETURN's a[0] and STORE/ITOA's a[1] are always register indexes.
+ */
+export interface RawOp {
+  kind: Kind;
+  nr: number;
+  regmask: number;
+  dst: number;
+  a: bigint[];
+  ok: number[];
+  errdst: number;
+  skip: number;
+  cond: number;
+  jump: number;
+  cmp: bigint;
+  failexit: number;
+}
+
+/** The fields one wants to set; the rest take their neutral values (no register, no condition…). */
+export type OpInit = Partial<Omit<RawOp, "a" | "cmp">> & { kind: Kind; a?: (number | bigint)[]; cmp?: number | bigint };
+
+export function rawOp(init: OpInit): RawOp {
+  const a = init.a ?? [];
+  const ok = init.ok ?? [];
+  if (a.length > 6 || ok.length > 4) throw new RangeError(`an op has 6 arguments and 4 tolerated errnos, not ${a.length} and ${ok.length}`);
+  return {
+    kind: init.kind, nr: init.nr ?? 0, regmask: init.regmask ?? 0, dst: init.dst ?? NO_REG,
+    a: Array.from({ length: 6 }, (_, j) => BigInt(a[j] ?? 0)),
+    ok: Array.from({ length: 4 }, (_, j) => ok[j] ?? 0),
+    errdst: init.errdst ?? NO_REG, skip: init.skip ?? 0, cond: init.cond ?? COND.NONE, jump: init.jump ?? 0,
+    cmp: BigInt(init.cmp ?? 0), failexit: init.failexit ?? 0,
+  };
+}
+
+export function encodeOps(ops: readonly RawOp[]): Buffer {
+  const b = Buffer.alloc(ops.length * OP_SIZE);
+  ops.forEach((op, i) => {
+    const o = i * OP_SIZE;
+    b.writeInt32LE(op.kind, o);
+    b.writeInt32LE(op.nr, o + 4);
+    b.writeInt32LE(op.regmask, o + 8);
+    b.writeInt32LE(op.dst, o + 12);
+    for (let j = 0; j < 6; j++) b.writeBigInt64LE(BigInt.asIntN(64, op.a[j] ?? 0n), o + 16 + 8 * j);
+    for (let j = 0; j < 4; j++) b.writeInt32LE(op.ok[j] ?? 0, o + 64 + 4 * j);
+    b.writeInt32LE(op.errdst, o + 80);
+    b.writeInt32LE(op.skip, o + 84);
+    b.writeInt32LE(op.cond, o + 88);
+    b.writeInt32LE(op.jump, o + 92);
+    b.writeBigInt64LE(BigInt.asIntN(64, op.cmp), o + 96);
+    b.writeInt32LE(op.failexit, o + 104);
+  });
+  return b;
+}
+
+/** The records in `buf` (a reader for tests and --dry-run). */
+export function decodeOps(buf: Uint8Array): RawOp[] {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length % OP_SIZE) throw new RangeError(`${b.length} bytes is not a whole number of ${OP_SIZE}-byte ops`);
+  return Array.from({ length: b.length / OP_SIZE }, (_, i) => {
+    const o = i * OP_SIZE;
+    return {
+      kind: b.readInt32LE(o) as Kind, nr: b.readInt32LE(o + 4), regmask: b.readInt32LE(o + 8), dst: b.readInt32LE(o + 12),
+      a: Array.from({ length: 6 }, (_, j) => b.readBigInt64LE(o + 16 + 8 * j)),
+      ok: Array.from({ length: 4 }, (_, j) => b.readInt32LE(o + 64 + 4 * j)),
+      errdst: b.readInt32LE(o + 80), skip: b.readInt32LE(o + 84), cond: b.readInt32LE(o + 88), jump: b.readInt32LE(o + 92),
+      cmp: b.readBigInt64LE(o + 96), failexit: b.readInt32LE(o + 104),
+    };
+  });
+}
+
+const KIND_NAMES = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, string>;
+const COND_TEXT = ["", "==", "!=", ">", "<"];
+
+function arg(op: RawOp, j: number): string {
+  const v = op.a[j]!;
+  if (op.regmask & (1 << j)) return `r${v}`;
+  return v > 0xffffn || v < -0xffffn ? `0x${BigInt.asUintN(64, v).toString(16)}` : String(v);
+}
+const target = (i: number, rel: number) => `→${i + 1 + rel}`;
+
+/**
+ * One line for op `index`: `3 SYSCALL sethostname(0x7f…, 5) → r2 ok EPERM skip →5 if r == 0 →7 failexit 126`.
+ * `syscallName` turns a number into a name (loadSyscallNames gives one for this CPU).
+ */
+export function formatOp(op: RawOp, index: number, syscallName?: (nr: number) => string | undefined): string {
+  const head = `${String(index).padStart(3)} ${KIND_NAMES[op.kind] ?? `kind ${op.kind}`}`;
+  switch (op.kind) {
+    case KIND.SYSCALL: {
+      const args = op.a.map((_, j) => arg(op, j));
+      while (args.length > 0 && args.at(-1) === "0" && !(op.regmask & (1 << (args.length - 1)))) args.pop();
+      const parts = [`${head} ${syscallName?.(op.nr) ?? `nr${op.nr}`}(${args.join(", ")})`];
+      if (op.dst !== NO_REG) parts.push(`→ r${op.dst}`);
+      const ok = op.ok.filter((e) => e !== 0).map((e) => (e === ANY_ERRNO ? "any" : errnoName(e)));
+      if (ok.length) parts.push(`ok ${ok.join(",")} skip ${target(index, op.skip)}`);
+      if (op.errdst !== NO_REG) parts.push(`errno → r${op.errdst}`);
+      if (op.cond) parts.push(`if r ${COND_TEXT[op.cond] ?? `cond${op.cond}`} ${op.cmp} ${target(index, op.jump)}`);
+      if (op.failexit) parts.push(`failexit ${op.failexit}`);
+      return parts.join(" ");
+    }
+    case KIND.RETURN:
+      return `${head} r${op.a[0]}`;
+    case KIND.STORE32:
+    case KIND.STORE64:
+    case KIND.ITOA:
+      return `${head} [${arg(op, 0)}] ← r${op.a[1]}`;
+    case KIND.JUMP:
+      return `${head} ${target(index, op.jump)}`;
+    case KIND.SET:
+      return `${head} r${op.dst} ← ${arg(op, 0)}`;
+    default:
+      return `${head} (unknown)`;
+  }
+}
+
+/** Syscall names for this CPU's table; loaded on demand (the tables are large, the run path is not). */
+export async function loadSyscallNames(): Promise<(nr: number) => string | undefined> {
+  const t = await import("../../sys/seccomp/tables.ts");
+  const abi = t.currentMachine();
+  return (nr) => t.syscallName(abi, nr);
+}
+
+/** The whole program, one line per op. */
+export async function formatOps(ops: readonly RawOp[]): Promise<string> {
+  const names = await loadSyscallNames();
+  return ops.map((op, i) => formatOp(op, i, names)).join("\n");
+}

@@ -1,0 +1,165 @@
+// The stage: a syscall interpreter that replays an operation list compiled by TypeScript
+// (docs: /work/brief/STAGE.md, jail/stage/ops.ts). It runs inside the multi-threaded Bun process
+// through bun:ffi and, after a `clone` op, in the child, where no JavaScript may run. It holds no
+// policy: every syscall, argument and the meaning of every failure come from the ops.
+//
+// Built freestanding (scripts/build-stage.ts): no libc, no data, no relocations, one function, so
+// the .text bytes alone are the blob and the entry is at offset 0. Everything but the entry is
+// always_inline for that reason. The only syscall of its own is exit_group on a failure, so it
+// also works after a seccomp filter that allows little more than the ops' own calls.
+
+typedef long long i64;
+typedef unsigned long long u64;
+
+struct op {
+	int kind, nr, regmask, dst;
+	i64 a[6];
+	int ok[4];
+	int errdst, skip, cond, jump;
+	i64 cmp;
+	int failexit, pad;
+};
+
+// The layout is a contract with jail/stage/ops.ts; a mismatch must not build.
+_Static_assert(sizeof(struct op) == 112, "op record is 112 bytes");
+_Static_assert(__builtin_offsetof(struct op, a) == 16, "a at 16");
+_Static_assert(__builtin_offsetof(struct op, ok) == 64, "ok at 64");
+_Static_assert(__builtin_offsetof(struct op, cmp) == 96, "cmp at 96");
+_Static_assert(__builtin_offsetof(struct op, failexit) == 104, "failexit at 104");
+
+enum { SYSCALL, RETURN, STORE32, STORE64, ITOA, JUMP, SET };
+enum { NREGS = 256, EINVAL = 22, MAGIC = 0x73746167 /* "stag" */ };
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE i64 sys6(i64 nr, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f)
+{
+#if defined(__x86_64__)
+	register i64 r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
+	i64 r;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return r;
+#elif defined(__aarch64__)
+	register i64 x8 __asm__("x8") = nr, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
+		x2 __asm__("x2") = c, x3 __asm__("x3") = d, x4 __asm__("x4") = e, x5 __asm__("x5") = f;
+	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+	return x0;
+#else
+#error "the stage supports x86_64 and aarch64"
+#endif
+}
+
+// Report (index, errno) once, then die. Plain stores: the report is MAP_SHARED memory that the
+// parent reads after waiting for us; the first failure wins (a later one must not overwrite it).
+// exit_group is the one number the stage knows itself (x86_64 231, aarch64 94).
+INLINE __attribute__((noreturn)) void fail(volatile int *report, long i, int err, int status)
+{
+	if (report && report[0] == 0) {
+		report[1] = (int)i;
+		report[2] = err;
+		report[0] = MAGIC;
+	}
+#if defined(__x86_64__)
+	sys6(231, status, 0, 0, 0, 0, 0);
+#else
+	sys6(94, status, 0, 0, 0, 0, 0);
+#endif
+	__builtin_unreachable();
+}
+
+i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
+{
+	volatile int *rep = report;
+	long i = 0;
+	for (;;) {
+		// n itself is a valid target: it means "done" (the parent side's end).
+		if (i < 0 || i > n)
+			fail(rep, i, EINVAL, 125);
+		if (i == n)
+			return -1;
+		const struct op *o = &ops[i];
+		// regmask applies to every kind (SYSCALL arguments, the address of STORE/ITOA, SET's
+		// value); indexes are validated before use: a bad program must stop, not scribble.
+		i64 v[6];
+		for (int j = 0; j < 6; j++) {
+			v[j] = o->a[j];
+			if (o->regmask & (1 << j)) {
+				if ((u64)v[j] >= NREGS)
+					fail(rep, i, EINVAL, 125);
+				v[j] = regs[v[j]];
+			}
+		}
+		long next = i + 1;
+		switch (o->kind) {
+		case SYSCALL: {
+			if (o->dst < -1 || o->dst >= NREGS || o->errdst < -1 || o->errdst >= NREGS || (u64)o->cond > 4)
+				fail(rep, i, EINVAL, 125);
+			i64 r = sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+			if (r < 0 && r >= -4095) {
+				int err = (int)-r, tolerated = 0;
+				if (o->errdst >= 0)
+					regs[o->errdst] = err;
+				for (int k = 0; k < 4; k++)
+					tolerated |= o->ok[k] == -1 || (o->ok[k] != 0 && o->ok[k] == err);
+				if (!tolerated)
+					fail(rep, i, err, o->failexit ? o->failexit : 125);
+				next += o->skip;
+				break;
+			}
+			if (o->dst >= 0)
+				regs[o->dst] = r;
+			int hold = o->cond == 1 ? r == o->cmp : o->cond == 2 ? r != o->cmp
+				 : o->cond == 3 ? r > o->cmp : o->cond == 4 ? r < o->cmp : 0;
+			if (hold)
+				next += o->jump;
+			break;
+		}
+		case RETURN:
+			if ((u64)o->a[0] >= NREGS)
+				fail(rep, i, EINVAL, 125);
+			return regs[o->a[0]];
+		case STORE32:
+		case STORE64:
+		case ITOA: {
+			if ((u64)o->a[1] >= NREGS)
+				fail(rep, i, EINVAL, 125);
+			i64 x = regs[o->a[1]];
+			if (o->kind == STORE32) {
+				*(volatile int *)v[0] = (int)x;
+			} else if (o->kind == STORE64) {
+				*(volatile i64 *)v[0] = x;
+			} else {
+				// Digits backwards into a local, then copied out in order; unsigned so that
+				// the most negative value has a magnitude.
+				char tmp[24], *out = (char *)v[0];
+				u64 m = x < 0 ? -(u64)x : (u64)x;
+				int len = 0;
+				do {
+					tmp[len++] = (char)('0' + m % 10);
+					m /= 10;
+				} while (m);
+				if (x < 0)
+					*out++ = '-';
+				while (len)
+					*out++ = tmp[--len];
+				*out = 0;
+			}
+			break;
+		}
+		case JUMP:
+			next += o->jump;
+			break;
+		case SET:
+			if (o->dst < 0 || o->dst >= NREGS)
+				fail(rep, i, EINVAL, 125);
+			regs[o->dst] = v[0]; // with regmask bit 0: a register copy
+			break;
+		default:
+			fail(rep, i, EINVAL, 125);
+		}
+		i = next;
+	}
+}

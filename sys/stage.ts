@@ -1,0 +1,103 @@
+// The embedded stage (jail/stage/stage.c), called in-process, and the helper executable
+// (jail/stage/helper.c) in a sealed memfd. Both are compiled at build time
+// (scripts/build-stage.ts) and embedded as base64 in jail/stage/blobs.gen.ts.
+//
+// The stage is plain position-independent machine code with its entry at offset 0: mapped
+// read-write, filled, then made read+exec (never writable and executable at once), and called
+// through bun:ffi. On arm64 the kernel makes the instruction cache coherent when an anonymous
+// page first becomes executable, and the page is never written again.
+import { BLOBS, type ArchBlobs } from "../jail/stage/blobs.gen.ts";
+import { CFunction, c, errno, ptr, toArrayBuffer, type Pointer } from "./ffi.ts";
+import { errnoName } from "./errno.ts";
+import { SysError } from "./errors.ts";
+import { sealedMemfd } from "./memfd.ts";
+import { sharedMemory } from "./proc.ts";
+
+/** Registers the ops address by index (jail/stage/ops.ts); the VM refuses any index ≥ this. */
+export const STAGE_REGISTERS = 256;
+/** report[0] once the stage has recorded a failure: "stag". report[1] = op index, report[2] = errno. */
+export const REPORT_MAGIC = 0x73746167;
+/** Size of one op record in bytes (jail/stage/ops.ts). */
+const OP_SIZE = 112;
+
+const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+
+function blobs(): ArchBlobs | undefined {
+  return (BLOBS as Partial<Record<string, ArchBlobs>>)[process.arch];
+}
+
+/** True when this binary carries a stage for this CPU. */
+export function stageAvailable(): boolean {
+  return !!blobs();
+}
+
+type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer) => bigint;
+let entry: StageFn | undefined;
+
+function loadStage(): StageFn {
+  if (entry) return entry;
+  const b64 = blobs()?.stage;
+  if (!b64) throw new SysError("stage", "ENOEXEC", 8, undefined, undefined, `this jailx has no stage for ${process.arch} (rebuild with scripts/build.ts)`);
+  const code = Buffer.from(b64, "base64");
+  const p = c.mmap(null, code.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as unknown as number;
+  if (!p || p === -1) throw new SysError("mmap", errnoName(errno()), errno(), undefined, `the stage, ${code.length} bytes`);
+  new Uint8Array(toArrayBuffer(p as Pointer, 0, code.length)).set(code);
+  if (c.mprotect(p as Pointer, code.length, PROT_READ | PROT_EXEC) !== 0)
+    throw new SysError("mprotect", errnoName(errno()), errno(), undefined, "PROT_READ|PROT_EXEC");
+  entry = CFunction({ ptr: p as Pointer, args: ["ptr", "i64", "ptr", "ptr"], returns: "i64" }) as unknown as StageFn;
+  return entry;
+}
+
+/**
+ * Run `n` ops of `ops` (encodeOps) with the registers `regs` (≥ 256 slots) and the failure report
+ * `report` (≥ 3 slots, zeroed; MAP_SHARED so that a cloned child's report reaches us). Returns
+ * what a RETURN op returned, or -1 when the program ran off its end. A failure the ops do not
+ * tolerate never returns: the process that met it fills the report and exits.
+ */
+export function runStage(ops: Buffer, n: number, regs: BigInt64Array, report: Int32Array): number {
+  if (!Number.isInteger(n) || n < 0 || ops.length < n * OP_SIZE) throw new RangeError(`runStage: ${n} ops do not fit in ${ops.length} bytes`);
+  if (regs.length < STAGE_REGISTERS) throw new RangeError(`runStage: ${regs.length} registers, the stage addresses ${STAGE_REGISTERS}`);
+  if (report.length < 3) throw new RangeError("runStage: the report needs 3 slots");
+  const run = loadStage();
+  return Number(run(ptr(ops), n, ptr(regs), ptr(report)));
+}
+
+/**
+ * 256 registers in MAP_SHARED memory: what a cloned child stores there, the parent sees. Beware
+ * that a `clone` op's `dst` is then written by both processes (the pid by one, 0 by the other)
+ * in the same slot: the parent must not RETURN or reuse that slot after the clone.
+ */
+export function stageRegisters(): BigInt64Array {
+  return new BigInt64Array(sharedMemory(STAGE_REGISTERS * 8));
+}
+
+/** A zeroed failure report in MAP_SHARED memory (4 slots; the stage uses 0..2). */
+export function stageReport(): Int32Array {
+  return new Int32Array(sharedMemory(16));
+}
+
+/** The failure recorded in `report`, or null when none was. */
+export function readReport(report: Int32Array): { index: number; errno: number } | null {
+  return report[0] === REPORT_MAGIC ? { index: report[1]!, errno: report[2]! } : null;
+}
+
+/** True when this binary carries the helper executable for this CPU. */
+export function helperAvailable(): boolean {
+  return !!blobs()?.helper;
+}
+
+let helperFd: number | undefined;
+/**
+ * A memfd holding the helper executable, sealed against writing, growing, shrinking and further
+ * sealing (a jailed process that reaches it through /proc cannot change what the next init or
+ * waiter runs: CVE-2019-5736), close-on-exec. One per process; callers that hand it on clear
+ * FD_CLOEXEC on a dup or in the child.
+ */
+export function helperMemfd(): number {
+  if (helperFd !== undefined) return helperFd;
+  const b64 = blobs()?.helper;
+  if (!b64) throw new SysError("memfd_create", "ENOEXEC", 8, undefined, undefined, `this jailx has no helper for ${process.arch} (rebuild with scripts/build.ts)`);
+  helperFd = sealedMemfd("jailx-helper", Buffer.from(b64, "base64"), true);
+  return helperFd;
+}
