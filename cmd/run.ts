@@ -11,6 +11,12 @@ import { realHost } from "../jail/host.ts";
 import { supervise } from "../jail/supervisor.ts";
 import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
 import { profileChoice } from "../jail/profiles/index.ts";
+import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
+
+/** What only the Bun supervisor does so far (see docs/ARCHITECTURE.md). */
+function needsBunSupervisor(o: Record<string, unknown>): boolean {
+  return o["name"] !== undefined || o["detach"] === true || o["forking"] === true || o["pid-file"] !== undefined;
+}
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -27,9 +33,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     let run = parsed;
     let blame = (err: unknown) => err;
     const choice = profileChoice(parsed.options, parsed.command);
+    // Named and detached jails and daemons (--forking, also from a profile) still need the Bun
+    // supervisor and init, which need a single-threaded process: this one runs again as one.
+    // (Before anything is printed, so that nothing is said twice.)
+    const stage = !isSingleThreadedBun() && parsed.options["dry-run"] !== true;
+    if (stage && needsBunSupervisor(parsed.options)) reexecSingleThreaded();
     if (choice) {
       const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, choice.ref, host);
       ({ run, blame } = applied);
+      if (stage && needsBunSupervisor(run.options)) reexecSingleThreaded();
       if (choice.auto) log.info(`using the built-in profile '${choice.ref}' for ${parsed.command[0]} ('jailx profile show ${choice.ref}'; --no-profile to run without it)`);
       if (verbose) for (const p of applied.skipped) log.info(`profile ${choice.ref}: ${p} does not exist on this host; left out of the view`);
     }
@@ -69,7 +81,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       const deps = { seccomp, cgroups, notice: (line: string) => log.warn(line) };
       out = named
         ? (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
-        : supervise(plan, deps, step);
+        : isSingleThreadedBun() ? supervise(plan, deps, step)
+        : (await import("../jail/stage/supervise.ts")).superviseStaged(plan, deps, step);
     } catch (err) {
       // e.g. a profile's --memory that this host cannot give: name the profile and key
       throw blame(err);

@@ -101,9 +101,11 @@ function overlayView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" 
 }
 
 /**
- * The first attached mask of each kind, kept open: later masks are clones of it (one open_tree
- * instead of a new tmpfs or a lookup of /dev/null plus mount_setattr — a clone keeps the
- * read-only flags). /proc alone takes about 40 masks.
+ * One mask of each kind, made before any mask is needed and attached out of the way in our own
+ * mount namespace (over /dev/null and under the staged root at /tmp): every mask is a clone of
+ * it (one open_tree instead of a new tmpfs or a lookup of /dev/null plus mount_setattr — a clone
+ * keeps the read-only flags). /proc alone takes about 40 masks. Made unconditionally, so that
+ * no mask depends on whether an earlier (optional) one existed.
  */
 type MaskTemplates = { file?: number; dir?: number };
 
@@ -140,6 +142,7 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
     case "readonly": {
       const present = (target: number) => {
         const template = op.op === "mask" ? templates?.[op.kind] : undefined;
+        // (without a template: the masks of the fallback for a hidden view, below)
         const fd =
           op.op === "readonly" ? k.cloneTreeAt(target, true)
           : template !== undefined ? k.cloneTreeAt(template, false)
@@ -148,8 +151,7 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
         if (template === undefined) k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
         k.attach(fd, target, op.dst);
         k.close(target);
-        if (op.op === "mask" && templates && template === undefined) templates[op.kind] = fd;
-        else k.close(fd);
+        k.close(fd);
       };
       if (!op.optional) return present(k.openInRoot(rootFd, op.dst));
       // A path this host lacks needs no mask.
@@ -167,8 +169,18 @@ export function buildFilesystem(plan: Plan, k: Kernel, rootfs: string | null): v
   for (const op of plan.mounts) if (op.op === "bind") sources.set(op, k.cloneTree(op.src, op.kind === "dir"));
   const rootFd = rootfs ? k.cloneTree(rootfs, true) : k.newFs("tmpfs", { mode: "0755" }, NOSUID | NODEV);
   if (rootfs) k.setMountAttrs(rootFd, NOSUID | NODEV, true, rootfs);
-  k.attachAtPath(rootFd, STAGING);
   const templates: MaskTemplates = {};
+  const kinds = new Set(plan.mounts.flatMap((op) => (op.op === "mask" ? [op.kind] : [])));
+  if (kinds.has("file")) {
+    templates.file = k.cloneTree("/dev/null", false);
+    k.setMountAttrs(templates.file, RDONLY | NOSUID, true, "/dev/null (masks)");
+    k.attachAtPath(templates.file, "/dev/null");
+  }
+  if (kinds.has("dir")) {
+    templates.dir = k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
+    k.attachAtPath(templates.dir, STAGING);
+  }
+  k.attachAtPath(rootFd, STAGING);
   for (const op of plan.mounts) applyMount(k, rootFd, op, sources, undefined, templates);
   for (const fd of Object.values(templates)) k.close(fd);
   // The root itself is read-only; /tmp, /run, /dev/shm and --bind/--tmpfs stay writable.

@@ -37,12 +37,17 @@ export function passFdArgs(args: readonly string[]): number[] {
   return fds;
 }
 
-function reexecSingleThreaded(): void {
+/**
+ * Execute this program again with the same arguments, single-threaded. `jailx run` does this only
+ * for the features that still need a Bun supervisor (named and detached jails, --forking); it
+ * does not return (a failed execve ends the process with 125).
+ */
+export function reexecSingleThreaded(): void {
   const env = { ...process.env, ...SINGLE_THREAD_ENV };
   const args = isCompiled()
     ? [process.execPath, ...process.argv.slice(2)]
     : [process.execPath, process.argv[1]!, ...process.argv.slice(2)];
-  if (process.argv[2] !== "run") {
+  if (process.argv[2] !== "run" && process.argv[2] !== "learn") {
     // inspect: no descriptors to keep, so Bun's own execve (no FFI trampolines to compile). It is
     // only faster that way: if execve fails, carry on in this process.
     try {
@@ -73,13 +78,15 @@ function reexecSingleThreaded(): void {
 }
 
 /**
+ * `jailx run` does not: it clones through the embedded stage (jail/stage/), which runs no
+ * JavaScript in the child, and re-executes only for the features that need it (see run.ts).
  * `exec` joins a jail's user namespace: setns refuses a multi-threaded caller too.
  * `inspect --all` too: its JavaScript runs a few hundred times per process list, too few for the
  * JIT tiers to pay back their compile time on helper threads. Interpreted and single-threaded it
  * used ~35% less CPU on a 600-process host (docs/BENCHMARKS.md), the re-execution included.
  */
 function wantsSingleThreaded(argv: readonly string[]): boolean {
-  return argv[2] === "run" || argv[2] === "learn" || argv[2] === "exec" || (argv[2] === "inspect" && argv.includes("--all"));
+  return argv[2] === "learn" || argv[2] === "exec" || (argv[2] === "inspect" && argv.includes("--all"));
 }
 
 if (wantsSingleThreaded(process.argv) && !isSingleThreadedBun()) reexecSingleThreaded();

@@ -159,6 +159,11 @@ export class Asm {
     this.plain(KIND.STORE32, [addr, BigInt(from.reg)]);
   }
 
+  /** *(int64_t *)addr = reg */
+  store64(addr: bigint, from: Reg): void {
+    this.plain(KIND.STORE64, [addr, BigInt(from.reg)]);
+  }
+
   /** decimal of `from` into the 24-byte buffer at `addr` */
   itoa(addr: bigint, from: Reg): void {
     this.plain(KIND.ITOA, [addr, BigInt(from.reg)]);

@@ -44,7 +44,13 @@ export interface JailProgram {
   execSlots: ExecSlot[];
 }
 
-export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null): JailProgram {
+/**
+ * Registers are private to each process (a clone's result lands in the same slot in both), so
+ * what the supervisor must learn from the program's process is stored into `results`, memory
+ * shared with it: [0] = 1 when every execve failed, then per PATH candidate i the errno of its
+ * stat at [1 + 2i] and of its execve at [2 + 2i] (0: none).
+ */
+export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
   const asm = new Asm();
   const k = compileKernel(asm);
   const pid = asm.reg();
@@ -100,8 +106,15 @@ export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccom
     asm.syscall(NRS.close, [fds.heldR], { syscall: "close" });
     becomeProgram(plan, k, fds.execW, seccomp);
   }
-  // Every execve failed: the supervisor reads why from the registers.
+  // Every execve failed: the supervisor reads why from the results (plain stores: after the
+  // seccomp filter nothing but execve and exit_group is called).
+  const base = asm.buf(results);
+  k.execSlots.forEach((s, i) => {
+    asm.store64(base + BigInt(8 * (1 + 2 * i)), s.stat);
+    asm.store64(base + BigInt(8 * (2 + 2 * i)), s.exec);
+  });
   asm.set(failed, 1);
+  asm.store64(base, failed);
   exit(127);
   asm.bind(exit125);
   exit(125);

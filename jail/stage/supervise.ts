@@ -6,10 +6,11 @@
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
 import * as proc from "../../sys/proc.ts";
+import { sharedMemory } from "../../sys/proc.ts";
 import { c, errno, ptr, syscall } from "../../sys/ffi.ts";
 import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
 import { openPidfd } from "../../sys/pidfd.ts";
-import { helperMemfd, runStage, stageRegisters, stageReport, REPORT_MAGIC } from "../../sys/stage.ts";
+import { helperMemfd, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { cloneFlags, placeCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
 import { execFailure } from "../init.ts";
@@ -40,7 +41,7 @@ function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[] }, reg
 
 /** Start the helper in `mode` as a child of this process, holding `keep` (and nothing else). */
 function spawnHelper(helper: number, argv: string[], keep: number[]): number {
-  const regs = stageRegisters();
+  const regs = new BigInt64Array(STAGE_REGISTERS);
   const report = stageReport();
   const p = compileSpawn(helper, argv, keep);
   return run(p, regs, report, p.regs.err.reg, "fork");
@@ -120,10 +121,12 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   const [sock, childSock] = channel();
   const [execR, execW] = proc.pipe();
   const [heldR, heldW] = plan.asPid1 ? [-1, -1] : proc.pipe();
-  const regs = stageRegisters();
+  const regs = new BigInt64Array(STAGE_REGISTERS);
   const report = stageReport();
+  const results = new BigInt64Array(sharedMemory(4096));
   logStep("compile the jail");
-  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper }, prepared.seccomp);
+  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper }, prepared.seccomp, results);
+  if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either (and
   // none reaches the child before it has executed something).
   proc.blockSignals(ALL_SIGNALS);
@@ -172,19 +175,18 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   if (report[0] === REPORT_MAGIC) {
     const at = report[1]!;
     const err = opError(prog.notes[at], report[2]!);
+    if (process.env.JAILX_STAGE_DEBUG) for (let i = Math.max(0, at - 8); i <= at; i++) console.error(i, JSON.stringify(prog.notes[i]), JSON.stringify(prog.ops[i], (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
     return fail({ status: 125, message: (at >= prog.programStart ? "" : "set up the namespaces: ") + err.message });
   }
-  if (regs[prog.regs.failed.reg] === 1n) {
+  if (results[0] === 1n) {
     // execvp's rules: candidates that lead nowhere (ENOENT/ENOTDIR at stat) are skipped.
-    const slots = prog.execSlots.filter((s) => {
-      const e = Number(regs[s.stat.reg]);
-      return e !== ENOENT && e !== ENOTDIR;
-    });
+    const tried = prog.execSlots.map((s, i) => ({ path: s.path, stat: Number(results[1 + 2 * i]), exec: Number(results[2 + 2 * i]) }));
+    const slots = tried.filter((s) => s.stat !== ENOENT && s.stat !== ENOTDIR);
     let f = { errno: ENOENT, path: plan.command[0]! };
     let exists = false;
     if (slots.length > 0) {
-      const pick = slots.find((s) => ![ENOENT, ENOTDIR].includes(Number(regs[s.exec.reg]))) ?? slots[0]!;
-      f = { errno: Number(regs[pick.exec.reg]) || ENOENT, path: pick.path };
+      const pick = slots.find((s) => s.exec !== ENOENT && s.exec !== ENOTDIR) ?? slots[0]!;
+      f = { errno: pick.exec || ENOENT, path: pick.path };
       exists = true;
     }
     const m = execFailure(plan, f, exists);

@@ -104,17 +104,17 @@ describe("namespace setup", () => {
     expect(calls.filter((c) => c.op === "openInRoot" && c.args[1] === "/proc/acpi")).toHaveLength(1);
   });
 
-  test("masks after the first of their kind are clones of it, and the kept templates are closed before pivot_root", () => {
-    const { k, calls } = recordingKernel();
+  test("every mask is a clone of its kind's template, made before the root is staged (not by an optional mask), and the templates are closed before pivot_root", () => {
+    const { k, calls } = recordingKernel({ missing: ["/proc/acpi", "/proc/kcore"] });
     setupNamespace(plan(["--", "true"]), k, () => {});
-    const proc = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "proc");
-    const after = calls.slice(proc);
-    // One /dev/null lookup and one tmpfs for all of /proc's masks; the others clone those.
-    const files = after.filter((c) => c.op === "cloneTree" && c.args[0] === "/dev/null");
-    const dirs = after.filter((c) => c.op === "newFs" && c.args[0] === "tmpfs" && (c.args[1] as { size?: string }).size === "4k");
-    expect([files.length, dirs.length]).toEqual([1, 1]);
-    const templates = [files[0]!.ret, dirs[0]!.ret];
-    const clones = after.filter((c) => c.op === "cloneTreeAt" && templates.includes(c.args[0]));
+    const firstAttach = calls.findIndex((c) => c.op === "attach");
+    const staged = calls.findLastIndex((c, i) => c.op === "attachAtPath" && i < firstAttach);
+    const after = calls.slice(0, staged);
+    // One /dev/null clone and one tmpfs for all of /proc's masks, attached out of the way; the masks clone those.
+    const parked = after.filter((c) => c.op === "attachAtPath");
+    expect(parked.map((c) => c.args[1])).toEqual(["/dev/null", "/tmp"]);
+    const templates = parked.map((c) => c.args[0]);
+    const clones = calls.filter((c) => c.op === "cloneTreeAt" && templates.includes(c.args[0]));
     expect(clones.length).toBeGreaterThan(5);
     const pivot = calls.findIndex((c) => c.op === "pivotInto");
     for (const t of templates) {
