@@ -54,6 +54,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (parsed.options["dry-run"] === true) {
       endQuietlyOnClosedPipe();
       process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
+      if (verbose) {
+        // The operations the stage would replay after clone (jail/stage/compile.ts).
+        const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp) : null;
+        const { describeJail } = await import("../jail/stage/compile.ts");
+        const { cloneFlags } = await import("../jail/supervisor.ts");
+        process.stdout.write(await describeJail(plan, cloneFlags(plan), seccomp));
+      }
       return EXIT.OK;
     }
     // Feature detection, once, before anything is created: a jail is built with the new mount API.
@@ -82,7 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       out = named
         ? (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
         : isSingleThreadedBun() ? supervise(plan, deps, step)
-        : (await import("../jail/stage/supervise.ts")).superviseStaged(plan, deps, step);
+        : await (await import("../jail/stage/supervise.ts")).superviseStaged(plan, deps, step);
     } catch (err) {
       // e.g. a profile's --memory that this host cannot give: name the profile and key
       throw blame(err);

@@ -145,3 +145,17 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
   const { ops, notes } = asm.finish();
   return { ops, notes, keep: asm.keep, regs: { pid, err } };
 }
+
+/**
+ * The op list a run would replay, one line per op with what it is for (`run --dry-run --verbose`).
+ * Descriptor numbers and addresses are this process's, not a real run's.
+ */
+export async function describeJail(plan: Plan, cloneFlags: number, seccomp: Buffer | null): Promise<string> {
+  const { formatOps } = await import("./ops.ts");
+  const fds = { sock: 3, execW: 4, heldR: 5, heldW: 6, helper: 7 };
+  const p = compileJail(plan, cloneFlags, fds, seccomp, new BigInt64Array(64));
+  const lines = (await formatOps(p.ops)).split("\n");
+  const note = (n: OpNote | null | undefined) => (n ? `  # ${[n.syscall, n.path, n.flags].filter(Boolean).join(" ")}` : "");
+  const head = `# ${p.ops.length} operations (fds: message socket ${fds.sock}, exec pipe ${fds.execW}, release pipe ${fds.heldR}/${fds.heldW}, helper ${fds.helper}); the program's process starts at ${p.programStart}`;
+  return [head, ...lines.map((l, i) => l + note(p.notes[i]))].join("\n") + "\n";
+}

@@ -100,11 +100,12 @@ function spawnExecutable(path: string, argv: string[]): number {
   }
 }
 
-export function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLogger): Outcome {
+export async function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLogger): Promise<Outcome> {
   const helper = helperMemfd();
+  const caught = catchSignals();
   const cg = placeCgroup(plan, prepared, logStep, stageGuards(helper));
   try {
-    return superviseJail(plan, prepared, cg, helper, logStep);
+    return await superviseJail(plan, prepared, cg, helper, logStep, caught);
   } finally {
     // Reached only when the waiter was not started (it cleans up in our place otherwise).
     if (cg.cgroup) {
@@ -117,7 +118,25 @@ export function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLog
   }
 }
 
-function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger): Outcome {
+/**
+ * Signals that reach this process before the waiter has taken over. This thread blocks them, but
+ * Bun's other threads do not, so without a handler one of them would take the default action and
+ * end the supervisor (and with it the jail). Bun's handlers run on its event loop: `flush`
+ * yields to it once and returns what came, in order.
+ */
+function catchSignals(): { flush(): Promise<number[]> } {
+  const got: number[] = [];
+  const names = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM", 10: "SIGUSR1", 12: "SIGUSR2", 28: "SIGWINCH" } as const;
+  for (const sig of proc.FORWARDED_SIGNALS) process.on(names[sig], () => got.push(sig));
+  return {
+    async flush() {
+      await new Promise((r) => setTimeout(r, 0));
+      return got.splice(0);
+    },
+  };
+}
+
+async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger, caught: ReturnType<typeof catchSignals>): Promise<Outcome> {
   const [sock, childSock] = channel();
   const [execR, execW] = proc.pipe();
   const [heldR, heldW] = plan.asPid1 ? [-1, -1] : proc.pipe();
@@ -153,6 +172,7 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
       writeMapsStaged(plan, pid);
     }
     send(sock, { t: "go" });
+    logStep("jail: set up the namespaces");
     try {
       if (cg.cgroup) cg.cgroup.addProcess(pid);
       else if (cg.around) {
@@ -165,6 +185,7 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
       if (report[0] !== REPORT_MAGIC) throw err;
     }
     send(sock, { t: "placed" });
+    logStep("jail: start the program");
   } catch (err) {
     fail({ status: 125 });
     throw err;
@@ -208,6 +229,10 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     keep.push(guard.w);
   }
   for (const fd of keep) proc.setCloexec(fd, false);
+  // Signals that came meanwhile go on to the jail now, but for a terminal's Ctrl-C and Ctrl-\:
+  // those reached the program's process group directly (the waiter tells them apart by si_code).
+  const fromTerminal = !plan.newSession && proc.isTerminal(0);
+  for (const sig of await caught.flush()) if (!(fromTerminal && (sig === SIG.INT || sig === SIG.QUIT))) proc.kill(pid, sig);
   logStep("hand over to the waiter");
   const e = execHelper(helper, args);
   return fail({ status: 125, message: `cannot execute jailx's waiter (sealed memfd): ${errnoName(e)}` });
