@@ -293,6 +293,7 @@ export function becomeProgram(plan: Plan, k: Kernel, sock: number, seccomp: Buff
   if (targets.length === 0) return { errno: ENOENT, path: plan.command[0]! };
   report?.setTargets(targets.map((t) => t.path));
   traceStep(plan, "program: execve");
+  k.gate();
   // From here to execve jailx makes no other system call (docs/ARCHITECTURE.md, step 16).
   if (seccomp) k.installSeccomp(seccomp, plan.seccomp?.log ?? false);
   // jailx learn: after the jail's own filter, so that filter still refuses what it refuses.

@@ -45,6 +45,9 @@ function hinted<T>(code: string, hint: string, fn: () => T): T {
 export const realKernel = {
   attempt,
   hinted,
+  /** Where the program's process waits, with everything but the filter and execve done, until
+   * the supervisor is ready to wait for it (compiled: the stage's hand-over, jail/stage/). */
+  gate: () => {},
   // mounts
   cloneTree: mount.cloneTree,
   cloneTreeAt: mount.cloneTreeAt,

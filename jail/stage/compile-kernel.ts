@@ -62,7 +62,14 @@ export interface CompiledKernel extends Kernel {
   arg(fd: number): Arg;
 }
 
-export function compileKernel(asm: Asm): CompiledKernel {
+export interface CompileOptions {
+  /** descriptors every closeFdsExcept keeps (e.g. the gate the program's process waits on) */
+  pinned?: readonly number[];
+  /** emitted for becomeProgram's gate() */
+  gate?: (execSlots: readonly ExecSlot[]) => void;
+}
+
+export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKernel {
   const free: Reg[] = [];
   const reg = (): Reg => free.pop() ?? asm.reg();
   const fd = (r: Reg) => TAG + r.reg;
@@ -149,6 +156,7 @@ export function compileKernel(asm: Asm): CompiledKernel {
       return r;
     },
     hinted: <T>(code: string, hint: string, fn: () => T): T => asm.hinting(code, hint, fn),
+    gate: () => opts.gate?.(execSlots),
     cloneTree,
     cloneTreeAt(at: number, recursive = true): number {
       const r = reg();
@@ -276,7 +284,7 @@ export function compileKernel(asm: Asm): CompiledKernel {
     setsid: () => (sys(NRS.setsid, [], { syscall: "setsid" }), 0),
     chdir: (path: string) => void sys(NRS.chdir, [asm.str(path)], { syscall: "chdir", path }),
     closeFdsExcept(keep: readonly number[]): void {
-      const sorted = [...new Set(keep.filter((f) => f >= 3))].sort((a, b) => a - b);
+      const sorted = [...new Set([...keep, ...(opts.pinned ?? [])].filter((f) => f >= 3))].sort((a, b) => a - b);
       let from = 3;
       for (const n of sorted) {
         if (n > from) sys(NRS.close_range, [from, n - 1, 0], { syscall: "close_range" });

@@ -32,6 +32,8 @@ export interface JailFds {
   heldW: number;
   /** the sealed helper executable */
   helper: number;
+  /** the program's process waits for EOF here (the waiter closes the other end once it waits) */
+  gateR: number;
 }
 
 export interface JailProgram {
@@ -46,20 +48,33 @@ export interface JailProgram {
 
 /**
  * Registers are private to each process (a clone's result lands in the same slot in both), so
- * what the supervisor must learn from the program's process is stored into `results`, memory
- * shared with it: [0] = 1 when every execve failed, then per PATH candidate i the errno of its
- * stat at [1 + 2i] and of its execve at [2 + 2i] (0: none).
+ * what the supervisor and the waiter must learn from the program's process is stored into
+ * `results`, memory shared with it (a memfd the waiter reads too): [0] = 1 when every execve
+ * failed, then per PATH candidate i the errno of its stat at [1 + 2i] (stored at the gate) and
+ * of its execve at [2 + 2i] (0: none).
  */
 export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
   const asm = new Asm();
-  const k = compileKernel(asm);
+  const base = asm.buf(results);
+  const msg = asm.buf(Buffer.alloc(64 * 1024));
+  // The hand-over: the program's process has done everything but the filter and execve. It
+  // stores what its PATH lookups found, closes its end of the exec pipe (the supervisor then
+  // knows the setup went through) and waits until the waiter closes the gate.
+  const gate = (slots: readonly ExecSlot[]) => {
+    slots.forEach((s, i) => asm.store64(base + BigInt(8 * (1 + 2 * i)), s.stat));
+    asm.syscall(NRS.close, [fds.execW], { syscall: "close" });
+    const again = asm.label();
+    asm.bind(again);
+    asm.syscall(NRS.read, [fds.gateR, msg, 64], { syscall: "read", path: "the gate", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
+    asm.syscall(NRS.close, [fds.gateR], { syscall: "close" });
+  };
+  const k = compileKernel(asm, { pinned: [fds.gateR], gate });
   const pid = asm.reg();
   const cloneErr = asm.reg();
   const failed = asm.reg();
   const ret = asm.label();
   const exit125 = asm.label();
   const exit = (code: number) => asm.syscall(NRS.exit_group, [code], { syscall: "exit_group" });
-  const msg = asm.buf(Buffer.alloc(64 * 1024));
   /** one message from the supervisor; EOF means it is gone */
   const receive = () => asm.syscall(NRS.read, [fds.sock, msg, 64 * 1024], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
 
@@ -106,13 +121,9 @@ export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccom
     asm.syscall(NRS.close, [fds.heldR], { syscall: "close" });
     becomeProgram(plan, k, fds.execW, seccomp);
   }
-  // Every execve failed: the supervisor reads why from the results (plain stores: after the
+  // Every execve failed: the waiter reads why from the results (plain stores: after the
   // seccomp filter nothing but execve and exit_group is called).
-  const base = asm.buf(results);
-  k.execSlots.forEach((s, i) => {
-    asm.store64(base + BigInt(8 * (1 + 2 * i)), s.stat);
-    asm.store64(base + BigInt(8 * (2 + 2 * i)), s.exec);
-  });
+  k.execSlots.forEach((s, i) => asm.store64(base + BigInt(8 * (2 + 2 * i)), s.exec));
   asm.set(failed, 1);
   asm.store64(base, failed);
   exit(127);
@@ -152,10 +163,10 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
  */
 export async function describeJail(plan: Plan, cloneFlags: number, seccomp: Buffer | null): Promise<string> {
   const { formatOps } = await import("./ops.ts");
-  const fds = { sock: 3, execW: 4, heldR: 5, heldW: 6, helper: 7 };
+  const fds = { sock: 3, execW: 4, heldR: 5, heldW: 6, helper: 7, gateR: 8 };
   const p = compileJail(plan, cloneFlags, fds, seccomp, new BigInt64Array(64));
   const lines = (await formatOps(p.ops)).split("\n");
   const note = (n: OpNote | null | undefined) => (n ? `  # ${[n.syscall, n.path, n.flags].filter(Boolean).join(" ")}` : "");
-  const head = `# ${p.ops.length} operations (fds: message socket ${fds.sock}, exec pipe ${fds.execW}, release pipe ${fds.heldR}/${fds.heldW}, helper ${fds.helper}); the program's process starts at ${p.programStart}`;
+  const head = `# ${p.ops.length} operations (fds: message socket ${fds.sock}, exec pipe ${fds.execW}, release pipe ${fds.heldR}/${fds.heldW}, helper ${fds.helper}, gate ${fds.gateR}); the program's process starts at ${p.programStart}`;
   return [head, ...lines.map((l, i) => l + note(p.notes[i]))].join("\n") + "\n";
 }

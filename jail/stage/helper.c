@@ -3,6 +3,7 @@
 //   helper init  sock=FD [release=FD] pid=N [session=0|1]
 //   helper wait  pid=N [sock=FD] [timeout=MS] [grace=MS] [timeoutmsg=TEXT] [oomfile=PATH oomkey=WORD]
 //                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]
+//                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...]
 //   helper guard pipe=FD [pidfd=FD] [kill=PATH]... [rmdir=PATH]...
 // It holds no policy: TypeScript decides every fd, path, time and message. Static, freestanding,
 // no libc, no allocation, no writable data: everything lives on the stack or in argv.
@@ -18,7 +19,8 @@ enum {
 	POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20,
 	AT_FDCWD = -100, AT_REMOVEDIR = 0x200,
 	O_RDONLY = 0, O_WRONLY = 1, O_CLOEXEC = 0x80000, O_PATH = 0x200000, // same on both arches
-	SIG_BLOCK = 0, PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, CLOCK_MONOTONIC = 1,
+	SIG_BLOCK = 0, PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, CLOCK_MONOTONIC = 1,
+	ENOENT = 2, ENOTDIR = 20, STAGE_FAILED = 0x73746167,
 	EXIT_BAD = 125,
 };
 
@@ -307,9 +309,89 @@ static long oom_count(const char *file, const char *key)
 	return 0;
 }
 
+// "I:ERRNO:" prefix of an execmsg/opmsg value; returns the rest (or 0 when it does not match).
+static const char *keyed(const char *v, long i, long e)
+{
+	for (long want = i, part = 0; part < 2; part++, want = e) {
+		long n = 0;
+		if (*v < '0' || *v > '9')
+			return 0;
+		while (*v >= '0' && *v <= '9')
+			n = n * 10 + (*v++ - '0');
+		if (n != want || *v++ != ':')
+			return 0;
+	}
+	return v;
+}
+
+// The message the supervisor prepared for `key` = I:ERRNO (exact errno, else 0 = any).
+static const char *prepared(char **args, const char *key, long i, long e)
+{
+	const char *v, *rest;
+	for (int pass = 0; pass < 2; pass++)
+		for (char **a = args; *a; a++)
+			if ((v = value(*a, key)) && (rest = keyed(v, i, pass ? 0 : e)))
+				return rest;
+	return 0;
+}
+
+// After the gate the program's process can still fail: at its filter (the stage's report at
+// byte 0 of `results`) or at every execve (results from byte 16: [0] all failed, then per PATH
+// candidate i its stat errno at [1 + 2i] and execve errno at [2 + 2i]). The supervisor said
+// what each failure means (execmsg, opmsg); say it and return the status, or -1.
+static int program_failure(char **args, int results)
+{
+	int report[4];
+	long r[1 + 2 * 32];
+	char num[24];
+	const char *m;
+	if (results < 0)
+		return -1;
+	if (SYS4(pread64, results, report, sizeof report, 0) == sizeof report && report[0] == STAGE_FAILED) {
+		if ((m = prepared(args, "opmsg", report[1], report[2]))) {
+			say(m, "");
+		} else {
+			say("the program's setup failed with errno ", itoa(num + sizeof num, report[2]));
+		}
+		return EXIT_BAD;
+	}
+	if (SYS4(pread64, results, r, sizeof r, 16) != sizeof r || r[0] != 1)
+		return -1;
+	// execvp's choice: among the candidates that exist (the ones with messages), the first
+	// whose execve failed otherwise than with ENOENT/ENOTDIR; else the first, as ENOENT.
+	long pick = -1, first = -1, e = ENOENT;
+	for (long i = 0; i < 32 && pick < 0; i++) {
+		if (!prepared(args, "execmsg", i, 0))
+			continue;
+		if (first < 0)
+			first = i;
+		long x = r[2 + 2 * i];
+		if (x > 0 && x != ENOENT && x != ENOTDIR)
+			pick = i, e = x;
+	}
+	if (pick < 0)
+		pick = first;
+	if (pick < 0 || !(m = prepared(args, "execmsg", pick, e)))
+		return -1;
+	int exact = m != prepared(args, "execmsg", pick, 0) || e == 0;
+	long status = 0; // STATUS:TEXT
+	while (*m >= '0' && *m <= '9')
+		status = status * 10 + (*m++ - '0');
+	if (*m == ':')
+		m++;
+	char tail[40] = " (errno ";
+	char *d = itoa(num + sizeof num, e), *t = tail + 8;
+	while (*d)
+		*t++ = *d++;
+	*t++ = ')';
+	*t = 0;
+	say(m, exact ? "" : tail);
+	return (int)status;
+}
+
 NORET void wait(char **args)
 {
-	int pid = 0, sock = -1, guard = -1;
+	int pid = 0, sock = -1, guard = -1, gate = -1, results = -1;
 	long timeout = -1, grace = 0;
 	const char *v, *timeoutmsg = "the program timed out", *oomfile = 0, *oomkey = 0;
 	const char *oommsg = "the program was killed by the OOM killer";
@@ -332,12 +414,20 @@ NORET void wait(char **args)
 			oommsg = v;
 		else if ((v = value(*a, "guard")))
 			guard = FD(*a, v);
-		else if (!value(*a, "kill") && !value(*a, "rmdir") && !value(*a, "unlink"))
+		else if ((v = value(*a, "gate")))
+			gate = FD(*a, v);
+		else if ((v = value(*a, "results")))
+			results = FD(*a, v);
+		else if (!value(*a, "kill") && !value(*a, "rmdir") && !value(*a, "unlink") &&
+			 !value(*a, "execmsg") && !value(*a, "opmsg"))
 			bad("helper: bad argument ", *a);
 	}
 	if (!pid)
 		bad("helper: missing argument ", "pid=N");
 	int sfd = signal_fd();
+	// Waiting now: the program's process may go on to its filter and execve.
+	if (gate >= 0)
+		SYS1(close, gate);
 	struct pollfd p[2] = { { sfd, POLLIN, 0 }, { sock, POLLIN, 0 } };
 	struct siginfo_fd si[8];
 	long deadline = timeout >= 0 ? now_ms() + timeout : -1;
@@ -390,7 +480,10 @@ NORET void wait(char **args)
 	// Who died by which signal: the program per its record, else init (or, with as-pid-1, the
 	// program itself). A SIGKILL with an OOM kill counted in the jail's cgroup is the OOM killer.
 	int killed = rec[0] == 2 ? rec[1] : rec[0] == 1 ? 0 : sig;
-	if (phase) {
+	int failed = (!sig && (rec[0] == 1 || sock < 0)) ? program_failure(args, results) : -1;
+	if (failed >= 0) {
+		status = failed;
+	} else if (phase) {
 		say(timeoutmsg, "");
 		status = 124;
 	} else if (killed == SIGKILL && oom_count(oomfile, oomkey) > 0) {
@@ -470,12 +563,13 @@ __attribute__((used, noreturn)) void start(long *sp)
 	char **argv = (char **)(sp + 1);
 	if (argc < 2)
 		bad("helper: missing argument ", "mode");
+	// The name ps and /proc/PID/comm show (else "memfd:jailx-hel", after the memfd).
 	if (is(argv[1], "init"))
-		init(argv + 2);
+		SYS2(prctl, PR_SET_NAME, "jailx-init"), init(argv + 2);
 	if (is(argv[1], "wait"))
-		wait(argv + 2);
+		SYS2(prctl, PR_SET_NAME, "jailx"), wait(argv + 2);
 	if (is(argv[1], "guard"))
-		guard(argv + 2);
+		SYS2(prctl, PR_SET_NAME, "jailx-guard"), guard(argv + 2);
 	bad("helper: bad argument ", argv[1]);
 }
 

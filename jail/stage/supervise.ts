@@ -6,8 +6,8 @@
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
 import * as proc from "../../sys/proc.ts";
-import { sharedMemory } from "../../sys/proc.ts";
-import { c, errno, ptr, syscall } from "../../sys/ffi.ts";
+import { c, errno, ptr, syscall, toArrayBuffer } from "../../sys/ffi.ts";
+import { NRS } from "./nr.ts";
 import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
 import { openPidfd } from "../../sys/pidfd.ts";
 import { helperMemfd, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
@@ -140,18 +140,20 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   const [sock, childSock] = channel();
   const [execR, execW] = proc.pipe();
   const [heldR, heldW] = plan.asPid1 ? [-1, -1] : proc.pipe();
+  const [gateR, gateW] = proc.pipe();
   const regs = new BigInt64Array(STAGE_REGISTERS);
-  const report = stageReport();
-  const results = new BigInt64Array(sharedMemory(4096));
+  const shared = resultsMemfd();
+  const report = new Int32Array(shared.buf, 0, 4);
+  const results = new BigInt64Array(shared.buf, 16);
   logStep("compile the jail");
-  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper }, prepared.seccomp, results);
+  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR }, prepared.seccomp, results);
   if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either (and
   // none reaches the child before it has executed something).
   proc.blockSignals(ALL_SIGNALS);
   logStep(`clone into new namespaces (${prog.ops.length} operations)`);
   const pid = run(prog, regs, report, prog.regs.cloneErr.reg, "clone");
-  for (const fd of [childSock, execW, heldR, heldW]) if (fd >= 0) proc.closeFd(fd);
+  for (const fd of [childSock, execW, heldR, heldW, gateR]) if (fd >= 0) proc.closeFd(fd);
   const started = Date.now();
   let killGuard: (Guard & { w: number }) | null = null;
   const fail = (out: Outcome): Outcome => {
@@ -199,25 +201,32 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
     if (process.env.JAILX_STAGE_DEBUG) for (let i = Math.max(0, at - 8); i <= at; i++) console.error(i, JSON.stringify(prog.notes[i]), JSON.stringify(prog.ops[i], (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
     return fail({ status: 125, message: (at >= prog.programStart ? "" : "set up the namespaces: ") + err.message });
   }
-  if (results[0] === 1n) {
-    // execvp's rules: candidates that lead nowhere (ENOENT/ENOTDIR at stat) are skipped.
-    const tried = prog.execSlots.map((s, i) => ({ path: s.path, stat: Number(results[1 + 2 * i]), exec: Number(results[2 + 2 * i]) }));
-    const slots = tried.filter((s) => s.stat !== ENOENT && s.stat !== ENOTDIR);
-    let f = { errno: ENOENT, path: plan.command[0]! };
-    let exists = false;
-    if (slots.length > 0) {
-      const pick = slots.find((s) => s.exec !== ENOENT && s.exec !== ENOTDIR) ?? slots[0]!;
-      f = { errno: pick.exec || ENOENT, path: pick.path };
-      exists = true;
-    }
-    const m = execFailure(plan, f, exists);
+  // The program's process waits at the gate: what did its PATH lookups find?
+  const existing = prog.execSlots.flatMap((s, i) => {
+    const e = Number(results[1 + 2 * i]);
+    return e === ENOENT || e === ENOTDIR ? [] : [{ ...s, i }];
+  });
+  if (existing.length === 0) {
+    const m = execFailure(plan, { errno: ENOENT, path: plan.command[0]! }, false);
     return fail({ status: m.exit, message: m.message });
   }
-  // The program runs. From here the helper waits in our place.
-  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`];
+  // From here the helper waits in our place; it opens the gate once it waits.
+  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`, `gate=${gateW}`, `results=${shared.fd}`];
+  // What a failed execve (or filter) will mean, decided here, printed by the waiter.
+  for (const s of existing) {
+    for (const e of EXEC_ERRNOS) {
+      const m = execFailure(plan, { errno: e, path: s.path }, true);
+      args.push(`execmsg=${s.i}:${e}:${m.exit}:${m.message}`);
+    }
+    args.push(`execmsg=${s.i}:0:126:${s.path}: cannot execute`);
+  }
+  prog.notes.forEach((n, i) => {
+    if (i < prog.programStart || n?.syscall !== "seccomp") return;
+    for (const e of [13, 22, 12, 14]) args.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
+  });
   if (!plan.asPid1) args.push(`sock=${sock}`);
   if (plan.timeoutMs !== null) args.push(`timeout=${Math.max(0, plan.timeoutMs - (Date.now() - started))}`, `timeoutmsg=killed: timeout after ${fmtMs(plan.timeoutMs)}`);
-  const keep = [sock];
+  const keep = [sock, gateW, shared.fd];
   if (cg.cgroup) {
     const oom = cg.cgroup.oomFile();
     if (oom) args.push(`oomfile=${oom}`, "oomkey=oom_kill", `oommsg=${cg.cgroup.describeOom()}`);
@@ -249,6 +258,21 @@ function execHelper(helper: number, argv: string[]): number {
 }
 
 const NR_EXECVEAT = process.arch === "arm64" ? 281 : 322;
+/** execve errnos whose message is decided in advance (the rest: "cannot execute (errno N)"). */
+const EXEC_ERRNOS = [1, 2, 7, 8, 12, 13, 20, 21, 22, 26, 36, 40];
+
+/**
+ * Memory shared with the jail's processes and readable by the waiter after its execve: the
+ * stage's failure report (bytes 0–15) and the results of the program's process (from byte 16).
+ */
+function resultsMemfd(): { fd: number; buf: ArrayBuffer } {
+  const fd = Number(syscall(NRS.memfd_create, ptr(Buffer.from("jailx-results\0")), 1 /* MFD_CLOEXEC */));
+  if (fd < 0) throw new SysError("memfd_create", errnoName(errno()), errno(), "jailx-results");
+  if (syscall(NRS.ftruncate, fd, 4096) < 0n) throw new SysError("ftruncate", errnoName(errno()), errno(), "jailx-results");
+  const p = c.mmap(null, 4096, 3 /* PROT_READ|PROT_WRITE */, 1 /* MAP_SHARED */, fd, 0) as unknown as number;
+  if (!p || p === -1) throw new SysError("mmap", errnoName(errno()), errno(), "jailx-results");
+  return { fd, buf: toArrayBuffer(p as never, 0, 4096) };
+}
 const ALL_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => s !== SIG.KILL && s !== SIG.STOP);
 
 function fmtMs(ms: number): string {
