@@ -53,7 +53,10 @@ export interface JailProgram {
  * failed, then per PATH candidate i the errno of its stat at [1 + 2i] (stored at the gate) and
  * of its execve at [2 + 2i] (0: none).
  */
-export function compileJail(plan: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
+export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
+  // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
+  // when those steps happen instead.
+  const plan: Plan = { ...given, verbose: false };
   const asm = new Asm();
   const base = asm.buf(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));

@@ -243,6 +243,7 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   const fromTerminal = !plan.newSession && proc.isTerminal(0);
   for (const sig of await caught.flush()) if (!(fromTerminal && (sig === SIG.INT || sig === SIG.QUIT))) proc.kill(pid, sig);
   logStep("hand over to the waiter");
+  logStep("program: execve");
   const e = execHelper(helper, args);
   return fail({ status: 125, message: `cannot execute jailx's waiter (sealed memfd): ${errnoName(e)}` });
 }

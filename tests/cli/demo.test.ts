@@ -19,7 +19,7 @@ test("npm run demo: no package tool called; the jail shows its pid 1, loopback o
   expect(r.stderr.toString()).toMatch(/^\$ jailx run --net none --hostname demo --memory 64m --pids 64 --setenv NOTE=jailx-demo-\d+ -- \/bin\/sh -c '…'\n$/m);
   expect(r.exitCode).toBe(0);
   expect(existsSync(`${dir}/called`)).toBe(false);
-  expect(out).toContain("== processes (a new pid namespace: jailx init is PID 1)\n  1 jailx\n");
+  expect(out).toContain("== processes (a new pid namespace: jailx init is PID 1)\n  1 jailx-init\n");
   expect(out).toContain("== hostname\ndemo\n");
   expect(out).toMatch(/== network \(only loopback\)\n\s+lo\n==/);
   // the mount list reaches /tmp (it was cut before it)

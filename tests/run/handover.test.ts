@@ -1,0 +1,92 @@
+// The stage path of `jailx run` (jail/stage/): no Bun process while the jail runs, the helper
+// executables sealed, and a failure at any step of the replayed op list leaving nothing behind.
+// Checked from the host, through /proc, on real jails.
+import { describe, expect, test } from "bun:test";
+import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { c } from "../../sys/ffi.ts";
+import { LiveJail, descendants, hostMounts, jailx, jailxCgroups, lines, marker, processesWith } from "../helpers/jail.ts";
+
+const F_GET_SEALS = 1034;
+const ALL_SEALS = 1 | 2 | 4 | 8; // SEAL, SHRINK, GROW, WRITE
+
+/** The seals of the file a process executes (opened from the host through /proc/PID/exe). */
+function execSeals(pid: number): number {
+  const fd = openSync(`/proc/${pid}/exe`, "r");
+  try {
+    return c.fcntl(fd, F_GET_SEALS, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Processes executing jailx's helper (init, waiter, guard) right now. */
+function helperProcesses(): number[] {
+  return readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => {
+    try {
+      return readlinkSync(`/proc/${p}/exe`) === "/memfd:jailx-helper (deleted)";
+    } catch {
+      return false;
+    }
+  });
+}
+
+const threads = (pid: number) => readdirSync(`/proc/${pid}/task`).length;
+const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+
+describe("while the jail runs", () => {
+  test("jailx's own processes are the sealed helper, single-threaded: the waiter in the supervisor's place, init, and a guard", async () => {
+    const mark = marker();
+    const jail = new LiveJail(["run", "--memory", "64m", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      const program = processesWith(mark)[0]!;
+      const own = [jail.pid, ...descendants(jail.pid)].filter((p) => p !== program && !descendants(program).includes(p));
+      // the supervisor (now the waiter), the guard of the jail cgroup, init
+      expect(own.map(comm).sort()).toEqual(["jailx", "jailx-guard", "jailx-init"]);
+      for (const p of own) {
+        expect(readlinkSync(`/proc/${p}/exe`)).toBe("/memfd:jailx-helper (deleted)");
+        expect(execSeals(p) & ALL_SEALS).toBe(ALL_SEALS);
+        expect(threads(p)).toBe(1);
+      }
+      // control: the program is not the helper
+      expect(readlinkSync(`/proc/${program}/exe`)).not.toContain("memfd");
+    } finally {
+      await jail.dispose();
+    }
+  });
+
+  test("the program cannot reach the helper: /proc/1/exe is closed, and no descriptor of the jail's processes leads to it", () => {
+    const r = jailx(["run", "--", "/bin/sh", "-c", "cat /proc/1/exe >/dev/null 2>&1 && echo READ; echo x 2>/dev/null >/proc/1/exe && echo WROTE; for p in /proc/[0-9]*; do for f in $p/fd/*; do readlink $f; done; done 2>/dev/null | grep -c memfd"]);
+    expect(r.stdout).toBe("0\n");
+    expect(r.code).toBe(1); // grep -c found nothing
+  });
+});
+
+describe("a failure at any step leaves nothing behind", () => {
+  // Each fails in a different place: PID 1's filesystem (a mount point under a read-only bind),
+  // the program's process before the gate (--chdir), the PATH lookup (no such program), after
+  // the gate (execve of a file that is no program), and the program's own status.
+  const cases: [string, string[], number, RegExp | null][] = [
+    ["the filesystem (PID 1)", ["--tmpfs", "/usr/jailx-nowhere", "--", "/bin/true"], 125, /^jailx: set up the namespaces: mkdir \/usr\/jailx-nowhere: EROFS — \/usr\/jailx-nowhere does not exist and lies under a read-only bind/],
+    ["the program's process before the gate", ["--chdir", "/nonexistent", "--", "/bin/true"], 125, /^jailx: chdir \/nonexistent: ENOENT/],
+    ["the PATH lookup", ["--", "jailx-no-such-program"], 127, /^jailx: jailx-no-such-program: command not found inside the jail/],
+    ["execve after the gate", ["--", "/etc/passwd"], 126, /^jailx: \/etc\/passwd: cannot execute: EACCES/],
+    ["control: the program's own status", ["--", "/bin/sh", "-c", "exit 3"], 3, null],
+  ];
+  for (const [where, args, status, message] of cases) {
+    test(`${where}: status ${status}${message ? ", one line" : ", no message"}, no process, cgroup or mount left`, () => {
+      const mounts = hostMounts();
+      const cgroups = jailxCgroups();
+      const helpers = helperProcesses();
+      const r = jailx(["run", "--memory", "64m", ...args]);
+      expect(r.code).toBe(status);
+      if (message) {
+        expect(lines(r.stderr)).toHaveLength(1);
+        expect(r.stderr).toMatch(message);
+      } else expect(r.stderr).toBe("");
+      expect(helperProcesses().filter((p) => !helpers.includes(p))).toEqual([]);
+      expect(jailxCgroups()).toEqual(cgroups);
+      expect(hostMounts()).toEqual(mounts);
+    });
+  }
+});

@@ -1,0 +1,85 @@
+// The op list a jail is compiled into (jail/stage/compile.ts), read back with decodeOps: the
+// order of the processes' steps and what may follow the seccomp filter. Pure: nothing is run.
+import { describe, expect, test } from "bun:test";
+import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
+import { parseRunArgs } from "../../jail/options.ts";
+import { buildPlan, type Plan } from "../../jail/plan.ts";
+import { compileJail } from "../../jail/stage/compile.ts";
+import { decodeOps, encodeOps, KIND, type RawOp } from "../../jail/stage/ops.ts";
+import { NRS } from "../../jail/stage/nr.ts";
+import { fakeHost } from "./fake-host.ts";
+
+const FDS = { sock: 3, execW: 4, heldR: 5, heldW: 6, helper: 7, gateR: 8 };
+const plan = (args: string[]): Plan => buildPlan(parseRunArgs(args), fakeHost(), seccompPlanFromOptions);
+
+function compiled(args: string[], seccomp: Buffer | null = Buffer.alloc(8)) {
+  const p = compileJail(plan([...args, "--", "/bin/prog"]), 0x20000000, FDS, seccomp, new BigInt64Array(64));
+  // Through the binary format and back: the test reads what the stage would read.
+  const ops = decodeOps(encodeOps(p.ops));
+  const nrs = ops.map((o) => (o.kind === KIND.SYSCALL ? o.nr : -1));
+  const at = (nr: number, from = 0) => nrs.indexOf(nr, from);
+  return { p, ops, nrs, at };
+}
+
+const isFd = (op: RawOp, j: number, fd: number) => !(op.regmask & (1 << j)) && op.a[j] === BigInt(fd);
+
+describe("the compiled jail", () => {
+  test("clone first; the parent returns at once; PID 1 waits for 'go', builds the root, waits for 'placed'", () => {
+    const { ops, at } = compiled([]);
+    const clone = at(NRS.clone);
+    expect(clone).toBe(1); // after SET of the pid register
+    expect(ops[clone + 1 + ops[clone]!.jump]!.kind).toBe(KIND.RETURN);
+    const reads = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock) ? [i] : []));
+    expect(reads).toHaveLength(2);
+    expect(reads[0]!).toBeLessThan(at(NRS.mount)); // "go" before anything is mounted
+    expect(at(NRS.pivot_root)).toBeLessThan(reads[1]!); // "placed" after the filesystem
+    expect(reads[1]!).toBeLessThan(at(NRS.unshare)); // the cgroup namespace after "placed"
+  });
+
+  test("init: the program is forked, then init drops privileges and executes the sealed helper with its fds", () => {
+    const { ops, at, nrs } = compiled([]);
+    const fork = nrs.findIndex((nr, i) => nr === NRS.clone && i > at(NRS.unshare));
+    const exec = at(NRS.execveat);
+    expect(fork).toBeGreaterThan(0);
+    expect(exec).toBeGreaterThan(fork);
+    expect(isFd(ops[exec]!, 0, FDS.helper)).toBe(true);
+    // between fork and execveat: capsets and id changes, then non-dumpable again
+    const capset = nrs.indexOf(NRS.capset, fork);
+    expect(capset).toBeGreaterThan(fork);
+    expect(capset).toBeLessThan(exec);
+  });
+
+  test("the program's process: the gate comes after every setup step and before the filter; after the filter only execve, stores and exit_group", () => {
+    const { p, ops, nrs } = compiled([]);
+    const start = p.programStart;
+    const gate = nrs.findIndex((nr, i) => i >= start && nr === NRS.read && isFd(ops[i]!, 0, FDS.gateR));
+    const filter = nrs.indexOf(NRS.seccomp, start);
+    expect(gate).toBeGreaterThan(nrs.lastIndexOf(NRS.capset));
+    expect(gate).toBeGreaterThan(nrs.lastIndexOf(NRS.rt_sigaction));
+    expect(filter).toBeGreaterThan(gate);
+    const after = ops.slice(filter + 1).filter((o, i) => filter + 1 + i < ops.length - 2);
+    const kinds = new Set(after.map((o) => (o.kind === KIND.SYSCALL ? `nr${o.nr}` : `k${o.kind}`)));
+    for (const k of kinds) expect([`nr${NRS.execve}`, `nr${NRS.exit_group}`, `k${KIND.STORE64}`, `k${KIND.SET}`]).toContain(k);
+  });
+
+  test("--as-pid-1: no fork and no helper; the program's process is PID 1", () => {
+    const { at, nrs } = compiled(["--as-pid-1"]);
+    expect(nrs.filter((n) => n === NRS.clone)).toHaveLength(1);
+    expect(at(NRS.execveat)).toBe(-1);
+  });
+
+  test("--seccomp none: no filter, still the gate before execve", () => {
+    const { p, ops, nrs } = compiled(["--seccomp", "none", "--allow-new-privs"], null);
+    expect(nrs.indexOf(NRS.seccomp)).toBe(-1);
+    const gate = nrs.findIndex((nr, i) => i >= p.programStart && nr === NRS.read && isFd(ops[i]!, 0, FDS.gateR));
+    expect(gate).toBeGreaterThan(0);
+    expect(gate).toBeLessThan(nrs.indexOf(NRS.execve));
+  });
+
+  test("every failure but the tolerated ones carries a message: each syscall op has a note", () => {
+    const { p } = compiled([]);
+    p.ops.forEach((o, i) => {
+      if (o.kind === KIND.SYSCALL) expect(p.notes[i]?.syscall).toBeTruthy();
+    });
+  });
+});
