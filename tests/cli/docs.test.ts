@@ -55,7 +55,7 @@ function commandsOf(b: Block): string[] {
 // ---- text blocks: what each is (keyed by document and first line) ---------------------------
 const TEXT_BLOCKS: Record<string, string> = {
   "docs/ARCHITECTURE.md: cmd/                 one file per command; the only place that prints": "a diagram of the source tree",
-  "docs/ARCHITECTURE.md: supervisor (jailx, host namespaces)          ── the process the user started": "a diagram of a run's processes",
+  "docs/ARCHITECTURE.md: jailx (the supervisor: Bun until the program is ready to start, then the helper in `wait` mode)": "a diagram of a run's processes",
   "docs/CGROUPS.md: jailx: --pids: the pids controller is not available on this system (mounted: …); enable it in the kernel or drop --pids": "sample output (a kernel without these controllers; the messages are tested in tests/cgroup)",
   "docs/CGROUPS.md: jailx: --memory: cannot enable the memory controller below cgroup /sys/fs/cgroup/user.slice/…/session-2.scope:": "sample output (pure cgroup v2 under systemd; tested in tests/cgroup/jail-fake.test.ts)",
   "docs/CGROUPS.md: jailx: --memory: cgroup /user.slice/… (v2) is not delegated to uid 1000 (not writable)": "sample output (rootless; tested in tests/cli/cgroup-refusal.test.ts)",
