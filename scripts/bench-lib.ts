@@ -1,5 +1,14 @@
 // Shared pieces of the benchmark scripts: hyperfine in one run, results into a docs section.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+
+/** bwrap with the view closest to jailx's default jail (symlinks recreated for merged /usr). */
+export function bwrapArgs(): string[] {
+  const sys = ["/bin", "/sbin", "/lib", "/lib64"]
+    .filter((p) => existsSync(p))
+    .flatMap((p) => (lstatSync(p).isSymbolicLink() ? ["--symlink", readlinkSync(p), p] : ["--ro-bind", p, p]));
+  return ["bwrap", "--unshare-all", "--share-net", "--hostname", "jailx", "--ro-bind", "/usr", "/usr", ...sys, "--ro-bind", "/etc", "/etc",
+    "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--cap-drop", "ALL", "--die-with-parent", "--new-session"];
+}
 
 export interface Result {
   name: string;

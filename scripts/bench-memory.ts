@@ -6,7 +6,7 @@
 // Writes the table into docs/BENCHMARKS.md (between the memory markers).
 // Usage: bun scripts/bench-memory.ts [--rounds N] [--no-write]   (as root; needs dist/jailx)
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { replaceSection } from "./bench-lib.ts";
+import { bwrapArgs, replaceSection } from "./bench-lib.ts";
 
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 5;
 const write = !process.argv.includes("--no-write");
@@ -78,7 +78,7 @@ async function measure(argv: string[]): Promise<{ kb: number; processes: number 
 const tools: [string, string[]][] = [
   ["jailx run (default jail)", ["./dist/jailx", "run", "--", "sleep", "1000"]],
   ["jailx run --timeout 1h --memory 256m", ["./dist/jailx", "run", "--timeout", "3600", "--memory", "256m", "--", "sleep", "1000"]],
-  ["bwrap (closest equivalent)", ["bwrap", "--unshare-all", "--share-net", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--die-with-parent", "--new-session", "sleep", "1000"]],
+  ["bwrap (closest equivalent)", [...bwrapArgs(), "sleep", "1000"]],
 ];
 
 const rows: string[] = [];

@@ -3,23 +3,17 @@
 // with the closest equivalent options and util-linux unshare, side by side in one hyperfine run.
 // Writes the medians and ratios into docs/BENCHMARKS.md (between the start-up markers).
 // Usage: bun scripts/bench-startup.ts [--runs N] [--no-write]   (as root; needs dist/jailx)
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
+import { bwrapArgs, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 200;
 const write = !process.argv.includes("--no-write");
 if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.ts --only-native");
 
-// The same view jailx gives by default: symlinks recreated (merged /usr), directories bound.
-const sysBinds = ["/bin", "/sbin", "/lib", "/lib64"]
-  .filter((p) => existsSync(p))
-  .map((p) => (lstatSync(p).isSymbolicLink() ? `--symlink ${readlinkSync(p)} ${p}` : `--ro-bind ${p} ${p}`))
-  .join(" ");
-const bwrap =
-  `bwrap --unshare-all --share-net --hostname jailx --ro-bind /usr /usr ${sysBinds} --ro-bind /etc /etc ` +
-  `--proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --cap-drop ALL --die-with-parent --new-session /bin/true`;
+// The same view jailx gives by default (scripts/bench-lib.ts).
+const bwrap = [...bwrapArgs(), "/bin/true"].join(" ");
 const commands: [string, string][] = [
   ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
   ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],

@@ -17,7 +17,7 @@ import { buildStageBlobs, compilerPackage, type Arch } from "./build-stage.ts";
 
 const FLAGS = [
   "build", "--compile", "--splitting", "--minify", "--sourcemap", "--bytecode", "--format=esm",
-  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--compile-jit-policy=1000",
 ];
 
 const targets: { target?: string; out: string; arch: Arch }[] = [{ out: "dist/jailx", arch: process.arch as Arch }];

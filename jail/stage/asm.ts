@@ -55,6 +55,7 @@ interface Pending {
 
 const isReg = (a: Arg): a is Reg => typeof a === "object";
 const CONDS = { eq: COND.EQ, ne: COND.NE, gt: COND.GT, lt: COND.LT } as const;
+const NONE: readonly number[] = [];
 
 export class Asm {
   private readonly ops: Pending[] = [];
@@ -89,13 +90,47 @@ export class Asm {
     return this.ops.length;
   }
 
-  /** Address of a NUL-terminated copy of `s`. */
-  str(s: string): bigint {
-    return this.buf(Buffer.from(s + "\0"));
+  /** Strings and small structs are copied into arenas: one ptr() per arena, not per buffer. */
+  private arena = Buffer.alloc(0);
+  private arenaBase = 0n;
+  private used = 0;
+
+  private room(n: number): number {
+    const at = (this.used + 7) & ~7;
+    if (at + n <= this.arena.length) {
+      this.used = at + n;
+      return at;
+    }
+    this.arena = Buffer.alloc(Math.max(64 * 1024, n));
+    this.arenaBase = BigInt(ptr(this.arena));
+    this.keep.push(this.arena);
+    this.used = n;
+    return 0;
   }
 
-  /** Address of `b` (kept alive). */
+  /** Address of a NUL-terminated copy of `s`. */
+  str(s: string): bigint {
+    const n = Buffer.byteLength(s);
+    const at = this.room(n + 1);
+    this.arena.write(s, at, "utf8");
+    this.arena[at + n] = 0;
+    return this.arenaBase + BigInt(at);
+  }
+
+  /** Address of a copy of `b` (8-aligned; the ops may point into it, the caller's copy is not used). */
   buf(b: Buffer | ArrayBufferView): bigint {
+    if (b.byteLength > 4096) {
+      // large (a seccomp program, the message buffer): kept as it is
+      this.keep.push(b);
+      return BigInt(ptr(b as Buffer));
+    }
+    const at = this.room(b.byteLength);
+    this.arena.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), at);
+    return this.arenaBase + BigInt(at);
+  }
+
+  /** Address of `b` itself (memory the stage writes and this process reads back). */
+  shared(b: ArrayBufferView): bigint {
     this.keep.push(b);
     return BigInt(ptr(b as Buffer));
   }
@@ -117,22 +152,24 @@ export class Asm {
         a[i] = BigInt(x.reg);
       } else a[i] = BigInt(x);
     });
-    let ok = o.ok ? [...o.ok] : [];
+    let ok = o.ok ?? NONE;
     let skipTo = o.skipTo;
     if (this.tolerance && !o.ok) {
       ok = this.tolerance.ok;
       skipTo = this.tolerance.to;
     }
     if (ok.length > 4) throw new Error("stage: more than 4 tolerated errnos");
-    const { syscall, path, flags } = o;
-    const hints = this.hints || o.hints ? { ...this.hints, ...o.hints } : undefined;
+    const note: OpNote = { syscall: o.syscall };
+    if (o.path !== undefined) note.path = o.path;
+    if (o.flags !== undefined) note.flags = o.flags;
+    if (this.hints || o.hints) note.hints = this.hints && o.hints ? { ...this.hints, ...o.hints } : (this.hints ?? o.hints);
     this.ops.push({
       op: {
         kind: KIND.SYSCALL, nr, regmask, dst: o.dst?.reg ?? -1, a,
-        ok: [...ok, 0, 0, 0, 0].slice(0, 4), errdst: o.errdst?.reg ?? -1, skip: 0,
-        cond: o.cond ? CONDS[o.cond] : 0, jump: 0, cmp: BigInt(o.cmp ?? 0), failexit: o.failexit ?? 0,
+        ok: [ok[0] ?? 0, ok[1] ?? 0, ok[2] ?? 0, ok[3] ?? 0], errdst: o.errdst?.reg ?? -1, skip: 0,
+        cond: o.cond ? CONDS[o.cond] : 0, jump: 0, cmp: o.cmp ? BigInt(o.cmp) : 0n, failexit: o.failexit ?? 0,
       },
-      note: { syscall, ...(path !== undefined ? { path } : {}), ...(flags !== undefined ? { flags } : {}), ...(hints ? { hints } : {}) },
+      note,
       skipTo,
       jumpTo: o.jumpTo,
     });

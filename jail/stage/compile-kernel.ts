@@ -236,7 +236,8 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
       sys(NRS.setresuid, [uid, uid, uid], { syscall: "setresuid", flags: String(uid) });
     },
     dropBounding(keep: bigint): void {
-      for (let n = 0; n <= lastCap(); n++)
+      const last = lastCap();
+      for (let n = 0; n <= last; n++)
         if (!(keep & (1n << BigInt(n)))) prctl(PR_CAPBSET_DROP, n, `PR_CAPBSET_DROP ${capName(n)}`, [EINVAL]);
     },
     setKeepCaps: (on: boolean) => prctl(PR_SET_KEEPCAPS, on ? 1 : 0, "PR_SET_KEEPCAPS"),

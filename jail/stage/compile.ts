@@ -58,7 +58,7 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
   const asm = new Asm();
-  const base = asm.buf(results);
+  const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
   // The hand-over: the program's process has done everything but the filter and execve. It
   // stores what its PATH lookups found, closes its end of the exec pipe (the supervisor then
@@ -101,7 +101,8 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
     // PID 1 goes on as jailx's init, with nothing more than the program has.
     const pidArg = Buffer.alloc(32);
     pidArg.write("pid=");
-    asm.itoa(asm.buf(pidArg) + 4n, child);
+    const pidAt = asm.buf(pidArg); // the stage writes the digits into this copy
+    asm.itoa(pidAt + 4n, child);
     k.closeFdsExcept([fds.sock, fds.heldW, fds.helper]);
     k.attempt(["*"], () => dropPrivileges(plan, k, [], []), () => {}, () => {});
     k.setDumpable(false);
@@ -111,7 +112,7 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
     // argv of init; its pid=N entry is written at run time (ITOA above).
     const argv = new BigInt64Array(7);
     ["jailx-init", "init", `sock=${fds.sock}`, `release=${fds.heldW}`, `session=${plan.newSession ? 1 : 0}`].forEach((a, i) => (argv[i] = asm.str(a)));
-    argv[5] = asm.buf(pidArg);
+    argv[5] = pidAt;
     asm.syscall(NRS.execveat, [fds.helper, asm.str(""), asm.buf(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's init (sealed memfd)" });
     exit(125);
 

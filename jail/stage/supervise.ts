@@ -148,6 +148,7 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   logStep("compile the jail");
   const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR }, prepared.seccomp, results);
   if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
+  logStep("compiled");
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either (and
   // none reaches the child before it has executed something).
   proc.blockSignals(ALL_SIGNALS);
