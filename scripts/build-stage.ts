@@ -110,7 +110,7 @@ export function buildStageBlobs(force = false): void {
     for (const t of TARGETS) {
       const compiler = compilerOf(t);
       if (!compiler) {
-        console.error(`build-stage: no ${t.compilers.at(-1)}: the ${t.arch} stage is not built (install the Debian package ${t.pkg}: scripts/install-deps.sh)`);
+        console.error(`build-stage: no ${t.compilers[0]}: the ${t.arch} stage is not built (install the Debian package ${t.pkg}: scripts/install-deps.sh)`);
         continue;
       }
       const stage = buildStage(t, compiler, tmp).toString("base64");

@@ -32,6 +32,7 @@ export function stageAvailable(): boolean {
   return !!blobs();
 }
 
+const NO_OPS = Buffer.alloc(8);
 type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer) => bigint;
 let entry: StageFn | undefined;
 
@@ -60,7 +61,8 @@ export function runStage(ops: Buffer, n: number, regs: BigInt64Array, report: In
   if (regs.length < STAGE_REGISTERS) throw new RangeError(`runStage: ${regs.length} registers, the stage addresses ${STAGE_REGISTERS}`);
   if (report.length < 3) throw new RangeError("runStage: the report needs 3 slots");
   const run = loadStage();
-  return Number(run(ptr(ops), n, ptr(regs), ptr(report)));
+  // bun:ffi gives no pointer for an empty buffer; with n = 0 the stage reads no op anyway.
+  return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report)));
 }
 
 /**

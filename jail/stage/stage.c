@@ -74,10 +74,9 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 {
 	volatile int *rep = report;
 	long i = 0;
+	if (n < 0)
+		fail(rep, 0, EINVAL, 125);
 	for (;;) {
-		// n itself is a valid target: it means "done" (the parent side's end).
-		if (i < 0 || i > n)
-			fail(rep, i, EINVAL, 125);
 		if (i == n)
 			return -1;
 		const struct op *o = &ops[i];
@@ -160,6 +159,10 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 		default:
 			fail(rep, i, EINVAL, 125);
 		}
+		// n itself is a valid target ("done"); anything else outside the program is a bad
+		// jump, reported as the op that made it.
+		if (next < 0 || next > n)
+			fail(rep, i, EINVAL, 125);
 		i = next;
 	}
 }
