@@ -14,6 +14,8 @@ import { closeFd, exitNow, getpid, pipe, threadCount, waitPid } from "../../sys/
 import { REPORT_MAGIC, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
+import { JAILX } from "../helpers/build.ts";
+import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
 
 const TABLE = TABLES[currentMachine()];
 function nr(name: string): number {
@@ -286,5 +288,12 @@ describe("control flow and stores, in this process", () => {
       closeFd(r);
       closeFd(w);
     }
+  });
+});
+
+describe("the compiled binary's embedded stage", () => {
+  test(SELFTEST_NAME, () => {
+    const r = Bun.spawnSync([JAILX, "__stage-selftest"], { stdout: "pipe", stderr: "pipe" });
+    expectSelftest({ code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() }, currentMachine());
   });
 });
