@@ -7,15 +7,18 @@
 // the clone op no `dst`: the registers are MAP_SHARED, and a `dst` would be written by both
 // processes (the pid, and 0), racing (see stageRegisters).
 import { beforeEach, describe, expect, test } from "bun:test";
-import { readSync, readlinkSync, writeSync } from "node:fs";
+import { mkdtempSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { ptr } from "../../sys/ffi.ts";
+import { c, ptr } from "../../sys/ffi.ts";
+import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
 import { closeFd, exitNow, getpid, pipe, threadCount, waitPid } from "../../sys/proc.ts";
-import { REPORT_MAGIC, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { REPORT_MAGIC, helperAvailable, helperMemfd, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { BLOBS } from "../../jail/stage/blobs.gen.ts";
 import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 import { JAILX } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
+import { program, testIf } from "../helpers/kernel.ts";
 
 const TABLE = TABLES[currentMachine()];
 function nr(name: string): number {
@@ -296,4 +299,47 @@ describe("the compiled binary's embedded stage", () => {
     const r = Bun.spawnSync([JAILX, "__stage-selftest"], { stdout: "pipe", stderr: "pipe" });
     expectSelftest({ code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() }, currentMachine());
   });
+});
+
+describe("sealed executable memfds", () => {
+  const F_GETFD = 1, F_GET_SEALS = 1034;
+  /** What every sealed memfd must satisfy: all four seals, close-on-exec, unwritable. */
+  function expectSealed(fd: number, name: string, content: Buffer): void {
+    expect(readlinkSync(`/proc/self/fd/${fd}`)).toBe(`/memfd:${name} (deleted)`);
+    expect(c.fcntl(fd, F_GET_SEALS, 0) & ALL_SEALS).toBe(ALL_SEALS);
+    expect(c.fcntl(fd, F_GETFD, 0) & 1).toBe(1);
+    expect(readFileSync(`/proc/self/fd/${fd}`).equals(content)).toBe(true);
+    expect(() => writeSync(fd, "x", 0)).toThrow(/EPERM/);
+  }
+
+  testIf(program("gcc"))("a static program in a sealed memfd (MFD_EXEC) runs from /proc/PID/fd/N and cannot be changed", () => {
+    const dir = mkdtempSync("/tmp/jx-memfd-");
+    try {
+      writeFileSync(`${dir}/p.c`, '#include <stdio.h>\nint main(void) { puts("from the memfd"); return 3; }\n');
+      const cc = Bun.spawnSync(["gcc", "-static", "-Os", "-o", `${dir}/p`, `${dir}/p.c`], { stderr: "pipe" });
+      expect(cc.exitCode, cc.stderr.toString()).toBe(0);
+      const bytes = readFileSync(`${dir}/p`);
+      const fd = sealedMemfd("jailx-test-exec", bytes, true);
+      try {
+        expectSealed(fd, "jailx-test-exec", bytes);
+        const r = Bun.spawnSync([`/proc/${process.pid}/fd/${fd}`], { stdout: "pipe" });
+        expect([r.exitCode, r.stdout.toString()]).toEqual([3, "from the memfd\n"]);
+      } finally {
+        closeFd(fd);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  testIf({ ok: helperAvailable(), why: "this build has no helper (jail/stage/helper.c is not on this branch)" })(
+    "helperMemfd: the helper ELF, sealed, close-on-exec, one per process",
+    () => {
+      const fd = helperMemfd();
+      expect(helperMemfd()).toBe(fd);
+      const blob = Buffer.from((BLOBS as Record<string, { helper?: string }>)[process.arch]!.helper!, "base64");
+      expect(blob.subarray(0, 4).toString("latin1")).toBe("\x7fELF");
+      expectSealed(fd, "jailx-helper", blob);
+    },
+  );
 });
