@@ -64,7 +64,8 @@ function upToDate(key: string): boolean {
   if (!existsSync(BLOBS_FILE)) return false;
   if (!readFileSync(BLOBS_FILE, "utf8").includes(`// key: ${key}\n`)) return false;
   const built = statSync(BLOBS_FILE).mtimeMs;
-  return sources().every((s) => statSync(s).mtimeMs <= built);
+  // Strictly older: a source written in the same clock tick as the output may be newer than it.
+  return sources().every((s) => statSync(s).mtimeMs < built);
 }
 
 function cc(compiler: string, args: string[]): void {
