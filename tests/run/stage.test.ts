@@ -19,6 +19,7 @@ import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 import { JAILX } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
 import { program, testIf } from "../helpers/kernel.ts";
+import { installRootless, runAsUser } from "../helpers/user.ts";
 
 const TABLE = TABLES[currentMachine()];
 function nr(name: string): number {
@@ -298,6 +299,18 @@ describe("the compiled binary's embedded stage", () => {
   test(SELFTEST_NAME, () => {
     const r = Bun.spawnSync([JAILX, "__stage-selftest"], { stdout: "pipe", stderr: "pipe" });
     expectSelftest({ code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() }, currentMachine());
+  });
+
+  testIf(program("setpriv"))("rootless: an unprivileged user's (multi-threaded) jailx clones into new user and UTS namespaces and sets the hostname", () => {
+    const rl = installRootless();
+    try {
+      // Control: the user really is unprivileged (a UTS namespace alone is refused).
+      expect(runAsUser(rl, ["unshare", "--uts", "true"]).code).not.toBe(0);
+      expect(runAsUser(rl, ["id", "-u"]).stdout.trim()).toBe(String(rl.user.uid));
+      expectSelftest(runAsUser(rl, [rl.binary, "__stage-selftest", "--userns"]), currentMachine(), true);
+    } finally {
+      rl.cleanup();
+    }
   });
 });
 
