@@ -12,13 +12,13 @@ import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
 import { closeFd, exitNow, getpid, pipe, threadCount, waitPid } from "../../sys/proc.ts";
-import { REPORT_MAGIC, helperAvailable, helperMemfd, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
 import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 import { JAILX } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
-import { program, testIf } from "../helpers/kernel.ts";
+import { describeIf, program, testIf, type Feature } from "../helpers/kernel.ts";
 import { installRootless, runAsUser } from "../helpers/user.ts";
 
 const TABLE = TABLES[currentMachine()];
@@ -30,6 +30,7 @@ function nr(name: string): number {
 const SIGCHLD = 17, CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000, CLONE_PARENT_SETTID = 0x00100000;
 const EBADF = 9, EPERM = 1, ENOENT = 2, EINVAL = 22, AT_FDCWD = -100;
 const PARENT = getpid();
+const stage: Feature = { ok: stageAvailable(), why: `this build has no ${process.arch} stage (gcc was missing when jail/stage/blobs.gen.ts was made: scripts/install-deps.sh, then bun scripts/build-stage.ts)` };
 
 let regs: BigInt64Array, report: Int32Array;
 beforeEach(() => {
@@ -81,7 +82,7 @@ function withPipe(flags: number, child: (w: number) => OpInit[]): { pid: number;
   }
 }
 
-describe("clone: the child runs only the stage", () => {
+describeIf(stage, "clone: the child runs only the stage", () => {
   test("new UTS and mount namespaces: sethostname, namespace links and the name written to a pipe, exit 42", () => {
     const name = Buffer.from(`stage-${process.pid}`);
     const link = Buffer.alloc(64), uts = Buffer.alloc(390), nl = Buffer.from("\n");
@@ -142,7 +143,7 @@ describe("clone: the child runs only the stage", () => {
   });
 });
 
-describe("failures", () => {
+describeIf(stage, "failures", () => {
   test("an untolerated errno fills the report (op index, errno) and exits with failexit", () => {
     const res = withPipe(0, () => [
       { kind: KIND.SET, dst: 7, a: [1] },
@@ -191,7 +192,7 @@ describe("failures", () => {
   });
 });
 
-describe("control flow and stores, in this process", () => {
+describeIf(stage, "control flow and stores, in this process", () => {
   test("a tolerated errno skips ops and stores errno; a success does not skip", () => {
     const prog = (fd: number): OpInit[] => [
       sys("close", [fd], { ok: [EBADF], errdst: 5, skip: 1 }),
@@ -295,7 +296,7 @@ describe("control flow and stores, in this process", () => {
   });
 });
 
-describe("the compiled binary's embedded stage", () => {
+describeIf(stage, "the compiled binary's embedded stage", () => {
   test(SELFTEST_NAME, () => {
     const r = Bun.spawnSync([JAILX, "__stage-selftest"], { stdout: "pipe", stderr: "pipe" });
     expectSelftest({ code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() }, currentMachine());
@@ -345,7 +346,7 @@ describe("sealed executable memfds", () => {
     }
   });
 
-  testIf({ ok: helperAvailable(), why: "this build has no helper (jail/stage/helper.c is not on this branch)" })(
+  testIf({ ok: helperAvailable(), why: "this build has no helper (no jail/stage/helper.c, or no gcc when jail/stage/blobs.gen.ts was made)" })(
     "helperMemfd: the helper ELF, sealed, close-on-exec, one per process",
     () => {
       const fd = helperMemfd();
