@@ -7,7 +7,7 @@
 // the clone op no `dst`: the registers are MAP_SHARED, and a `dst` would be written by both
 // processes (the pid, and 0), racing (see stageRegisters).
 import { beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
@@ -16,7 +16,7 @@ import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, readReport,
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
 import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
-import { JAILX } from "../helpers/build.ts";
+import { BUN, JAILX, ROOT } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
 import { describeIf, program, testIf, type Feature } from "../helpers/kernel.ts";
 import { installRootless, runAsUser } from "../helpers/user.ts";
@@ -30,6 +30,7 @@ function nr(name: string): number {
 const SIGCHLD = 17, CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000, CLONE_PARENT_SETTID = 0x00100000;
 const EBADF = 9, EPERM = 1, ENOENT = 2, EINVAL = 22, AT_FDCWD = -100;
 const PARENT = getpid();
+const has = (ok: boolean, why: string): Feature => ({ ok, why: ok ? "" : why });
 const stage: Feature = { ok: stageAvailable(), why: `this build has no ${process.arch} stage (gcc was missing when jail/stage/blobs.gen.ts was made: scripts/install-deps.sh, then bun scripts/build-stage.ts)` };
 
 let regs: BigInt64Array, report: Int32Array;
@@ -345,6 +346,44 @@ describe("sealed executable memfds", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  // vm.memfd_noexec is per pid namespace (Linux ≥ 6.3): set in a new one, it cannot leak. 1 makes
+  // memfds created without MFD_EXEC unexecutable (hence sealedMemfd's exec flag); 2 refuses
+  // MFD_EXEC, and sealedMemfd falls back to a memfd whose execution fails with EACCES.
+  const noexecHost = existsSync("/proc/sys/vm/memfd_noexec") ? readFileSync("/proc/sys/vm/memfd_noexec", "utf8").trim() : "";
+  // A namespace can raise the level, not lower it: the three levels need 0 here.
+  testIf(has(program("gcc").ok && noexecHost === "0", `no gcc, or vm.memfd_noexec is ${noexecHost || "absent"} here (0 needed)`))(
+    "vm.memfd_noexec (in a new pid namespace): 0 and 1 run the exec memfd, 1 refuses a plain one, 2 refuses both",
+    () => {
+      const dir = mkdtempSync("/tmp/jx-noexec-");
+      try {
+        writeFileSync(`${dir}/p.c`, "int main(void) { return 3; }\n");
+        const cc = Bun.spawnSync(["gcc", "-static", "-Os", "-o", `${dir}/p`, `${dir}/p.c`], { stderr: "pipe" });
+        expect(cc.exitCode, cc.stderr.toString()).toBe(0);
+        writeFileSync(`${dir}/x.ts`, [
+          `import { readFileSync } from "node:fs";`,
+          `import { sealedMemfd } from ${JSON.stringify(`${ROOT}/sys/memfd.ts`)};`,
+          `const fd = sealedMemfd("jx-exec", readFileSync(process.argv[2]!), process.argv[3] === "exec");`,
+          "try { console.log(`ran ${Bun.spawnSync([`/proc/${process.pid}/fd/${fd}`]).exitCode}`); }",
+          "catch (e) { console.log((e as NodeJS.ErrnoException).code); }",
+        ].join("\n"));
+        const outcome = (level: number, mode: string) => {
+          // `[ $$ = 1 ]`: write the sysctl only from the new namespace's pid 1, never the host's.
+          const r = Bun.spawnSync(["unshare", "-p", "-f", "--mount-proc", "sh", "-c",
+            '[ $$ = 1 ] && echo "$0" > /proc/sys/vm/memfd_noexec && exec "$1" "$2" "$3" "$4"', String(level), BUN, `${dir}/x.ts`, `${dir}/p`, mode],
+          { stdout: "pipe", stderr: "pipe" });
+          return r.stdout.toString().trim() || `failed: ${r.stderr.toString()}`;
+        };
+        expect([0, 1, 2].flatMap((l) => ["exec", "plain"].map((m) => `${l} ${m}: ${outcome(l, m)}`))).toEqual([
+          "0 exec: ran 3", "0 plain: ran 3", "1 exec: ran 3", "1 plain: EACCES", "2 exec: EACCES", "2 plain: EACCES",
+        ]);
+        expect(readFileSync("/proc/sys/vm/memfd_noexec", "utf8").trim()).toBe(noexecHost); // the host's is untouched
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 
   testIf({ ok: helperAvailable(), why: "this build has no helper (no jail/stage/helper.c, or no gcc when jail/stage/blobs.gen.ts was made)" })(
     "helperMemfd: the helper ELF, sealed, close-on-exec, one per process",
