@@ -10,7 +10,7 @@ import { ptr } from "../sys/ffi.ts";
 import { closeFd, getpid, pipe, waitPid } from "../sys/proc.ts";
 import { TABLES, currentMachine } from "../sys/seccomp/tables.ts";
 import { readReport, runStage, stageReport } from "../sys/stage.ts";
-import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../jail/stage/ops.ts";
+import { ANY_ERRNO, COND, KIND, checkOps, encodeOps, rawOp, type OpInit } from "../jail/stage/ops.ts";
 
 const SIGCHLD = 17, EBADF = 9, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000;
 
@@ -28,7 +28,9 @@ export function stageSelftest(args: string[]): number {
       ...child,
       { kind: KIND.RETURN, a: [0] },
     ];
-    const pid = runStage(encodeOps(ops.map(rawOp)), ops.length, regs, report);
+    const raw = ops.map(rawOp);
+    checkOps(raw);
+    const pid = runStage(encodeOps(raw), raw.length, regs, report);
     if (getpid() !== parent) process.exit(99); // unreachable: children end in exit_group
     if (pid <= 0) throw new Error(`clone failed: errno ${regs[1]}`);
     return pid;

@@ -1,7 +1,7 @@
 // The stage's op records (jail/stage/ops.ts) against the C struct's layout (jail/stage/stage.c,
 // whose _Static_asserts pin the same offsets at build time).
 import { expect, test } from "bun:test";
-import { COND, KIND, NO_REG, OP_SIZE, decodeOps, encodeOps, formatOp, rawOp, type RawOp } from "../../jail/stage/ops.ts";
+import { COND, KIND, NO_REG, OP_SIZE, checkOps, decodeOps, encodeOps, formatOp, rawOp, type OpInit, type RawOp } from "../../jail/stage/ops.ts";
 
 const full: RawOp = {
   kind: KIND.SYSCALL, nr: 165, regmask: 0b100101, dst: 7,
@@ -58,4 +58,27 @@ test("formatOp: one line per op, with names, registers, targets", () => {
   expect(formatOp(rawOp({ kind: KIND.JUMP, jump: -3 }), 5)).toBe("  5 JUMP →3");
   expect(formatOp(rawOp({ kind: KIND.ITOA, a: [4096, 3] }), 1)).toBe("  1 ITOA [4096] ← r3");
   expect(formatOp(rawOp({ kind: KIND.SET, dst: 4, a: [1], regmask: 1 }), 2)).toBe("  2 SET r4 ← r1");
+});
+
+test("checkOps names the first op the stage would refuse; a good program passes", () => {
+  const good: OpInit[] = [
+    { kind: KIND.SYSCALL, nr: 56, dst: 0, ok: [-1], errdst: 1, skip: 2, cond: COND.NE, jump: 2 },
+    { kind: KIND.SET, dst: 255, a: [0], regmask: 1 },
+    { kind: KIND.SYSCALL, nr: 231, a: [0] },
+    { kind: KIND.RETURN, a: [0] },
+  ];
+  expect(() => checkOps(good.map(rawOp))).not.toThrow();
+  const bad = (i: number, change: Partial<OpInit>) => () => checkOps(good.map((o, k) => rawOp(k === i ? { ...o, ...change } : o)));
+  expect(bad(1, { dst: 256 })).toThrow(/^stage op 1 \(.*SET r256.*\): dst r256 is not a register/);
+  expect(bad(1, { a: [-1] })).toThrow(/stage op 1 .*argument 0 r-1 is not a register/);
+  expect(bad(0, { errdst: 300 })).toThrow(/stage op 0 .*errdst r300/);
+  expect(bad(0, { skip: 4 })).toThrow(/stage op 0 .*skip target 5 is outside the program \(0\.\.4\)/);
+  expect(bad(0, { jump: -2 })).toThrow(/stage op 0 .*jump target -1/);
+  expect(bad(0, { cond: 5 })).toThrow(/unknown condition 5/);
+  expect(bad(0, { ok: [-2] })).toThrow(/tolerated errno -2/);
+  expect(bad(3, { a: [256] })).toThrow(/RETURN of r256/);
+  expect(bad(2, { kind: 9 as never })).toThrow(/unknown kind 9/);
+  expect(() => checkOps([rawOp({ kind: KIND.ITOA, a: [4096, 999] })])).toThrow(/source r999/);
+  expect(() => checkOps([rawOp({ kind: KIND.JUMP, jump: 0 })])).not.toThrow(); // to n: the end
+  expect(() => checkOps([rawOp({ kind: KIND.JUMP, jump: 1 })])).toThrow(/jump target 2/);
 });
