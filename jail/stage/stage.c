@@ -1,5 +1,5 @@
-// The stage: a syscall interpreter that replays an operation list compiled by TypeScript
-// (docs: /work/brief/STAGE.md, jail/stage/ops.ts). It runs inside the multi-threaded Bun process
+// The stage: a syscall interpreter that replays an operation list compiled by TypeScript (the
+// record and each kind's meaning: jail/stage/ops.ts; loaded by sys/stage.ts). It runs inside the multi-threaded Bun process
 // through bun:ffi and, after a `clone` op, in the child, where no JavaScript may run. It holds no
 // policy: every syscall, argument and the meaning of every failure come from the ops.
 //
@@ -97,6 +97,7 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 			if (o->dst < -1 || o->dst >= NREGS || o->errdst < -1 || o->errdst >= NREGS || (u64)o->cond > 4)
 				fail(rep, i, EINVAL, 125);
 			i64 r = sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+			// The kernel's error range; anything else is a result, even if negative.
 			if (r < 0 && r >= -4095) {
 				int err = (int)-r, tolerated = 0;
 				if (o->errdst >= 0)
