@@ -8,6 +8,19 @@ import { errnoName } from "../../sys/errno.ts";
 
 export const OP_SIZE = 112;
 
+/**
+ * What op i does (next = i + 1 unless said otherwise):
+ * - SYSCALL: r = syscall nr(a…). Failure (-4095 ≤ r ≤ -1): regs[errdst] = errno; an errno in `ok`
+ *   (or ok -1: any) → next = i + 1 + skip; any other → report {i, errno} (if the report is still
+ *   empty) and exit_group(failexit || 125). Success: regs[dst] = r; if r `cond` cmp holds, next =
+ *   i + 1 + jump.
+ * - RETURN: return regs[a[0]] to the caller (the parent after clone).
+ * - STORE32 / STORE64: *(int32|int64 *)a[0] = regs[a[1]]. ITOA: regs[a[1]] in decimal with a
+ *   NUL at a[0] (≥ 24 bytes).
+ * - JUMP: next = i + 1 + jump. SET: regs[dst] = a[0].
+ * Reaching op n returns -1; a register index outside 0..255, a next outside 0..n or an unknown
+ * kind/cond reports EINVAL at op i and exits 125 (checkOps finds these before running).
+ */
 export const KIND = { SYSCALL: 0, RETURN: 1, STORE32: 2, STORE64: 3, ITOA: 4, JUMP: 5, SET: 6 } as const;
 export type Kind = (typeof KIND)[keyof typeof KIND];
 
