@@ -27,6 +27,10 @@ try {
     // Like run: their own argv split at `--` (exec is re-executed single-threaded too).
     const m = argv[0] === "exec" ? await import("./exec.ts").then((x) => x.execCommand) : await import("./unit.ts").then((x) => x.unitCommand);
     process.exitCode = await m(argv.slice(1));
+  } else if (argv[0] === "__stage-selftest") {
+    // Hidden, for tests (tests/run/foreign-cpu.test.ts): the embedded stage on this CPU.
+    const { stageSelftest } = await import("./stage-selftest.ts");
+    process.exitCode = stageSelftest(argv.slice(1));
   } else {
     // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
     // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).

@@ -64,7 +64,8 @@ function upToDate(key: string): boolean {
   if (!existsSync(BLOBS_FILE)) return false;
   if (!readFileSync(BLOBS_FILE, "utf8").includes(`// key: ${key}\n`)) return false;
   const built = statSync(BLOBS_FILE).mtimeMs;
-  return sources().every((s) => statSync(s).mtimeMs <= built);
+  // Strictly older: a source written in the same clock tick as the output may be newer than it.
+  return sources().every((s) => statSync(s).mtimeMs < built);
 }
 
 function cc(compiler: string, args: string[]): void {
@@ -110,7 +111,7 @@ export function buildStageBlobs(force = false): void {
     for (const t of TARGETS) {
       const compiler = compilerOf(t);
       if (!compiler) {
-        console.error(`build-stage: no ${t.compilers.at(-1)}: the ${t.arch} stage is not built (install the Debian package ${t.pkg}: scripts/install-deps.sh)`);
+        console.error(`build-stage: no ${t.compilers[0]}: the ${t.arch} stage is not built (install the Debian package ${t.pkg}: scripts/install-deps.sh)`);
         continue;
       }
       const stage = buildStage(t, compiler, tmp).toString("base64");

@@ -32,6 +32,7 @@ export function stageAvailable(): boolean {
   return !!blobs();
 }
 
+const NO_OPS = Buffer.alloc(8);
 type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer) => bigint;
 let entry: StageFn | undefined;
 
@@ -60,13 +61,18 @@ export function runStage(ops: Buffer, n: number, regs: BigInt64Array, report: In
   if (regs.length < STAGE_REGISTERS) throw new RangeError(`runStage: ${regs.length} registers, the stage addresses ${STAGE_REGISTERS}`);
   if (report.length < 3) throw new RangeError("runStage: the report needs 3 slots");
   const run = loadStage();
-  return Number(run(ptr(ops), n, ptr(regs), ptr(report)));
+  // bun:ffi gives no pointer for an empty buffer; with n = 0 the stage reads no op anyway.
+  return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report)));
 }
 
 /**
- * 256 registers in MAP_SHARED memory: what a cloned child stores there, the parent sees. Beware
- * that a `clone` op's `dst` is then written by both processes (the pid by one, 0 by the other)
- * in the same slot: the parent must not RETURN or reuse that slot after the clone.
+ * 256 registers in MAP_SHARED memory: what a cloned child stores there, the parent sees. Beware:
+ * a `clone` op's `dst` is then written by both processes (the pid by one, 0 by the other) in the
+ * same slot, in either order. With shared registers give the clone no dst and let the kernel
+ * store the pid: CLONE_PARENT_SETTID with parent_tid = the address of a register the child never
+ * writes (on the real kernel that store happens before the child runs; qemu-user makes it from
+ * the child, late). Private registers (a plain BigInt64Array) have no such race: the child
+ * writes its own copy.
  */
 export function stageRegisters(): BigInt64Array {
   return new BigInt64Array(sharedMemory(STAGE_REGISTERS * 8));

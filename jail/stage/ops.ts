@@ -8,6 +8,19 @@ import { errnoName } from "../../sys/errno.ts";
 
 export const OP_SIZE = 112;
 
+/**
+ * What op i does (next = i + 1 unless said otherwise):
+ * - SYSCALL: r = syscall nr(a…). Failure (-4095 ≤ r ≤ -1): regs[errdst] = errno; an errno in `ok`
+ *   (or ok -1: any) → next = i + 1 + skip; any other → report {i, errno} (if the report is still
+ *   empty) and exit_group(failexit || 125). Success: regs[dst] = r; if r `cond` cmp holds, next =
+ *   i + 1 + jump.
+ * - RETURN: return regs[a[0]] to the caller (the parent after clone).
+ * - STORE32 / STORE64: *(int32|int64 *)a[0] = regs[a[1]]. ITOA: regs[a[1]] in decimal with a
+ *   NUL at a[0] (≥ 24 bytes).
+ * - JUMP: next = i + 1 + jump. SET: regs[dst] = a[0].
+ * Reaching op n returns -1; a register index outside 0..255, a next outside 0..n or an unknown
+ * kind/cond reports EINVAL at op i and exits 125 (checkOps finds these before running).
+ */
 export const KIND = { SYSCALL: 0, RETURN: 1, STORE32: 2, STORE64: 3, ITOA: 4, JUMP: 5, SET: 6 } as const;
 export type Kind = (typeof KIND)[keyof typeof KIND];
 
@@ -56,6 +69,53 @@ export function rawOp(init: OpInit): RawOp {
     errdst: init.errdst ?? NO_REG, skip: init.skip ?? 0, cond: init.cond ?? COND.NONE, jump: init.jump ?? 0,
     cmp: BigInt(init.cmp ?? 0), failexit: init.failexit ?? 0,
   };
+}
+
+/** Registers the stage has (regs[0..255]); it refuses any other index. */
+export const REGISTERS = 256;
+
+/**
+ * Throw a RangeError naming the first op the stage would refuse (EINVAL, exit 125: a bad index,
+ * jump target, kind or condition). The stage checks the same at run time, but in the parent a
+ * refusal is the Bun process dying with 125 and no message: check a program before running it.
+ */
+export function checkOps(ops: readonly RawOp[]): void {
+  const n = ops.length;
+  ops.forEach((op, i) => {
+    const bad = (why: string) => new RangeError(`stage op ${i} (${formatOp(op, i).trim()}): ${why}`);
+    const reg = (r: number | bigint, what: string) => {
+      if (r < 0 || r >= REGISTERS) throw bad(`${what} r${r} is not a register (0..${REGISTERS - 1})`);
+    };
+    const to = (rel: number, what: string) => {
+      if (i + 1 + rel < 0 || i + 1 + rel > n) throw bad(`${what} target ${i + 1 + rel} is outside the program (0..${n})`);
+    };
+    if (!Object.values(KIND).includes(op.kind)) throw bad(`unknown kind ${op.kind}`);
+    for (let j = 0; j < 6; j++) if (op.regmask & (1 << j)) reg(op.a[j]!, `argument ${j}`);
+    switch (op.kind) {
+      case KIND.SYSCALL:
+        if (op.dst !== NO_REG) reg(op.dst, "dst");
+        if (op.errdst !== NO_REG) reg(op.errdst, "errdst");
+        if (op.cond < COND.NONE || op.cond > COND.LT) throw bad(`unknown condition ${op.cond}`);
+        if (op.ok.some((e) => e < ANY_ERRNO)) throw bad(`tolerated errno ${op.ok.find((e) => e < ANY_ERRNO)}`);
+        if (op.ok.some((e) => e !== 0)) to(op.skip, "skip");
+        if (op.cond !== COND.NONE) to(op.jump, "jump");
+        break;
+      case KIND.RETURN:
+        reg(op.a[0]!, "RETURN of");
+        break;
+      case KIND.STORE32:
+      case KIND.STORE64:
+      case KIND.ITOA:
+        reg(op.a[1]!, "source");
+        break;
+      case KIND.JUMP:
+        to(op.jump, "jump");
+        break;
+      case KIND.SET:
+        reg(op.dst, "dst");
+        break;
+    }
+  });
 }
 
 export function encodeOps(ops: readonly RawOp[]): Buffer {

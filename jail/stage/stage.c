@@ -1,5 +1,5 @@
-// The stage: a syscall interpreter that replays an operation list compiled by TypeScript
-// (docs: /work/brief/STAGE.md, jail/stage/ops.ts). It runs inside the multi-threaded Bun process
+// The stage: a syscall interpreter that replays an operation list compiled by TypeScript (the
+// record and each kind's meaning: jail/stage/ops.ts; loaded by sys/stage.ts). It runs inside the multi-threaded Bun process
 // through bun:ffi and, after a `clone` op, in the child, where no JavaScript may run. It holds no
 // policy: every syscall, argument and the meaning of every failure come from the ops.
 //
@@ -74,10 +74,9 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 {
 	volatile int *rep = report;
 	long i = 0;
+	if (n < 0)
+		fail(rep, 0, EINVAL, 125);
 	for (;;) {
-		// n itself is a valid target: it means "done" (the parent side's end).
-		if (i < 0 || i > n)
-			fail(rep, i, EINVAL, 125);
 		if (i == n)
 			return -1;
 		const struct op *o = &ops[i];
@@ -98,6 +97,7 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 			if (o->dst < -1 || o->dst >= NREGS || o->errdst < -1 || o->errdst >= NREGS || (u64)o->cond > 4)
 				fail(rep, i, EINVAL, 125);
 			i64 r = sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+			// The kernel's error range; anything else is a result, even if negative.
 			if (r < 0 && r >= -4095) {
 				int err = (int)-r, tolerated = 0;
 				if (o->errdst >= 0)
@@ -160,6 +160,10 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 		default:
 			fail(rep, i, EINVAL, 125);
 		}
+		// n itself is a valid target ("done"); anything else outside the program is a bad
+		// jump, reported as the op that made it.
+		if (next < 0 || next > n)
+			fail(rep, i, EINVAL, 125);
 		i = next;
 	}
 }

@@ -5,12 +5,15 @@
 // which qemu-user does not emulate: it is tested where that CPU is native (the VM lane,
 // docs/TESTING.md). Skipped visibly, with the reason, when qemu-user or the arm64 libc is missing.
 // The binaries come from the full build (tests/run/cross-build.test.ts runs it under the build
-// lock); this file builds them itself when missing.
+// lock); this file builds them itself when missing or older than dist/jailx. Their embedded stage
+// (jail/stage/stage.c, built for each CPU) is replayed under the emulator by the hidden
+// `jailx __stage-selftest`: namespaces aside, qemu-user runs its raw syscalls for real.
 import { beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, ROOT } from "../helpers/build.ts";
+import { BUN, JAILX, ROOT } from "../helpers/build.ts";
 import { type Feature, describeIf } from "../helpers/kernel.ts";
+import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
 
 const ARM = join(ROOT, "dist/jailx-linux-arm64");
 const BASELINE = join(ROOT, "dist/jailx-linux-x64-baseline");
@@ -31,9 +34,15 @@ const armQemu = has(!!QEMU_ARM, "no qemu-aarch64 (qemu-user-static; scripts/inst
 const armLibc = has(existsSync(`${SYSROOT}/lib/ld-linux-aarch64.so.1`), `no aarch64 C library at ${SYSROOT} (libc6-arm64-cross; scripts/install-deps.sh installs it)`);
 const x64Qemu = has(!!QEMU_X64, "no qemu-x86_64 (qemu-user-static; scripts/install-deps.sh installs it)");
 const gcc = has(!!Bun.which("gcc"), "no gcc (scripts/install-deps.sh installs it)");
+const current = (f: string) => existsSync(f) && statSync(f).mtimeMs >= statSync(JAILX).mtimeMs;
+// The full build needs the arm64 stage, hence the cross compiler (scripts/build.ts refuses without).
+const buildable = has(
+  (current(ARM) && current(BASELINE)) || !!Bun.which("aarch64-linux-gnu-gcc"),
+  "no aarch64-linux-gnu-gcc to build the arm64 stage for the full build (gcc-aarch64-linux-gnu; scripts/install-deps.sh installs it)",
+);
 
 beforeAll(() => {
-  if (existsSync(ARM) && existsSync(BASELINE)) return;
+  if ((current(ARM) && current(BASELINE)) || !buildable.ok) return;
   const r = Bun.spawnSync(["flock", join(ROOT, "dist/.build.lock"), BUN, "scripts/build.ts"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`full build failed: ${r.stderr.toString()}`);
 }, 180_000);
@@ -82,11 +91,18 @@ function readOnlyCommands(run: (args: string[]) => Ran, own: string, other: stri
   }, 240_000);
 }
 
-describeIf(all(armQemu, armLibc), "arm64 binary under qemu-aarch64", () => {
-  readOnlyCommands((args) => spawn([QEMU_ARM!, "-L", SYSROOT, ARM, ...args]), "AUDIT_ARCH_AARCH64", "AUDIT_ARCH_X86_64");
+/** The embedded stage of a binary replays its fixed program (cmd/stage-selftest.ts). */
+function stageSelftest(run: (args: string[]) => Ran, machine: string): void {
+  test(SELFTEST_NAME, () => expectSelftest(run(["__stage-selftest"]), machine), 120_000);
+}
+
+describeIf(all(armQemu, armLibc, buildable), "arm64 binary under qemu-aarch64", () => {
+  const run = (args: string[]) => spawn([QEMU_ARM!, "-L", SYSROOT, ARM, ...args]);
+  readOnlyCommands(run, "AUDIT_ARCH_AARCH64", "AUDIT_ARCH_X86_64");
+  stageSelftest(run, "aarch64");
 });
 
-describeIf(x64Qemu, "x64 baseline binary on a CPU without AVX2 (qemu-x86_64 -cpu Nehalem)", () => {
+describeIf(all(x64Qemu, buildable), "x64 baseline binary on a CPU without AVX2 (qemu-x86_64 -cpu Nehalem)", () => {
   // Control: the emulated CPU really lacks AVX2, so the tests below can fail on an AVX2 binary.
   describeIf(gcc, "control", () => {
     test("an AVX2 program dies of SIGILL on -cpu Nehalem and runs on -cpu Haswell", () => {
@@ -105,5 +121,7 @@ describeIf(x64Qemu, "x64 baseline binary on a CPU without AVX2 (qemu-x86_64 -cpu
       }
     }, 60_000);
   });
-  readOnlyCommands((args) => spawn([QEMU_X64!, "-cpu", "Nehalem", BASELINE, ...args]), "AUDIT_ARCH_X86_64", "AUDIT_ARCH_AARCH64");
+  const run = (args: string[]) => spawn([QEMU_X64!, "-cpu", "Nehalem", BASELINE, ...args]);
+  readOnlyCommands(run, "AUDIT_ARCH_X86_64", "AUDIT_ARCH_AARCH64");
+  stageSelftest(run, "x86_64");
 });
