@@ -12,8 +12,10 @@ import { supervise } from "../jail/supervisor.ts";
 import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
 import { profileChoice } from "../jail/profiles/index.ts";
 import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
+import { stageUsable } from "../sys/stage.ts";
 
-/** What only the Bun supervisor does so far (see docs/ARCHITECTURE.md). */
+/** What only the Bun supervisor does so far (see docs/ARCHITECTURE.md). Without the stage
+ * (a build without a C compiler, vm.memfd_noexec=2) every run takes the Bun path. */
 function needsBunSupervisor(o: Record<string, unknown>): boolean {
   return o["name"] !== undefined || o["detach"] === true || o["forking"] === true || o["pid-file"] !== undefined;
 }
@@ -37,7 +39,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // supervisor and init, which need a single-threaded process: this one runs again as one.
     // (Before anything is printed, so that nothing is said twice.)
     const stage = !isSingleThreadedBun() && parsed.options["dry-run"] !== true;
-    if (stage && needsBunSupervisor(parsed.options)) reexecSingleThreaded();
+    if (stage && (needsBunSupervisor(parsed.options) || !stageUsable())) reexecSingleThreaded();
     if (choice) {
       const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, choice.ref, host);
       ({ run, blame } = applied);

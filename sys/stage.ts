@@ -6,6 +6,7 @@
 // read-write, filled, then made read+exec (never writable and executable at once), and called
 // through bun:ffi. On arm64 the kernel makes the instruction cache coherent when an anonymous
 // page first becomes executable, and the page is never written again.
+import { readFileSync } from "node:fs";
 import { BLOBS, type ArchBlobs } from "../jail/stage/blobs.gen.ts";
 import { CFunction, c, errno, ptr, toArrayBuffer, type Pointer } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
@@ -86,6 +87,20 @@ export function stageReport(): Int32Array {
 /** The failure recorded in `report`, or null when none was. */
 export function readReport(report: Int32Array): { index: number; errno: number } | null {
   return report[0] === REPORT_MAGIC ? { index: report[1]!, errno: report[2]! } : null;
+}
+
+/**
+ * Whether `jailx run` can take the stage path here: this binary carries the stage and the
+ * helper for this CPU, and memfds may be executed (`vm.memfd_noexec` 2, per pid namespace
+ * since Linux 6.3, refuses it; the run then takes the Bun path).
+ */
+export function stageUsable(): boolean {
+  if (!stageAvailable() || !helperAvailable()) return false;
+  try {
+    return readFileSync("/proc/sys/vm/memfd_noexec", "latin1").trim() !== "2";
+  } catch {
+    return true; // before 6.3: no such setting
+  }
 }
 
 /** True when this binary carries the helper executable for this CPU. */

@@ -18,6 +18,9 @@ function announce(f: Feature): void {
 }
 
 /** `test`, or a visible skip whose name carries the reason. */
+/** A feature from a probe the test file made itself. */
+export const feature = (ok: boolean, why: string): Feature => ({ ok, why: ok ? "" : why });
+
 export function testIf(f: Feature): (name: string, fn: () => unknown, timeout?: number) => void {
   return (name, fn, timeout) => {
     if (f.ok) return test(name, fn as () => void, timeout);

@@ -2,9 +2,10 @@
 // executables sealed, and a failure at any step of the replayed op list leaving nothing behind.
 // Checked from the host, through /proc, on real jails.
 import { describe, expect, test } from "bun:test";
-import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { c } from "../../sys/ffi.ts";
-import { LiveJail, descendants, hostMounts, jailx, jailxCgroups, lines, marker, processesWith } from "../helpers/jail.ts";
+import { JAILX, LiveJail, descendants, hostMounts, jailx, jailxCgroups, lines, marker, processesWith } from "../helpers/jail.ts";
+import { feature as has, testIf } from "../helpers/kernel.ts";
 
 const F_GET_SEALS = 1034;
 const ALL_SEALS = 1 | 2 | 4 | 8; // SEAL, SHRINK, GROW, WRITE
@@ -89,4 +90,18 @@ describe("a failure at any step leaves nothing behind", () => {
       expect(hostMounts()).toEqual(mounts);
     });
   }
+});
+
+describe("where memfds may not be executed", () => {
+  const noexec = existsSync("/proc/sys/vm/memfd_noexec");
+  // vm.memfd_noexec is per pid namespace (Linux ≥ 6.3): set to 2 in a new one, it cannot leak.
+  testIf(has(noexec, "no vm.memfd_noexec on this kernel (before 6.3)"))("vm.memfd_noexec=2: the run takes the Bun path and works (its init is jailx itself)", () => {
+    const before = readFileSync("/proc/sys/vm/memfd_noexec", "utf8");
+    const r = Bun.spawnSync(["unshare", "-pf", "--mount-proc", "sh", "-c", 'echo 2 > /proc/sys/vm/memfd_noexec && exec "$0" run -- /bin/sh -c "cat /proc/1/comm; echo ok"', JAILX], { cwd: "/", stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect([r.exitCode, r.stdout.toString()]).toEqual([0, "jailx\nok\n"]);
+    expect(readFileSync("/proc/sys/vm/memfd_noexec", "utf8")).toBe(before);
+    // control: here, the stage path's init
+    expect(jailx(["run", "--", "/bin/cat", "/proc/1/comm"]).stdout).toBe("jailx-init\n");
+  });
 });

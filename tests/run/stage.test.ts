@@ -18,7 +18,7 @@ import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../../jail
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 import { BUN, JAILX, ROOT } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
-import { describeIf, program, testIf, type Feature } from "../helpers/kernel.ts";
+import { describeIf, feature, program, testIf, type Feature } from "../helpers/kernel.ts";
 import { installRootless, runAsUser } from "../helpers/user.ts";
 
 const TABLE = TABLES[currentMachine()];
@@ -30,7 +30,7 @@ function nr(name: string): number {
 const SIGCHLD = 17, CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000, CLONE_PARENT_SETTID = 0x00100000;
 const EBADF = 9, EPERM = 1, ENOENT = 2, EINVAL = 22, AT_FDCWD = -100;
 const PARENT = getpid();
-const has = (ok: boolean, why: string): Feature => ({ ok, why: ok ? "" : why });
+const has = feature;
 const stage: Feature = { ok: stageAvailable(), why: `this build has no ${process.arch} stage (gcc was missing when jail/stage/blobs.gen.ts was made: scripts/install-deps.sh, then bun scripts/build-stage.ts)` };
 
 let regs: BigInt64Array, report: Int32Array;
