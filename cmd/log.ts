@@ -1,7 +1,8 @@
 // The one logger: everything human-facing goes to stderr; stdout is kept for data.
-// consola/core (≈2 ms) rather than all of consola (≈17 ms): the run path's start-up counts.
+// consola/core (≈2 ms) rather than all of consola (≈17 ms), and created on the first message:
+// most runs print nothing, and the run path's start-up counts.
 import { writeSync } from "node:fs";
-import { createConsola, type ConsolaReporter } from "consola/core";
+import type { ConsolaInstance, ConsolaReporter } from "consola/core";
 import { UsageError } from "../sys/errors.ts";
 import { isClosedPipe } from "./closed-pipe.ts";
 
@@ -33,7 +34,26 @@ const stderrReporter: ConsolaReporter = {
   },
 };
 
-export const log = createConsola({ reporters: [stderrReporter], level: 3 });
+let level = 3;
+let instance: ConsolaInstance | undefined;
+function consola(): ConsolaInstance {
+  // require: evaluated here, on the first message, not when this module loads
+  return (instance ??= (require("consola/core") as typeof import("consola/core")).createConsola({ reporters: [stderrReporter], level }));
+}
+
+export const log = {
+  info: (message: unknown, ...args: unknown[]) => consola().info(message, ...args),
+  warn: (message: unknown, ...args: unknown[]) => consola().warn(message, ...args),
+  error: (message: unknown, ...args: unknown[]) => consola().error(message, ...args),
+  debug: (message: unknown, ...args: unknown[]) => consola().debug(message, ...args),
+  get level(): number {
+    return level;
+  },
+  set level(v: number) {
+    level = v;
+    if (instance) instance.level = v;
+  },
+};
 
 export function setVerbose(on: boolean): void {
   log.level = on ? 5 : 3;
