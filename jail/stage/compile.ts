@@ -19,6 +19,7 @@ import { NRS } from "./nr.ts";
 import type { RawOp } from "./ops.ts";
 
 const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2;
+const CLONE_INTO_CGROUP = 0x200000000n;
 const PR_SET_DUMPABLE = 4;
 
 /** Descriptors the supervisor made before clone (all close-on-exec there). */
@@ -34,6 +35,8 @@ export interface JailFds {
   helper: number;
   /** the program's process waits for EOF here (the waiter closes the other end once it waits) */
   gateR: number;
+  /** a cgroup v2 directory to start the jail's init in (clone3 CLONE_INTO_CGROUP), or -1 */
+  cgroupFd?: number;
 }
 
 export interface JailProgram {
@@ -42,7 +45,8 @@ export interface JailProgram {
   keep: unknown[];
   /** first op of the program's own process (its failures are the program's, not the setup's) */
   programStart: number;
-  regs: { pid: Reg; cloneErr: Reg; failed: Reg };
+  /** `into` holds 1 in the parent when clone3 started the init inside the jail cgroup */
+  regs: { pid: Reg; cloneErr: Reg; failed: Reg; into: Reg };
   execSlots: ExecSlot[];
 }
 
@@ -81,8 +85,28 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   /** one message from the supervisor; EOF means it is gone */
   const receive = () => asm.syscall(NRS.read, [fds.sock, msg, 64 * 1024], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
 
+  const into = asm.reg();
   asm.set(pid, -1);
-  asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
+  asm.set(into, 0);
+  if ((fds.cgroupFd ?? -1) >= 0) {
+    // struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid, exit_signal,
+    // stack, stack_size, tls, set_tid, set_tid_size, cgroup. Where clone3 or CLONE_INTO_CGROUP
+    // is refused (before 5.7, …) the plain clone below runs and the supervisor migrates.
+    const args = new BigUint64Array(11);
+    args[0] = BigInt(cloneFlags) | CLONE_INTO_CGROUP;
+    args[4] = BigInt(SIGCHLD);
+    args[10] = BigInt(fds.cgroupFd!);
+    const plain = asm.label();
+    const child = asm.label();
+    asm.set(into, 1);
+    asm.syscall(NRS.clone3, [asm.buf(args), 88], { syscall: "clone3", flags: "CLONE_INTO_CGROUP", dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], skipTo: plain });
+    asm.jump(child);
+    asm.bind(plain);
+    asm.set(into, 0);
+    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
+    asm.bind(child);
+  } else
+    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
 
   // PID 1 of the jail.
   k.setParentDeathSignal(SIGKILL);
@@ -136,7 +160,7 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   asm.bind(ret);
   asm.ret(pid);
   const { ops, notes } = asm.finish();
-  return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed }, execSlots: k.execSlots };
+  return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
 }
 
 /**

@@ -145,8 +145,12 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   const shared = resultsMemfd();
   const report = new Int32Array(shared.buf, 0, 4);
   const results = new BigInt64Array(shared.buf, 16);
+  // On cgroup v2 the jail's init starts in its cgroup (no migration to wait for).
+  const v2 = cg.cgroup?.v2Dir() ?? null;
+  // (not O_PATH: the kernel wants the cgroup directory itself opened)
+  const cgroupFd = v2 ? c.open(ptr(Buffer.from(v2 + "\0")), (process.arch === "arm64" ? 0o40000 : 0o200000) | 0o2000000 /* O_RDONLY|O_DIRECTORY|O_CLOEXEC */, 0) : -1;
   logStep("compile the jail");
-  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR }, prepared.seccomp, results);
+  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd }, prepared.seccomp, results);
   if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
   logStep("compiled");
   // Blocked before clone: the jail inherits the mask, so its init loses no signal either (and
@@ -154,7 +158,9 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   proc.blockSignals(ALL_SIGNALS);
   logStep(`clone into new namespaces (${prog.ops.length} operations)`);
   const pid = run(prog, regs, report, prog.regs.cloneErr.reg, "clone");
-  for (const fd of [childSock, execW, heldR, heldW, gateR]) if (fd >= 0) proc.closeFd(fd);
+  for (const fd of [childSock, execW, heldR, heldW, gateR, cgroupFd]) if (fd >= 0) proc.closeFd(fd);
+  const placedByClone = regs[prog.regs.into.reg] === 1n;
+  if (placedByClone) logStep("the jail's init started in its cgroup (clone3)");
   const started = Date.now();
   let killGuard: (Guard & { w: number }) | null = null;
   const fail = (out: Outcome): Outcome => {
@@ -177,7 +183,7 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
     send(sock, { t: "go" });
     logStep("jail: set up the namespaces");
     try {
-      if (cg.cgroup) cg.cgroup.addProcess(pid);
+      if (cg.cgroup && !placedByClone) cg.cgroup.addProcess(pid);
       else if (cg.around) {
         logStep("ask systemd for the jail's scope");
         cg.cgroup = cg.around(pid);

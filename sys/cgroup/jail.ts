@@ -186,6 +186,16 @@ export class JailCgroup {
     }
   }
 
+  /**
+   * The jail's one directory when it lives in a single cgroup v2 directory of its own (not a
+   * systemd scope): clone3(CLONE_INTO_CGROUP) can start the jail's init right there, without
+   * the migration addProcess() makes (which waits for an RCU grace period).
+   */
+  v2Dir(): string | null {
+    const d = this.dirs[0];
+    return this.dirs.length === 1 && d!.hierarchy.version === 2 && this.limitsDir === undefined ? d!.path : null;
+  }
+
   procsFiles(): string[] {
     return this.dirs.map((d) => `${d.path}/cgroup.procs`);
   }
