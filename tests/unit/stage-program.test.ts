@@ -27,7 +27,8 @@ describe("the compiled jail", () => {
   test("clone first; the parent returns at once; PID 1 waits for 'go', builds the root, waits for 'placed'", () => {
     const { ops, at } = compiled([]);
     const clone = at(NRS.clone);
-    expect(clone).toBe(1); // after SET of the pid register
+    expect(clone).toBeGreaterThan(0);
+    expect(ops.slice(0, clone).every((o) => o.kind === KIND.SET)).toBe(true); // only register setup before it
     expect(ops[clone + 1 + ops[clone]!.jump]!.kind).toBe(KIND.RETURN);
     const reads = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock) ? [i] : []));
     expect(reads).toHaveLength(2);
@@ -60,6 +61,18 @@ describe("the compiled jail", () => {
     const after = ops.slice(filter + 1).filter((o, i) => filter + 1 + i < ops.length - 2);
     const kinds = new Set(after.map((o) => (o.kind === KIND.SYSCALL ? `nr${o.nr}` : `k${o.kind}`)));
     for (const k of kinds) expect([`nr${NRS.execve}`, `nr${NRS.exit_group}`, `k${KIND.STORE64}`, `k${KIND.SET}`]).toContain(k);
+  });
+
+  test("with a cgroup v2 directory: clone3 into it first, the plain clone as the fallback", () => {
+    const p = compileJail(plan(["--", "/bin/prog"]), 0x20000000, { ...FDS, cgroupFd: 9 }, null, new BigInt64Array(64));
+    const ops = decodeOps(encodeOps(p.ops));
+    const c3 = ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.clone3);
+    const c = ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.clone);
+    expect(c3).toBeGreaterThan(0);
+    expect(c).toBeGreaterThan(c3);
+    // a refused clone3 goes on to the plain clone
+    expect(c3 + 1 + ops[c3]!.skip).toBeLessThanOrEqual(c);
+    expect(ops[c3]!.ok[0]).toBe(-1);
   });
 
   test("--as-pid-1: no fork and no helper; the program's process is PID 1", () => {
