@@ -215,14 +215,19 @@ export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = 
   try {
     return superviseJail(plan, prepared.seccomp, cg, logStep, prepared.observer, prepared.events);
   } finally {
-    if (cg.cgroup) {
-      logStep("remove the jail cgroup");
-      cg.cgroup.killAll();
-      cg.cgroup.remove();
-    }
-    cg.guard?.stop();
-    cg.holder?.stop();
+    releaseCgroup(cg, logStep);
   }
+}
+
+/** Kill what is left in the jail cgroup, remove it, and stop its guard and holder. */
+export function releaseCgroup(cg: CgroupState, logStep: StepLogger): void {
+  if (cg.cgroup) {
+    logStep("remove the jail cgroup");
+    cg.cgroup.killAll();
+    cg.cgroup.remove();
+  }
+  cg.guard?.stop();
+  cg.holder?.stop();
 }
 
 function superviseJail(plan: Plan, seccomp: Buffer | null, cg: CgroupState, logStep: StepLogger, observer?: Observer, events?: JailEvents): Outcome {

@@ -12,7 +12,7 @@ import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
 import { openPidfd } from "../../sys/pidfd.ts";
 import { helperMemfd, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import type { JailCgroup } from "../../sys/cgroup/index.ts";
-import { cloneFlags, placeCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
+import { cloneFlags, placeCgroup, releaseCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
 import { execFailure } from "../init.ts";
 import { channel, send } from "../protocol.ts";
 import type { Guard } from "../guard.ts";
@@ -108,13 +108,7 @@ export async function superviseStaged(plan: Plan, prepared: Prepared, logStep: S
     return await superviseJail(plan, prepared, cg, helper, logStep, caught);
   } finally {
     // Reached only when the waiter was not started (it cleans up in our place otherwise).
-    if (cg.cgroup) {
-      logStep("remove the jail cgroup");
-      cg.cgroup.killAll();
-      cg.cgroup.remove();
-    }
-    cg.guard?.stop();
-    cg.holder?.stop();
+    releaseCgroup(cg, logStep);
   }
 }
 
