@@ -2,7 +2,7 @@
 // process exists while a jail runs (contract: /work/brief/STAGE.md, "Helper ELF").
 //   helper init  sock=FD [release=FD] pid=N [session=0|1]
 //   helper wait  pid=N [sock=FD] [timeout=MS] [grace=MS] [timeoutmsg=TEXT] [oomfile=PATH oomkey=WORD]
-//                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]
+//                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]... (≤ 4)
 //                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...]
 //   helper guard pipe=FD [pidfd=FD] [kill=PATH]... [rmdir=PATH]...
 // It holds no policy: TypeScript decides every fd, path, time and message. Static, freestanding,
@@ -391,7 +391,7 @@ static int program_failure(char **args, int results)
 
 NORET void wait(char **args)
 {
-	int pid = 0, sock = -1, guard = -1, gate = -1, results = -1;
+	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0;
 	long timeout = -1, grace = 0;
 	const char *v, *timeoutmsg = "the program timed out", *oomfile = 0, *oomkey = 0;
 	const char *oommsg = "the program was killed by the OOM killer";
@@ -412,8 +412,8 @@ NORET void wait(char **args)
 			oomkey = v;
 		else if ((v = value(*a, "oommsg")))
 			oommsg = v;
-		else if ((v = value(*a, "guard")))
-			guard = FD(*a, v);
+		else if ((v = value(*a, "guard")) && nguards < 4)
+			guards[nguards++] = FD(*a, v);
 		else if ((v = value(*a, "gate")))
 			gate = FD(*a, v);
 		else if ((v = value(*a, "results")))
@@ -499,8 +499,10 @@ NORET void wait(char **args)
 		status = code;
 	}
 	cleanup(args);
-	if (guard >= 0)
-		SYS1(close, guard);
+	// Last: a guard (and a systemd scope's holder, which keeps the scope and its OOM counter
+	// around until the counter was read above) learns that we are done.
+	for (int i = 0; i < nguards; i++)
+		SYS1(close, guards[i]);
 	die(status);
 }
 

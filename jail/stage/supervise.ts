@@ -233,10 +233,12 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
     if (oom) args.push(`oomfile=${oom}`, "oomkey=oom_kill", `oommsg=${cg.cgroup.describeOom()}`);
     args.push(...cgroupArgs(cg.cgroup));
   }
-  const guard = (cg.guard ?? killGuard) as (Guard & { w?: number }) | null;
-  if (guard?.w !== undefined) {
-    args.push(`guard=${guard.w}`);
-    keep.push(guard.w);
+  // The waiter holds every guard's pipe (and a systemd scope's holder: the scope, and with it its
+  // OOM counter, must outlive the jail until the waiter has read it).
+  for (const g of [cg.guard, cg.holder, killGuard] as ((Guard & { w?: number }) | null | undefined)[]) {
+    if (g?.w === undefined) continue;
+    args.push(`guard=${g.w}`);
+    keep.push(g.w);
   }
   for (const fd of keep) proc.setCloexec(fd, false);
   // Signals that came meanwhile go on to the jail now, but for a terminal's Ctrl-C and Ctrl-\:

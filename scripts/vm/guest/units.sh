@@ -36,3 +36,30 @@ for mode in delegate plain; do
   left=$(find /sys/fs/cgroup -name 'jailx-*' -type d 2>/dev/null)
   [ -z "$left" ] && echo "PASS $ctx no-leftovers" || echo "FAIL $ctx no-leftovers: $left"
 done
+
+# A unit file made by `jailx unit --notify`, installed and driven by systemctl: Type=notify
+# readiness from inside the jail (READY=1 through the bound $NOTIFY_SOCKET), output in the
+# journal, reload (SIGHUP to the program), stop with nothing left.
+ctx=unit-file; u=lane-notify
+mkdir -p /opt/lane-notify
+cat > /opt/lane-notify/notify.py <<'PY'
+import os, signal, socket, time
+signal.signal(signal.SIGHUP, lambda *_: print("notify-reloaded", flush=True))
+addr = os.environ["NOTIFY_SOCKET"]
+addr = "\0" + addr[1:] if addr.startswith("@") else addr
+print("notify-starting", flush=True)
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", addr)
+while True:
+    time.sleep(1)
+PY
+$J unit $u --notify --ro-bind /opt/lane-notify -- python3 /opt/lane-notify/notify.py > /etc/systemd/system/$u.service
+systemctl daemon-reload
+if timeout 60 systemctl start $u && [ "$(systemctl show -P ActiveState $u)" = active ]; then echo "PASS $ctx notify-ready"
+else echo "FAIL $ctx notify-ready: $(systemctl show -P ActiveState $u) $(journalctl -q -u $u | tail -4 | tr '\n' ' ')"; fi
+if wait_for sh -c "journalctl -q -u $u | grep -q notify-starting"; then echo "PASS $ctx journal-output"; else echo "FAIL $ctx journal-output: $(journalctl -q -u $u | tail -3 | tr '\n' ' ')"; fi
+systemctl reload $u
+if wait_for sh -c "journalctl -q -u $u | grep -q notify-reloaded"; then echo "PASS $ctx reload"; else echo "FAIL $ctx reload: $(journalctl -q -u $u | tail -3 | tr '\n' ' ')"; fi
+systemctl stop $u
+if wait_for sh -c "! pgrep -f /opt/lane-notify/notify.py >/dev/null" && [ -z "$(find /sys/fs/cgroup -name 'jailx-*' -type d 2>/dev/null)" ] && [ -z "$(ls /run/jailx 2>/dev/null)" ]; then echo "PASS $ctx stop-cleanup"
+else echo "FAIL $ctx stop-cleanup: $(pgrep -af notify.py) $(find /sys/fs/cgroup -name 'jailx-*' -type d) $(ls /run/jailx 2>/dev/null)"; fi
+rm -f /etc/systemd/system/$u.service; systemctl daemon-reload; rm -rf /opt/lane-notify
