@@ -2,7 +2,9 @@
 // executables sealed, and a failure at any step of the replayed op list leaving nothing behind.
 // Checked from the host, through /proc, on real jails.
 import { describe, expect, test } from "bun:test";
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { c } from "../../sys/ffi.ts";
 import { JAILX, LiveJail, descendants, hostMounts, jailx, jailxCgroups, lines, marker, processesWith } from "../helpers/jail.ts";
 import { feature as has, testIf } from "../helpers/kernel.ts";
@@ -60,6 +62,30 @@ describe("while the jail runs", () => {
     const r = jailx(["run", "--", "/bin/sh", "-c", "cat /proc/1/exe >/dev/null 2>&1 && echo READ; echo x 2>/dev/null >/proc/1/exe && echo WROTE; for p in /proc/[0-9]*; do for f in $p/fd/*; do readlink $f; done; done 2>/dev/null | grep -c memfd"]);
     expect(r.stdout).toBe("0\n");
     expect(r.code).toBe(1); // grep -c found nothing
+  });
+
+  test("the waiter (the supervisor's pid) is out of the program's reach: not in its pid namespace, no process of it to signal or read", async () => {
+    const mark = marker();
+    const dir = mkdtempSync(join(tmpdir(), "jailx-handover-"));
+    // The program learns the waiter's host pid through a bound file (a bounded poll inside it).
+    const script = `: ${mark}; echo ready; i=0; while [ ! -s /x/pid ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; pid=$(cat /x/pid); ` +
+      `kill -0 $pid 2>/dev/null && echo SIGNALLED; [ -e /proc/$pid ] && echo SEES; cat /proc/$pid/mem >/dev/null 2>&1 && echo READ; echo "pids $(ls /proc | grep -c '^[0-9]')"`;
+    const jail = new LiveJail(["run", "--bind", `${dir}:/x`, "--", "/bin/sh", "-c", script]);
+    try {
+      await jail.waitForLine(/^ready$/);
+      // control: the supervisor's pid is the helper now, alive
+      expect(readlinkSync(`/proc/${jail.pid}/exe`)).toBe("/memfd:jailx-helper (deleted)");
+      writeFileSync(`${dir}/pid.tmp`, String(jail.pid));
+      renameSync(`${dir}/pid.tmp`, `${dir}/pid`);
+      const line = await jail.waitForLine(/^pids \d+$/);
+      expect(Number(line.split(" ")[1])).toBeLessThan(10); // init, the shell and its helpers
+      const out = await jail.exit();
+      expect(out.code).toBe(0);
+      expect(out.stdout).not.toMatch(/SIGNALLED|SEES|READ/);
+    } finally {
+      await jail.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
