@@ -5,6 +5,8 @@ import { isTerminal } from "../sys/proc.ts";
 import { log, reportError, setVerbose } from "./log.ts";
 import { findLive } from "../jail/state.ts";
 import { joinJail } from "../jail/join.ts";
+import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
+import { stageUsable } from "../sys/stage.ts";
 import { seccompProgram } from "../jail/seccomp.ts";
 import { closeFd } from "../sys/proc.ts";
 import { didYouMean, twoColumns, wrapWords } from "../jail/cli-text.ts";
@@ -84,10 +86,14 @@ export async function execCommand(argv: string[]): Promise<number> {
       return EXIT.OK;
     }
     if (a.tty && !isTerminal(0)) throw new UsageError("-t needs a terminal on stdin; drop -t to run without one");
+    // Without the stage (no C compiler at build time, vm.memfd_noexec=2): the Bun way, which
+    // needs a single-threaded process.
+    if (!isSingleThreadedBun() && !stageUsable()) reexecSingleThreaded();
     const j = findLive(a.name);
     try {
       const seccomp = j.record.plan.seccomp ? await seccompProgram(j.record.plan.seccomp) : null;
-      const out = joinJail(j, { command: a.command, user: a.user, tty: a.tty }, seccomp);
+      const how = { command: a.command, user: a.user, tty: a.tty };
+      const out = isSingleThreadedBun() ? joinJail(j, how, seccomp) : await (await import("../jail/stage/join.ts")).joinJailStaged(j, how, seccomp);
       if (out.message) log.error(out.message);
       return out.status;
     } finally {

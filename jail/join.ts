@@ -5,8 +5,9 @@
 // record — so it never has more privilege than the jail. This is the one place that knows how
 // to join a jail; a later start-up stage can replace it behind `joinJail`.
 //
-// Runs single-threaded (sys/reexec.ts re-executes `jailx exec`): setns into a user namespace
-// refuses a multi-threaded caller.
+// This is the Bun way, single-threaded (sys/reexec.ts re-executes `jailx exec`: setns into a
+// user namespace refuses a multi-threaded caller); jail/stage/join.ts is the stage's way, taken
+// where the stage can run.
 import { openSync, readFileSync, readlinkSync, writeSync } from "node:fs";
 import { UsageError } from "../sys/errors.ts";
 import * as proc from "../sys/proc.ts";
@@ -40,7 +41,7 @@ export interface JoinResult {
 }
 
 /** The jail program's namespaces that differ from ours: the ones to join. */
-function nsFlags(pid: number): number {
+export function nsFlags(pid: number): number {
   let flags = 0;
   for (const [name, link] of NS_ORDER) {
     const theirs = readlinkSync(`/proc/${pid}/ns/${link === "pid_for_children" ? "pid" : link}`);
@@ -51,16 +52,16 @@ function nsFlags(pid: number): number {
 }
 
 /** The plan for the new process: the jail's, with another command (and maybe user). */
-function execPlan(plan: Plan, o: JoinOptions): Plan {
+export function execPlan(plan: Plan, o: JoinOptions): Plan {
   return { ...plan, command: o.command, asPid1: false, newSession: !o.tty, passFds: [], verbose: false };
 }
 
-/** --user, resolved inside the jail (its /etc/passwd), after the root was entered. */
-function resolveUser(plan: Plan, spec: string): Plan["user"] {
+/** --user, resolved in the jail's /etc/passwd (`root`: where the jail's root is seen from here). */
+export function resolveUser(plan: Plan, spec: string, root = ""): Plan["user"] {
   const [u, g] = spec.split(":") as [string, string | undefined];
   const read = (f: string) => {
     try {
-      return readFileSync(f, "utf8");
+      return readFileSync(root + f, "utf8");
     } catch {
       return "";
     }

@@ -78,15 +78,15 @@ export function reexecSingleThreaded(): void {
 }
 
 /**
- * `jailx run` does not: it clones through the embedded stage (jail/stage/), which runs no
- * JavaScript in the child, and re-executes only for the features that need it (see run.ts).
- * `exec` joins a jail's user namespace: setns refuses a multi-threaded caller too.
- * `inspect --all` too: its JavaScript runs a few hundred times per process list, too few for the
+ * `jailx learn` does, for its Bun supervisor. `jailx run` and `jailx exec` do not: they fork
+ * through the embedded stage (jail/stage/), which runs no JavaScript in the child (where setns
+ * into a user namespace is made, single-threaded), and re-execute only for what needs Bun.
+ * `inspect --all` does: its JavaScript runs a few hundred times per process list, too few for the
  * JIT tiers to pay back their compile time on helper threads. Interpreted and single-threaded it
  * used ~35% less CPU on a 600-process host (docs/BENCHMARKS.md), the re-execution included.
  */
 function wantsSingleThreaded(argv: readonly string[]): boolean {
-  return argv[2] === "learn" || argv[2] === "exec" || (argv[2] === "inspect" && argv.includes("--all"));
+  return argv[2] === "learn" || (argv[2] === "inspect" && argv.includes("--all"));
 }
 
 if (wantsSingleThreaded(process.argv) && !isSingleThreadedBun()) reexecSingleThreaded();

@@ -67,6 +67,9 @@ export interface CompileOptions {
   pinned?: readonly number[];
   /** emitted for becomeProgram's gate() */
   gate?: (execSlots: readonly ExecSlot[]) => void;
+  /** non-dumpable again right after the capability sets (the id switch before them resets the
+   * flag): a process that joins a running jail holds host descriptors until its execve */
+  nonDumpable?: boolean;
 }
 
 export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKernel {
@@ -247,6 +250,7 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
       const header = new Uint32Array([0x20080522, 0]);
       const data = new Uint32Array([lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)]);
       sys(NRS.capset, [asm.buf(header), asm.buf(data)], { syscall: "capset" });
+      if (opts.nonDumpable) prctl(PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE");
     },
     setAmbient(caps: bigint): void {
       sys(NRS.prctl, [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0], { syscall: "prctl", flags: "PR_CAP_AMBIENT_CLEAR_ALL" });

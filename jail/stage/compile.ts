@@ -19,7 +19,7 @@ import { NRS } from "./nr.ts";
 import type { RawOp } from "./ops.ts";
 
 const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2;
-const CLONE_INTO_CGROUP = 0x200000000n;
+const CLONE_INTO_CGROUP = 0x200000000n, CLONE_PARENT = 0x8000;
 const PR_SET_DUMPABLE = 4;
 
 /** Descriptors the supervisor made before clone (all close-on-exec there). */
@@ -64,17 +64,7 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   const asm = new Asm();
   const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
-  // The hand-over: the program's process has done everything but the filter and execve. It
-  // stores what its PATH lookups found, closes its end of the exec pipe (the supervisor then
-  // knows the setup went through) and waits until the waiter closes the gate.
-  const gate = (slots: readonly ExecSlot[]) => {
-    slots.forEach((s, i) => asm.store64(base + BigInt(8 * (1 + 2 * i)), s.stat));
-    asm.syscall(NRS.close, [fds.execW], { syscall: "close" });
-    const again = asm.label();
-    asm.bind(again);
-    asm.syscall(NRS.read, [fds.gateR, msg, 64], { syscall: "read", path: "the gate", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
-    asm.syscall(NRS.close, [fds.gateR], { syscall: "close" });
-  };
+  const gate = handOver(asm, fds, base, msg);
   const k = compileKernel(asm, { pinned: [fds.gateR], gate });
   const pid = asm.reg();
   const cloneErr = asm.reg();
@@ -149,14 +139,93 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
     asm.syscall(NRS.close, [fds.heldR], { syscall: "close" });
     becomeProgram(plan, k, fds.execW, seccomp);
   }
-  // Every execve failed: the waiter reads why from the results (plain stores: after the
-  // seccomp filter nothing but execve and exit_group is called).
+  // Every execve failed: the waiter reads why from the results.
+  execFailed(asm, k, base, failed);
+  asm.bind(exit125);
+  exit(125);
+  asm.bind(ret);
+  asm.ret(pid);
+  const { ops, notes } = asm.finish();
+  return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+}
+
+/**
+ * The hand-over: the program's process has done everything but the filter and execve. It stores
+ * what its PATH lookups found, closes its end of the exec pipe (the supervisor then knows the
+ * setup went through) and waits until the waiter closes the gate.
+ */
+function handOver(asm: Asm, fds: { execW: number; gateR: number }, base: bigint, msg: bigint): (slots: readonly ExecSlot[]) => void {
+  return (slots) => {
+    slots.forEach((s, i) => asm.store64(base + BigInt(8 * (1 + 2 * i)), s.stat));
+    asm.syscall(NRS.close, [fds.execW], { syscall: "close" });
+    const again = asm.label();
+    asm.bind(again);
+    asm.syscall(NRS.read, [fds.gateR, msg, 64], { syscall: "read", path: "the gate", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
+    asm.syscall(NRS.close, [fds.gateR], { syscall: "close" });
+  };
+}
+
+/** What every execve of the program's process found, for the waiter; then exit_group. */
+function execFailed(asm: Asm, k: ReturnType<typeof compileKernel>, base: bigint, failed: Reg): void {
+  // Plain stores: after the seccomp filter nothing but execve and exit_group is called.
   k.execSlots.forEach((s, i) => asm.store64(base + BigInt(8 * (2 + 2 * i)), s.exec));
   asm.set(failed, 1);
   asm.store64(base, failed);
-  exit(127);
+  asm.syscall(NRS.exit_group, [127], { syscall: "exit_group" });
+}
+
+/** Where a joining process's grandchild pid is stored in the results (see compileJoin). */
+export const JOIN_PID_SLOT = 500;
+
+export interface JoinFds {
+  /** a pidfd of the jail's program: setns(pidfd, flags) joins its namespaces at once */
+  pidfd: number;
+  /** O_PATH descriptor of the program's root (/proc/PID/root, opened from the host) */
+  rootFd: number;
+  sock: number;
+  execW: number;
+  gateR: number;
+}
+
+/**
+ * `jailx exec` through the stage: fork; the child joins the jail's namespaces (setns on a pidfd:
+ * a user namespace needs a single-threaded caller, which the child is) and forks the new process
+ * with CLONE_PARENT, so that it is in the jail's pid namespace and the supervisor's child; the
+ * child stores its pid in the results and exits. The new process waits for "go" (it is in the
+ * jail's cgroup then), enters the jail's root and becomes the program (becomeProgram, with the
+ * jail's plan), through the same gate and hand-over as `run`.
+ */
+export function compileJoin(plan: Plan, nsFlags: number, fds: JoinFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
+  const asm = new Asm();
+  const base = asm.shared(results);
+  const msg = asm.buf(Buffer.alloc(4096));
+  const k = compileKernel(asm, { pinned: [fds.gateR], gate: handOver(asm, fds, base, msg), nonDumpable: true });
+  const pid = asm.reg(), cloneErr = asm.reg(), failed = asm.reg(), into = asm.reg(), grandchild = asm.reg();
+  const ret = asm.label();
+  const exit125 = asm.label();
+  const joined = asm.label();
+  asm.set(pid, -1);
+  asm.set(into, 0);
+  asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
+  // The first child: nothing in the jail may ptrace it while it holds host descriptors.
+  asm.syscall(NRS.prctl, [PR_SET_DUMPABLE, 0, 0, 0, 0], { syscall: "prctl", flags: "PR_SET_DUMPABLE" });
+  k.setParentDeathSignal(SIGKILL);
+  asm.syscall(NRS.setns, [fds.pidfd, nsFlags], { syscall: "setns", flags: `0x${nsFlags.toString(16)}` });
+  asm.syscall(NRS.clone, [CLONE_PARENT | SIGCHLD, 0, 0, 0, 0], { syscall: "fork", flags: "CLONE_PARENT", dst: grandchild, cond: "eq", cmp: 0, jumpTo: joined });
+  asm.store64(base + BigInt(8 * JOIN_PID_SLOT), grandchild);
+  asm.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
+  // The new process, in the jail's namespaces.
+  asm.bind(joined);
+  k.setParentDeathSignal(SIGKILL);
+  asm.syscall(NRS.read, [fds.sock, msg, 4096], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
+  asm.syscall(NRS.fchdir, [fds.rootFd], { syscall: "fchdir", path: "the jail's root" });
+  asm.syscall(NRS.chroot, [asm.str(".")], { syscall: "chroot", path: "the jail's root" });
+  asm.syscall(NRS.close, [fds.rootFd], { syscall: "close" });
+  const programStart = asm.length;
+  becomeProgram({ ...plan, verbose: false }, k, fds.execW, seccomp);
+  execFailed(asm, k, base, failed);
   asm.bind(exit125);
-  exit(125);
+  asm.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
   asm.bind(ret);
   asm.ret(pid);
   const { ops, notes } = asm.finish();

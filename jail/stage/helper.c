@@ -3,7 +3,7 @@
 //   helper init  sock=FD [release=FD] pid=N [session=0|1]
 //   helper wait  pid=N [sock=FD] [timeout=MS] [grace=MS] [timeoutmsg=TEXT] [oomfile=PATH oomkey=WORD]
 //                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]... (≤ 4)
-//                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...]
+//                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...] [session=0|1]
 //   helper guard pipe=FD [pidfd=FD] [kill=PATH]... [rmdir=PATH]...
 // It holds no policy: TypeScript decides every fd, path, time and message. Static, freestanding,
 // no libc, no allocation, no writable data: everything lives on the stack or in argv.
@@ -391,7 +391,7 @@ static int program_failure(char **args, int results)
 
 NORET void wait(char **args)
 {
-	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0;
+	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0, session = 0;
 	long timeout = -1, grace = 0;
 	const char *v, *timeoutmsg = "the program timed out", *oomfile = 0, *oomkey = 0;
 	const char *oommsg = "the program was killed by the OOM killer";
@@ -418,6 +418,8 @@ NORET void wait(char **args)
 			gate = FD(*a, v);
 		else if ((v = value(*a, "results")))
 			results = FD(*a, v);
+		else if ((v = value(*a, "session")))
+			session = (int)number(*a, v, 0, 1);
 		else if (!value(*a, "kill") && !value(*a, "rmdir") && !value(*a, "unlink") &&
 			 !value(*a, "execmsg") && !value(*a, "opmsg"))
 			bad("helper: bad argument ", *a);
@@ -459,7 +461,9 @@ NORET void wait(char **args)
 			for (long i = 0; i < got / (long)sizeof si[0]; i++)
 				if (si[i].signo == SIGCHLD)
 					r = SYS4(wait4, pid, &st, WNOHANG | WALL, 0);
-				else if (si[i].code != SI_KERNEL)
+				// A terminal's signal reached the process group already, unless the program
+				// runs in a session of its own (session=1).
+				else if (si[i].code != SI_KERNEL || session)
 					SYS2(kill, pid, si[i].signo);
 		}
 	}

@@ -18,7 +18,7 @@ import { channel, send } from "../protocol.ts";
 import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
 import { opError, type OpNote } from "./asm.ts";
-import { compileJail, compileSpawn } from "./compile.ts";
+import { compileJail, compileSpawn, type JailProgram } from "./compile.ts";
 import { encodeOps, type RawOp } from "./ops.ts";
 
 const { SIG } = proc;
@@ -27,7 +27,7 @@ const ENOENT = 2, ENOTDIR = 20;
 const AT_EMPTY_PATH = 0x1000;
 
 /** Run a compiled program in the stage; the parent's RETURN value (a pid), or the clone's error. */
-function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[] }, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
+export function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[] }, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
   const code = encodeOps(p.ops);
   const pid = runStage(code, p.ops.length, regs, report);
   // The buffers the ops point at must live until here.
@@ -118,7 +118,7 @@ export async function superviseStaged(plan: Plan, prepared: Prepared, logStep: S
  * end the supervisor (and with it the jail). Bun's handlers run on its event loop: `flush`
  * yields to it once and returns what came, in order.
  */
-function catchSignals(): { flush(): Promise<number[]> } {
+export function catchSignals(): { flush(): Promise<number[]> } {
   const got: number[] = [];
   const names = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM", 10: "SIGUSR1", 12: "SIGUSR2", 28: "SIGWINCH" } as const;
   for (const sig of proc.FORWARDED_SIGNALS) process.on(names[sig], () => got.push(sig));
@@ -194,37 +194,9 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
     throw err;
   }
   logStep("wait for the program's execve");
-  proc.waitForEof(execR);
-  proc.closeFd(execR);
-  if (report[0] === REPORT_MAGIC) {
-    const at = report[1]!;
-    const err = opError(prog.notes[at], report[2]!);
-    if (process.env.JAILX_STAGE_DEBUG) for (let i = Math.max(0, at - 8); i <= at; i++) console.error(i, JSON.stringify(prog.notes[i]), JSON.stringify(prog.ops[i], (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
-    return fail({ status: 125, message: (at >= prog.programStart ? "" : "set up the namespaces: ") + err.message });
-  }
-  // The program's process waits at the gate: what did its PATH lookups find?
-  const existing = prog.execSlots.flatMap((s, i) => {
-    const e = Number(results[1 + 2 * i]);
-    return e === ENOENT || e === ENOTDIR ? [] : [{ ...s, i }];
-  });
-  if (existing.length === 0) {
-    const m = execFailure(plan, { errno: ENOENT, path: plan.command[0]! }, false);
-    return fail({ status: m.exit, message: m.message });
-  }
-  // From here the helper waits in our place; it opens the gate once it waits.
-  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`, `gate=${gateW}`, `results=${shared.fd}`];
-  // What a failed execve (or filter) will mean, decided here, printed by the waiter.
-  for (const s of existing) {
-    for (const e of EXEC_ERRNOS) {
-      const m = execFailure(plan, { errno: e, path: s.path }, true);
-      args.push(`execmsg=${s.i}:${e}:${m.exit}:${m.message}`);
-    }
-    args.push(`execmsg=${s.i}:0:126:${s.path}: cannot execute`);
-  }
-  prog.notes.forEach((n, i) => {
-    if (i < prog.programStart || n?.syscall !== "seccomp") return;
-    for (const e of [13, 22, 12, 14]) args.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
-  });
+  const h = afterSetup(plan, prog, execR, report, results, "set up the namespaces: ");
+  if ("status" in h) return fail(h);
+  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`, `gate=${gateW}`, `results=${shared.fd}`, ...h.args];
   if (!plan.asPid1) args.push(`sock=${sock}`);
   if (plan.timeoutMs !== null) args.push(`timeout=${Math.max(0, plan.timeoutMs - (Date.now() - started))}`, `timeoutmsg=killed: timeout after ${fmtMs(plan.timeoutMs)}`);
   const keep = [sock, gateW, shared.fd];
@@ -251,8 +223,45 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   return fail({ status: 125, message: `cannot execute jailx's waiter (sealed memfd): ${errnoName(e)}` });
 }
 
+/**
+ * Once the exec pipe reached EOF: the setup's failure (the op's own message, `prefix` before
+ * ops that are not the program's process's), a name found nowhere — or, the program's process
+ * waiting at the gate, the waiter's arguments for what can still fail: each execve errno's
+ * message per PATH candidate that exists (execmsg) and the filter's (opmsg).
+ */
+export function afterSetup(plan: Plan, prog: JailProgram, execR: number, report: Int32Array, results: BigInt64Array, prefix: string): Outcome | { args: string[] } {
+  proc.waitForEof(execR);
+  proc.closeFd(execR);
+  if (report[0] === REPORT_MAGIC) {
+    const at = report[1]!;
+    const err = opError(prog.notes[at], report[2]!);
+    return { status: 125, message: (at >= prog.programStart ? "" : prefix) + err.message };
+  }
+  const existing = prog.execSlots.flatMap((s, i) => {
+    const e = Number(results[1 + 2 * i]);
+    return e === ENOENT || e === ENOTDIR ? [] : [{ ...s, i }];
+  });
+  if (existing.length === 0) {
+    const m = execFailure(plan, { errno: ENOENT, path: plan.command[0]! }, false);
+    return { status: m.exit, message: m.message };
+  }
+  const args: string[] = [];
+  for (const s of existing) {
+    for (const e of EXEC_ERRNOS) {
+      const m = execFailure(plan, { errno: e, path: s.path }, true);
+      args.push(`execmsg=${s.i}:${e}:${m.exit}:${m.message}`);
+    }
+    args.push(`execmsg=${s.i}:0:126:${s.path}: cannot execute`);
+  }
+  prog.notes.forEach((n, i) => {
+    if (i < prog.programStart || n?.syscall !== "seccomp") return;
+    for (const e of [13, 22, 12, 14]) args.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
+  });
+  return { args };
+}
+
 /** execveat of the helper; returns only on failure, with the errno. */
-function execHelper(helper: number, argv: string[]): number {
+export function execHelper(helper: number, argv: string[]): number {
   const a = argv.map((s) => Buffer.from(s + "\0"));
   const arr = new BigInt64Array(a.length + 1);
   a.forEach((b, i) => (arr[i] = BigInt(ptr(b))));
@@ -269,7 +278,7 @@ const EXEC_ERRNOS = [1, 2, 7, 8, 12, 13, 20, 21, 22, 26, 36, 40];
  * Memory shared with the jail's processes and readable by the waiter after its execve: the
  * stage's failure report (bytes 0–15) and the results of the program's process (from byte 16).
  */
-function resultsMemfd(): { fd: number; buf: ArrayBuffer } {
+export function resultsMemfd(): { fd: number; buf: ArrayBuffer } {
   const fd = Number(syscall(NRS.memfd_create, ptr(Buffer.from("jailx-results\0")), 1 /* MFD_CLOEXEC */));
   if (fd < 0) throw new SysError("memfd_create", errnoName(errno()), errno(), "jailx-results");
   if (syscall(NRS.ftruncate, fd, 4096) < 0n) throw new SysError("ftruncate", errnoName(errno()), errno(), "jailx-results");
