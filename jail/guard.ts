@@ -6,6 +6,7 @@
 import type { JailCgroup } from "../sys/cgroup/index.ts";
 import * as proc from "../sys/proc.ts";
 import { c } from "../sys/ffi.ts";
+import { closeSync, openSync } from "node:fs";
 import { ERRNO } from "../sys/errno.ts";
 import { openPidfd, pidfdSignal } from "../sys/pidfd.ts";
 import { SysError } from "../sys/errors.ts";
@@ -23,6 +24,10 @@ export function startGuard(keep: readonly number[], onSupervisorGone: () => void
   if (pid === 0) {
     try {
       c.setsid();
+      // Not the caller's stdio nor a detached jail's log pipe (whose reader waits for EOF).
+      const nul = openSync("/dev/null", "r+");
+      for (const fd of [0, 1, 2]) c.dup3(nul, fd, 0);
+      closeSync(nul);
       proc.closeFdsExcept([r, ...keep]);
       proc.waitForEof(r);
       onSupervisorGone();

@@ -44,8 +44,6 @@ function registered(dir: string, name: string, plan: Plan, prepared: Prepared, s
   let out: Outcome = { status: 125, message: "the jail did not start" };
   let logger: Logger | null = null;
   try {
-    // The guard first: it must not hold the log's pipe (stopLogger waits for its EOF).
-    reg.guard();
     if (log) {
       logger = startLogger(log);
       redirectOutput(logger.fd);

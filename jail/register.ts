@@ -41,17 +41,14 @@ export class Registration {
     private readonly plan: Plan,
   ) {}
 
-  /** Claim `name` for this process (125 when it is taken); then call guard() and finish(). */
+  /** Claim `name` for this process (125 when it is taken); then cloned(), started(), finish(). */
   static claim(dir: string, name: string, plan: Plan, detached: boolean, log: string | null): Registration {
     const entry: Entry = { v: 1, name, supervisor: selfRef(), recordFd: null, startedAt: Date.now(), detached, log, command: plan.command };
     reserve(dir, entry);
     return new Registration(dir, entry, plan);
   }
 
-  /**
-   * Fork the guard that removes the entry if this process is killed. After a detached
-   * supervisor's output is redirected: the guard keeps fds 0-2, which must not be the caller's.
-   */
+  /** Fork the guard that removes the entry if this process is killed. */
   guard(): void {
     proc.prepareForFork();
     this.guardProc = startGuard([], () => this.supervisorKilled());
@@ -67,6 +64,11 @@ export class Registration {
   }
 
   cloned(initPid: number, cgroupDirs: string[]): void {
+    // The guard only now: forked before the jail's cgroup was placed, it would sit in the
+    // caller's cgroup, and in a Delegate=yes unit jailx must be alone there to follow the
+    // delegation protocol (sys/cgroup/systemd.ts). Killed before this point, the supervisor
+    // leaves an entry that every later command finds stale (jail/state.ts).
+    if (!this.guardProc) this.guard();
     const st = procStart(initPid);
     if (!st) throw new Error(`the jail's init (pid ${initPid}) is gone`);
     this.init = { pid: initPid, start: st.start };

@@ -52,10 +52,10 @@ socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", addr)
 while True:
     time.sleep(1)
 PY
-$J unit $u --notify --ro-bind /opt/lane-notify -- python3 /opt/lane-notify/notify.py > /etc/systemd/system/$u.service
+$J unit $u --notify --verbose --ro-bind /opt/lane-notify -- python3 /opt/lane-notify/notify.py > /etc/systemd/system/$u.service
 systemctl daemon-reload
 if timeout 60 systemctl start $u && [ "$(systemctl show -P ActiveState $u)" = active ]; then echo "PASS $ctx notify-ready"
-else echo "FAIL $ctx notify-ready: $(systemctl show -P ActiveState $u) $(journalctl -q -u $u | tail -4 | tr '\n' ' ')"; fi
+else echo "FAIL $ctx notify-ready: $(systemctl show -P ActiveState $u) $(journalctl -q -u $u | tail -30 | tr '\n' ' ') PS: $(ps -eo pid,ppid,stat,wchan:20,args | grep -E 'jailx|python|busctl' | grep -v grep | tr '\n' ';') CG: $(systemd-cgls -u $u.service --no-pager 2>&1 | tr '\n' ';')"; fi
 if wait_for sh -c "journalctl -q -u $u | grep -q notify-starting"; then echo "PASS $ctx journal-output"; else echo "FAIL $ctx journal-output: $(journalctl -q -u $u | tail -3 | tr '\n' ' ')"; fi
 systemctl reload $u
 if wait_for sh -c "journalctl -q -u $u | grep -q notify-reloaded"; then echo "PASS $ctx reload"; else echo "FAIL $ctx reload: $(journalctl -q -u $u | tail -3 | tr '\n' ' ')"; fi
