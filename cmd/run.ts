@@ -17,7 +17,7 @@ import { stageUsable } from "../sys/stage.ts";
 /** What only the Bun supervisor does so far (see docs/ARCHITECTURE.md). Without the stage
  * (a build without a C compiler, vm.memfd_noexec=2) every run takes the Bun path. */
 function needsBunSupervisor(o: Record<string, unknown>): boolean {
-  return o["name"] !== undefined || o["detach"] === true || o["forking"] === true || o["pid-file"] !== undefined;
+  return o["forking"] === true || o["pid-file"] !== undefined;
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -89,7 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       const deps = { seccomp, cgroups, notice: (line: string) => log.warn(line) };
       out = named
-        ? (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
+        ? await (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
         : isSingleThreadedBun() ? supervise(plan, deps, step)
         : await (async () => { step("import the stage"); const m = await import("../jail/stage/supervise.ts"); step("imported"); return m.superviseStaged(plan, deps, step); })();
     } catch (err) {

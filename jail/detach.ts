@@ -4,6 +4,7 @@
 import { closeSync, fstatSync, openSync, renameSync, writeSync } from "node:fs";
 import { c, errno, ptr } from "../sys/ffi.ts";
 import * as proc from "../sys/proc.ts";
+import { isCompiled } from "../sys/reexec.ts";
 
 /** A detached jail's log: at most this many bytes per file, one rotated file kept (NAME.log.1). */
 export const LOG_MAX_BYTES = 1 << 20;
@@ -136,4 +137,53 @@ function writeLog(r: number, path: string, maxBytes: number): void {
     }
   }
   closeSync(fd);
+}
+
+/**
+ * `run -d` on the stage path, where this (multi-threaded) process must not fork itself: a second
+ * jailx with the same arguments does the work in the background and reports on a pipe (fd 3 in
+ * it), which is all this one waits for. The name is decided here, once.
+ */
+export function detachStaged(name: string): Forked {
+  const [r, w] = proc.pipe();
+  const argv = isCompiled() ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, process.argv[1]!, ...process.argv.slice(2)];
+  const child = Bun.spawn(argv, {
+    env: { ...process.env, JAILX_DETACHED_FD: "3", JAILX_DETACHED_NAME: name },
+    stdio: ["ignore", "ignore", "ignore", w],
+  });
+  child.unref();
+  proc.closeFd(w);
+  const text = readAll(r);
+  proc.closeFd(r);
+  try {
+    const rep = JSON.parse(text) as Report;
+    if (Number.isInteger(rep.status)) return { parent: true, report: rep };
+  } catch {
+    /* below */
+  }
+  return { parent: true, report: { status: 125, message: "the detached supervisor ended without saying whether the jail started (see its log)" } };
+}
+
+/** In the background jailx of detachStaged: its own session, and the pipe to report on. */
+export function takeBackgroundRole(): (Forked & { parent: false; name: string; fd: number }) | null {
+  const fd = Number(process.env.JAILX_DETACHED_FD);
+  const name = process.env.JAILX_DETACHED_NAME;
+  delete process.env.JAILX_DETACHED_FD;
+  delete process.env.JAILX_DETACHED_NAME;
+  if (!Number.isInteger(fd) || fd < 3 || !name || !proc.fdIsOpen(fd)) return null;
+  c.setsid(); // no terminal, and the caller's Ctrl-C or logout does not reach it
+  proc.setCloexec(fd, true);
+  let open = true;
+  return {
+    parent: false,
+    name,
+    fd,
+    report(r: Report) {
+      if (!open) return;
+      open = false;
+      const b = Buffer.from(JSON.stringify(r));
+      c.write(fd, ptr(b), b.length);
+      proc.closeFd(fd);
+    },
+  };
 }

@@ -10,7 +10,7 @@ import { startGuard, type Guard } from "./guard.ts";
 import type { Outcome } from "./supervisor.ts";
 import type { Plan } from "./plan.ts";
 import {
-  exitedPath, pruneExited, readEntry, RECORD_MEMFD, removeEntry, reserve, writeAtomic,
+  exitedPath, KEEP_EXITED, pruneExited, readEntry, RECORD_MEMFD, removeEntry, reserve, writeAtomic,
   type Entry, type ExitedRecord, type JailRecord, type ProcRef,
 } from "./state.ts";
 
@@ -39,19 +39,60 @@ export class Registration {
     readonly dir: string,
     readonly entry: Entry,
     private readonly plan: Plan,
+    private readonly startGuardFor?: (r: Registration) => Guard,
   ) {}
 
-  /** Claim `name` for this process (125 when it is taken); then cloned(), started(), finish(). */
-  static claim(dir: string, name: string, plan: Plan, detached: boolean, log: string | null): Registration {
+  /**
+   * Claim `name` for this process (125 when it is taken); then cloned(), started(), finish().
+   * `startGuardFor` starts the guard another way than by forking this process (the stage path).
+   */
+  static claim(dir: string, name: string, plan: Plan, detached: boolean, log: string | null, startGuardFor?: (r: Registration) => Guard): Registration {
     const entry: Entry = { v: 1, name, supervisor: selfRef(), recordFd: null, startedAt: Date.now(), detached, log, command: plan.command };
+    // Room for this jail's own exited record, which a process other than this one may write at
+    // its end (the stage's waiter; jail/stage/helper.c).
+    if (detached) pruneExited(dir, KEEP_EXITED - 1);
     reserve(dir, entry);
-    return new Registration(dir, entry, plan);
+    return new Registration(dir, entry, plan, startGuardFor);
   }
 
   /** Fork the guard that removes the entry if this process is killed. */
   guard(): void {
+    if (this.startGuardFor) {
+      this.guardProc = this.startGuardFor(this);
+      return;
+    }
     proc.prepareForFork();
     this.guardProc = startGuard([], () => this.supervisorKilled());
+  }
+
+  /** The entry's file, which a guard or the waiter removes at the end. */
+  entryFile(): string {
+    return `${this.dir}/${this.entry.name}.json`;
+  }
+
+  /**
+   * For a process that is not this one (the stage's waiter and guard, jail/stage/helper.c):
+   * the exited record of a detached jail as a JSON object without its end, which they complete
+   * with endedAt, status and message; null for a jail in the foreground.
+   */
+  exitedArgs(): string[] {
+    if (!this.entry.detached) return [];
+    const head = JSON.stringify({ v: 1, name: this.entry.name, command: this.entry.command, startedAt: this.entry.startedAt, log: this.entry.log });
+    return [`exited=${exitedPath(this.dir, this.entry.name)}`, `exitedhead=${head.slice(0, -1)}`];
+  }
+
+  /** What the waiter needs to end this registration in our place: the entry, the record, the guard. */
+  waiterArgs(): { args: string[]; keep: number[] } {
+    const keep = this.recordFd !== null ? [this.recordFd] : [];
+    const g = this.guardProc as (Guard & { w?: number }) | null;
+    const args = [`unlink=${this.entryFile()}`, ...this.exitedArgs()];
+    // the entry naming the sealed record, written by the waiter once the program has executed
+    if (this.recordFd !== null) args.push(`entry=${this.entryFile()}`, `entryjson=${JSON.stringify(this.entry)}`);
+    if (g?.w !== undefined) {
+      args.push(`guard=${g.w}`);
+      keep.push(g.w);
+    }
+    return { args, keep };
   }
 
   /** Runs in the guard after the supervisor died without finishing. */
@@ -75,8 +116,11 @@ export class Registration {
     this.cgroups = cgroupDirs;
   }
 
-  /** The program runs: seal the record and point the entry at it. */
-  started(): void {
+  /**
+   * The program runs (or, `publish` false, is about to: the stage's waiter then writes the entry
+   * once it has executed, from entryText()): seal the record and point the entry at it.
+   */
+  started(publish = true): void {
     if (!this.init) return;
     const progPid = this.plan.asPid1 ? this.init.pid : firstChild(this.init.pid);
     const progStart = progPid === null ? null : procStart(progPid);
@@ -88,7 +132,7 @@ export class Registration {
     };
     this.recordFd = sealedMemfd(RECORD_MEMFD, JSON.stringify(record));
     this.entry.recordFd = this.recordFd;
-    writeAtomic(`${this.dir}/${this.entry.name}.json`, this.dir, JSON.stringify(this.entry));
+    if (publish) writeAtomic(`${this.dir}/${this.entry.name}.json`, this.dir, JSON.stringify(this.entry));
   }
 
   /** The jail has ended (or could not start): remove the entry; keep an exited record if detached. */

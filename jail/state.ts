@@ -303,8 +303,8 @@ export function readExited(dir: string): ExitedRecord[] {
 }
 
 /** Keep the newest KEEP_EXITED exited records; older ones go with their logs. */
-export function pruneExited(dir: string): void {
-  for (const r of readExited(dir).slice(KEEP_EXITED)) {
+export function pruneExited(dir: string, keep = KEEP_EXITED): void {
+  for (const r of readExited(dir).slice(keep)) {
     if (readEntry(dir, r.name)) continue; // the name is running again: its log is in use
     for (const p of [exitedPath(dir, r.name), logPath(dir, r.name), logPath(dir, r.name) + ".1"]) rmSync(p, { force: true });
   }

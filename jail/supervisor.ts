@@ -109,6 +109,9 @@ export interface Prepared {
   observer?: Observer;
   /** one line for the user before the jail starts (e.g. where its cgroup went, and why) */
   notice?: (line: string) => void;
+  /** the stage path: what the waiter must also do at the end (a named jail's entry and record),
+   * and the descriptors it must keep for that */
+  waiter?: () => { args: string[]; keep: number[] };
 }
 
 /**

@@ -12,6 +12,8 @@ import { CFunction, c, errno, ptr, toArrayBuffer, type Pointer } from "./ffi.ts"
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
 import { sealedMemfd } from "./memfd.ts";
+import { syscall } from "./ffi.ts";
+import { NR } from "./nr.ts";
 import { sharedMemory } from "./proc.ts";
 
 /** Registers the ops address by index (jail/stage/ops.ts); the VM refuses any index ≥ this. */
@@ -36,6 +38,7 @@ export function stageAvailable(): boolean {
 const NO_OPS = Buffer.alloc(8);
 type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer) => bigint;
 let entry: StageFn | undefined;
+let entryAddress = 0;
 
 function loadStage(): StageFn {
   if (entry) return entry;
@@ -48,6 +51,7 @@ function loadStage(): StageFn {
   if (c.mprotect(p as Pointer, code.length, PROT_READ | PROT_EXEC) !== 0)
     throw new SysError("mprotect", errnoName(errno()), errno(), undefined, "PROT_READ|PROT_EXEC");
   entry = CFunction({ ptr: p as Pointer, args: ["ptr", "i64", "ptr", "ptr"], returns: "i64" }) as unknown as StageFn;
+  entryAddress = p;
   return entry;
 }
 
@@ -64,6 +68,32 @@ export function runStage(ops: Buffer, n: number, regs: BigInt64Array, report: In
   const run = loadStage();
   // bun:ffi gives no pointer for an empty buffer; with n = 0 the stage reads no op anyway.
   return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report)));
+}
+
+const SA_SIGINFO = 4, SA_RESTART = 0x10000000, SA_RESTORER = 0x04000000;
+
+/**
+ * Make `signals` (blocked in the calling, main thread) reach the main thread even when one of
+ * Bun's other threads takes them: their handler becomes the stage itself, which re-sends them to
+ * the main thread with tgkill (jail/stage/stage.c). They stay pending there until the waiter,
+ * executed from this thread, reads them: none is lost, and none kills the supervisor by its
+ * default action, in the hand-over. x86_64 needs a restorer (rt_sigreturn) with every handler:
+ * the C library's, taken from the handler Bun installed for SIGSEGV.
+ */
+export function forwardToMainThread(signals: readonly number[]): void {
+  loadStage();
+  const old = new BigUint64Array(4);
+  let flags = BigInt(SA_SIGINFO | SA_RESTART);
+  let restorer = 0n;
+  if (process.arch === "x64") {
+    syscall(NR.rt_sigaction, 11, 0, ptr(old), 8);
+    if ((old[1]! & BigInt(SA_RESTORER)) === 0n || old[2] === 0n) throw new SysError("rt_sigaction", "EINVAL", 22, undefined, undefined, "no signal restorer to borrow (SIGSEGV has no handler)");
+    flags |= BigInt(SA_RESTORER);
+    restorer = old[2]!;
+  }
+  const act = new BigUint64Array([BigInt(entryAddress), flags, restorer, 0xffffffffffffffffn]);
+  for (const s of signals)
+    if (syscall(NR.rt_sigaction, s, ptr(act), 0, 8) < 0n) throw new SysError("rt_sigaction", errnoName(errno()), errno(), undefined, `signal ${s}`);
 }
 
 /**

@@ -37,6 +37,8 @@ export interface JailFds {
   gateR: number;
   /** a cgroup v2 directory to start the jail's init in (clone3 CLONE_INTO_CGROUP), or -1 */
   cgroupFd?: number;
+  /** held by the program's process through its execve (close-on-exec): the waiter's EOF */
+  ranW?: number;
 }
 
 export interface JailProgram {
@@ -65,7 +67,7 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
   const gate = handOver(asm, fds, base, msg);
-  const k = compileKernel(asm, { pinned: [fds.gateR], gate });
+  const k = compileKernel(asm, { pinned: [fds.gateR, ...(fds.ranW !== undefined ? [fds.ranW] : [])], gate });
   const pid = asm.reg();
   const cloneErr = asm.reg();
   const failed = asm.reg();

@@ -21,6 +21,7 @@ enum {
 	O_RDONLY = 0, O_WRONLY = 1, O_CLOEXEC = 0x80000, O_PATH = 0x200000, // same on both arches
 	SIG_BLOCK = 0, PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, CLOCK_MONOTONIC = 1,
 	ENOENT = 2, ENOTDIR = 20, STAGE_FAILED = 0x73746167,
+	O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400, SEEK_END = 2, CLOCK_REALTIME = 0,
 	EXIT_BAD = 125,
 };
 
@@ -32,6 +33,16 @@ struct siginfo_fd { unsigned signo; int err, code; unsigned char rest[116]; }; /
 _Static_assert(sizeof(struct siginfo_fd) == 128, "signalfd_siginfo is 128 bytes");
 
 #define NORET static __attribute__((noreturn))
+
+// gcc may emit calls to these for array initialisers, even freestanding (-fno-builtin).
+void *memset(void *d, int c, unsigned long n);
+// (not recognised as a memset loop and turned into a call to itself)
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void *memset(void *d, int c, unsigned long n)
+{
+	for (unsigned char *p = d; n--;)
+		*p++ = (unsigned char)c;
+	return d;
+}
 
 NORET void die(int status)
 {
@@ -214,6 +225,134 @@ static void cleanup(char **args)
 			SYS3(unlinkat, AT_FDCWD, v, 0);
 }
 
+// ---- a named jail's records (jail/state.ts), written atomically ----
+
+static char *put(char *d, char *end, const char *s)
+{
+	while (*s && d < end)
+		*d++ = *s++;
+	return d;
+}
+
+// s as a JSON string (quotes, backslashes and control characters escaped)
+static char *put_json(char *d, char *end, const char *s)
+{
+	const char *hex = "0123456789abcdef";
+	if (d < end)
+		*d++ = '"';
+	for (; *s && d < end - 8; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			*d++ = '\\', *d++ = (char)ch;
+		else if (ch < 0x20)
+			*d++ = '\\', *d++ = 'u', *d++ = '0', *d++ = '0', *d++ = hex[ch >> 4], *d++ = hex[ch & 15];
+		else
+			*d++ = (char)ch;
+	}
+	if (d < end)
+		*d++ = '"';
+	return d;
+}
+
+// PATH.tmp, then renamed over PATH (mode 0600): readers see the old file or the new one.
+static void write_atomic(const char *path, const char *buf, long n)
+{
+	char tmp[4096];
+	char *t = put(tmp, tmp + sizeof tmp - 5, path);
+	t = put(t, tmp + sizeof tmp - 1, ".tmp");
+	*t = 0;
+	long fd = SYS4(openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	long ok = SYS3(write, fd, buf, n) == n;
+	SYS1(close, fd);
+	if (!ok || SYS5(renameat2, AT_FDCWD, tmp, AT_FDCWD, path, 0) < 0)
+		SYS3(unlinkat, AT_FDCWD, tmp, 0);
+}
+
+// exited=PATH exitedhead=JSON: the record of a detached jail that ended, for `jailx ps -a`:
+// JSON (an object missing its end) + ,"endedAt":MS,"status":N[,"message":TEXT]} into PATH.tmp,
+// then renamed over PATH.
+static void write_exited(char **args, int status, const char *message)
+{
+	const char *path = 0, *head = 0, *v;
+	for (char **a = args; *a; a++)
+		if ((v = value(*a, "exited")))
+			path = v;
+		else if ((v = value(*a, "exitedhead")))
+			head = v;
+	if (!path || !head)
+		return;
+	char buf[16384], num[24];
+	struct timespec now;
+	SYS2(clock_gettime, CLOCK_REALTIME, &now);
+	char *end = buf + sizeof buf - 2, *d = put(buf, end, head);
+	d = put(d, end, ",\"endedAt\":");
+	d = put(d, end, itoa(num + sizeof num, now.sec * 1000 + now.nsec / 1000000));
+	d = put(d, end, ",\"status\":");
+	d = put(d, end, itoa(num + sizeof num, status));
+	if (message && *message) {
+		d = put(d, end, ",\"message\":");
+		d = put_json(d, end, message);
+	}
+	*d++ = '}';
+	write_atomic(path, buf, d - buf);
+}
+
+// ---- log: a detached jail's output into a size-bounded file ----
+
+static void close_except(int a, int b);
+
+// helper log pipe=FD path=PATH [max=BYTES]: copy the pipe into PATH until every writer is gone,
+// rotating to PATH.1 (one kept) when PATH reaches max (jail/detach.ts LOG_MAX_BYTES).
+NORET void logger(char **args)
+{
+	int pipe = -1;
+	long max = 1L << 20;
+	const char *path = 0, *v;
+	for (char **a = args; *a; a++) {
+		if ((v = value(*a, "pipe")))
+			pipe = FD(*a, v);
+		else if ((v = value(*a, "path")))
+			path = v;
+		else if ((v = value(*a, "max")))
+			max = number(*a, v, 1, 1L << 40);
+		else
+			bad("helper: bad argument ", *a);
+	}
+	if (pipe < 0 || !path)
+		bad("helper: missing argument ", pipe < 0 ? "pipe=FD" : "path=PATH");
+	// Nothing but the pipe: holding a write end of it ourselves (fds 0-2 are often it), we would
+	// never see the EOF that ends us.
+	close_except(-1, pipe);
+	char rotated[4096];
+	char *r = put(rotated, rotated + sizeof rotated - 3, path);
+	*r++ = '.', *r++ = '1', *r = 0;
+	long fd = SYS4(openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	long size = fd >= 0 ? SYS3(lseek, fd, 0, SEEK_END) : 0;
+	char buf[65536];
+	for (;;) {
+		long n = SYS3(read, pipe, buf, sizeof buf);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (char *c = buf; n > 0;) {
+			if (size >= max) {
+				SYS1(close, fd);
+				SYS5(renameat2, AT_FDCWD, path, AT_FDCWD, rotated, 0);
+				fd = SYS4(openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+				size = 0;
+			}
+			long take = n < max - size ? n : max - size;
+			if (fd >= 0)
+				SYS3(write, fd, c, take);
+			size += take, c += take, n -= take;
+		}
+	}
+	die(0);
+}
+
 // ---- init: the jail's PID 1 ----
 
 NORET void init(char **args)
@@ -339,7 +478,16 @@ static const char *prepared(char **args, const char *key, long i, long e)
 // byte 0 of `results`) or at every execve (results from byte 16: [0] all failed, then per PATH
 // candidate i its stat errno at [1 + 2i] and execve errno at [2 + 2i]). The supervisor said
 // what each failure means (execmsg, opmsg); say it and return the status, or -1.
-static int program_failure(char **args, int results)
+// say(a, b), and keep "ab" in `said` (≥ 512 bytes) for the jail's exited record
+static void tell(char *said, const char *a, const char *b)
+{
+	say(a, b);
+	char *d = put(said, said + 510, a);
+	d = put(d, said + 510, b);
+	*d = 0;
+}
+
+static int program_failure(char **args, int results, char *said)
 {
 	int report[4];
 	long r[1 + 2 * 32];
@@ -349,9 +497,9 @@ static int program_failure(char **args, int results)
 		return -1;
 	if (SYS4(pread64, results, report, sizeof report, 0) == sizeof report && report[0] == STAGE_FAILED) {
 		if ((m = prepared(args, "opmsg", report[1], report[2]))) {
-			say(m, "");
+			tell(said, m, "");
 		} else {
-			say("the program's setup failed with errno ", itoa(num + sizeof num, report[2]));
+			tell(said, "the program's setup failed with errno ", itoa(num + sizeof num, report[2]));
 		}
 		return EXIT_BAD;
 	}
@@ -385,13 +533,40 @@ static int program_failure(char **args, int results)
 		*t++ = *d++;
 	*t++ = ')';
 	*t = 0;
-	say(m, exact ? "" : tail);
+	tell(said, m, exact ? "" : tail);
 	return (int)status;
+}
+
+// Whether the program's process failed after the gate (its filter, or every execve): then it
+// exited instead of executing, and the results say so.
+static int program_failed(int results)
+{
+	int report[4];
+	long failed = 0;
+	if (results < 0)
+		return 0;
+	if (SYS4(pread64, results, report, sizeof report, 0) == sizeof report && report[0] == STAGE_FAILED)
+		return 1;
+	return SYS4(pread64, results, &failed, sizeof failed, 16) == sizeof failed && failed == 1;
+}
+
+// The program runs: a named jail's entry becomes visible (entry=PATH entryjson=TEXT, prepared by
+// jail/register.ts), and the caller of `run -d` hears that it started (report=FD).
+static void published(const char *entry, const char *json, int *report)
+{
+	if (entry && json)
+		write_atomic(entry, json, (long)len(json));
+	if (*report >= 0) {
+		SYS3(write, *report, "{\"status\":0}", 12);
+		SYS1(close, *report);
+		*report = -1;
+	}
 }
 
 NORET void wait(char **args)
 {
-	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0, session = 0;
+	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0, session = 0, log = 0, ran = -1, report = -1;
+	const char *entry = 0, *entryjson = 0;
 	long timeout = -1, grace = 0;
 	const char *v, *timeoutmsg = "the program timed out", *oomfile = 0, *oomkey = 0;
 	const char *oommsg = "the program was killed by the OOM killer";
@@ -420,8 +595,18 @@ NORET void wait(char **args)
 			results = FD(*a, v);
 		else if ((v = value(*a, "session")))
 			session = (int)number(*a, v, 0, 1);
-		else if (!value(*a, "kill") && !value(*a, "rmdir") && !value(*a, "unlink") &&
-			 !value(*a, "execmsg") && !value(*a, "opmsg"))
+		else if ((v = value(*a, "logger")))
+			log = PID(*a, v);
+		else if ((v = value(*a, "ran")))
+			ran = FD(*a, v);
+		else if ((v = value(*a, "report")))
+			report = FD(*a, v);
+		else if ((v = value(*a, "entry")))
+			entry = v;
+		else if ((v = value(*a, "entryjson")))
+			entryjson = v;
+		else if (!value(*a, "kill") && !value(*a, "rmdir") && !value(*a, "unlink") && !value(*a, "execmsg") &&
+			 !value(*a, "opmsg") && !value(*a, "exited") && !value(*a, "exitedhead"))
 			bad("helper: bad argument ", *a);
 	}
 	if (!pid)
@@ -430,7 +615,7 @@ NORET void wait(char **args)
 	// Waiting now: the program's process may go on to its filter and execve.
 	if (gate >= 0)
 		SYS1(close, gate);
-	struct pollfd p[2] = { { sfd, POLLIN, 0 }, { sock, POLLIN, 0 } };
+	struct pollfd p[3] = { { sfd, POLLIN, 0 }, { sock, POLLIN, 0 }, { ran, POLLIN, 0 } };
 	struct siginfo_fd si[8];
 	long deadline = timeout >= 0 ? now_ms() + timeout : -1;
 	int phase = 0; // 1: TERM sent, grace running; 2: KILL sent
@@ -440,7 +625,7 @@ NORET void wait(char **args)
 		long left = deadline < 0 ? 0 : deadline - now_ms();
 		left = left < 0 ? 0 : left;
 		struct timespec t = { left / 1000, left % 1000 * 1000000 };
-		long n = SYS5(ppoll, p, 2, deadline < 0 ? 0 : &t, 0, 8);
+		long n = SYS5(ppoll, p, 3, deadline < 0 ? 0 : &t, 0, 8);
 		if (n == 0 || (deadline >= 0 && now_ms() >= deadline)) {
 			SYS2(kill, pid, phase ? SIGKILL : SIGTERM);
 			deadline = phase ? -1 : now_ms() + grace;
@@ -456,6 +641,14 @@ NORET void wait(char **args)
 		}
 		if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
 			p[1].fd = -1; // init is gone or going; its exit status tells the rest
+		if (p[2].revents) { // the program executed (or its process ended)
+			char b[8];
+			if (SYS3(read, ran, b, sizeof b) <= 0) {
+				p[2].fd = -1;
+				if (!program_failed(results))
+					published(entry, entryjson, &report);
+			}
+		}
 		if (p[0].revents & POLLIN) {
 			long got = SYS3(read, sfd, si, sizeof si);
 			for (long i = 0; i < got / (long)sizeof si[0]; i++)
@@ -467,6 +660,9 @@ NORET void wait(char **args)
 					SYS2(kill, pid, si[i].signo);
 		}
 	}
+	// Ended before we saw the program's execve happen: it did if it did not fail.
+	if (p[2].fd >= 0 && !program_failed(results))
+		published(entry, entryjson, &report);
 	if (r == -ECHILD) { // not our child: nothing to wait for, but still clean up
 		char num[24];
 		say("helper: not a child of the waiter: pid=", itoa(num + sizeof num, pid));
@@ -484,29 +680,50 @@ NORET void wait(char **args)
 	// Who died by which signal: the program per its record, else init (or, with as-pid-1, the
 	// program itself). A SIGKILL with an OOM kill counted in the jail's cgroup is the OOM killer.
 	int killed = rec[0] == 2 ? rec[1] : rec[0] == 1 ? 0 : sig;
-	int failed = (!sig && (rec[0] == 1 || sock < 0)) ? program_failure(args, results) : -1;
+	char said[512];
+	said[0] = 0;
+	int failed = (!sig && (rec[0] == 1 || sock < 0)) ? program_failure(args, results, said) : -1;
 	if (failed >= 0) {
 		status = failed;
 	} else if (phase) {
-		say(timeoutmsg, "");
+		tell(said, timeoutmsg, "");
 		status = 124;
 	} else if (killed == SIGKILL && oom_count(oomfile, oomkey) > 0) {
-		say(oommsg, "");
+		tell(said, oommsg, "");
 		status = 137;
 	} else if (rec[0] == 1 || rec[0] == 2) {
 		status = rec[0] == 1 ? rec[1] : 128 + rec[1];
 	} else if (sig) {
 		if (sock >= 0)
-			say("the jail's init was killed by signal ", itoa(num + sizeof num, sig));
+			tell(said, "the jail's init was killed by signal ", itoa(num + sizeof num, sig));
 		status = 128 + sig;
 	} else {
 		status = code;
 	}
 	cleanup(args);
-	// Last: a guard (and a systemd scope's holder, which keeps the scope and its OOM counter
-	// around until the counter was read above) learns that we are done.
+	write_exited(args, status, said);
+	if (report >= 0) { // it never ran: the caller of `run -d` learns why
+		char buf[1024], num2[24];
+		char *end = buf + sizeof buf - 2, *d = put(buf, end, "{\"status\":");
+		d = put(d, end, itoa(num2 + sizeof num2, status));
+		if (*said) {
+			d = put(d, end, ",\"message\":");
+			d = put_json(d, end, said);
+		}
+		*d++ = '}';
+		SYS3(write, report, buf, d - buf);
+		SYS1(close, report);
+	}
+	// A guard (and a systemd scope's holder, which keeps the scope and its OOM counter around
+	// until the counter was read above) learns that we are done: one byte, then EOF.
 	for (int i = 0; i < nguards; i++)
-		SYS1(close, guards[i]);
+		SYS3(write, guards[i], "d", 1), SYS1(close, guards[i]);
+	// A detached jail's log writer ends once every writer of its pipe is gone, we last.
+	if (log) {
+		SYS1(close, 1);
+		SYS1(close, 2);
+		SYS4(wait4, log, 0, WALL, 0);
+	}
 	die(status);
 }
 
@@ -538,7 +755,8 @@ NORET void guard(char **args)
 			pipe = FD(*a, v);
 		else if ((v = value(*a, "pidfd")))
 			pidfd = FD(*a, v);
-		else if (!value(*a, "kill") && !value(*a, "rmdir"))
+		else if (!value(*a, "kill") && !value(*a, "rmdir") && !value(*a, "unlink") && !value(*a, "exited") &&
+			 !value(*a, "exitedhead"))
 			bad("helper: bad argument ", *a);
 	}
 	if (pipe < 0)
@@ -548,11 +766,15 @@ NORET void guard(char **args)
 	close_except(pidfd < pipe ? pidfd : pipe, pidfd < pipe ? pipe : pidfd);
 	char b[64];
 	long r;
+	int done = 0; // the supervisor wrote before it closed: it ended normally, and cleaned up
 	while ((r = SYS3(read, pipe, b, sizeof b)) > 0 || r == -EINTR)
-		;
+		done |= r > 0;
+	if (done)
+		die(0);
 	if (pidfd >= 0)
 		SYS4(pidfd_send_signal, pidfd, SIGKILL, 0, 0);
 	cleanup(args);
+	write_exited(args, 137, "the jail's supervisor was killed");
 	die(0);
 }
 
@@ -576,6 +798,8 @@ __attribute__((used, noreturn)) void start(long *sp)
 		SYS2(prctl, PR_SET_NAME, "jailx"), wait(argv + 2);
 	if (is(argv[1], "guard"))
 		SYS2(prctl, PR_SET_NAME, "jailx-guard"), guard(argv + 2);
+	if (is(argv[1], "log"))
+		SYS2(prctl, PR_SET_NAME, "jailx-log"), logger(argv + 2);
 	bad("helper: bad argument ", argv[1]);
 }
 

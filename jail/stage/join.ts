@@ -13,10 +13,9 @@ import { execPlan, nsFlags, resolveUser, type JoinOptions, type JoinResult } fro
 import { openVerified, type Judged } from "../state.ts";
 import { channel, send } from "../protocol.ts";
 import { compileJoin, JOIN_PID_SLOT } from "./compile.ts";
-import { afterSetup, catchSignals, execHelper, resultsMemfd, run } from "./supervise.ts";
+import { afterSetup, execHelper, holdSignals, resultsMemfd, run } from "./supervise.ts";
 
 const O_PATH = 0o10000000, O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000, O_CLOEXEC = 0o2000000;
-const ALL_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => s !== 9 && s !== 19);
 
 export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): Promise<JoinResult> {
   const rec = j.record;
@@ -33,7 +32,7 @@ export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOption
   if (pidfdWaitExit(target, 0)) throw new UsageError(`jail '${name}': its program has ended`);
 
   const helper = helperMemfd();
-  const caught = catchSignals();
+  holdSignals();
   const [sock, childSock] = channel();
   const [execR, execW] = proc.pipe();
   const [gateR, gateW] = proc.pipe();
@@ -41,7 +40,6 @@ export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOption
   const report = new Int32Array(shared.buf, 0, 4);
   const results = new BigInt64Array(shared.buf, 16);
   const prog = compileJoin(plan, flags, { pidfd: target, rootFd, sock: childSock, execW, gateR }, seccomp, results);
-  proc.blockSignals(ALL_SIGNALS);
   const regs = new BigInt64Array(STAGE_REGISTERS);
   const first = run(prog, regs, report, prog.regs.cloneErr.reg, "fork");
   for (const fd of [childSock, execW, gateR, rootFd, target]) proc.closeFd(fd);
@@ -75,7 +73,6 @@ export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOption
   const args = ["jailx-wait", "wait", `pid=${child}`, `gate=${gateW}`, `results=${shared.fd}`, `session=${o.tty ? 0 : 1}`, ...h.args];
   for (const fd of [gateW, shared.fd]) proc.setCloexec(fd, false);
   proc.closeFd(sock);
-  for (const sig of await caught.flush()) if (!(o.tty && (sig === proc.SIG.INT || sig === proc.SIG.QUIT))) proc.kill(child, sig);
   const e = execHelper(helper, args);
   return fail({ status: 125, message: `cannot execute jailx's waiter (sealed memfd): errno ${e}` });
 }

@@ -72,6 +72,24 @@ INLINE __attribute__((noreturn)) void fail(volatile int *report, long i, int err
 
 i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 {
+	// Also a signal handler (sys/stage.ts forwardToMainThread), called as (signo, siginfo,
+	// ucontext): the supervisor's main thread blocks the signals it forwards, Bun's other
+	// threads do not; a signal one of them takes is handed to the main thread, where it stays
+	// pending through the execve of the waiter, which reads it. A terminal's (SI_KERNEL, 0x80)
+	// reached the jail's process group already: dropped.
+	if ((unsigned long)ops < 65) {
+		const int *info = (const int *)n;
+		if (info && info[2] == 0x80)
+			return 0;
+#if defined(__x86_64__)
+		i64 pid = sys6(39, 0, 0, 0, 0, 0, 0);          // getpid
+		sys6(234, pid, pid, (i64)ops, 0, 0, 0);         // tgkill(pid, pid = the main thread, signo)
+#else
+		i64 pid = sys6(172, 0, 0, 0, 0, 0, 0);
+		sys6(131, pid, pid, (i64)ops, 0, 0, 0);
+#endif
+		return 0;
+	}
 	volatile int *rep = report;
 	long i = 0;
 	if (n < 0)

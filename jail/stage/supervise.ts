@@ -10,7 +10,7 @@ import { c, errno, ptr, syscall, toArrayBuffer } from "../../sys/ffi.ts";
 import { NRS } from "./nr.ts";
 import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
 import { openPidfd } from "../../sys/pidfd.ts";
-import { helperMemfd, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
+import { forwardToMainThread, helperMemfd, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { cloneFlags, placeCgroup, releaseCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
 import { execFailure } from "../init.ts";
@@ -48,7 +48,7 @@ function spawnHelper(helper: number, argv: string[], keep: number[]): number {
 }
 
 /** A guard: the helper in `guard` mode, acting once our end of its pipe closes (any exit). */
-function helperGuard(helper: number, args: string[], keep: number[] = []): Guard & { w: number } {
+export function helperGuard(helper: number, args: string[], keep: number[] = []): Guard & { w: number } {
   const [r, w] = proc.pipe();
   const pid = spawnHelper(helper, ["jailx-guard", "guard", `pipe=${r}`, ...args], [r, ...keep]);
   proc.closeFd(r);
@@ -56,10 +56,20 @@ function helperGuard(helper: number, args: string[], keep: number[] = []): Guard
     pid,
     w,
     stop() {
+      // One byte first: we ended normally and cleaned up; the guard acts only on a bare EOF.
+      c.write(w, ptr(Buffer.from("d")), 1);
       proc.closeFd(w);
       proc.waitPid(pid);
     },
   };
+}
+
+/** A detached jail's log writer: the helper in `log` mode reading the pipe whose write end we return. */
+export function helperLogger(helper: number, path: string, maxBytes: number): { fd: number; pid: number } {
+  const [r, w] = proc.pipe();
+  const pid = spawnHelper(helper, ["jailx-log", "log", `pipe=${r}`, `path=${path}`, `max=${maxBytes}`], [r]);
+  proc.closeFd(r);
+  return { fd: w, pid };
 }
 
 function cgroupArgs(cg: JailCgroup): string[] {
@@ -102,10 +112,10 @@ function spawnExecutable(path: string, argv: string[]): number {
 
 export async function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLogger): Promise<Outcome> {
   const helper = helperMemfd();
-  const caught = catchSignals();
+  holdSignals();
   const cg = placeCgroup(plan, prepared, logStep, stageGuards(helper));
   try {
-    return await superviseJail(plan, prepared, cg, helper, logStep, caught);
+    return superviseJail(plan, prepared, cg, helper, logStep);
   } finally {
     // Reached only when the waiter was not started (it cleans up in our place otherwise).
     releaseCgroup(cg, logStep);
@@ -113,28 +123,22 @@ export async function superviseStaged(plan: Plan, prepared: Prepared, logStep: S
 }
 
 /**
- * Signals that reach this process before the waiter has taken over. This thread blocks them, but
- * Bun's other threads do not, so without a handler one of them would take the default action and
- * end the supervisor (and with it the jail). Bun's handlers run on its event loop: `flush`
- * yields to it once and returns what came, in order.
+ * From here until the waiter runs, every signal stays blocked in this thread (the jail's
+ * processes inherit the mask: none is lost before their init reads them), and the forwarded
+ * ones that Bun's other threads take are handed to this thread (sys/stage.ts): they are still
+ * pending when the waiter, executed from here, starts reading them.
  */
-export function catchSignals(): { flush(): Promise<number[]> } {
-  const got: number[] = [];
-  const names = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM", 10: "SIGUSR1", 12: "SIGUSR2", 28: "SIGWINCH" } as const;
-  for (const sig of proc.FORWARDED_SIGNALS) process.on(names[sig], () => got.push(sig));
-  return {
-    async flush() {
-      await new Promise((r) => setTimeout(r, 0));
-      return got.splice(0);
-    },
-  };
+export function holdSignals(): void {
+  proc.blockSignals(ALL_SIGNALS);
+  forwardToMainThread(proc.FORWARDED_SIGNALS);
 }
 
-async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger, caught: ReturnType<typeof catchSignals>): Promise<Outcome> {
+function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger): Outcome {
   const [sock, childSock] = channel();
   const [execR, execW] = proc.pipe();
   const [heldR, heldW] = plan.asPid1 ? [-1, -1] : proc.pipe();
   const [gateR, gateW] = proc.pipe();
+  const [ranR, ranW] = proc.pipe();
   const regs = new BigInt64Array(STAGE_REGISTERS);
   const shared = resultsMemfd();
   const report = new Int32Array(shared.buf, 0, 4);
@@ -144,15 +148,12 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   // (not O_PATH: the kernel wants the cgroup directory itself opened)
   const cgroupFd = v2 ? c.open(ptr(Buffer.from(v2 + "\0")), (process.arch === "arm64" ? 0o40000 : 0o200000) | 0o2000000 /* O_RDONLY|O_DIRECTORY|O_CLOEXEC */, 0) : -1;
   logStep("compile the jail");
-  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd }, prepared.seccomp, results);
+  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results);
   if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
   logStep("compiled");
-  // Blocked before clone: the jail inherits the mask, so its init loses no signal either (and
-  // none reaches the child before it has executed something).
-  proc.blockSignals(ALL_SIGNALS);
   logStep(`clone into new namespaces (${prog.ops.length} operations)`);
   const pid = run(prog, regs, report, prog.regs.cloneErr.reg, "clone");
-  for (const fd of [childSock, execW, heldR, heldW, gateR, cgroupFd]) if (fd >= 0) proc.closeFd(fd);
+  for (const fd of [childSock, execW, heldR, heldW, gateR, cgroupFd, ranW]) if (fd >= 0) proc.closeFd(fd);
   const placedByClone = regs[prog.regs.into.reg] === 1n;
   if (placedByClone) logStep("the jail's init started in its cgroup (clone3)");
   const started = Date.now();
@@ -187,6 +188,9 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
       // The jail may have failed (and exited) meanwhile: then the report says why.
       if (report[0] !== REPORT_MAGIC) throw err;
     }
+    // A named jail: its entry learns the init's pid and the cgroup (after placement: a systemd
+    // scope's cgroup is known only now).
+    prepared.events?.cloned(pid, cg.cgroup?.paths() ?? []);
     send(sock, { t: "placed" });
     logStep("jail: start the program");
   } catch (err) {
@@ -196,10 +200,10 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
   logStep("wait for the program's execve");
   const h = afterSetup(plan, prog, execR, report, results, "set up the namespaces: ");
   if ("status" in h) return fail(h);
-  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`, `gate=${gateW}`, `results=${shared.fd}`, ...h.args];
+  const args = ["jailx-wait", "wait", `pid=${pid}`, `grace=${TIMEOUT_GRACE_MS}`, `gate=${gateW}`, `results=${shared.fd}`, `ran=${ranR}`, ...h.args];
   if (!plan.asPid1) args.push(`sock=${sock}`);
   if (plan.timeoutMs !== null) args.push(`timeout=${Math.max(0, plan.timeoutMs - (Date.now() - started))}`, `timeoutmsg=killed: timeout after ${fmtMs(plan.timeoutMs)}`);
-  const keep = [sock, gateW, shared.fd];
+  const keep = [sock, gateW, shared.fd, ranR];
   if (cg.cgroup) {
     const oom = cg.cgroup.oomFile();
     if (oom) args.push(`oomfile=${oom}`, "oomkey=oom_kill", `oommsg=${cg.cgroup.describeOom()}`);
@@ -212,11 +216,15 @@ async function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<type
     args.push(`guard=${g.w}`);
     keep.push(g.w);
   }
+  // A named jail: the record is sealed now (its program waits at the gate), and the waiter ends
+  // the registration in our place.
+  prepared.events?.started(pid);
+  const more = prepared.waiter?.();
+  if (more) {
+    args.push(...more.args);
+    keep.push(...more.keep);
+  }
   for (const fd of keep) proc.setCloexec(fd, false);
-  // Signals that came meanwhile go on to the jail now, but for a terminal's Ctrl-C and Ctrl-\:
-  // those reached the program's process group directly (the waiter tells them apart by si_code).
-  const fromTerminal = !plan.newSession && proc.isTerminal(0);
-  for (const sig of await caught.flush()) if (!(fromTerminal && (sig === SIG.INT || sig === SIG.QUIT))) proc.kill(pid, sig);
   logStep("hand over to the waiter");
   logStep("program: execve");
   const e = execHelper(helper, args);

@@ -13,6 +13,9 @@
 #define NR_rt_sigprocmask 14
 #define NR_writev 20
 #define NR_wait4 61
+#define NR_lseek 8
+#define NR_renameat2 316
+#define NR_dup3 292
 #define NR_pread64 17
 #define NR_kill 62
 #define NR_setsid 112
@@ -42,6 +45,9 @@
 #define NR_setsid 157
 #define NR_prctl 167
 #define NR_wait4 260
+#define NR_lseek 62
+#define NR_renameat2 276
+#define NR_dup3 24
 #define NR_pread64 67
 #define NR_pidfd_send_signal 424
 #define NR_close_range 436

@@ -40,7 +40,9 @@ export function cleanupStaleJailCgroups(opts: StaleCleanupOptions = {}): string[
         const path = `${dir}/${name}`;
         if (listPids(sys, path).length > 0) continue;
         try {
-          removeTree(sys, path);
+          // Once: a busy one is not stale after all. (From another pid namespace the supervisor
+          // looks dead and cgroup.procs hides its processes: a live jail must cost no waiting.)
+          removeTree(sys, path, 0);
           removed.push(path);
         } catch {
           // raced with a process joining or another cleanup; the next run tries again

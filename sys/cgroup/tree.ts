@@ -22,8 +22,8 @@ export function listPids(sys: CgroupSystem, dir: string, deep = true): number[] 
  * rmdir `dir` after its descendants. EBUSY while killed processes are still exiting is retried
  * (bounded, about 3 s); ENOENT means someone (a stale cleanup, the guard) already removed it.
  */
-export function removeTree(sys: CgroupSystem, dir: string): void {
-  for (const sub of sys.subdirs(dir)) removeTree(sys, `${dir}/${sub}`);
+export function removeTree(sys: CgroupSystem, dir: string, tries = RMDIR_TRIES): void {
+  for (const sub of sys.subdirs(dir)) removeTree(sys, `${dir}/${sub}`, tries);
   for (let i = 0; ; i++) {
     try {
       sys.rmdir(dir);
@@ -31,7 +31,7 @@ export function removeTree(sys: CgroupSystem, dir: string): void {
     } catch (e) {
       const code = (e as SysError).code;
       if (code === "ENOENT") return;
-      if (code !== "EBUSY" || i >= RMDIR_TRIES) {
+      if (code !== "EBUSY" || i >= tries) {
         if (code === "EBUSY") throw new SysError("rmdir", "EBUSY", 16, dir, undefined, `processes still in it: ${listPids(sys, dir).join(" ") || "none listed"}`);
         throw e;
       }

@@ -213,10 +213,11 @@ describe("a jailed program cannot forge its own state entry", () => {
       expect(victim.signalCode).toBeNull();
     } finally {
       victim.kill("SIGKILL");
-      // the jail itself still runs (its entry is gone): SIGKILL its supervisor, which ends it
+      // the jail itself still runs (its entry is gone): SIGKILL its supervisor (Bun's, or the
+      // embedded waiter in its place), which ends it
       for (const pid of processesWith(dir)) {
         try {
-          if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[1] === "run") process.kill(pid, "SIGKILL");
+          if (["run", "wait"].includes(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[1]!)) process.kill(pid, "SIGKILL");
         } catch {}
       }
       await waitUntil(() => processesWith(dir).length === 0, 20_000, "forging jail gone");
