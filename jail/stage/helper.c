@@ -13,7 +13,7 @@ enum {
 	SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGPIPE = 13,
 	SIGTERM = 15, SIGCHLD = 17, SIGWINCH = 28,
 	SI_KERNEL = 0x80,
-	EINTR = 4, ECHILD = 10, EBUSY = 16, ENOSYS = 38,
+	EINTR = 4, EBUSY = 16, ENOSYS = 38,
 	WNOHANG = 1, WALL = 0x40000000, // __WALL: also a child cloned with another exit signal
 	POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20,
 	AT_FDCWD = -100, AT_REMOVEDIR = 0x200,
@@ -373,7 +373,7 @@ NORET void wait(char **args)
 					SYS2(kill, pid, si[i].signo);
 		}
 	}
-	if (r == -ECHILD) { // not our child: nothing to wait for, but still clean up
+	if (r < 0) { // not our child (ECHILD): nothing to wait for, but still clean up
 		char num[24];
 		say("helper: not a child of the waiter: pid=", itoa(num + sizeof num, pid));
 		st = EXIT_BAD << 8;

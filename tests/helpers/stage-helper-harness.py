@@ -5,7 +5,8 @@
 #
 #   init:  this process plays the supervisor. It forks C, which forks the program G and execs
 #          `helper init sock= release= pid=G`; it relays G's events, init's record and init's
-#          exit as JSON lines; "close" on stdin closes the supervisor's end of the socket.
+#          exit as JSON lines; "close" on stdin closes the supervisor's end of the socket. With
+#          "tty", init leads a session on a pty and "winch" resizes it (a kernel SIGWINCH).
 #   wait:  like init (or, with "init": false, G is forked directly: as-pid-1), then this process
 #          execs `helper wait pid= sock= ...` itself once G is ready.
 #   guard: forks a victim V (pidfd) and C = `helper guard pipe= pidfd= ...`; "close" on stdin
@@ -14,7 +15,7 @@
 # Events are JSON lines on stdout. G prints its own events (it shares stdout), so they arrive
 # even after this process became the waiter. Signals are blocked here first, as the supervisor
 # does, and stay blocked in every child: G reads them with sigwaitinfo, the helper with signalfd.
-import ctypes, json, os, select, signal, socket, sys
+import ctypes, fcntl, json, os, select, signal, socket, struct, sys, termios
 
 mode, helper, cfg = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 ALL = set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP}
@@ -48,6 +49,8 @@ def program(release_r, ready_w):
     try:
         if cfg.get("cgroup"):
             join_cgroup(cfg["cgroup"])
+        if cfg.get("own_pgrp"):
+            os.setpgid(0, 0)  # out of the terminal's foreground group
         outer = int(os.readlink("/proc/self"))  # the host's procfs: our pid as the test sees it
         emit(ev="ready", pid=outer)
         os.write(ready_w, b"r")
@@ -87,6 +90,7 @@ def start_init(with_init):
     if with_init:
         sup, ini = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ready_r, ready_w = os.pipe()
+    tty = os.openpty() if cfg.get("tty") else None
     if cfg.get("pidns"):
         unshare_pid()
     c = os.fork()
@@ -95,6 +99,10 @@ def start_init(with_init):
         if not with_init:
             program(None, ready_w)
         sup.close()
+        if tty:  # init leads a session whose terminal is the pty; G is in its process group
+            os.setsid()
+            fcntl.ioctl(tty[1], termios.TIOCSCTTY, 0)
+            os.close(tty[0])
         release_r, release_w = os.pipe()
         g = os.fork()
         if g == 0:
@@ -116,7 +124,14 @@ def start_init(with_init):
         ini.close()
     os.read(ready_r, 1)  # G is in place (joined its cgroup, has its pid)
     os.close(ready_r)
+    global master
+    if tty:
+        os.close(tty[1])
+        master = tty[0]
     return c, sup
+
+
+master = None
 
 
 def status(st):
@@ -138,6 +153,9 @@ def run_init():
                 watch.remove(sup)
         if 0 in r:
             line = os.read(0, 64)
+            if line.startswith(b"winch"):  # the kernel sends SIGWINCH to the terminal's foreground group
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+                emit(ev="resized")
             if line.startswith(b"close"):
                 sup.close()
                 watch.remove(sup)

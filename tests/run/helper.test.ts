@@ -10,7 +10,7 @@ import { describeIf, testIf } from "../helpers/kernel.ts";
 import { Harness, helperPath, helperUnavailable, removeHelpers } from "../helpers/stage-helper.ts";
 
 setDefaultTimeout(60_000);
-const SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15, SIGKILL = 9, SI_USER = 0;
+const SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15, SIGKILL = 9, SIGWINCH = 28, SI_USER = 0;
 let helper = "";
 beforeAll(async () => {
   helper = await helperPath();
@@ -24,6 +24,12 @@ async function blockedIn(pid: number, nr: number, fd?: number): Promise<void> {
   }, 20_000, `pid ${pid} blocked in syscall ${nr}`);
 }
 const READ = 0, PPOLL = 271;
+
+/** Whether `sig` is pending for `pid` (process-wide or for its thread). */
+function pendingIn(pid: number, sig: number): boolean {
+  const bit = 1n << BigInt(sig - 1);
+  return (BigInt(`0x${status(pid, "ShdPnd")}`) & bit) !== 0n || (BigInt(`0x${status(pid, "SigPnd")}`) & bit) !== 0n;
+}
 
 function gone(pid: number): boolean {
   try {
@@ -159,6 +165,31 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       expect(await h.next("init-exit")).toMatchObject({ code: 0 });
       await h.finish();
     });
+
+    // The terminal (a pty whose session init leads) sends SIGWINCH itself: si_code SI_KERNEL. The
+    // program sits in another process group here, so whatever WINCH it sees came from init.
+    for (const session of [0, 1])
+      test(`a terminal's signal (SI_KERNEL) is ${session ? "forwarded with session=1" : "not forwarded with session=0 (the terminal signals the program's group itself)"}`, async () => {
+        const h = new Harness("init", helper, { pidns: true, tty: true, own_pgrp: true, program: "signals", exit_on: SIGUSR1, code: 4, init_args: [`session=${session}`] });
+        const init = (await h.next("started")).init as number;
+        await h.next("released");
+        h.send("winch");
+        await h.next("resized");
+        // init has read the WINCH from its signalfd (and so dealt with it before anything sent later)
+        await waitUntil(() => !pendingIn(init, SIGWINCH), 20_000, "init to take the SIGWINCH");
+        process.kill(init, "SIGUSR1");
+        const usr1 = await h.next("got", (e) => e.sig === SIGUSR1);
+        const winch = h.events.filter((e) => e.ev === "got" && e.sig === SIGWINCH);
+        if (session) {
+          const seen = winch.length ? winch[0]! : (usr1.pending as number[]).includes(SIGWINCH) ? await h.next("got", (e) => e.sig === SIGWINCH) : undefined;
+          expect(seen).toMatchObject({ code: SI_USER, pid: 1 });
+        } else {
+          expect(winch).toEqual([]);
+          expect(usr1.pending).not.toContain(SIGWINCH);
+        }
+        expect(await h.next("record")).toMatchObject({ kind: 1, value: 4 });
+        await h.finish();
+      });
 
     test("exits 1 when the supervisor's end of the socket closes (and, as PID 1, takes the program with it)", async () => {
       const h = new Harness("init", helper, { pidns: true, program: "signals" });
