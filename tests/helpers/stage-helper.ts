@@ -5,7 +5,7 @@
 // scripts/build-stage.ts) when that file has it, else helper.c compiled here once with the same
 // flags. Either way a 0755 file in a 0755 temp dir (an unprivileged uid must be able to exec it),
 // removed by removeHelpers().
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./build.ts";
@@ -13,7 +13,12 @@ import { ROOT } from "./build.ts";
 type Arch = "x64" | "arm64";
 const SOURCE = join(ROOT, "jail/stage/helper.c");
 const BLOBS = join(ROOT, "jail/stage/blobs.gen.ts");
-const COMPILERS: Record<Arch, string> = { x64: "gcc", arm64: "aarch64-linux-gnu-gcc" };
+/** This machine's architecture: the helper the process tests run natively. */
+export const NATIVE: Arch = process.arch === "arm64" ? "arm64" : "x64";
+const COMPILERS: Record<Arch, string> = NATIVE === "x64"
+  ? { x64: "gcc", arm64: "aarch64-linux-gnu-gcc" }
+  : { x64: "x86_64-linux-gnu-gcc", arm64: "gcc" };
+const PACKAGES: Record<string, string> = { gcc: "gcc", "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu", "x86_64-linux-gnu-gcc": "gcc-x86-64-linux-gnu" };
 /** scripts/build-stage.ts's helper flags (COMMON + HELPER_FLAGS there). */
 export const HELPER_FLAGS = ["-Os", "-ffreestanding", "-nostdlib", "-fno-stack-protector", "-fno-builtin",
   "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-Wall", "-Wextra", "-Werror",
@@ -46,13 +51,14 @@ async function embedded(arch: Arch): Promise<Buffer | undefined> {
 }
 
 /** Why the helper for `arch` can't be had here, or "" when it can. */
-export function helperUnavailable(arch: Arch = "x64"): string {
-  if (existsSync(BLOBS) || Bun.which(COMPILERS[arch])) return "";
-  return `no ${COMPILERS[arch]} (Debian package ${arch === "x64" ? "gcc" : "gcc-aarch64-linux-gnu"}) to build the ${arch} helper`;
+export function helperUnavailable(arch: Arch = NATIVE): string {
+  if (Bun.which(COMPILERS[arch])) return "";
+  if (existsSync(BLOBS) && new RegExp(`^  ${arch}: \\{.*helper: "`, "m").test(readFileSync(BLOBS, "utf8"))) return "";
+  return `no ${COMPILERS[arch]} (Debian package ${PACKAGES[COMPILERS[arch]]}) to build the ${arch} helper`;
 }
 
-/** Path of an executable helper ELF for `arch` (x64 by default). */
-export async function helperPath(arch: Arch = "x64"): Promise<string> {
+/** Path of an executable helper ELF for `arch` (this machine's by default). */
+export async function helperPath(arch: Arch = NATIVE): Promise<string> {
   const have = made.get(arch);
   if (have) return have;
   const out = join(tempDir(), `helper-${arch}`);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSy
 import { join } from "node:path";
 import { status, waitUntil } from "../helpers/jail.ts";
 import { describeIf, testIf } from "../helpers/kernel.ts";
-import { Harness, helperPath, helperUnavailable, removeHelpers } from "../helpers/stage-helper.ts";
+import { Harness, NATIVE, helperPath, helperUnavailable, removeHelpers } from "../helpers/stage-helper.ts";
 
 setDefaultTimeout(60_000);
 const SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15, SIGKILL = 9, SIGWINCH = 28, SI_USER = 0;
@@ -23,7 +23,7 @@ async function blockedIn(pid: number, nr: number, fd?: number): Promise<void> {
     return Number(f[0]) === nr && (fd === undefined || Number(f[1]) === fd);
   }, 20_000, `pid ${pid} blocked in syscall ${nr}`);
 }
-const READ = 0, PPOLL = 271;
+const [READ, PPOLL] = NATIVE === "x64" ? [0, 271] : [63, 73];
 
 /** Whether `sig` is pending for `pid` (process-wide or for its thread). */
 function pendingIn(pid: number, sig: number): boolean {
@@ -338,5 +338,54 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       await waitUntil(() => gone(inCgroup), 10_000, "the cgroup's process to be reaped");
       await h.finish();
     });
+  });
+});
+
+// The other architecture's build of the same source, run by qemu-user: argument parsing, the raw
+// syscall entry and the per-arch numbers of every mode.
+const QEMU = Bun.which("qemu-aarch64") ?? Bun.which("qemu-aarch64-static");
+const arm64: { ok: boolean; why: string } = NATIVE === "arm64"
+  ? { ok: false, why: "this machine is arm64: the tests above run the arm64 helper natively" }
+  : !QEMU ? { ok: false, why: "no qemu-aarch64 (Debian package qemu-user) to run the arm64 helper" }
+  : { ok: !helperUnavailable("arm64"), why: helperUnavailable("arm64") };
+describeIf(arm64, "arm64 helper under qemu-user", () => {
+  let arm = "";
+  beforeAll(async () => {
+    arm = await helperPath("arm64");
+  });
+
+  test("a bad argument: 125 and one line", () => {
+    const r = Bun.spawnSync([QEMU!, arm, "wait", "pid=1", "timeout=x"], { stdout: "pipe", stderr: "pipe" });
+    expect([r.exitCode, r.stderr.toString()]).toEqual([125, "jailx: helper: bad argument timeout=x\n"]);
+  });
+
+  test("init: forwards a signal, sends the record, exits 0", async () => {
+    const h = new Harness("init", arm, { pidns: true, program: "signals", exit_on: SIGUSR1, code: 6 }, [QEMU!]);
+    const init = (await h.next("started")).init as number;
+    await h.next("released");
+    process.kill(init, "SIGUSR1");
+    expect(await h.next("got", (e) => e.sig === SIGUSR1)).toMatchObject({ code: SI_USER, pid: 1 });
+    expect(await h.next("record")).toMatchObject({ kind: 1, value: 6, size: 8 });
+    expect(await h.next("init-exit")).toMatchObject({ code: 0 });
+    await h.finish();
+  });
+
+  // No pid namespace for the waiter here: qemu starts threads, and a process that unshared
+  // CLONE_NEWPID can't (EINVAL) -- the harness unshares in the waiter-to-be, the stage won't.
+  test("wait: the exit code through init, 128 + signal as-pid-1, and the timeout", async () => {
+    expect(await new Harness("wait", arm, { program: "exit", code: 7 }, [QEMU!]).finish()).toEqual({ code: 7, stderr: "" });
+    expect(await new Harness("wait", arm, { init: false, program: "kill-self", signal: SIGUSR2 }, [QEMU!]).finish()).toEqual({ code: 128 + SIGUSR2, stderr: "" });
+    const h = new Harness("wait", arm, { init: false, program: "signals", args: ["timeout=100", "grace=1000", "timeoutmsg=late"] }, [QEMU!]);
+    expect(await h.finish()).toEqual({ code: 124, stderr: "jailx: late\n" });
+    expect(h.events.filter((e) => e.ev === "got" && e.sig === SIGTERM)).toHaveLength(1);
+  });
+
+  test("guard: at EOF kills through the pidfd", async () => {
+    const h = new Harness("guard", arm, {}, [QEMU!]);
+    await h.next("started");
+    h.send("close");
+    expect(await h.next("guard-exit")).toMatchObject({ code: 0 });
+    expect(await h.next("victim-exit")).toMatchObject({ signal: SIGKILL });
+    await h.finish();
   });
 });
