@@ -171,6 +171,19 @@ def run_wait():
     with_init = cfg.get("init", True)
     c, sup = start_init(with_init)
     args = [helper, "wait", f"pid={c}"] + ([f"sock={sup.fileno()}"] if sup else []) + cfg.get("args", [])
+    if cfg.get("guard_watch") is not None:
+        # guard=FD: a pipe's write end the waiter closes last. A watcher holds the read end and,
+        # at EOF, reports which of the given paths still exist: the cleanup must be done by then.
+        gr, gw = os.pipe()
+        if os.fork() == 0:
+            os.close(gw)
+            while os.read(gr, 64):
+                pass
+            emit(ev="guard-eof", exists=[os.path.exists(p) for p in cfg["guard_watch"]])
+            os._exit(0)
+        os.close(gr)
+        os.set_inheritable(gw, True)
+        args.append(f"guard={gw}")
     if sup:
         os.set_inheritable(sup.fileno(), True)
     emit(ev="exec", waiter=os.getpid(), child=c)

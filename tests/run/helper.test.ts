@@ -316,6 +316,15 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       });
   });
 
+  testIf(v2Kill)("wait: closes guard= last, after the cleanup, so a guard never races it", async () => {
+    const dir = makeScratch(V2!, "guardfd");
+    const file = `/tmp/helpertest-${process.pid}-guardfd`;
+    writeFileSync(file, "x");
+    const h = new Harness("wait", helper, { init: false, program: "exit", code: 0, guard_watch: [dir, file], args: [`rmdir=${dir}`, `unlink=${file}`] });
+    expect(await h.next("guard-eof")).toMatchObject({ exists: [false, false] });
+    expect(await h.finish()).toEqual({ code: 0, stderr: "" });
+  });
+
   describeIf({ ok: v2Kill.ok, why: v2Kill.why }, "guard", () => {
     test("does nothing while the pipe is open; at EOF kills through the pidfd and the cgroup and removes the cgroup", async () => {
       const dir = makeScratch(V2!, "guard");
