@@ -169,6 +169,13 @@ def run_init():
 
 def run_wait():
     with_init = cfg.get("init", True)
+    if cfg.get("waiter_tty"):  # the waiter leads a session on a pty (kept open through the exec)
+        m, sl = os.openpty()
+        os.setsid()
+        fcntl.ioctl(sl, termios.TIOCSCTTY, 0)
+        emit(ev="tty", path=os.ttyname(sl))
+        os.close(sl)
+        os.set_inheritable(m, True)
     c, sup = start_init(with_init)
     args = [helper, "wait", f"pid={c}"] + ([f"sock={sup.fileno()}"] if sup else []) + cfg.get("args", [])
     if cfg.get("guard_watch") is not None:

@@ -267,6 +267,22 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       });
     }
 
+    test("a terminal's signal (SI_KERNEL) to the waiter is not forwarded; the same signal from kill(2) is", async () => {
+      const h = new Harness("wait", helper, { init: false, waiter_tty: true, own_pgrp: true, program: "signals", exit_on: SIGUSR1, code: 4 });
+      const tty = (await h.next("tty")).path as string;
+      const waiter = (await h.next("exec")).waiter as number;
+      process.kill(waiter, "SIGWINCH");
+      expect(await h.next("got", (e) => e.sig === SIGWINCH)).toMatchObject({ code: SI_USER, pid: waiter });
+      const resize = Bun.spawnSync(["python3", "-c", "import fcntl,os,struct,sys,termios; fcntl.ioctl(os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY), termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))", tty]);
+      expect(resize.exitCode).toBe(0);
+      await waitUntil(() => !pendingIn(waiter, SIGWINCH), 20_000, "the waiter to take the SIGWINCH");
+      process.kill(waiter, "SIGUSR1");
+      const usr1 = await h.next("got", (e) => e.sig === SIGUSR1);
+      expect(h.events.filter((e) => e.ev === "got" && e.sig === SIGWINCH)).toHaveLength(1);
+      expect(usr1.pending).not.toContain(SIGWINCH);
+      expect(await h.finish()).toEqual({ code: 4, stderr: "" });
+    });
+
     test("init killed by a signal without a record: the message names the signal, status 128 + signal", async () => {
       const h = new Harness("wait", helper, { pidns: true, program: "signals" });
       const init = (await h.next("exec")).child as number;
