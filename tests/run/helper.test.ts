@@ -205,6 +205,17 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       await h.finish();
     });
 
+    test("dies with its parent (PR_SET_PDEATHSIG) even while the socket stays open elsewhere", async () => {
+      const h = new Harness("init", helper, { pidns: true, program: "signals", hold_sock: true });
+      const init = (await h.next("started")).init as number;
+      const program = (await h.next("ready")).pid as number;
+      await h.next("holder");
+      await h.next("released");
+      await blockedIn(init, PPOLL);
+      h.proc.kill("SIGKILL"); // the supervisor
+      await waitUntil(() => gone(init) && gone(program), 20_000, "init and the program to die with the supervisor");
+    });
+
     test("makes itself non-dumpable first: its /proc entries belong to root although it runs as uid 65534", async () => {
       const h = new Harness("init", helper, { pidns: true, program: "signals", exit_on: SIGTERM, uid: 65534 });
       const init = (await h.next("started")).init as number;
