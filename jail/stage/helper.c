@@ -218,8 +218,6 @@ NORET void init(char **args)
 {
 	int sock = -1, release = -1, pid = 0, session = 0;
 	const char *v;
-	// Not dumpable before anything else: the jail must not ptrace us or open /proc/1/mem, fd, exe.
-	SYS2(prctl, PR_SET_DUMPABLE, 0);
 	// The supervisor's death also shows as a hang-up on sock (below), which covers the race of a
 	// parent that died before this prctl (getppid() is 0 for a PID 1, so it cannot be re-checked).
 	SYS2(prctl, PR_SET_PDEATHSIG, SIGKILL);
@@ -468,6 +466,9 @@ __attribute__((used, noreturn)) void start(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
+	// Not dumpable, before anything else, in every mode: nobody without CAP_SYS_PTRACE may
+	// ptrace us or open /proc/PID/mem, fd, environ or exe (for init: the jail's /proc/1/...).
+	SYS2(prctl, PR_SET_DUMPABLE, 0);
 	if (argc < 2)
 		bad("helper: missing argument ", "mode");
 	if (is(argv[1], "init"))

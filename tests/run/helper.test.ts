@@ -25,6 +25,12 @@ async function blockedIn(pid: number, nr: number, fd?: number): Promise<void> {
 }
 const [READ, PPOLL] = NATIVE === "x64" ? [0, 271] : [63, 73];
 
+const AS_NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+/** Owners of /proc/PID/{fd,mem,environ}: root's when the process is not dumpable. */
+function procOwners(pid: number): number[] {
+  return ["fd", "mem", "environ"].map((f) => statSync(`/proc/${pid}/${f}`).uid);
+}
+
 /** Whether `sig` is pending for `pid` (process-wide or for its thread). */
 function pendingIn(pid: number, sig: number): boolean {
   const bit = 1n << BigInt(sig - 1);
@@ -205,6 +211,22 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       await h.finish();
     });
 
+    test("wait and guard are not dumpable either (run as uid 65534)", async () => {
+      const guard = Bun.spawn(["setpriv", ...AS_NOBODY, helper, "guard", "pipe=0"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+      await blockedIn(guard.pid, READ, 0);
+      expect(procOwners(guard.pid)).toEqual([0, 0, 0]);
+      guard.stdin.end();
+      expect(await guard.exited).toBe(0);
+      // The waiter's child: a sleep the shell started before becoming the waiter.
+      const wait = Bun.spawn(["setpriv", ...AS_NOBODY, "sh", "-c", `sleep 1000 & exec ${helper} wait pid=$!`], { stdout: "ignore", stderr: "pipe" });
+      await blockedIn(wait.pid, PPOLL);
+      expect(procOwners(wait.pid)).toEqual([0, 0, 0]);
+      expect(status(wait.pid, "Uid").split(/\s+/)[0]).toBe("65534");
+      const child = Number(readFileSync(`/proc/${wait.pid}/task/${wait.pid}/children`, "utf8").trim());
+      process.kill(child, "SIGTERM");
+      expect(await wait.exited).toBe(128 + SIGTERM);
+    });
+
     test("dies with its parent (PR_SET_PDEATHSIG) even while the socket stays open elsewhere", async () => {
       const h = new Harness("init", helper, { pidns: true, program: "signals", hold_sock: true });
       const init = (await h.next("started")).init as number;
@@ -224,12 +246,12 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       // /proc/PID itself always shows the euid; the entries beneath it show root when not dumpable.
       expect(status(init, "Uid").split(/\s+/)).toEqual(["65534", "65534", "65534", "65534"]);
       expect(statSync(`/proc/${init}`).uid).toBe(65534);
-      expect([statSync(`/proc/${init}/fd`).uid, statSync(`/proc/${init}/mem`).uid, statSync(`/proc/${init}/environ`).uid]).toEqual([0, 0, 0]);
-      // Control: the same helper as uid 65534 in a mode that keeps the default (dumpable) is
-      // owned by 65534, so the ownership above is the prctl's doing.
-      const ctl = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", helper, "guard", "pipe=0"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+      expect(procOwners(init)).toEqual([0, 0, 0]);
+      // Control: another program exec'd the same way (cat, waiting on its stdin) is owned by
+      // 65534, so the ownership above is the prctl's doing.
+      const ctl = Bun.spawn(["setpriv", ...AS_NOBODY, "cat"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
       await blockedIn(ctl.pid, READ, 0);
-      expect([statSync(`/proc/${ctl.pid}/fd`).uid, statSync(`/proc/${ctl.pid}/mem`).uid, statSync(`/proc/${ctl.pid}/environ`).uid]).toEqual([65534, 65534, 65534]);
+      expect(procOwners(ctl.pid)).toEqual([65534, 65534, 65534]);
       ctl.stdin.end();
       expect(await ctl.exited).toBe(0);
       // (init as 65534 may not signal the root-owned program: end it through the socket.)
