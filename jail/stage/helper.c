@@ -14,7 +14,7 @@ enum {
 	SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGPIPE = 13,
 	SIGTERM = 15, SIGCHLD = 17, SIGWINCH = 28,
 	SI_KERNEL = 0x80,
-	EINTR = 4, ECHILD = 10, EBUSY = 16, ENOSYS = 38,
+	EINTR = 4, EBUSY = 16, ENOSYS = 38,
 	WNOHANG = 1, WALL = 0x40000000, // __WALL: also a child cloned with another exit signal
 	POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20,
 	AT_FDCWD = -100, AT_REMOVEDIR = 0x200,
@@ -359,8 +359,6 @@ NORET void init(char **args)
 {
 	int sock = -1, release = -1, pid = 0, session = 0;
 	const char *v;
-	// Not dumpable before anything else: the jail must not ptrace us or open /proc/1/mem, fd, exe.
-	SYS2(prctl, PR_SET_DUMPABLE, 0);
 	// The supervisor's death also shows as a hang-up on sock (below), which covers the race of a
 	// parent that died before this prctl (getppid() is 0 for a PID 1, so it cannot be re-checked).
 	SYS2(prctl, PR_SET_PDEATHSIG, SIGKILL);
@@ -663,7 +661,7 @@ NORET void wait(char **args)
 	// Ended before we saw the program's execve happen: it did if it did not fail.
 	if (p[2].fd >= 0 && !program_failed(results))
 		published(entry, entryjson, &report);
-	if (r == -ECHILD) { // not our child: nothing to wait for, but still clean up
+	if (r < 0) { // not our child (ECHILD): nothing to wait for, but still clean up
 		char num[24];
 		say("helper: not a child of the waiter: pid=", itoa(num + sizeof num, pid));
 		st = EXIT_BAD << 8;
@@ -789,6 +787,13 @@ __attribute__((used, noreturn)) void start(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
+	// Not dumpable, before anything else: nobody without CAP_SYS_PTRACE may ptrace us or open
+	// /proc/PID/mem, fd, environ or exe (for init: the jail's /proc/1/...). Except the waiter:
+	// it stands in the supervisor's place outside the jail's pid namespace, and another jailx
+	// of the same user (rootless) reads a named jail's sealed record through its
+	// /proc/PID/fd (jail/state.ts), as it did the Bun supervisor's.
+	if (argc < 2 || !is(argv[1], "wait"))
+		SYS2(prctl, PR_SET_DUMPABLE, 0);
 	if (argc < 2)
 		bad("helper: missing argument ", "mode");
 	// The name ps and /proc/PID/comm show (else "memfd:jailx-hel", after the memfd).
