@@ -274,7 +274,9 @@ export function execHelper(helper: number, argv: string[]): number {
   const arr = new BigInt64Array(a.length + 1);
   a.forEach((b, i) => (arr[i] = BigInt(ptr(b))));
   const env = new BigInt64Array(1);
-  syscall(NR_EXECVEAT, helper, ptr(Buffer.from("\0")), ptr(arr), ptr(env), AT_EMPTY_PATH);
+  const empty = Buffer.from("\0");
+  syscall(NR_EXECVEAT, helper, ptr(empty), ptr(arr), ptr(env), AT_EMPTY_PATH);
+  void [a, empty, env];
   return errno();
 }
 

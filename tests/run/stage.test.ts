@@ -87,18 +87,21 @@ describeIf(stage, "clone: the child runs only the stage", () => {
   test("new UTS and mount namespaces: sethostname, namespace links and the name written to a pipe, exit 42", () => {
     const name = Buffer.from(`stage-${process.pid}`);
     const link = Buffer.alloc(64), uts = Buffer.alloc(390), nl = Buffer.from("\n");
+    // (named: a buffer only ptr() saw could be collected before the clone reads it)
+    const utsPath = Buffer.from("/proc/self/ns/uts\0"), mntPath = Buffer.from("/proc/self/ns/mnt\0");
     const res = withPipe(CLONE_NEWUTS | CLONE_NEWNS, (w) => [
       sys("sethostname", [ptr(name), name.length]),
-      sys("readlinkat", [AT_FDCWD, ptr(Buffer.from("/proc/self/ns/uts\0")), ptr(link), 64], { dst: 2 }),
+      sys("readlinkat", [AT_FDCWD, ptr(utsPath), ptr(link), 64], { dst: 2 }),
       sys("write", [w, ptr(link), 2], { regmask: 1 << 2 }),
       sys("write", [w, ptr(nl), 1]),
-      sys("readlinkat", [AT_FDCWD, ptr(Buffer.from("/proc/self/ns/mnt\0")), ptr(link), 64], { dst: 2 }),
+      sys("readlinkat", [AT_FDCWD, ptr(mntPath), ptr(link), 64], { dst: 2 }),
       sys("write", [w, ptr(link), 2], { regmask: 1 << 2 }),
       sys("write", [w, ptr(nl), 1]),
       sys("uname", [ptr(uts)]),
       sys("write", [w, ptr(uts) + 65, name.length]), // utsname.nodename
       exit(42),
     ]);
+    void [utsPath, mntPath, name];
     expect(res.code).toBe(42);
     expect(res.pid).not.toBe(PARENT);
     const [utsNs, mntNs, seen] = res.out.split("\n");
