@@ -14,12 +14,6 @@ import { profileChoice } from "../jail/profiles/index.ts";
 import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
 import { stageUsable } from "../sys/stage.ts";
 
-/** What only the Bun supervisor does so far (see docs/ARCHITECTURE.md). Without the stage
- * (a build without a C compiler, vm.memfd_noexec=2) every run takes the Bun path. */
-function needsBunSupervisor(o: Record<string, unknown>): boolean {
-  return o["forking"] === true || o["pid-file"] !== undefined;
-}
-
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
   setVerbose(verbose);
@@ -35,15 +29,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     let run = parsed;
     let blame = (err: unknown) => err;
     const choice = profileChoice(parsed.options, parsed.command);
-    // Named and detached jails and daemons (--forking, also from a profile) still need the Bun
-    // supervisor and init, which need a single-threaded process: this one runs again as one.
-    // (Before anything is printed, so that nothing is said twice.)
-    const stage = !isSingleThreadedBun() && parsed.options["dry-run"] !== true;
-    if (stage && (needsBunSupervisor(parsed.options) || !stageUsable())) reexecSingleThreaded();
+    // Without the stage (a build without a C compiler, vm.memfd_noexec=2) a run takes the Bun
+    // path, whose supervisor and init need a single-threaded process: this one runs again as one
+    // (before anything is printed, so that nothing is said twice).
+    if (!isSingleThreadedBun() && parsed.options["dry-run"] !== true && !stageUsable()) reexecSingleThreaded();
     if (choice) {
       const applied = (await import("../jail/profile-apply.ts")).applyProfile(parsed, choice.ref, host);
       ({ run, blame } = applied);
-      if (stage && needsBunSupervisor(run.options)) reexecSingleThreaded();
       if (choice.auto) log.info(`using the built-in profile '${choice.ref}' for ${parsed.command[0]} ('jailx profile show ${choice.ref}'; --no-profile to run without it)`);
       if (verbose) for (const p of applied.skipped) log.info(`profile ${choice.ref}: ${p} does not exist on this host; left out of the view`);
     }

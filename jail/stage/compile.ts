@@ -126,9 +126,12 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
     asm.syscall(NRS.fcntl, [fds.sock, F_SETFD, 0], { syscall: "fcntl", flags: "the supervisor's socket" });
     asm.syscall(NRS.fcntl, [fds.heldW, F_SETFD, 0], { syscall: "fcntl", flags: "the release pipe" });
     // argv of init; its pid=N entry is written at run time (ITOA above).
-    const argv = new BigInt64Array(7);
-    ["jailx-init", "init", `sock=${fds.sock}`, `release=${fds.heldW}`, `session=${plan.newSession ? 1 : 0}`].forEach((a, i) => (argv[i] = asm.str(a)));
-    argv[5] = pidAt;
+    // --forking/--pid-file: init follows the daemon the program leaves (jail/daemon.ts's rules)
+    const words = ["jailx-init", "init", `sock=${fds.sock}`, `release=${fds.heldW}`, `session=${plan.newSession ? 1 : 0}`,
+      ...(plan.forking ? ["forking=1", ...(plan.forking.pidFile ? [`pidfile=${plan.forking.pidFile}`] : [])] : [])];
+    const argv = new BigInt64Array(words.length + 2);
+    words.forEach((a, i) => (argv[i] = asm.str(a)));
+    argv[words.length] = pidAt;
     asm.syscall(NRS.execveat, [fds.helper, asm.str(""), asm.buf(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's init (sealed memfd)" });
     exit(125);
 

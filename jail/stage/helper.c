@@ -353,11 +353,101 @@ NORET void logger(char **args)
 	die(0);
 }
 
+// ---- a daemonizing program (--forking, --pid-file; jail/daemon.ts has the same rules) ----
+
+enum { MAXKIDS = 256 };
+
+// init's children, from /proc/self/task/PID/children (init has one thread)
+static int children(int self, int *kids)
+{
+	char path[64], buf[4096], num[24];
+	char *d = put(path, path + 40, "/proc/self/task/");
+	d = put(d, path + 60, itoa(num + sizeof num, self));
+	d = put(d, path + 63, "/children");
+	*d = 0;
+	long fd = SYS4(openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0), n = 0, r;
+	if (fd < 0)
+		return 0;
+	while (n < (long)sizeof buf - 1 && ((r = SYS3(read, fd, buf + n, sizeof buf - 1 - n)) > 0 || r == -EINTR))
+		n += r > 0 ? r : 0;
+	SYS1(close, fd);
+	int count = 0;
+	long v = -1;
+	for (long i = 0; i <= n; i++) {
+		char ch = i < n ? buf[i] : ' ';
+		if (ch >= '0' && ch <= '9')
+			v = (v < 0 ? 0 : v * 10) + (ch - '0');
+		else if (v >= 0) {
+			if (count < MAXKIDS)
+				kids[count++] = (int)v;
+			v = -1;
+		}
+	}
+	return count;
+}
+
+struct daemon {
+	int self, main, sure;
+	const char *pidfile;
+};
+
+// The daemon's main process: the pid file's pid when it is one of init's children (the jailed
+// side writes the file), else init's only child (a guess); 0 while unknown.
+static int main_pid(struct daemon *dm)
+{
+	if (dm->sure)
+		return dm->main;
+	int kids[MAXKIDS], k = children(dm->self, kids);
+	if (dm->pidfile) {
+		char buf[64];
+		long fd = SYS4(openat, AT_FDCWD, dm->pidfile, O_RDONLY | O_CLOEXEC, 0), n = 0, v = -1;
+		if (fd >= 0) {
+			n = SYS3(read, fd, buf, sizeof buf - 1);
+			SYS1(close, fd);
+		}
+		for (long i = 0; i < n; i++)
+			if (buf[i] >= '0' && buf[i] <= '9')
+				v = (v < 0 ? 0 : v * 10) + (buf[i] - '0');
+			else if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\t')
+				v = -2, i = n; // not a number
+		for (int i = 0; v > 0 && i < k; i++)
+			if (kids[i] == v)
+				return dm->sure = 1, dm->main = (int)v;
+	}
+	if (!dm->main && k == 1)
+		dm->main = kids[0];
+	return dm->main;
+}
+
+static int no_children(struct daemon *dm)
+{
+	int kids[MAXKIDS];
+	return children(dm->self, kids) == 0;
+}
+
+// A child was reaped: has the daemon ended? When it was the main process, unless that was a guess
+// that exited 0 leaving others (the middle of a double fork): then the guess starts over.
+static int daemon_ended(struct daemon *dm, int child, int clean)
+{
+	if (dm->main != child)
+		return 0;
+	dm->main = 0;
+	return dm->sure || !clean || no_children(dm);
+}
+
 // ---- init: the jail's PID 1 ----
+
+NORET void report_exit(int sock, int st)
+{
+	int rec[2] = { (st & 0x7f) ? 2 : 1, (st & 0x7f) ? (st & 0x7f) : (st >> 8) & 0xff };
+	SYS3(write, sock, rec, 8);
+	die(0);
+}
 
 NORET void init(char **args)
 {
-	int sock = -1, release = -1, pid = 0, session = 0;
+	int sock = -1, release = -1, pid = 0, session = 0, forking = 0, daemon = 0;
+	struct daemon dm = { 0, 0, 0, 0 };
 	const char *v;
 	// The supervisor's death also shows as a hang-up on sock (below), which covers the race of a
 	// parent that died before this prctl (getppid() is 0 for a PID 1, so it cannot be re-checked).
@@ -371,11 +461,16 @@ NORET void init(char **args)
 			pid = PID(*a, v);
 		else if ((v = value(*a, "session")))
 			session = (int)number(*a, v, 0, 1);
+		else if ((v = value(*a, "forking")))
+			forking = (int)number(*a, v, 0, 1);
+		else if ((v = value(*a, "pidfile")))
+			dm.pidfile = v;
 		else
 			bad("helper: bad argument ", *a);
 	}
 	if (sock < 0 || !pid)
 		bad("helper: missing argument ", sock < 0 ? "sock=FD" : "pid=N");
+	dm.self = (int)SYS0(getpid);
 	int sfd = signal_fd(); // before release: a signal sent once the program runs is queued for us
 	if (release >= 0)
 		SYS1(close, release);
@@ -384,15 +479,30 @@ NORET void init(char **args)
 	int reap = 1; // the program may have ended before the signalfd existed
 	for (;;) {
 		while (reap) {
+			// Learn the main process while it is still a child (a zombie counts): once reaped
+			// it could no longer be recognised.
+			if (daemon)
+				main_pid(&dm);
 			int st = 0;
 			long r = SYS4(wait4, -1, &st, WNOHANG | WALL, 0);
-			if (r == pid) {
-				int rec[2] = { (st & 0x7f) ? 2 : 1, (st & 0x7f) ? (st & 0x7f) : (st >> 8) & 0xff };
-				SYS3(write, sock, rec, 8);
-				die(0);
-			}
 			reap = r > 0;
+			if (r <= 0)
+				break;
+			int clean = !(st & 0x7f) && !((st >> 8) & 0xff);
+			if (daemon && daemon_ended(&dm, (int)r, clean))
+				report_exit(sock, st);
+			if (daemon || r != pid)
+				continue;
+			// The program ended. A daemonizing one that succeeded and left processes behind hands
+			// over to its daemon; anything else ends the jail now.
+			if (forking && clean && !no_children(&dm))
+				daemon = 1;
+			else
+				report_exit(sock, st);
 		}
+		// Every process of the daemon is gone without the main one known: a clean end.
+		if (daemon && no_children(&dm))
+			report_exit(sock, 0);
 		if (SYS5(ppoll, p, 2, 0, 0, 8) < 0)
 			continue;
 		if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
@@ -405,13 +515,44 @@ NORET void init(char **args)
 		if (!(p[0].revents & POLLIN))
 			continue;
 		long n = SYS3(read, sfd, si, sizeof si);
-		for (long i = 0; i < n / (long)sizeof si[0]; i++)
-			if (si[i].signo == SIGCHLD)
+		for (long i = 0; i < n / (long)sizeof si[0]; i++) {
+			if (si[i].signo == SIGCHLD) {
 				reap = 1;
+				continue;
+			}
 			// A terminal's signal (SI_KERNEL) already reached the program's process group,
 			// unless the program runs in its own session.
-			else if (si[i].code != SI_KERNEL || session)
-				SYS2(kill, pid, si[i].signo);
+			if (si[i].code == SI_KERNEL && !session)
+				continue;
+			if (!daemon) {
+				// A daemonizing program may have exited with its SIGCHLD queued behind this
+				// signal: sent to its zombie, the signal would be lost. Reap first.
+				if (forking) {
+					// (handled by the loop above on the next turn; check now)
+					int st = 0;
+					long r = SYS4(wait4, pid, &st, WNOHANG | WALL, 0);
+					if (r == pid) {
+						int clean = !(st & 0x7f) && !((st >> 8) & 0xff);
+						if (clean && !no_children(&dm))
+							daemon = 1;
+						else
+							report_exit(sock, st);
+					}
+				}
+				if (!daemon) {
+					SYS2(kill, pid, si[i].signo);
+					continue;
+				}
+			}
+			int m = main_pid(&dm);
+			if (m) {
+				SYS2(kill, m, si[i].signo);
+			} else {
+				int kids[MAXKIDS], k = children(dm.self, kids);
+				for (int j = 0; j < k; j++)
+					SYS2(kill, kids[j], si[i].signo);
+			}
+		}
 	}
 }
 

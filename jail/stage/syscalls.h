@@ -13,6 +13,7 @@
 #define NR_rt_sigprocmask 14
 #define NR_writev 20
 #define NR_wait4 61
+#define NR_getpid 39
 #define NR_lseek 8
 #define NR_renameat2 316
 #define NR_dup3 292
@@ -45,6 +46,7 @@
 #define NR_setsid 157
 #define NR_prctl 167
 #define NR_wait4 260
+#define NR_getpid 172
 #define NR_lseek 62
 #define NR_renameat2 276
 #define NR_dup3 24
