@@ -60,6 +60,7 @@ if wait_for sh -c "journalctl -q -u $u | grep -q notify-starting"; then echo "PA
 systemctl reload $u
 if wait_for sh -c "journalctl -q -u $u | grep -q notify-reloaded"; then echo "PASS $ctx reload"; else echo "FAIL $ctx reload: $(journalctl -q -u $u | tail -3 | tr '\n' ' ')"; fi
 systemctl stop $u
-if wait_for sh -c "! pgrep -f /opt/lane-notify/notify.py >/dev/null && [ -z \"\$(find /sys/fs/cgroup -name 'jailx-*' -type d 2>/dev/null)\" ] && [ -z \"\$(ls /run/jailx/*.json 2>/dev/null)\" ]"; then echo "PASS $ctx stop-cleanup"
+# ([n]: the pattern must not match the command line of the shell that runs pgrep)
+if wait_for sh -c "! pgrep -f '/opt/lane-notify/[n]otify.py' >/dev/null && [ -z \"\$(find /sys/fs/cgroup -name 'jailx-*' -type d 2>/dev/null)\" ] && [ -z \"\$(ls /run/jailx/*.json 2>/dev/null)\" ]"; then echo "PASS $ctx stop-cleanup"
 else echo "FAIL $ctx stop-cleanup: $(pgrep -af notify.py) $(find /sys/fs/cgroup -name 'jailx-*' -type d) $(ls /run/jailx/*.json 2>/dev/null)"; fi
 rm -f /etc/systemd/system/$u.service; systemctl daemon-reload; rm -rf /opt/lane-notify
