@@ -100,7 +100,10 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   } else
     asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
 
-  // PID 1 of the jail.
+  // PID 1 of the jail. First, nothing of the supervisor's: with a copy of its end of the socket
+  // we would never see EOF if it died before our parent-death signal was set (it can, while
+  // this process waits to be scheduled), and would wait for "go" forever.
+  k.closeFdsExcept([fds.sock, fds.execW, fds.heldR, fds.heldW, fds.helper, ...plan.passFds].filter((fd) => fd >= 0));
   k.setParentDeathSignal(SIGKILL);
   receive(); // "go": the id maps are written
   setupNamespace(plan, k, receive); // "placed": in the jail cgroup
@@ -212,7 +215,9 @@ export function compileJoin(plan: Plan, nsFlags: number, fds: JoinFds, seccomp: 
   asm.set(pid, -1);
   asm.set(into, 0);
   asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
-  // The first child: nothing in the jail may ptrace it while it holds host descriptors.
+  // The first child: only what the new process needs (not the supervisor's end of the socket: its
+  // death must show as EOF); nothing in the jail may ptrace it while it holds host descriptors.
+  k.closeFdsExcept([fds.pidfd, fds.rootFd, fds.sock, fds.execW, ...plan.passFds]);
   asm.syscall(NRS.prctl, [PR_SET_DUMPABLE, 0, 0, 0, 0], { syscall: "prctl", flags: "PR_SET_DUMPABLE" });
   k.setParentDeathSignal(SIGKILL);
   asm.syscall(NRS.setns, [fds.pidfd, nsFlags], { syscall: "setns", flags: `0x${nsFlags.toString(16)}` });

@@ -48,10 +48,28 @@ describe("jailx unit", () => {
     const p = Bun.spawn(exec, { env: { ...process.env, JAILX_STATE_DIR: dir }, stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd: "/" });
     try {
       await waitUntil(() => readdirSync(dir).includes("svc.json") && JSON.parse(readFileSync(`${dir}/svc.json`, "utf8")).recordFd !== null, 20_000, "svc registered");
+      // The entry appears once the program has been executed; its traps are set once it says so.
+      const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const c = await reader.read();
+        if (c.done) break;
+        out += new TextDecoder().decode(c.value);
+      }
       process.kill(p.pid, "SIGHUP");
+      for (;;) {
+        if (out.includes(`reload-${m}\n`)) break;
+        const c = await reader.read();
+        if (c.done) break;
+        out += new TextDecoder().decode(c.value);
+      }
       p.kill("SIGTERM");
+      for (;;) {
+        const c = await reader.read();
+        if (c.done) break;
+        out += new TextDecoder().decode(c.value);
+      }
       expect(await p.exited).toBe(0);
-      const out = await new Response(p.stdout).text();
       expect(lines(out)).toEqual(["ready", `reload-${m}`, "stop"]);
       expect(readdirSync(dir).filter((f) => f.endsWith(".json"))).toEqual([]);
       expect(processesWith(m)).toEqual([]);
