@@ -19,7 +19,7 @@ enum {
 	POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20,
 	AT_FDCWD = -100, AT_REMOVEDIR = 0x200,
 	O_RDONLY = 0, O_WRONLY = 1, O_CLOEXEC = 0x80000, O_PATH = 0x200000, // same on both arches
-	SIG_BLOCK = 0, PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, CLOCK_MONOTONIC = 1,
+	SIG_SETMASK = 2, PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, CLOCK_MONOTONIC = 1,
 	ENOENT = 2, ENOTDIR = 20, STAGE_FAILED = 0x73746167,
 	O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400, SEEK_END = 2, CLOCK_REALTIME = 0,
 	EXIT_BAD = 125,
@@ -142,7 +142,10 @@ static unsigned long block_signals(void)
 			  1UL << (SIGWINCH - 1) | 1UL << (SIGCHLD - 1);
 	set_action(SIGCHLD, 0);
 	set_action(SIGPIPE, 1);
-	SYS4(rt_sigprocmask, SIG_BLOCK, &m, 0, 8);
+	// Exactly these: the supervisor blocked every signal before it executed us (nothing may be
+	// lost in the hand-over), and the others keep their meaning here — a terminal's Ctrl-Z
+	// (SIGTSTP) must stop the waiter with the program, as it stopped the Bun supervisor.
+	SYS4(rt_sigprocmask, SIG_SETMASK, &m, 0, 8);
 	return m;
 }
 

@@ -4,7 +4,7 @@
 // later exec/stop act on a host process.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { JAILX, jailx, lines, marker, processesWith, waitUntil, type RunOpts } from "../helpers/jail.ts";
+import { JAILX, jailx, lines, marker, processesWith, waitUntil, type RunOpts, ROOT } from "../helpers/jail.ts";
 import { asUser, installRootless, type Rootless } from "../helpers/user.ts";
 
 const root = mkdtempSync("/tmp/jx-exec-");
@@ -148,7 +148,7 @@ describe("exec as root", () => {
     }
   }, 60_000);
 
-  test("-t: the command gets the caller's terminal and Ctrl-C reaches it", () => {
+  test("-t: the command gets the caller's terminal: Ctrl-C reaches it; resize and Ctrl-Z/fg work", () => {
     const dir = stateDir();
     const env = { JAILX_STATE_DIR: dir };
     expect(jailx(["run", "-d", "--name", "j", "--", "/bin/sh", "-c", WAIT], { env }).code).toBe(0);
@@ -180,6 +180,11 @@ describe("exec as root", () => {
       expect(out).toContain("isatty");
       expect(out).toContain("got-INT");
       expect(out).toContain("exit=9");
+      // job control as in a shell: a resize reaches the command, Ctrl-Z stops exec with it, fg
+      // goes on (tests/run/tty-job.py)
+      const job = Bun.spawnSync(["python3", `${ROOT}/tests/run/tty-job.py`, JAILX, "exec", "-t", "j", "--"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+      expect(job.stderr.toString()).toBe("");
+      expect(job.stdout.toString()).toBe("ready\nresized\nstopped\nstopped-not-ended\ncontinued\nexit=5\n");
       // without a terminal, -t is refused with one line
       const no = jailx(["exec", "-t", "j", "--", "/bin/true"], { env });
       expect(no.code).toBe(125);

@@ -209,6 +209,12 @@ describe("a terminal", () => {
   // init included; they pass on only signals sent to them (si_code SI_USER), not the terminal's
   // (SI_KERNEL), which reached the program directly. (A duplicate would usually merge with the
   // first while pending, so "exactly once" cannot be observed reliably; the count is a bound.)
+  test("job control on a terminal (a shell's foreground job): a resize reaches the program, Ctrl-Z stops jailx with it, fg goes on", () => {
+    const r = Bun.spawnSync(["python3", `${import.meta.dir}/tty-job.py`, JAILX, "run", "--"], { stdout: "pipe", stderr: "pipe", timeout: 60_000, cwd: "/" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString()).toBe("ready\nresized\nstopped\nstopped-not-ended\ncontinued\nexit=5\n");
+  });
+
   test("Ctrl-C on a terminal reaches the program, which keeps its terminal and its exit status", () => {
     const r = Bun.spawnSync(["python3", `${import.meta.dir}/tty-driver.py`, JAILX], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
     expect(r.stderr.toString()).toBe("");
