@@ -23,15 +23,7 @@ export function forkDetached(): Forked {
   const pid = proc.fork();
   if (pid !== 0) {
     proc.closeFd(rw);
-    const text = readAll(rr);
-    proc.closeFd(rr);
-    try {
-      const r = JSON.parse(text) as Report;
-      if (Number.isInteger(r.status)) return { parent: true, report: r };
-    } catch {
-      /* below */
-    }
-    return { parent: true, report: { status: 125, message: "the detached supervisor ended without saying whether the jail started (see its log)" } };
+    return { parent: true, report: awaitReport(rr) };
   }
   proc.closeFd(rr);
   c.setsid(); // no terminal, and the caller's Ctrl-C or logout does not reach it
@@ -51,6 +43,19 @@ export function forkDetached(): Forked {
       proc.closeFd(rw);
     },
   };
+}
+
+/** The background supervisor's first report, read until it closes the pipe `fd` (closed here). */
+function awaitReport(fd: number): Report {
+  const text = readAll(fd);
+  proc.closeFd(fd);
+  try {
+    const r = JSON.parse(text) as Report;
+    if (Number.isInteger(r.status)) return r;
+  } catch {
+    /* below */
+  }
+  return { status: 125, message: "the detached supervisor ended without saying whether the jail started (see its log)" };
 }
 
 function readAll(fd: number): string {
@@ -153,15 +158,7 @@ export function detachStaged(name: string): Forked {
   });
   child.unref();
   proc.closeFd(w);
-  const text = readAll(r);
-  proc.closeFd(r);
-  try {
-    const rep = JSON.parse(text) as Report;
-    if (Number.isInteger(rep.status)) return { parent: true, report: rep };
-  } catch {
-    /* below */
-  }
-  return { parent: true, report: { status: 125, message: "the detached supervisor ended without saying whether the jail started (see its log)" } };
+  return { parent: true, report: awaitReport(r) };
 }
 
 /** In the background jailx of detachStaged: its own session, and the pipe to report on. */

@@ -91,7 +91,21 @@ const nonDumpableKernel = {
   },
 };
 
-export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): JoinResult {
+/** What joining takes, opened from the host while the jail's program is verified alive. */
+export interface JoinTarget {
+  name: string;
+  /** a pidfd of the jail's program */
+  target: number;
+  pid: number;
+  /** the namespaces to join */
+  flags: number;
+  /** O_PATH descriptor of the program's root */
+  rootFd: number;
+  /** the jail's cgroup.procs files, open for writing */
+  procs: number[];
+}
+
+export function openJoinTarget(j: Judged & { kind: "live" }): JoinTarget {
   const rec = j.record;
   const name = rec.name;
   // The program, not init: init is non-dumpable with the host's mm, so a rootless caller could
@@ -105,6 +119,12 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
   const procs = rec.cgroups.map((d) => openSync(`${d}/cgroup.procs`, "w"));
   // All of it read while the pidfd shows the program alive: it was that process's.
   if (pidfdWaitExit(target, 0)) throw new UsageError(`jail '${name}': its program has ended`);
+  return { name, target, pid, flags, rootFd, procs };
+}
+
+export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): JoinResult {
+  const rec = j.record;
+  const { name, target, flags, rootFd, procs } = openJoinTarget(j);
 
   proc.blockSignals([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);

@@ -3,33 +3,22 @@
 // cgroups), lets the stage fork the process that joins, puts it in the jail's cgroups, and hands
 // over to the waiter once the new process waits at the gate — the same steps, messages and
 // guarantees as `run`. The decisions stay in jail/join.ts (which namespaces, the plan, --user).
-import { openSync, writeSync } from "node:fs";
-import { UsageError } from "../../sys/errors.ts";
+import { writeSync } from "node:fs";
 import * as proc from "../../sys/proc.ts";
-import { pidfdWaitExit } from "../../sys/pidfd.ts";
 import { helperMemfd, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import { opError } from "./asm.ts";
-import { execPlan, nsFlags, resolveUser, type JoinOptions, type JoinResult } from "../join.ts";
-import { openVerified, type Judged } from "../state.ts";
+import { execPlan, openJoinTarget, resolveUser, type JoinOptions, type JoinResult } from "../join.ts";
+import type { Judged } from "../state.ts";
 import { channel, send } from "../protocol.ts";
 import { compileJoin, JOIN_PID_SLOT } from "./compile.ts";
 import { afterSetup, execHelper, holdSignals, resultsMemfd, run } from "./supervise.ts";
 
-const O_PATH = 0o10000000, O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000, O_CLOEXEC = 0o2000000;
 
 export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): Promise<JoinResult> {
-  const rec = j.record;
-  const name = rec.name;
-  const target = openVerified(rec.program, rec.plan.asPid1 ? rec.supervisor.pid : rec.init.pid);
-  if (target === null) throw new UsageError(`jail '${name}': its program has ended`);
-  const pid = rec.program.pid;
-  const flags = nsFlags(pid);
-  const rootFd = openSync(`/proc/${pid}/root`, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const procs = rec.cgroups.map((d) => openSync(`${d}/cgroup.procs`, "w"));
-  let plan = execPlan(rec.plan, o);
+  const { name, target, pid, flags, rootFd, procs } = openJoinTarget(j);
+  let plan = execPlan(j.record.plan, o);
   // --user from the jail's own /etc/passwd, seen through its root
   if (o.user !== undefined) plan = { ...plan, user: resolveUser(plan, o.user, `/proc/${pid}/root`) };
-  if (pidfdWaitExit(target, 0)) throw new UsageError(`jail '${name}': its program has ended`);
 
   const helper = helperMemfd();
   holdSignals();

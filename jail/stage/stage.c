@@ -31,26 +31,8 @@ enum { SYSCALL, RETURN, STORE32, STORE64, ITOA, JUMP, SET };
 enum { NREGS = 256, EINVAL = 22, MAGIC = 0x73746167 /* "stag" */ };
 
 #define INLINE static inline __attribute__((always_inline))
-
-INLINE i64 sys6(i64 nr, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f)
-{
-#if defined(__x86_64__)
-	register i64 r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
-	i64 r;
-	__asm__ volatile("syscall"
-			 : "=a"(r)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return r;
-#elif defined(__aarch64__)
-	register i64 x8 __asm__("x8") = nr, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
-		x2 __asm__("x2") = c, x3 __asm__("x3") = d, x4 __asm__("x4") = e, x5 __asm__("x5") = f;
-	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
-	return x0;
-#else
-#error "the stage supports x86_64 and aarch64"
-#endif
-}
+// sys6: the raw syscall instruction, shared with the helper (inlined: the stage is one function)
+#include "syscalls.h"
 
 // Report (index, errno) once, then die. Plain stores: the report is MAP_SHARED memory that the
 // parent reads after waiting for us; the first failure wins (a later one must not overwrite it).

@@ -60,7 +60,7 @@
 // One raw syscall. Returns the kernel's result: -4095..-1 is -errno.
 // x86_64: rax = nr, args in rdi rsi rdx r10 r8 r9; the instruction clobbers rcx and r11.
 // aarch64: x8 = nr, args in x0..x5, result in x0.
-static inline long sys6(long nr, long a, long b, long c, long d, long e, long f)
+static inline __attribute__((always_inline)) long sys6(long nr, long a, long b, long c, long d, long e, long f)
 {
 #if defined(__x86_64__)
 	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;

@@ -12,7 +12,7 @@ beforeEach(() => {
   dir = mkdtempSync("/tmp/jx-build-stage-");
   mkdirSync(join(dir, "scripts"));
   mkdirSync(join(dir, "jail/stage"), { recursive: true });
-  for (const f of ["scripts/build-stage.ts", "scripts/elf.ts", "scripts/build.ts", "jail/stage/stage.c"]) cpSync(join(ROOT, f), join(dir, f));
+  for (const f of ["scripts/build-stage.ts", "scripts/elf.ts", "scripts/build.ts", "jail/stage/stage.c", "jail/stage/syscalls.h"]) cpSync(join(ROOT, f), join(dir, f));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,26 +1,17 @@
 # Drives `jailx run` on a pseudo-terminal like a person would: waits for the program's "ready",
 # types Ctrl-C, waits for the program to say it got SIGINT, then types "q" so it ends.
 # Prints "exit=<status> ints=<how many SIGINTs the program saw>". Usage: tty-driver.py JAILX
-import os, pty, select, sys, time
+import os, pty, sys
+from ptyutil import Reader
 
-PROGRAM = "trap 'echo got-INT' INT; echo ready; while :; do read x || continue; [ \"$x\" = q ] && break; done; exit 3"
+PROGRAM = "trap 'echo got-INT' INT; echo ready; while :; do read x || { [ $? -gt 128 ] && continue; break; }; [ \"$x\" = q ] && break; done; exit 3"
 
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], ["jailx", "run", "--", "/bin/sh", "-c", PROGRAM])
 
-buf = b""
-
-def until(token, seconds=30):
-    global buf
-    end = time.time() + seconds
-    while token not in buf and time.time() < end:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                buf += os.read(fd, 1024)
-            except OSError:
-                return
+pty_out = Reader(fd)
+until = pty_out.until
 
 until(b"ready")
 os.write(fd, b"\x03")
@@ -32,7 +23,7 @@ try:
         more = os.read(fd, 1024)
         if not more:
             break
-        buf += more
+        pty_out.buf += more
 except OSError:
     pass
-print("exit=%d ints=%d" % (os.waitstatus_to_exitcode(status), buf.count(b"got-INT")))
+print("exit=%d ints=%d" % (os.waitstatus_to_exitcode(status), pty_out.buf.count(b"got-INT")))

@@ -5,7 +5,8 @@
 # stopped), the shell continues the job in the foreground (`fg`), the driver types a line, then
 # "q". Prints what it saw, one word a line. Usage: tty-job.py JAILX ARGS... (the jailx command
 # line before the program; the program is appended).
-import fcntl, os, pty, select, signal, struct, sys, termios, time
+import fcntl, os, pty, signal, struct, sys, termios
+from ptyutil import Reader
 
 # (python3: its reads are restarted after a stop, where dash's read builtin gives up)
 PROGRAM = """import os, signal, sys
@@ -36,24 +37,13 @@ if pid == 0:
     print("exit=%d" % os.waitstatus_to_exitcode(st), flush=True)
     os._exit(0)
 
-buf = b""
-
-def until(token, seconds=30):
-    global buf
-    end = time.time() + seconds
-    while token not in buf and time.time() < end:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                buf += os.read(fd, 1024)
-            except OSError:
-                return False
-    return token in buf
+pty_out = Reader(fd)
+until = pty_out.until
 
 def say(ok, word):
     print(word if ok else "no-" + word, flush=True)
     if not ok:
-        print(repr(buf[-300:]), file=sys.stderr)
+        print(repr(pty_out.buf[-300:]), file=sys.stderr)
         os.kill(pid, signal.SIGKILL)
         sys.exit(1)
 
@@ -62,7 +52,7 @@ fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
 say(until(b"winch 33 77"), "resized")
 os.write(fd, b"\x1a")
 say(until(b"job-stopped") or until(b"job-ended"), "stopped")
-say(b"job-stopped" in buf, "stopped-not-ended")
+say(b"job-stopped" in pty_out.buf, "stopped-not-ended")
 os.write(fd, b"hello\n")
 say(until(b"got-hello"), "continued")
 os.write(fd, b"q\n")
