@@ -68,8 +68,17 @@ export class Asm {
   /** hints added to every op emitted inside `hinting` */
   private hints: Record<string, string> | null = null;
 
-  constructor(firstReg = 0) {
-    this.nextReg = firstReg;
+  /**
+   * `shared`: memory every buffer is copied into (no matter its size), for ops compiled after the
+   * clone that the child reads from memory shared with it (see jail/stage/compile.ts).
+   */
+  constructor(private readonly sharedArena?: Buffer) {
+    this.nextReg = 0;
+    if (sharedArena) {
+      this.arena = sharedArena;
+      this.arenaBase = BigInt(ptr(sharedArena));
+      this.keep.push(sharedArena);
+    }
   }
 
   reg(): Reg {
@@ -91,7 +100,7 @@ export class Asm {
   }
 
   /** Strings and small structs are copied into arenas: one ptr() per arena, not per buffer. */
-  private arena = Buffer.alloc(0);
+  private arena: Buffer = Buffer.alloc(0);
   private arenaBase = 0n;
   private used = 0;
 
@@ -101,6 +110,7 @@ export class Asm {
       this.used = at + n;
       return at;
     }
+    if (this.sharedArena) throw new Error(`stage: the shared arena (${this.sharedArena.length} bytes) is full`);
     this.arena = Buffer.alloc(Math.max(64 * 1024, n));
     this.arenaBase = BigInt(ptr(this.arena));
     this.keep.push(this.arena);
@@ -119,7 +129,7 @@ export class Asm {
 
   /** Address of a copy of `b` (8-aligned; the ops may point into it, the caller's copy is not used). */
   buf(b: Buffer | ArrayBufferView): bigint {
-    if (b.byteLength > 4096) {
+    if (b.byteLength > 4096 && !this.sharedArena) {
       // large (a seccomp program, the message buffer): kept as it is
       this.keep.push(b);
       return BigInt(ptr(b as Buffer));

@@ -60,10 +60,31 @@ export interface JailProgram {
  * of its execve at [2 + 2i] (0: none).
  */
 export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
+  return startJail(given, cloneFlags, fds, seccomp, results).rest();
+}
+
+/** A jail compiled in two parts: what runs up to the child's wait for "go", then the rest. */
+export interface JailCompiler {
+  /** the ops up to the child's wait for "go" (and the parent's RETURN) */
+  prologue: RawOp[];
+  /** compile the rest and return the whole program (the prologue unchanged at its start) */
+  rest(): JailProgram;
+  /** the parent's registers after the prologue: the pid, the clone's errno, clone3's success */
+  regs: { pid: Reg; cloneErr: Reg; into: Reg };
+}
+
+/**
+ * The prologue can run before the rest is compiled when every buffer the rest points at is in
+ * memory shared with the child (`sharedArena`) and the ops are written into shared memory too:
+ * the child waits for "go", which comes only once they are there. `selfPlace`: cgroup.procs
+ * files the child writes itself into first (a root jail on cgroup v1), so that the migration's
+ * wait overlaps the compiling of the rest instead of following it.
+ */
+export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; selfPlace?: readonly string[] } = {}): JailCompiler {
   // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
-  const asm = new Asm();
+  const asm = new Asm(o.sharedArena);
   const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
   const gate = handOver(asm, fds, base, msg);
@@ -73,6 +94,7 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   const failed = asm.reg();
   const ret = asm.label();
   const exit125 = asm.label();
+  const main = asm.label();
   const exit = (code: number) => asm.syscall(NRS.exit_group, [code], { syscall: "exit_group" });
   /** one message from the supervisor; EOF means it is gone */
   const receive = () => asm.syscall(NRS.read, [fds.sock, msg, 64 * 1024], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
@@ -105,56 +127,68 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
   // this process waits to be scheduled), and would wait for "go" forever.
   k.closeFdsExcept([fds.sock, fds.execW, fds.heldR, fds.heldW, fds.helper, ...plan.passFds].filter((fd) => fd >= 0));
   k.setParentDeathSignal(SIGKILL);
-  receive(); // "go": the id maps are written
-  setupNamespace(plan, k, receive); // "placed": in the jail cgroup
-  let programStart: number;
-  if (plan.asPid1) {
-    programStart = asm.length;
-    becomeProgram(plan, k, fds.execW, seccomp);
-  } else {
-    // Non-dumpable before the fork: the program never sees a dumpable init.
-    asm.syscall(NRS.prctl, [PR_SET_DUMPABLE, 0, 0, 0, 0], { syscall: "prctl", flags: "PR_SET_DUMPABLE" });
-    const child = asm.reg();
-    const program = asm.label();
-    asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: child, cond: "eq", cmp: 0, jumpTo: program });
-    // PID 1 goes on as jailx's init, with nothing more than the program has.
-    const pidArg = Buffer.alloc(32);
-    pidArg.write("pid=");
-    const pidAt = asm.buf(pidArg); // the stage writes the digits into this copy
-    asm.itoa(pidAt + 4n, child);
-    k.closeFdsExcept([fds.sock, fds.heldW, fds.helper]);
-    k.attempt(["*"], () => dropPrivileges(plan, k, [], []), () => {}, () => {});
-    k.setDumpable(false);
-    k.setParentDeathSignal(SIGKILL);
-    asm.syscall(NRS.fcntl, [fds.sock, F_SETFD, 0], { syscall: "fcntl", flags: "the supervisor's socket" });
-    asm.syscall(NRS.fcntl, [fds.heldW, F_SETFD, 0], { syscall: "fcntl", flags: "the release pipe" });
-    // argv of init; its pid=N entry is written at run time (ITOA above).
-    // --forking/--pid-file: init follows the daemon the program leaves (jail/daemon.ts's rules)
-    const words = ["jailx-init", "init", `sock=${fds.sock}`, `release=${fds.heldW}`, `session=${plan.newSession ? 1 : 0}`,
-      ...(plan.forking ? ["forking=1", ...(plan.forking.pidFile ? [`pidfile=${plan.forking.pidFile}`] : [])] : [])];
-    const argv = new BigInt64Array(words.length + 2);
-    words.forEach((a, i) => (argv[i] = asm.str(a)));
-    argv[words.length] = pidAt;
-    asm.syscall(NRS.execveat, [fds.helper, asm.str(""), asm.buf(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's init (sealed memfd)" });
-    exit(125);
-
-    asm.bind(program);
-    programStart = asm.length;
-    asm.syscall(NRS.close, [fds.heldW], { syscall: "close" });
-    const again = asm.label();
-    asm.bind(again);
-    asm.syscall(NRS.read, [fds.heldR, msg, 64], { syscall: "read", path: "the release pipe", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
-    asm.syscall(NRS.close, [fds.heldR], { syscall: "close" });
-    becomeProgram(plan, k, fds.execW, seccomp);
+  for (const procs of o.selfPlace ?? []) {
+    const f = asm.reg();
+    asm.syscall(NRS.openat, [-100, asm.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: f });
+    asm.syscall(NRS.write, [f, asm.str("0"), 1], { syscall: "write", path: procs, flags: "this process", hints: { EBUSY: "could not move the jail's init into its cgroup" } });
+    asm.syscall(NRS.close, [f], { syscall: "close" });
   }
-  // Every execve failed: the waiter reads why from the results.
-  execFailed(asm, k, base, failed);
+  receive(); // "go": the id maps are written, the rest of the ops are there
+  asm.jump(main);
   asm.bind(exit125);
   exit(125);
   asm.bind(ret);
   asm.ret(pid);
-  const { ops, notes } = asm.finish();
-  return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+  asm.bind(main);
+  const prologue = asm.finish().ops;
+  const rest = (): JailProgram => {
+    setupNamespace(plan, k, receive); // "placed": in the jail cgroup
+    let programStart: number;
+    if (plan.asPid1) {
+      programStart = asm.length;
+      becomeProgram(plan, k, fds.execW, seccomp);
+    } else {
+      // Non-dumpable before the fork: the program never sees a dumpable init.
+      asm.syscall(NRS.prctl, [PR_SET_DUMPABLE, 0, 0, 0, 0], { syscall: "prctl", flags: "PR_SET_DUMPABLE" });
+      const child = asm.reg();
+      const program = asm.label();
+      asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: child, cond: "eq", cmp: 0, jumpTo: program });
+      // PID 1 goes on as jailx's init, with nothing more than the program has.
+      const pidArg = Buffer.alloc(32);
+      pidArg.write("pid=");
+      const pidAt = asm.buf(pidArg); // the stage writes the digits into this copy
+      asm.itoa(pidAt + 4n, child);
+      k.closeFdsExcept([fds.sock, fds.heldW, fds.helper]);
+      k.attempt(["*"], () => dropPrivileges(plan, k, [], []), () => {}, () => {});
+      k.setDumpable(false);
+      k.setParentDeathSignal(SIGKILL);
+      asm.syscall(NRS.fcntl, [fds.sock, F_SETFD, 0], { syscall: "fcntl", flags: "the supervisor's socket" });
+      asm.syscall(NRS.fcntl, [fds.heldW, F_SETFD, 0], { syscall: "fcntl", flags: "the release pipe" });
+      // argv of init; its pid=N entry is written at run time (ITOA above).
+      // --forking/--pid-file: init follows the daemon the program leaves (jail/daemon.ts's rules)
+      const words = ["jailx-init", "init", `sock=${fds.sock}`, `release=${fds.heldW}`, `session=${plan.newSession ? 1 : 0}`,
+        ...(plan.forking ? ["forking=1", ...(plan.forking.pidFile ? [`pidfile=${plan.forking.pidFile}`] : [])] : [])];
+      const argv = new BigInt64Array(words.length + 2);
+      words.forEach((a, i) => (argv[i] = asm.str(a)));
+      argv[words.length] = pidAt;
+      asm.syscall(NRS.execveat, [fds.helper, asm.str(""), asm.buf(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's init (sealed memfd)" });
+      exit(125);
+
+      asm.bind(program);
+      programStart = asm.length;
+      asm.syscall(NRS.close, [fds.heldW], { syscall: "close" });
+      const again = asm.label();
+      asm.bind(again);
+      asm.syscall(NRS.read, [fds.heldR, msg, 64], { syscall: "read", path: "the release pipe", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
+      asm.syscall(NRS.close, [fds.heldR], { syscall: "close" });
+      becomeProgram(plan, k, fds.execW, seccomp);
+    }
+    // Every execve failed: the waiter reads why from the results.
+    execFailed(asm, k, base, failed);
+    const { ops, notes } = asm.finish();
+    return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+  };
+  return { prologue, rest, regs: { pid, cloneErr, into } };
 }
 
 /**

@@ -6,6 +6,7 @@
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
 import * as proc from "../../sys/proc.ts";
+import { sharedMemory } from "../../sys/proc.ts";
 import { c, errno, ptr, syscall, toArrayBuffer } from "../../sys/ffi.ts";
 import { NRS } from "./nr.ts";
 import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
@@ -18,8 +19,8 @@ import { channel, send } from "../protocol.ts";
 import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
 import { opError, type OpNote } from "./asm.ts";
-import { compileJail, compileSpawn, type JailProgram } from "./compile.ts";
-import { encodeOps, type RawOp } from "./ops.ts";
+import { compileSpawn, startJail, type JailProgram } from "./compile.ts";
+import { encodeOps, OP_SIZE, type RawOp } from "./ops.ts";
 
 const { SIG } = proc;
 const TIMEOUT_GRACE_MS = 2000;
@@ -147,14 +148,37 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   const v2 = cg.cgroup?.v2Dir() ?? null;
   // (not O_PATH: the kernel wants the cgroup directory itself opened)
   const cgroupFd = v2 ? c.open(ptr(Buffer.from(v2 + "\0")), (process.arch === "arm64" ? 0o40000 : 0o200000) | 0o2000000 /* O_RDONLY|O_DIRECTORY|O_CLOEXEC */, 0) : -1;
-  logStep("compile the jail");
-  const prog = compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results);
-  if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
-  logStep("compiled");
-  logStep(`clone into new namespaces (${prog.ops.length} operations)`);
-  const pid = run(prog, regs, report, prog.regs.cloneErr.reg, "clone");
+  // Clone first, compile the rest meanwhile: the child waits for "go", which comes once its ops
+  // are in the shared region. A root jail with a cgroup (but for clone3 on v2) moves itself
+  // into it as it starts, so that the migration's wait (an RCU grace period) overlaps the
+  // compiling instead of following it.
+  const selfPlace = cg.cgroup && cgroupFd < 0 && !plan.idmap ? cg.cgroup.procsFiles() : [];
+  const code = sharedBytes(OPS_CAPACITY * OP_SIZE);
+  const arena = sharedBytes(ARENA_BYTES);
+  const jc = startJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, selfPlace });
+  encodeOps(jc.prologue).copy(code);
+  logStep(`clone into new namespaces`);
+  const pid = runStage(code, OPS_CAPACITY, regs, report);
+  if (pid <= 0) {
+    const e = Number(regs[jc.regs.cloneErr.reg]);
+    throw new SysError("clone", errnoName(e), e);
+  }
   for (const fd of [childSock, execW, heldR, heldW, gateR, cgroupFd, ranW]) if (fd >= 0) proc.closeFd(fd);
-  const placedByClone = regs[prog.regs.into.reg] === 1n;
+  logStep("compile the jail");
+  let prog: JailProgram;
+  try {
+    prog = jc.rest();
+    if (prog.ops.length > OPS_CAPACITY) throw new Error(`stage: ${prog.ops.length} operations, room for ${OPS_CAPACITY}`);
+    if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
+    encodeOps(prog.ops.slice(jc.prologue.length)).copy(code, jc.prologue.length * OP_SIZE);
+  } catch (err) {
+    proc.kill(pid, SIG.KILL);
+    proc.waitPid(pid);
+    throw err;
+  }
+  logStep(`compiled (${prog.ops.length} operations)`);
+  if (selfPlace.length) logStep("the jail's init moves itself into its cgroup");
+  const placedByClone = regs[jc.regs.into.reg] === 1n;
   if (placedByClone) logStep("the jail's init started in its cgroup (clone3)");
   const started = Date.now();
   let killGuard: (Guard & { w: number }) | null = null;
@@ -178,7 +202,7 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     send(sock, { t: "go" });
     logStep("jail: set up the namespaces");
     try {
-      if (cg.cgroup && !placedByClone) cg.cgroup.addProcess(pid);
+      if (cg.cgroup && !placedByClone && selfPlace.length === 0) cg.cgroup.addProcess(pid);
       else if (cg.around) {
         logStep("ask systemd for the jail's scope");
         cg.cgroup = cg.around(pid);
@@ -281,6 +305,13 @@ export function execHelper(helper: number, argv: string[]): number {
 }
 
 const NR_EXECVEAT = process.arch === "arm64" ? 281 : 322;
+/** Room for a jail's ops and for the buffers they point at, in memory shared with the child. */
+const OPS_CAPACITY = 8192, ARENA_BYTES = 2 << 20;
+
+/** Zeroed MAP_SHARED memory of `n` bytes (pages are touched only when written). */
+function sharedBytes(n: number): Buffer {
+  return Buffer.from(sharedMemory(n));
+}
 /** execve errnos whose message is decided in advance (the rest: "cannot execute (errno N)"). */
 const EXEC_ERRNOS = [1, 2, 7, 8, 12, 13, 20, 21, 22, 26, 36, 40];
 

@@ -1,10 +1,11 @@
 // The op list a jail is compiled into (jail/stage/compile.ts), read back with decodeOps: the
 // order of the processes' steps and what may follow the seccomp filter. Pure: nothing is run.
 import { describe, expect, test } from "bun:test";
+import { ptr } from "bun:ffi";
 import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, type Plan } from "../../jail/plan.ts";
-import { compileJail } from "../../jail/stage/compile.ts";
+import { compileJail, startJail } from "../../jail/stage/compile.ts";
 import { decodeOps, encodeOps, KIND, type RawOp } from "../../jail/stage/ops.ts";
 import { NRS } from "../../jail/stage/nr.ts";
 import { fakeHost } from "./fake-host.ts";
@@ -73,6 +74,26 @@ describe("the compiled jail", () => {
     // a refused clone3 goes on to the plain clone
     expect(c3 + 1 + ops[c3]!.skip).toBeLessThanOrEqual(c);
     expect(ops[c3]!.ok[0]).toBe(-1);
+  });
+
+  test("clone first: the prologue ends with the parent's RETURN after the child's wait for 'go'; a root jail writes itself into its cgroup before that wait; the rest follows it unchanged", () => {
+    const arena = Buffer.alloc(2 << 20);
+    const results = new BigInt64Array(64); // shared memory of its own in a real run (a memfd)
+    const jc = startJail(plan(["--", "/bin/prog"]), 0x20000000, FDS, null, results, { sharedArena: arena, selfPlace: ["/cg/jailx-1-a/cgroup.procs"] });
+    const pro = jc.prologue;
+    expect(pro.at(-1)!.kind).toBe(KIND.RETURN);
+    const go = pro.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock));
+    const place = pro.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.write);
+    expect(place).toBeGreaterThan(0);
+    expect(place).toBeLessThan(go);
+    const all = jc.rest();
+    expect(encodeOps(all.ops.slice(0, pro.length))).toEqual(encodeOps(pro));
+    expect(all.notes[place]?.path).toBe("/cg/jailx-1-a/cgroup.procs");
+    // every address the rest points at lies in the shared arena or in the (shared) results
+    const inside = (v: bigint, b: ArrayBufferView) => v >= BigInt(ptr(b as Uint8Array)) && v < BigInt(ptr(b as Uint8Array)) + BigInt(b.byteLength);
+    const outside = all.ops.slice(pro.length).flatMap((o) =>
+      o.a.filter((v, j) => !(o.regmask & (1 << j)) && v > 1n << 40n && !inside(v, arena) && !inside(v, results)).map((v) => `${o.kind}/${o.nr}: 0x${v.toString(16)}`));
+    expect(outside).toEqual([]);
   });
 
   test("--as-pid-1: no fork and no helper; the program's process is PID 1", () => {
