@@ -47,7 +47,7 @@ export function forkDetached(): Forked {
 
 /** The background supervisor's first report, read until it closes the pipe `fd` (closed here). */
 function awaitReport(fd: number): Report {
-  const text = readAll(fd);
+  const text = proc.readToEnd(fd);
   proc.closeFd(fd);
   try {
     const r = JSON.parse(text) as Report;
@@ -58,16 +58,6 @@ function awaitReport(fd: number): Report {
   return { status: 125, message: "the detached supervisor ended without saying whether the jail started (see its log)" };
 }
 
-function readAll(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(4096);
-  for (;;) {
-    const n = Number(c.read(fd, ptr(buf), buf.length));
-    if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
-    else if (n === 0 || errno() !== 4 /* EINTR */) break;
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 /** stdin from /dev/null; stdout and stderr into `fd` (the log pipe). */
 export function redirectOutput(fd: number): void {

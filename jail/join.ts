@@ -122,9 +122,18 @@ export function openJoinTarget(j: Judged & { kind: "live" }): JoinTarget {
   return { name, target, pid, flags, rootFd, procs };
 }
 
+/** Put the new process `child` in the jail's cgroups (one write each: the whole pid). */
+export function enterCgroups(t: JoinTarget, child: number): void {
+  for (const fd of t.procs) {
+    writeSync(fd, String(child));
+    proc.closeFd(fd);
+  }
+}
+
 export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): JoinResult {
   const rec = j.record;
-  const { name, target, flags, rootFd, procs } = openJoinTarget(j);
+  const t = openJoinTarget(j);
+  const { name, target, flags, rootFd } = t;
 
   proc.blockSignals([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
   const sigfd = proc.signalFd([...proc.FORWARDED_SIGNALS, SIG.CHLD]);
@@ -164,10 +173,7 @@ export function joinJail(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: 
   proc.closeFd(childSock);
   proc.closeFd(rootFd);
   try {
-    for (const fd of procs) {
-      writeSync(fd, String(child)); // one write: the whole pid
-      proc.closeFd(fd);
-    }
+    enterCgroups(t, child);
     send(sock, { t: "go" });
   } catch (err) {
     proc.kill(child, SIG.KILL);

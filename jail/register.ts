@@ -73,7 +73,7 @@ export class Registration {
   /**
    * For a process that is not this one (the stage's waiter and guard, jail/stage/helper.c):
    * the exited record of a detached jail as a JSON object without its end, which they complete
-   * with endedAt, status and message; null for a jail in the foreground.
+   * with endedAt, status and message; nothing for a jail in the foreground.
    */
   exitedArgs(): string[] {
     if (!this.entry.detached) return [];

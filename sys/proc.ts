@@ -212,6 +212,18 @@ export function isTerminal(fd: number): boolean {
   return c.ioctl(fd, 0x5401 /* TCGETS */, ptr(new Uint8Array(64))) === 0;
 }
 
+/** Everything readable from `fd` until EOF (retrying EINTR), as text. */
+export function readToEnd(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    const n = Number(c.read(fd, ptr(buf), buf.length));
+    if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+    else if (n === 0 || errno() !== 4 /* EINTR */) break;
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** Block until the other end of a pipe is closed (EOF); data, if any, is discarded. */
 export function waitForEof(fd: number): void {
   const b = new Uint8Array(64);

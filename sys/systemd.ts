@@ -3,7 +3,7 @@
 // a pure v2 host run by systemd (see docs/CGROUPS.md). Synchronous fork+exec: the supervisor is
 // single-threaded and must stay so until it clones.
 import * as fs from "node:fs";
-import { c, errno, ptr } from "./ffi.ts";
+import { c } from "./ffi.ts";
 import * as proc from "./proc.ts";
 
 export interface ToolResult {
@@ -40,16 +40,10 @@ export function runTool(argv: readonly string[], env: readonly string[] = enviro
     proc.exitNow(127);
   }
   proc.closeFd(w);
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(4096);
-  for (;;) {
-    const n = Number(c.read(r, ptr(buf), buf.length));
-    if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
-    else if (n === 0 || errno() !== 4 /* EINTR */) break;
-  }
+  const out = proc.readToEnd(r);
   proc.closeFd(r);
   const waited = proc.waitPid(pid);
-  return { code: waited ? proc.shellStatus(waited) : 127, out: Buffer.concat(chunks).toString("utf8").trim() };
+  return { code: waited ? proc.shellStatus(waited) : 127, out: out.trim() };
 }
 
 /** What the tools need from our environment: the user bus address and a locale-free C output. */

@@ -447,6 +447,16 @@ NORET void report_exit(int sock, int st)
 	die(0);
 }
 
+// The program (not its daemon) ended with wait status `st`: a daemonizing one that succeeded and
+// left processes behind hands over to its daemon (returns 1); anything else ends the jail now.
+static int program_ended(int forking, int st, struct daemon *dm, int sock)
+{
+	int clean = !(st & 0x7f) && !((st >> 8) & 0xff);
+	if (forking && clean && !no_children(dm))
+		return 1;
+	report_exit(sock, st);
+}
+
 NORET void init(char **args)
 {
 	int sock = -1, release = -1, pid = 0, session = 0, forking = 0, daemon = 0;
@@ -494,14 +504,8 @@ NORET void init(char **args)
 			int clean = !(st & 0x7f) && !((st >> 8) & 0xff);
 			if (daemon && daemon_ended(&dm, (int)r, clean))
 				report_exit(sock, st);
-			if (daemon || r != pid)
-				continue;
-			// The program ended. A daemonizing one that succeeded and left processes behind hands
-			// over to its daemon; anything else ends the jail now.
-			if (forking && clean && !no_children(&dm))
-				daemon = 1;
-			else
-				report_exit(sock, st);
+			if (!daemon && r == pid)
+				daemon = program_ended(forking, st, &dm, sock);
 		}
 		// Every process of the daemon is gone without the main one known: a clean end.
 		if (daemon && no_children(&dm))
@@ -529,19 +533,10 @@ NORET void init(char **args)
 				continue;
 			if (!daemon) {
 				// A daemonizing program may have exited with its SIGCHLD queued behind this
-				// signal: sent to its zombie, the signal would be lost. Reap first.
-				if (forking) {
-					// (handled by the loop above on the next turn; check now)
-					int st = 0;
-					long r = SYS4(wait4, pid, &st, WNOHANG | WALL, 0);
-					if (r == pid) {
-						int clean = !(st & 0x7f) && !((st >> 8) & 0xff);
-						if (clean && !no_children(&dm))
-							daemon = 1;
-						else
-							report_exit(sock, st);
-					}
-				}
+				// signal: sent to its zombie, the signal would be lost. Reap it first.
+				int st = 0;
+				if (forking && SYS4(wait4, pid, &st, WNOHANG | WALL, 0) == pid)
+					daemon = program_ended(forking, st, &dm, sock);
 				if (!daemon) {
 					SYS2(kill, pid, si[i].signo);
 					continue;

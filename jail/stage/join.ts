@@ -3,11 +3,10 @@
 // cgroups), lets the stage fork the process that joins, puts it in the jail's cgroups, and hands
 // over to the waiter once the new process waits at the gate — the same steps, messages and
 // guarantees as `run`. The decisions stay in jail/join.ts (which namespaces, the plan, --user).
-import { writeSync } from "node:fs";
 import * as proc from "../../sys/proc.ts";
 import { helperMemfd, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import { opError } from "./asm.ts";
-import { execPlan, openJoinTarget, resolveUser, type JoinOptions, type JoinResult } from "../join.ts";
+import { enterCgroups, execPlan, openJoinTarget, resolveUser, type JoinOptions, type JoinResult } from "../join.ts";
 import type { Judged } from "../state.ts";
 import { channel, send } from "../protocol.ts";
 import { compileJoin, JOIN_PID_SLOT } from "./compile.ts";
@@ -15,7 +14,8 @@ import { afterSetup, execHelper, holdSignals, resultsMemfd, run } from "./superv
 
 
 export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): Promise<JoinResult> {
-  const { name, target, pid, flags, rootFd, procs } = openJoinTarget(j);
+  const t = openJoinTarget(j);
+  const { name, target, pid, flags, rootFd } = t;
   let plan = execPlan(j.record.plan, o);
   // --user from the jail's own /etc/passwd, seen through its root
   if (o.user !== undefined) plan = { ...plan, user: resolveUser(plan, o.user, `/proc/${pid}/root`) };
@@ -48,10 +48,7 @@ export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOption
     return { status: 125, message: h ?? `jail '${name}' has ended` };
   }
   try {
-    for (const fd of procs) {
-      writeSync(fd, String(child)); // one write: the whole pid
-      proc.closeFd(fd);
-    }
+    enterCgroups(t, child);
     send(sock, { t: "go" });
   } catch (err) {
     fail({ status: 125 });

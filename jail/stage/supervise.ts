@@ -31,8 +31,7 @@ const AT_EMPTY_PATH = 0x1000;
 export function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[] }, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
   const code = encodeOps(p.ops);
   const pid = runStage(code, p.ops.length, regs, report);
-  // The buffers the ops point at must live until here.
-  if (p.keep.length < 0) throw new Error("unreachable");
+  retain(p.keep); // the buffers the ops point at, alive until the stage has run
   if (pid <= 0) {
     const e = Number(regs[errReg]);
     throw new SysError(what, errnoName(e), e);
@@ -292,6 +291,11 @@ export function afterSetup(plan: Plan, prog: JailProgram, execR: number, report:
   return { args };
 }
 
+/** Keeps its argument reachable up to the call (buffers only an op's address refers to). */
+function retain(x: unknown): void {
+  if (x === retain) throw new Error("unreachable");
+}
+
 /** execveat of the helper; returns only on failure, with the errno. */
 export function execHelper(helper: number, argv: string[]): number {
   const a = argv.map((s) => Buffer.from(s + "\0"));
@@ -300,7 +304,7 @@ export function execHelper(helper: number, argv: string[]): number {
   const env = new BigInt64Array(1);
   const empty = Buffer.from("\0");
   syscall(NR_EXECVEAT, helper, ptr(empty), ptr(arr), ptr(env), AT_EMPTY_PATH);
-  void [a, empty, env];
+  retain([a, empty, env]);
   return errno();
 }
 
