@@ -93,7 +93,7 @@ export async function execCommand(argv: string[]): Promise<number> {
     try {
       const seccomp = j.record.plan.seccomp ? await seccompProgram(j.record.plan.seccomp) : null;
       const how = { command: a.command, user: a.user, tty: a.tty };
-      const out = isSingleThreadedBun() ? joinJail(j, how, seccomp) : await (await import("../jail/stage/join.ts")).joinJailStaged(j, how, seccomp);
+      const out = isSingleThreadedBun() ? joinJail(j, how, seccomp) : (await import("../jail/stage/join.ts")).joinJailStaged(j, how, seccomp);
       if (out.message) log.error(out.message);
       return out.status;
     } finally {

@@ -83,7 +83,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       out = named
         ? await (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
         : isSingleThreadedBun() ? supervise(plan, deps, step)
-        : await (await import("../jail/stage/supervise.ts")).superviseStaged(plan, deps, step);
+        : (await import("../jail/stage/supervise.ts")).superviseStaged(plan, deps, step);
     } catch (err) {
       // e.g. a profile's --memory that this host cannot give: name the profile and key
       throw blame(err);

@@ -73,7 +73,7 @@ async function registered(dir: string, name: string, plan: Plan, prepared: Prepa
       },
     };
     out = stage
-      ? await stage.superviseStaged(plan, { ...prepared, events, waiter: () => withReport(withLogger(reg.waiterArgs(), logger), reportFd) }, step)
+      ? stage.superviseStaged(plan, { ...prepared, events, waiter: () => withReport(withLogger(reg.waiterArgs(), logger), reportFd) }, step)
       : supervise(plan, { ...prepared, events }, step);
     return out;
   } catch (err) {

@@ -13,7 +13,7 @@ import { compileJoin, JOIN_PID_SLOT } from "./compile.ts";
 import { afterSetup, execHelper, holdSignals, resultsMemfd, run } from "./supervise.ts";
 
 
-export async function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): Promise<JoinResult> {
+export function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null): JoinResult {
   const t = openJoinTarget(j);
   const { name, target, pid, flags, rootFd } = t;
   let plan = execPlan(j.record.plan, o);

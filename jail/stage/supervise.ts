@@ -110,7 +110,7 @@ function spawnExecutable(path: string, argv: string[]): number {
   }
 }
 
-export async function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLogger): Promise<Outcome> {
+export function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLogger): Outcome {
   const helper = helperMemfd();
   holdSignals();
   const cg = placeCgroup(plan, prepared, logStep, stageGuards(helper));
@@ -303,12 +303,11 @@ export function execHelper(helper: number, argv: string[]): number {
   a.forEach((b, i) => (arr[i] = BigInt(ptr(b))));
   const env = new BigInt64Array(1);
   const empty = Buffer.from("\0");
-  syscall(NR_EXECVEAT, helper, ptr(empty), ptr(arr), ptr(env), AT_EMPTY_PATH);
+  syscall(NRS.execveat, helper, ptr(empty), ptr(arr), ptr(env), AT_EMPTY_PATH);
   retain([a, empty, env]);
   return errno();
 }
 
-const NR_EXECVEAT = process.arch === "arm64" ? 281 : 322;
 /** Room for a jail's ops and for the buffers they point at, in memory shared with the child. */
 const OPS_CAPACITY = 8192, ARENA_BYTES = 2 << 20;
 
