@@ -171,8 +171,15 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
       const names = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
       // What the user binds beneath /etc explicitly is shown (the bind needs its mount point).
       const keep = binds.flatMap((b) => (b.op === "bind" && b.dst.startsWith("/etc/") ? [b.dst.slice(5)] : []));
-      const hide = etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list: host.listModes });
-      ops.push({ op: "hide-bind", src: "/etc", dst: "/etc", hide });
+      // Decided when first read: on the stage path that is while compiling the jail, after the
+      // clone, when the jail's init may be waiting for its cgroup migration anyway.
+      let hide: string[] | undefined;
+      const op = { op: "hide-bind", src: "/etc", dst: "/etc" } as Extract<MountOp, { op: "hide-bind" }>;
+      Object.defineProperty(op, "hide", {
+        enumerable: true,
+        get: () => (hide ??= etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list: (d) => host.listModes(d) })),
+      });
+      ops.push(op);
     }
   }
   ops.push({ op: "proc", dst: "/proc" });

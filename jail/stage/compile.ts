@@ -69,18 +69,20 @@ export interface JailCompiler {
   prologue: RawOp[];
   /** compile the rest and return the whole program (the prologue unchanged at its start) */
   rest(): JailProgram;
-  /** the parent's registers after the prologue: the pid, the clone's errno, clone3's success */
-  regs: { pid: Reg; cloneErr: Reg; into: Reg };
+  /** the parent's registers after the prologue: the pid, the clone's errno, clone3's success, the placer's pid (-1: none) */
+  regs: { pid: Reg; cloneErr: Reg; into: Reg; placer: Reg };
 }
 
 /**
  * The prologue can run before the rest is compiled when every buffer the rest points at is in
  * memory shared with the child (`sharedArena`) and the ops are written into shared memory too:
- * the child waits for "go", which comes only once they are there. `selfPlace`: cgroup.procs
- * files the child writes itself into first (a root jail on cgroup v1), so that the migration's
- * wait overlaps the compiling of the rest instead of following it.
+ * the child waits for "go", which comes only once they are there. `placer`: cgroup.procs files
+ * a second child of the supervisor (the placer, forked right after the clone) writes the jail's
+ * init into (a root jail on cgroup v1): the migration waits for an RCU grace period (~10-15 ms),
+ * and this way that wait overlaps both the compiling of the rest and the jail's own setup; the
+ * supervisor reaps the placer before it says "placed" (the init forks the program only after).
  */
-export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; selfPlace?: readonly string[] } = {}): JailCompiler {
+export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[] } = {}): JailCompiler {
   // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
@@ -92,7 +94,8 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   const pid = asm.reg();
   const cloneErr = asm.reg();
   const failed = asm.reg();
-  const ret = asm.label();
+  const ret = asm.label(); // the supervisor's side, the clone made
+  const refused = asm.label(); // the supervisor's side, the clone refused
   const exit125 = asm.label();
   const main = asm.label();
   const exit = (code: number) => asm.syscall(NRS.exit_group, [code], { syscall: "exit_group" });
@@ -100,7 +103,9 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   const receive = () => asm.syscall(NRS.read, [fds.sock, msg, 64 * 1024], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
 
   const into = asm.reg();
+  const placer = asm.reg();
   asm.set(pid, -1);
+  asm.set(placer, -1);
   asm.set(into, 0);
   if ((fds.cgroupFd ?? -1) >= 0) {
     // struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid, exit_signal,
@@ -117,27 +122,40 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     asm.jump(child);
     asm.bind(plain);
     asm.set(into, 0);
-    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
+    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: refused });
     asm.bind(child);
   } else
-    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: ret });
+    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: refused });
 
   // PID 1 of the jail. First, nothing of the supervisor's: with a copy of its end of the socket
   // we would never see EOF if it died before our parent-death signal was set (it can, while
   // this process waits to be scheduled), and would wait for "go" forever.
   k.closeFdsExcept([fds.sock, fds.execW, fds.heldR, fds.heldW, fds.helper, ...plan.passFds].filter((fd) => fd >= 0));
   k.setParentDeathSignal(SIGKILL);
-  for (const procs of o.selfPlace ?? []) {
-    const f = asm.reg();
-    asm.syscall(NRS.openat, [-100, asm.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: f });
-    asm.syscall(NRS.write, [f, asm.str("0"), 1], { syscall: "write", path: procs, flags: "this process", hints: { EBUSY: "could not move the jail's init into its cgroup" } });
-    asm.syscall(NRS.close, [f], { syscall: "close" });
-  }
   receive(); // "go": the id maps are written, the rest of the ops are there
   asm.jump(main);
   asm.bind(exit125);
   exit(125);
   asm.bind(ret);
+  if (o.placer?.length) {
+    // The supervisor's side, the jail's init cloned: fork the placer. cgroup.procs takes the
+    // pid's digits up to the NUL (the kernel strips the rest).
+    const done = asm.label();
+    const digits = asm.buf(Buffer.alloc(24));
+    asm.itoa(digits, pid);
+    asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", flags: "the cgroup placer", dst: placer, cond: "ne", cmp: 0, jumpTo: done, ok: [-1], skipTo: done });
+    // Nothing of the supervisor's: the jail's init must see EOF when the supervisor is gone.
+    asm.syscall(NRS.close_range, [3, 0xffffffff, 0], { syscall: "close_range" });
+    for (const procs of o.placer) {
+      const f = asm.reg();
+      asm.syscall(NRS.openat, [-100, asm.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: f });
+      asm.syscall(NRS.write, [f, digits, 20], { syscall: "write", path: procs, flags: "the jail's init", hints: { EBUSY: "could not move the jail's init into its cgroup" } });
+      asm.syscall(NRS.close, [f], { syscall: "close" });
+    }
+    exit(0);
+    asm.bind(done);
+  }
+  asm.bind(refused);
   asm.ret(pid);
   asm.bind(main);
   const prologue = asm.finish().ops;
@@ -188,7 +206,7 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     const { ops, notes } = asm.finish();
     return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
   };
-  return { prologue, rest, regs: { pid, cloneErr, into } };
+  return { prologue, rest, regs: { pid, cloneErr, into, placer } };
 }
 
 /**

@@ -148,13 +148,14 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   // (not O_PATH: the kernel wants the cgroup directory itself opened)
   const cgroupFd = v2 ? c.open(ptr(Buffer.from(v2 + "\0")), (process.arch === "arm64" ? 0o40000 : 0o200000) | 0o2000000 /* O_RDONLY|O_DIRECTORY|O_CLOEXEC */, 0) : -1;
   // Clone first, compile the rest meanwhile: the child waits for "go", which comes once its ops
-  // are in the shared region. A root jail with a cgroup (but for clone3 on v2) moves itself
-  // into it as it starts, so that the migration's wait (an RCU grace period) overlaps the
-  // compiling instead of following it.
-  const selfPlace = cg.cgroup && cgroupFd < 0 && !plan.idmap ? cg.cgroup.procsFiles() : [];
+  // are in the shared region. A root jail with a cgroup (but for clone3 on v2) is moved into it
+  // by the placer, a second child forked right after the clone, so that the migration's wait
+  // (an RCU grace period) overlaps the compiling and the jail's own setup instead of following
+  // them; its init forks the program only after "placed", which waits for the placer.
+  const placer = cg.cgroup && cgroupFd < 0 && !plan.idmap ? cg.cgroup.procsFiles() : [];
   const code = sharedBytes(OPS_CAPACITY * OP_SIZE);
   const arena = sharedBytes(ARENA_BYTES);
-  const jc = startJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, selfPlace });
+  const jc = startJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer });
   encodeOps(jc.prologue).copy(code);
   logStep(`clone into new namespaces`);
   const pid = runStage(code, OPS_CAPACITY, regs, report);
@@ -163,6 +164,15 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     throw new SysError("clone", errnoName(e), e);
   }
   for (const fd of [childSock, execW, heldR, heldW, gateR, cgroupFd, ranW]) if (fd >= 0) proc.closeFd(fd);
+  let placerPid = Number(regs[jc.regs.placer.reg]);
+  /** The placer's exit status (null: there is none), once. */
+  const reapPlacer = (): number | null => {
+    if (placerPid <= 0) return null;
+    const w = proc.waitPid(placerPid);
+    placerPid = 0;
+    return w?.code ?? 128;
+  };
+  if (placerPid > 0) logStep("the placer moves the jail's init into its cgroup");
   logStep("compile the jail");
   let prog: JailProgram;
   try {
@@ -173,10 +183,10 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   } catch (err) {
     proc.kill(pid, SIG.KILL);
     proc.waitPid(pid);
+    reapPlacer();
     throw err;
   }
   logStep(`compiled (${prog.ops.length} operations)`);
-  if (selfPlace.length) logStep("the jail's init moves itself into its cgroup");
   const placedByClone = regs[jc.regs.into.reg] === 1n;
   if (placedByClone) logStep("the jail's init started in its cgroup (clone3)");
   const started = Date.now();
@@ -184,6 +194,7 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   const fail = (out: Outcome): Outcome => {
     proc.kill(pid, SIG.KILL);
     proc.waitPid(pid);
+    reapPlacer();
     killGuard?.stop();
     return out;
   };
@@ -201,7 +212,13 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     send(sock, { t: "go" });
     logStep("jail: set up the namespaces");
     try {
-      if (cg.cgroup && !placedByClone && selfPlace.length === 0) cg.cgroup.addProcess(pid);
+      const placed = reapPlacer();
+      if (placed !== null && placed !== 0) {
+        // Its failure is in the report (the op and errno), like the jail's own.
+        const failure = reportedFailure(prog, report, "");
+        if (failure) return fail(failure);
+        cg.cgroup!.addProcess(pid);
+      } else if (placed === null && cg.cgroup && !placedByClone) cg.cgroup.addProcess(pid);
       else if (cg.around) {
         logStep("ask systemd for the jail's scope");
         cg.cgroup = cg.around(pid);
@@ -263,11 +280,8 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
 export function afterSetup(plan: Plan, prog: JailProgram, execR: number, report: Int32Array, results: BigInt64Array, prefix: string): Outcome | { args: string[] } {
   proc.waitForEof(execR);
   proc.closeFd(execR);
-  if (report[0] === REPORT_MAGIC) {
-    const at = report[1]!;
-    const err = opError(prog.notes[at], report[2]!);
-    return { status: 125, message: (at >= prog.programStart ? "" : prefix) + err.message };
-  }
+  const failure = reportedFailure(prog, report, prefix);
+  if (failure) return failure;
   const existing = prog.execSlots.flatMap((s, i) => {
     const e = Number(results[1 + 2 * i]);
     return e === ENOENT || e === ENOTDIR ? [] : [{ ...s, i }];
@@ -289,6 +303,14 @@ export function afterSetup(plan: Plan, prog: JailProgram, execR: number, report:
     for (const e of [13, 22, 12, 14]) args.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
   });
   return { args };
+}
+
+/** The failure the stage reported (an op and its errno) as the direct call's message, if any. */
+function reportedFailure(prog: JailProgram, report: Int32Array, prefix: string): Outcome | null {
+  if (report[0] !== REPORT_MAGIC) return null;
+  const at = report[1]!;
+  const err = opError(prog.notes[at], report[2]!);
+  return { status: 125, message: (at >= prog.programStart ? "" : prefix) + err.message };
 }
 
 /** Keeps its argument reachable up to the call (buffers only an op's address refers to). */

@@ -76,16 +76,33 @@ describe("the compiled jail", () => {
     expect(ops[c3]!.ok[0]).toBe(-1);
   });
 
-  test("clone first: the prologue ends with the parent's RETURN after the child's wait for 'go'; a root jail writes itself into its cgroup before that wait; the rest follows it unchanged", () => {
+  test("clone first: the prologue ends with the parent's RETURN after the child's wait for 'go'; a root jail's placer is forked on the parent's side, writes the init's pid and exits; the rest follows it unchanged", () => {
     const arena = Buffer.alloc(2 << 20);
     const results = new BigInt64Array(64); // shared memory of its own in a real run (a memfd)
-    const jc = startJail(plan(["--", "/bin/prog"]), 0x20000000, FDS, null, results, { sharedArena: arena, selfPlace: ["/cg/jailx-1-a/cgroup.procs"] });
+    const jc = startJail(plan(["--", "/bin/prog"]), 0x20000000, FDS, null, results, { sharedArena: arena, placer: ["/cg/jailx-1-a/cgroup.procs"] });
     const pro = jc.prologue;
     expect(pro.at(-1)!.kind).toBe(KIND.RETURN);
+    const sys = (nr: number, from = 0) => pro.findIndex((o, i) => i >= from && o.kind === KIND.SYSCALL && o.nr === nr);
+    const clone = sys(NRS.clone);
     const go = pro.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock));
-    const place = pro.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.write);
-    expect(place).toBeGreaterThan(0);
-    expect(place).toBeLessThan(go);
+    // the jail's init goes from its clone to "go" without writing anything
+    expect(pro.slice(clone + 1, go).some((o) => o.kind === KIND.SYSCALL && o.nr === NRS.write)).toBe(false);
+    // the parent's branch of the clone jumps past the child's ops, to the placer's fork
+    const fork = sys(NRS.clone, go);
+    expect(fork).toBeGreaterThan(go);
+    expect(clone + 1 + pro[clone]!.jump).toBeGreaterThan(go);
+    expect(clone + 1 + pro[clone]!.jump).toBeLessThan(fork);
+    // a refused clone skips the placer
+    expect(clone + 1 + pro[clone]!.skip).toBe(pro.length - 1);
+    const place = sys(NRS.write, fork);
+    expect(place).toBeGreaterThan(fork);
+    expect(pro[place + 2]!.nr).toBe(NRS.exit_group);
+    const itoa = pro.findIndex((o) => o.kind === KIND.ITOA);
+    expect(itoa).toBeGreaterThan(go);
+    expect(itoa).toBeLessThan(fork);
+    expect(pro[place]!.a[1]).toBe(pro[itoa]!.a[0]); // writes the digits of the init's pid
+    // the supervisor's side of the placer's fork returns the init's pid
+    expect(fork + 1 + pro[fork]!.jump).toBe(pro.length - 1);
     const all = jc.rest();
     expect(encodeOps(all.ops.slice(0, pro.length))).toEqual(encodeOps(pro));
     expect(all.notes[place]?.path).toBe("/cg/jailx-1-a/cgroup.procs");
