@@ -109,9 +109,19 @@ export function stageRegisters(): BigInt64Array {
   return new BigInt64Array(sharedMemory(STAGE_REGISTERS * 8));
 }
 
-/** A zeroed failure report in MAP_SHARED memory (4 slots; the stage uses 0..2). */
+/** A zeroed failure report in MAP_SHARED memory: 0..2 the failure, 3 the streamed op count. */
 export function stageReport(): Int32Array {
   return new Int32Array(sharedMemory(16));
+}
+
+/**
+ * Streaming: tells the stages running with this `report` (in MAP_SHARED memory) that the first
+ * `n` ops of their program are written; each waits (futex) at an op it does not have yet.
+ * Until this is first called, report[3] is 0 and nothing waits.
+ */
+export function publishOps(report: Int32Array, n: number): void {
+  Atomics.store(report, 3, n);
+  syscall(NR.futex, ptr(report) + 12, 1 /* FUTEX_WAKE */, 0x7fffffff);
 }
 
 /** The failure recorded in `report`, or null when none was. */

@@ -67,6 +67,8 @@ export class Asm {
   private tolerance: { ok: number[]; to: Label } | null = null;
   /** hints added to every op emitted inside `hinting` */
   private hints: Record<string, string> | null = null;
+  /** called after each op is emitted (streaming: jail/stage/compile.ts) */
+  onEmit: (() => void) | null = null;
 
   /**
    * `shared`: memory every buffer is copied into (no matter its size), for ops compiled after the
@@ -183,6 +185,7 @@ export class Asm {
       skipTo,
       jumpTo: o.jumpTo,
     });
+    this.onEmit?.();
   }
 
   private plain(kind: number, a: bigint[], dst = -1, jumpTo?: Label): void {
@@ -191,6 +194,7 @@ export class Asm {
       note: null,
       jumpTo,
     });
+    this.onEmit?.();
   }
 
   jump(to: Label): void {
@@ -243,18 +247,40 @@ export class Asm {
 
   /** The ops with jumps resolved (relative), and the notes by op index. */
   finish(): { ops: RawOp[]; notes: (OpNote | null)[] } {
+    return { ops: this.resolved(0, this.ops.length), notes: this.ops.map((p) => p.note) };
+  }
+
+  private settled = 0;
+  /**
+   * How many ops from the start are final: every label they jump to is bound. Streaming hands
+   * these to the stage while the rest is still being compiled.
+   */
+  ready(): number {
+    const bound = (l: Label | undefined) => !l || this.labels[l.label]! >= 0;
+    while (this.settled < this.ops.length) {
+      const p = this.ops[this.settled]!;
+      if (!bound(p.skipTo) || !bound(p.jumpTo)) break;
+      this.settled++;
+    }
+    return this.settled;
+  }
+
+  /** Ops [from, to) with jumps resolved (relative); each of their labels must be bound. */
+  resolved(from: number, to: number): RawOp[] {
     const at = (l: Label): number => {
       const i = this.labels[l.label]!;
       if (i < 0) throw new Error("stage: unbound label");
       return i;
     };
-    const ops = this.ops.map((p, i) => {
+    const out: RawOp[] = [];
+    for (let i = from; i < to; i++) {
+      const p = this.ops[i]!;
       const op = { ...p.op };
       if (p.skipTo) op.skip = at(p.skipTo) - (i + 1);
       if (p.jumpTo) op.jump = at(p.jumpTo) - (i + 1);
-      return op;
-    });
-    return { ops, notes: this.ops.map((p) => p.note) };
+      out.push(op);
+    }
+    return out;
   }
 }
 

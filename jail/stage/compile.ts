@@ -73,6 +73,9 @@ export interface JailCompiler {
   regs: { pid: Reg; cloneErr: Reg; into: Reg; placer: Reg };
 }
 
+/** Ops handed to a streaming stage at once (fewer: more futex wakes; more: a later start). */
+const STREAM_BATCH = 48;
+
 /**
  * The prologue can run before the rest is compiled when every buffer the rest points at is in
  * memory shared with the child (`sharedArena`) and the ops are written into shared memory too:
@@ -82,7 +85,7 @@ export interface JailCompiler {
  * and this way that wait overlaps both the compiling of the rest and the jail's own setup; the
  * supervisor reaps the placer before it says "placed" (the init forks the program only after).
  */
-export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[] } = {}): JailCompiler {
+export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, ops: RawOp[]) => void } = {}): JailCompiler {
   // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
@@ -159,7 +162,21 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   asm.ret(pid);
   asm.bind(main);
   const prologue = asm.finish().ops;
+  // Streaming: every STREAM_BATCH ops whose jumps are all known go to the stage at once.
+  let sent = prologue.length;
+  const flush = (upTo: number) => {
+    if (upTo > sent) o.stream!(sent, asm.resolved(sent, upTo));
+    sent = Math.max(sent, upTo);
+  };
   const rest = (): JailProgram => {
+    if (o.stream) asm.onEmit = () => asm.length - sent >= STREAM_BATCH && flush(asm.ready());
+    try {
+      return compileRest();
+    } finally {
+      asm.onEmit = null;
+    }
+  };
+  const compileRest = (): JailProgram => {
     setupNamespace(plan, k, receive); // "placed": in the jail cgroup
     let programStart: number;
     if (plan.asPid1) {
@@ -203,7 +220,9 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     }
     // Every execve failed: the waiter reads why from the results.
     execFailed(asm, k, base, failed);
+    asm.onEmit = null;
     const { ops, notes } = asm.finish();
+    if (o.stream) flush(ops.length);
     return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
   };
   return { prologue, rest, regs: { pid, cloneErr, into, placer } };

@@ -5,8 +5,9 @@
 //
 // Built freestanding (scripts/build-stage.ts): no libc, no data, no relocations, one function, so
 // the .text bytes alone are the blob and the entry is at offset 0. Everything but the entry is
-// always_inline for that reason. The only syscall of its own is exit_group on a failure, so it
-// also works after a seccomp filter that allows little more than the ops' own calls.
+// always_inline for that reason. Its own syscalls are exit_group on a failure and, while ops
+// are still being streamed in (before the program's gate, so never under the jail's filter),
+// futex waits; after a seccomp filter it needs little more than the ops' own calls.
 
 typedef long long i64;
 typedef unsigned long long u64;
@@ -79,6 +80,15 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 	for (;;) {
 		if (i == n)
 			return -1;
+		// Streamed ops: report[3], when set, counts the ops written so far (the supervisor
+		// compiles the rest while this process replays the first ones): wait until op i is.
+		int have;
+		while (report && (have = __atomic_load_n(&report[3], __ATOMIC_ACQUIRE)) > 0 && i >= have)
+#if defined(__x86_64__)
+			sys6(202, (i64)&report[3], 0 /* FUTEX_WAIT */, have, 0, 0, 0);
+#else
+			sys6(98, (i64)&report[3], 0 /* FUTEX_WAIT */, have, 0, 0, 0);
+#endif
 		const struct op *o = &ops[i];
 		// regmask applies to every kind (SYSCALL arguments, the address of STORE/ITOA, SET's
 		// value); indexes are validated before use: a bad program must stop, not scribble.

@@ -11,7 +11,7 @@ import { c, errno, ptr, syscall, toArrayBuffer } from "../../sys/ffi.ts";
 import { NRS } from "./nr.ts";
 import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
 import { openPidfd } from "../../sys/pidfd.ts";
-import { forwardToMainThread, helperMemfd, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
+import { forwardToMainThread, helperMemfd, publishOps, runStage, stageReport, REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { cloneFlags, placeCgroup, releaseCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
 import { execFailure } from "../init.ts";
@@ -147,16 +147,23 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   const v2 = cg.cgroup?.v2Dir() ?? null;
   // (not O_PATH: the kernel wants the cgroup directory itself opened)
   const cgroupFd = v2 ? c.open(ptr(Buffer.from(v2 + "\0")), (process.arch === "arm64" ? 0o40000 : 0o200000) | 0o2000000 /* O_RDONLY|O_DIRECTORY|O_CLOEXEC */, 0) : -1;
-  // Clone first, compile the rest meanwhile: the child waits for "go", which comes once its ops
-  // are in the shared region. A root jail with a cgroup (but for clone3 on v2) is moved into it
-  // by the placer, a second child forked right after the clone, so that the migration's wait
-  // (an RCU grace period) overlaps the compiling and the jail's own setup instead of following
-  // them; its init forks the program only after "placed", which waits for the placer.
-  const placer = cg.cgroup && cgroupFd < 0 && !plan.idmap ? cg.cgroup.procsFiles() : [];
+  // Clone first, then compile the rest while the jail replays it: its ops are streamed into the
+  // shared region, and the jail's init waits at each op that is not there yet (report[3] counts
+  // them). A jail with a cgroup (but for clone3 on v2) is moved into it by the placer, a second
+  // child forked right after the clone, so that the migration's wait (an RCU grace period)
+  // overlaps the compiling and the jail's own setup instead of following them; the init forks
+  // the program only after "placed", which waits for the placer.
+  const placer = cg.cgroup && cgroupFd < 0 ? cg.cgroup.procsFiles() : [];
   const code = sharedBytes(OPS_CAPACITY * OP_SIZE);
   const arena = sharedBytes(ARENA_BYTES);
-  const jc = startJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer });
+  const stream = (from: number, ops: RawOp[]) => {
+    if (from + ops.length > OPS_CAPACITY) throw new Error(`stage: more than ${OPS_CAPACITY} operations`);
+    encodeOps(ops).copy(code, from * OP_SIZE);
+    publishOps(report, from + ops.length);
+  };
+  const jc = startJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream });
   encodeOps(jc.prologue).copy(code);
+  report[3] = jc.prologue.length;
   logStep(`clone into new namespaces`);
   const pid = runStage(code, OPS_CAPACITY, regs, report);
   if (pid <= 0) {
@@ -173,20 +180,6 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     return w?.code ?? 128;
   };
   if (placerPid > 0) logStep("the placer moves the jail's init into its cgroup");
-  logStep("compile the jail");
-  let prog: JailProgram;
-  try {
-    prog = jc.rest();
-    if (prog.ops.length > OPS_CAPACITY) throw new Error(`stage: ${prog.ops.length} operations, room for ${OPS_CAPACITY}`);
-    if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
-    encodeOps(prog.ops.slice(jc.prologue.length)).copy(code, jc.prologue.length * OP_SIZE);
-  } catch (err) {
-    proc.kill(pid, SIG.KILL);
-    proc.waitPid(pid);
-    reapPlacer();
-    throw err;
-  }
-  logStep(`compiled (${prog.ops.length} operations)`);
   const placedByClone = regs[jc.regs.into.reg] === 1n;
   if (placedByClone) logStep("the jail's init started in its cgroup (clone3)");
   const started = Date.now();
@@ -211,6 +204,21 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     }
     send(sock, { t: "go" });
     logStep("jail: set up the namespaces");
+  } catch (err) {
+    fail({ status: 125 });
+    throw err;
+  }
+  logStep("compile the jail (the jail replays it as it comes)");
+  let prog: JailProgram;
+  try {
+    prog = jc.rest();
+    if (prog.execSlots.length * 2 + 1 > results.length) throw new Error("stage: too many PATH candidates");
+  } catch (err) {
+    fail({ status: 125 });
+    throw err;
+  }
+  logStep(`compiled (${prog.ops.length} operations)`);
+  try {
     try {
       const placed = reapPlacer();
       if (placed !== null && placed !== 0) {

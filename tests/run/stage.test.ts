@@ -11,10 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, readSync, readlinkSync, rmSync, 
 import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
-import { closeFd, exitNow, getpid, pipe, threadCount, waitPid } from "../../sys/proc.ts";
-import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { closeFd, exitNow, getpid, pipe, sharedMemory, threadCount, waitPid } from "../../sys/proc.ts";
+import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
-import { ANY_ERRNO, COND, KIND, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
+import { ANY_ERRNO, COND, KIND, OP_SIZE, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 import { BUN, JAILX, ROOT } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
@@ -297,6 +297,57 @@ describeIf(stage, "control flow and stores, in this process", () => {
       closeFd(r);
       closeFd(w);
     }
+  });
+});
+
+describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
+  test("the child waits in futex at the first op not yet published, and runs on once it is", () => {
+    // op 0 clone: the parent falls through to op 1 (RETURN), the child jumps to op 2
+    // op 2 write "a"   | published at first (3 ops)
+    // op 3 write "b"   | written but not published: the child must wait before it
+    // op 4 exit_group(7)
+    const [r, w] = pipe();
+    const a = Buffer.from("ab");
+    const ops: OpInit[] = [
+      sys("clone", [SIGCHLD | CLONE_PARENT_SETTID, 0, ptr(regs), 0, 0], { cond: COND.EQ, cmp: 0, jump: 1 }),
+      { kind: KIND.RETURN, a: [0] },
+      sys("write", [w, ptr(a), 1]),
+      sys("write", [w, ptr(a) + 1, 1]),
+      exit(7),
+    ];
+    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
+    encodeOps(ops.map(rawOp)).copy(code);
+    report[3] = 3;
+    const pid = runStage(code, ops.length, regs, report);
+    if (getpid() !== PARENT) exitNow(99);
+    closeFd(w);
+    expect(pid).toBeGreaterThan(0);
+    const one = Buffer.alloc(1);
+    expect(readSync(r, one)).toBe(1);
+    expect(one.toString()).toBe("a");
+    // Until the child sits in futex (it must: op 3 is not published) or has ended (it must not).
+    let state: string;
+    for (;;) {
+      if (waitPid(pid, true)) {
+        state = "ended";
+        break;
+      }
+      const nr0 = readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0];
+      if (nr0 === String(nr("futex"))) {
+        state = "waiting in futex";
+        break;
+      }
+    }
+    expect(state).toBe("waiting in futex");
+    publishOps(report, 5);
+    expect(readAll(r)).toBe("b");
+    closeFd(r);
+    expect(waitPid(pid)).toMatchObject({ code: 7 });
+  });
+
+  test("without report[3] (0) nothing waits: the whole program runs", () => {
+    const r = withPipe(0, (w) => [sys("write", [w, ptr(Buffer.from("xy")), 2]), exit(3)]);
+    expect([r.out, r.code]).toEqual(["xy", 3]);
   });
 });
 
