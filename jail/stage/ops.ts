@@ -119,22 +119,28 @@ export function checkOps(ops: readonly RawOp[]): void {
 }
 
 export function encodeOps(ops: readonly RawOp[]): Buffer {
+  // Typed-array stores, not Buffer.write* calls: this runs for every op of every run, cold.
   const b = Buffer.alloc(ops.length * OP_SIZE);
-  ops.forEach((op, i) => {
-    const o = i * OP_SIZE;
-    b.writeInt32LE(op.kind, o);
-    b.writeInt32LE(op.nr, o + 4);
-    b.writeInt32LE(op.regmask, o + 8);
-    b.writeInt32LE(op.dst, o + 12);
-    for (let j = 0; j < 6; j++) b.writeBigInt64LE(BigInt.asIntN(64, op.a[j] ?? 0n), o + 16 + 8 * j);
-    for (let j = 0; j < 4; j++) b.writeInt32LE(op.ok[j] ?? 0, o + 64 + 4 * j);
-    b.writeInt32LE(op.errdst, o + 80);
-    b.writeInt32LE(op.skip, o + 84);
-    b.writeInt32LE(op.cond, o + 88);
-    b.writeInt32LE(op.jump, o + 92);
-    b.writeBigInt64LE(BigInt.asIntN(64, op.cmp), o + 96);
-    b.writeInt32LE(op.failexit, o + 104);
-  });
+  const i32 = new Int32Array(b.buffer, b.byteOffset, b.length / 4);
+  const i64 = new BigInt64Array(b.buffer, b.byteOffset, b.length / 8);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const w = i * (OP_SIZE / 4), q = i * (OP_SIZE / 8);
+    i32[w] = op.kind;
+    i32[w + 1] = op.nr;
+    i32[w + 2] = op.regmask;
+    i32[w + 3] = op.dst;
+    const a = op.a;
+    for (let j = 0; j < 6; j++) i64[q + 2 + j] = a[j] ?? 0n; // stored modulo 2^64, as asIntN would
+    const ok = op.ok;
+    for (let j = 0; j < 4; j++) i32[w + 16 + j] = ok[j] ?? 0;
+    i32[w + 20] = op.errdst;
+    i32[w + 21] = op.skip;
+    i32[w + 22] = op.cond;
+    i32[w + 23] = op.jump;
+    i64[q + 12] = op.cmp;
+    i32[w + 26] = op.failexit;
+  }
   return b;
 }
 
