@@ -13,6 +13,7 @@ import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
 import { profileChoice } from "../jail/profiles/index.ts";
 import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
 import { stageUsable } from "../sys/stage.ts";
+import { walkInHelper } from "../jail/stage/walk.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -24,7 +25,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(runHelp(helpWidth()));
       return EXIT.OK;
     }
-    const host = realHost();
+    // On the stage path the /etc walk runs in the embedded helper while this process plans.
+    const host = realHost(isSingleThreadedBun() || parsed.options["dry-run"] === true ? undefined : walkInHelper);
     // A profile named with --profile, else the built-in one the program's name selects.
     let run = parsed;
     let blame = (err: unknown) => err;

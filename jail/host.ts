@@ -4,10 +4,12 @@ import { fdIsOpen, isTerminal } from "../sys/proc.ts";
 import { hostIds } from "../sys/ids.ts";
 import { landlockAbi } from "../sys/landlock.ts";
 import type { HostFacts, PathKind } from "./plan.ts";
+import type { ModeEntry } from "./etc-view.ts";
 
-export function realHost(): HostFacts {
+/** `walker`: lists a tree elsewhere (jail/stage/walk.ts); undefined answers fall back to lstat. */
+export function realHost(walker?: (root: string) => ((dir: string) => ModeEntry[] | null | undefined) | null): HostFacts {
   const { uid, gid } = hostIds();
-  return {
+  const host: HostFacts = {
     uid,
     gid,
     env: process.env,
@@ -34,6 +36,10 @@ export function realHost(): HostFacts {
       }
     },
     // One lstat per entry: the cheapest of the ways measured (scripts/bench-etc-walk.ts).
+    walkModes(root) {
+      const walked = walker?.(root);
+      return walked ? (dir) => { const got = walked(dir); return got === undefined ? host.listModes(dir) : got; } : null;
+    },
     listModes(dir) {
       let names: string[];
       try {
@@ -65,4 +71,5 @@ export function realHost(): HostFacts {
     cwd: process.cwd(),
     landlockAbi: landlockAbi(),
   };
+  return host;
 }

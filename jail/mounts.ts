@@ -172,12 +172,13 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
       // What the user binds beneath /etc explicitly is shown (the bind needs its mount point).
       const keep = binds.flatMap((b) => (b.op === "bind" && b.dst.startsWith("/etc/") ? [b.dst.slice(5)] : []));
       // Decided when first read: on the stage path that is while compiling the jail, after the
-      // clone, when the jail's init may be waiting for its cgroup migration anyway.
+      // clone. Where it can, the host walks /etc meanwhile, elsewhere (jail/stage/walk.ts).
+      const list = (hideByMode && keep.length === 0 && host.walkModes?.("/etc")) || ((d: string) => host.listModes(d));
       let hide: string[] | undefined;
       const op = { op: "hide-bind", src: "/etc", dst: "/etc" } as Extract<MountOp, { op: "hide-bind" }>;
       Object.defineProperty(op, "hide", {
         enumerable: true,
-        get: () => (hide ??= etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list: (d) => host.listModes(d) })),
+        get: () => (hide ??= etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list })),
       });
       ops.push(op);
     }

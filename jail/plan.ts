@@ -11,7 +11,7 @@ import type { SeccompPlanBuilder } from "./seccomp.ts";
 import { cgroupPlanFromOptions, type CgroupPlan } from "../sys/cgroup/plan.ts";
 import { RESOURCE_DEFAULTS, type ParsedOptions, type ParsedRun } from "./options.ts";
 import { buildMounts, hostDirVisible, type MountOp } from "./mounts.ts";
-import type { ModeEntry } from "./etc-view.ts";
+import type { ModeEntry, ModeLister } from "./etc-view.ts";
 
 export type PathKind = "dir" | "file" | "other";
 
@@ -27,6 +27,12 @@ export interface HostFacts {
   readText(path: string): string | null;
   /** entries of a directory with their st_mode (symlinks not followed); null when unreadable */
   listModes(dir: string): ModeEntry[] | null;
+  /**
+   * A lister for the tree at `root` that may leave out non-directories the host's "other" can
+   * read (all etcHidden needs when no bind beneath `root` is kept), started now and read later;
+   * absent or null: use listModes.
+   */
+  walkModes?(root: string): ModeLister | null;
   fdOpen(fd: number): boolean;
   /** the directory jailx was started in */
   cwd: string;

@@ -5,6 +5,7 @@
 //                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]... (≤ 4)
 //                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...] [session=0|1]
 //   helper guard pipe=FD [pidfd=FD] [kill=PATH]... [rmdir=PATH]...
+//   helper walk  dir=DIR out=FD [omit=BITS]
 // It holds no policy: TypeScript decides every fd, path, time and message. Static, freestanding,
 // no libc, no allocation, no writable data: everything lives on the stack or in argv.
 // Messages go to fd 2 as one write: "jailx: TEXT\n". A bad argument exits 125.
@@ -915,6 +916,129 @@ NORET void guard(char **args)
 	die(0);
 }
 
+// ---- walk: a directory tree's entries and modes, listed while the supervisor plans ----
+
+#if defined(__x86_64__)
+enum { O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000 };
+#else
+enum { O_DIRECTORY = 0x4000, O_NOFOLLOW = 0x8000 };
+#endif
+enum { AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE_MODE = 0x3, S_IFMT = 0170000, S_IFDIR = 0040000, WALK_DEPTH = 32 };
+struct dirent64 { unsigned long ino; long off; unsigned short reclen; unsigned char type; char name[]; };
+struct out { int fd, failed; unsigned long n; char buf[65536]; };
+
+static void out_flush(struct out *o)
+{
+	for (unsigned long at = 0; at < o->n && !o->failed;) {
+		long w = SYS3(write, o->fd, o->buf + at, o->n - at);
+		if (w == -EINTR)
+			continue;
+		if (w <= 0)
+			o->failed = 1;
+		else
+			at += (unsigned long)w;
+	}
+	o->n = 0;
+}
+
+// One record: six octal digits of st_mode, a space, the path below the walk's root, a NUL.
+static void out_entry(struct out *o, unsigned mode, const char *rel, unsigned long rlen)
+{
+	if (o->n + rlen + 8 > sizeof o->buf)
+		out_flush(o);
+	char *d = o->buf + o->n;
+	for (int i = 5; i >= 0; i--, mode >>= 3)
+		d[i] = (char)('0' + (mode & 7));
+	d[6] = ' ';
+	for (unsigned long i = 0; i < rlen; i++)
+		d[7 + i] = rel[i];
+	d[7 + rlen] = 0;
+	o->n += rlen + 8;
+}
+
+// Every entry beneath the open directory `dir`, whose path below the root is rel[0..rlen) (in a
+// 4096-byte buffer), not following symlinks; a non-directory whose mode has all of `omit` is
+// left out. A directory that cannot be opened lists nothing; a tree deeper than WALK_DEPTH or a
+// read error fails the whole walk (the caller then walks itself).
+static void walk_dir(struct out *o, int dir, char *rel, unsigned long rlen, unsigned omit, int depth)
+{
+	char d[8192];
+	long n;
+	if (depth > WALK_DEPTH) {
+		o->failed = 1;
+		return;
+	}
+	while (!o->failed && (n = SYS3(getdents64, dir, d, sizeof d)) != 0) {
+		if (n < 0) {
+			o->failed = n != -EINTR;
+			continue;
+		}
+		for (long at = 0; at < n && !o->failed;) {
+			struct dirent64 *e = (struct dirent64 *)(d + at);
+			at += e->reclen;
+			const char *nm = e->name;
+			if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+				continue;
+			unsigned long nl = len(nm), l = rlen ? rlen + 1 + nl : nl;
+			if (l >= 4000) {
+				o->failed = 1;
+				break;
+			}
+			if (rlen)
+				rel[rlen] = '/';
+			for (unsigned long i = 0; i < nl; i++)
+				rel[l - nl + i] = nm[i];
+			rel[l] = 0;
+			unsigned char sx[256]; // struct statx: stx_mode is the u16 at byte 28
+			if (SYS5(statx, dir, nm, AT_SYMLINK_NOFOLLOW, STATX_TYPE_MODE, sx) == 0) {
+				unsigned mode = (unsigned)(sx[28] | sx[29] << 8);
+				int isdir = (mode & S_IFMT) == S_IFDIR;
+				if (isdir || !omit || (mode & omit) != omit)
+					out_entry(o, mode, rel, l);
+				long sub = isdir ? SYS4(openat, dir, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) : -1;
+				if (sub >= 0) {
+					walk_dir(o, (int)sub, rel, l, omit, depth + 1);
+					SYS1(close, sub);
+				}
+			} // else: removed meanwhile
+			rel[rlen] = 0;
+		}
+	}
+}
+
+NORET void walk(char **args)
+{
+	const char *dir = 0, *v;
+	int out = -1;
+	unsigned omit = 0;
+	for (char **a = args; *a; a++) {
+		if ((v = value(*a, "dir")))
+			dir = v;
+		else if ((v = value(*a, "out")))
+			out = FD(*a, v);
+		else if ((v = value(*a, "omit")))
+			omit = (unsigned)number(*a, v, 0, 07777);
+		else
+			bad("helper: bad argument ", *a);
+	}
+	if (!dir || out < 0)
+		bad("helper: missing argument ", dir ? "out=FD" : "dir=DIR");
+	block_signals();
+	close_except(-1, out);
+	struct out o = { out, 0, 0, { 0 } };
+	char rel[4096];
+	rel[0] = 0;
+	long fd = SYS4(openat, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		die(1);
+	walk_dir(&o, (int)fd, rel, 0, omit, 0);
+	out_flush(&o);
+	// The end mark, so that a walk cut short is never taken for a whole one.
+	if (o.failed || SYS3(write, out, "end", 4) != 4)
+		die(1);
+	die(0);
+}
+
 static int is(const char *a, const char *b)
 {
 	while (*a && *a == *b)
@@ -944,6 +1068,8 @@ __attribute__((used, noreturn)) void start(long *sp)
 		SYS2(prctl, PR_SET_NAME, "jailx-guard"), guard(argv + 2);
 	if (is(argv[1], "log"))
 		SYS2(prctl, PR_SET_NAME, "jailx-log"), logger(argv + 2);
+	if (is(argv[1], "walk"))
+		SYS2(prctl, PR_SET_NAME, "jailx-walk"), walk(argv + 2);
 	bad("helper: bad argument ", argv[1]);
 }
 

@@ -40,7 +40,7 @@ export function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[]
 }
 
 /** Start the helper in `mode` as a child of this process, holding `keep` (and nothing else). */
-function spawnHelper(helper: number, argv: string[], keep: number[]): number {
+export function spawnHelper(helper: number, argv: string[], keep: number[]): number {
   const regs = new BigInt64Array(STAGE_REGISTERS);
   const report = stageReport();
   const p = compileSpawn(helper, argv, keep);

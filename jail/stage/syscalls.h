@@ -29,6 +29,8 @@
 #define NR_signalfd4 289
 #define NR_pidfd_send_signal 424
 #define NR_close_range 436
+#define NR_getdents64 217
+#define NR_statx 332
 #elif defined(__aarch64__)
 #define NR_unlinkat 35
 #define NR_openat 56
@@ -53,6 +55,8 @@
 #define NR_pread64 67
 #define NR_pidfd_send_signal 424
 #define NR_close_range 436
+#define NR_getdents64 61
+#define NR_statx 291
 #else
 #error "the helper supports x86_64 and aarch64"
 #endif

@@ -3,7 +3,8 @@
 // execve, guard as the cleanup that outlives a SIGKILLed supervisor. Real processes, pid
 // namespaces and cgroups; scratch cgroups are created beneath our own and removed.
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status, waitUntil } from "../helpers/jail.ts";
 import { describeIf, testIf } from "../helpers/kernel.ts";
@@ -407,6 +408,104 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
   });
 });
 
+// ---- walk: a tree's entries and modes (the /etc walk of a root jail, jail/stage/walk.ts) ----
+
+/** A scratch tree with every kind of entry the walk must tell apart. */
+function walkTree(): string {
+  const root = mkdtempSync(join(tmpdir(), "jailx-walk-"));
+  const at = (p: string) => join(root, p);
+  mkdirSync(at("open/deeper"), { recursive: true });
+  mkdirSync(at("closed"), { mode: 0o700 });
+  chmodSync(at("closed"), 0o700);
+  writeFileSync(at("readable"), "x");
+  chmodSync(at("readable"), 0o644);
+  writeFileSync(at("secret"), "x");
+  chmodSync(at("secret"), 0o600);
+  writeFileSync(at("closed/inside"), "x");
+  chmodSync(at("closed/inside"), 0o644);
+  writeFileSync(at("open/deeper/key"), "x");
+  chmodSync(at("open/deeper/key"), 0o640);
+  symlinkSync("/etc/shadow", at("link"));
+  symlinkSync("/", at("open/loop"));
+  return root;
+}
+
+/** The same listing by lstat: "mode rel" lines, sorted; `omit` as the helper's. */
+function lstatListing(root: string, omit = 0): string[] {
+  const out: string[] = [];
+  const visit = (rel: string) => {
+    for (const name of readdirSync(rel ? join(root, rel) : root)) {
+      const p = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(root, p));
+      if (st.isDirectory() || !omit || (st.mode & omit) !== omit) out.push(`${st.mode.toString(8).padStart(6, "0")} ${p}`);
+      if (st.isDirectory()) visit(p);
+    }
+  };
+  visit("");
+  return out.sort();
+}
+
+function helperListing(cmd: string[]): { code: number | null; records: string[]; end: boolean } {
+  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+  const recs = r.stdout.toString().split("\0");
+  const end = recs.at(-2) === "end" && recs.at(-1) === "";
+  return { code: r.exitCode, records: recs.slice(0, end ? -2 : -1).sort(), end };
+}
+
+describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper walk", () => {
+  test("lists every entry with its lstat mode, symlinks not followed, then the end mark", () => {
+    const root = walkTree();
+    try {
+      const all = helperListing([helper, "walk", `dir=${root}`, "out=1"]);
+      expect([all.code, all.end]).toEqual([0, true]);
+      expect(all.records).toEqual(lstatListing(root));
+      expect(all.records.some((r) => r.endsWith(" link") && r.startsWith("120"))).toBe(true); // control: the symlink itself
+      // omit=4: non-directories others can read are left out; directories and the rest stay
+      const some = helperListing([helper, "walk", `dir=${root}`, "out=1", "omit=4"]);
+      expect(some.records).toEqual(lstatListing(root, 4));
+      expect(some.records.map((r) => r.slice(7)).sort()).toEqual(["closed", "open", "open/deeper", "open/deeper/key", "secret"]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("a tree deeper than it walks, or a missing directory: exit 1 without the end mark", () => {
+    const root = mkdtempSync(join(tmpdir(), "jailx-walk-"));
+    try {
+      mkdirSync(join(root, ...Array.from({ length: 40 }, () => "d")), { recursive: true });
+      const deep = helperListing([helper, "walk", `dir=${root}`, "out=1"]);
+      expect([deep.code, deep.end]).toEqual([1, false]);
+      const shallow = helperListing([helper, "walk", `dir=${join(root, ...Array.from({ length: 10 }, () => "d"))}`, "out=1"]);
+      expect([shallow.code, shallow.end]).toEqual([0, true]); // control
+      const missing = helperListing([helper, "walk", `dir=${root}/nothing`, "out=1"]);
+      expect([missing.code, missing.end, missing.records]).toEqual([1, false, []]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("the real /etc through jail/stage/walk.ts hides exactly what the lstat walk hides", async () => {
+    const { walkInHelper } = await import("../../jail/stage/walk.ts");
+    const { etcHidden } = await import("../../jail/etc-view.ts");
+    const { realHost } = await import("../../jail/host.ts");
+    const host = realHost();
+    const walked = walkInHelper("/etc");
+    expect(walked).not.toBeNull();
+    const asked: string[] = [];
+    const list = (d: string) => {
+      asked.push(d);
+      const got = walked!(d);
+      if (got === undefined) throw new Error(`the walk did not answer for ${d}`);
+      return got;
+    };
+    const names = ["shadow", "gshadow", "sudoers"].filter((n) => existsSync(`/etc/${n}`));
+    const viaHelper = etcHidden({ root: "/etc", names, keep: [], byMode: true, list });
+    const viaLstat = etcHidden({ root: "/etc", names, keep: [], byMode: true, list: host.listModes });
+    expect(viaHelper).toEqual(viaLstat);
+    expect(asked.length).toBeGreaterThan(1); // it did go below /etc
+  });
+});
+
 // The other architecture's build of the same source, run by qemu-user: argument parsing, the raw
 // syscall entry and the per-arch numbers of every mode.
 const QEMU = Bun.which("qemu-aarch64") ?? Bun.which("qemu-aarch64-static");
@@ -444,6 +543,17 @@ describeIf(arm64, "arm64 helper under qemu-user", () => {
     const h = new Harness("wait", arm, { init: false, program: "signals", args: ["timeout=100", "grace=1000", "timeoutmsg=late"] }, [QEMU!]);
     expect(await h.finish()).toEqual({ code: 124, stderr: "jailx: late\n" });
     expect(h.events.filter((e) => e.ev === "got" && e.sig === SIGTERM)).toHaveLength(1);
+  });
+
+  test("walk: the same listing as lstat's", () => {
+    const root = walkTree();
+    try {
+      const all = helperListing([QEMU!, arm, "walk", `dir=${root}`, "out=1", "omit=4"]);
+      expect([all.code, all.end]).toEqual([0, true]);
+      expect(all.records).toEqual(lstatListing(root, 4));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test("guard: at EOF kills through the pidfd", async () => {

@@ -1,6 +1,7 @@
 // Which /etc paths a jail hides (jail/etc-view.ts): pure logic against a table of modes.
 import { describe, expect, test } from "bun:test";
 import { etcHidden, otherCannotRead, type ModeEntry } from "../../jail/etc-view.ts";
+import { parseWalk } from "../../jail/stage/walk.ts";
 
 const DIR = 0o040000, FILE = 0o100000, LINK = 0o120000;
 /** A fake /etc: relative path → st_mode. */
@@ -57,4 +58,35 @@ describe("explicit binds", () => {
     expect(h).not.toContain("secret.d/a.conf");
     expect(h).not.toContain("ssl/private/key.pem");
   });
+});
+
+describe("parseWalk (the helper's listing of a tree, jail/stage/walk.ts)", () => {
+  const rec = (mode: number, rel: string) => `${mode.toString(8).padStart(6, "0")} ${rel}\0`;
+  test("records become listings per directory; every directory is listed, empty ones too", () => {
+    const text = rec(0o040755, "a") + rec(0o100600, "a/key") + rec(0o040700, "a/empty") + rec(0o100640, "top") + "end\0";
+    const dirs = parseWalk("/etc", text)!;
+    expect([...dirs.keys()].sort()).toEqual(["/etc", "/etc/a", "/etc/a/empty"]);
+    expect(dirs.get("/etc")).toEqual([{ name: "a", mode: 0o040755 }, { name: "top", mode: 0o100640 }]);
+    expect(dirs.get("/etc/a")).toEqual([{ name: "key", mode: 0o100600 }, { name: "empty", mode: 0o040700 }]);
+    expect(dirs.get("/etc/a/empty")).toEqual([]);
+  });
+  test("a walk cut short (no end mark), a bad record, or an entry before its directory: null", () => {
+    expect(parseWalk("/etc", rec(0o100600, "x"))).toBeNull();
+    expect(parseWalk("/etc", rec(0o100600, "x") + "end")).toBeNull();
+    expect(parseWalk("/etc", "100600x\0end\0")).toBeNull();
+    expect(parseWalk("/etc", rec(0o100600, "a/key") + rec(0o040755, "a") + "end\0")).toBeNull();
+    expect(parseWalk("/etc", "end\0")).toEqual(new Map([["/etc", []]])); // control: an empty tree
+  });
+});
+
+test("a listing without the non-directories others can read (the helper's omit=4) hides the same, without kept binds", () => {
+  const filtered = (dir: string) => list(dir)?.filter((e) => (e.mode & 0o170000) === DIR || (e.mode & 0o004) === 0) ?? null;
+  for (const names of [["shadow", "sudoers.d", "letsencrypt"], ["motd", "ssl/certs/ca.pem"], []]) {
+    const full = etcHidden({ root: "/etc", names, keep: [], byMode: true, list });
+    expect(etcHidden({ root: "/etc", names, keep: [], byMode: true, list: filtered })).toEqual(full);
+  }
+  // control: with a kept bind inside a hidden directory its readable siblings matter, so the
+  // plan walks with the host's own lister there (jail/mounts.ts)
+  const keep = ["secret.d/a.conf"];
+  expect(etcHidden({ root: "/etc", names: [], keep, byMode: true, list: filtered })).not.toEqual(etcHidden({ root: "/etc", names: [], keep, byMode: true, list }));
 });
