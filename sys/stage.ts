@@ -55,6 +55,19 @@ function loadStage(): StageFn {
   return entry;
 }
 
+let spawnStack: ArrayBuffer | undefined;
+/**
+ * For SPAWN ops (jail/stage/ops.ts): the stage's entry address and the top of a stack for the
+ * spawned child (it lives there, in this address space, until it executes or exits; a
+ * CLONE_VFORK spawn suspends this thread meanwhile, so one stack serves every spawn).
+ */
+export function spawnTarget(): { entry: number; stackTop: number } {
+  loadStage();
+  spawnStack ??= new ArrayBuffer(SPAWN_STACK);
+  return { entry: entryAddress, stackTop: ptr(new Uint8Array(spawnStack)) + SPAWN_STACK - 64 };
+}
+const SPAWN_STACK = 64 * 1024;
+
 /**
  * Run `n` ops of `ops` (encodeOps) with the registers `regs` (≥ 256 slots) and the failure report
  * `report` (≥ 3 slots, zeroed; MAP_SHARED so that a cloned child's report reaches us). Returns

@@ -188,6 +188,12 @@ export class Asm {
     this.onEmit?.();
   }
 
+  /** A SPAWN op (jail/stage/ops.ts): a clone whose child replays an op list of its own. */
+  spawn(args: readonly Arg[], o: SyscallOptions): void {
+    this.syscall(0, args, o);
+    (this.ops[this.ops.length - 1]!.op as { kind: number }).kind = KIND.SPAWN;
+  }
+
   private plain(kind: number, a: bigint[], dst = -1, jumpTo?: Label): void {
     this.ops.push({
       op: { kind: kind as RawOp["kind"], nr: 0, regmask: 0, dst, a: [...a, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6), ok: [0, 0, 0, 0], errdst: -1, skip: 0, cond: 0, jump: 0, cmp: 0n, failexit: 0 },

@@ -16,9 +16,13 @@ import type { Plan } from "../plan.ts";
 import { Asm, type OpNote, type Reg } from "./asm.ts";
 import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
 import { NRS } from "./nr.ts";
-import type { RawOp } from "./ops.ts";
+import { encodeOps, type RawOp } from "./ops.ts";
+import { REGISTERS } from "./asm.ts";
+import { spawnTarget } from "../../sys/stage.ts";
+import { ptr } from "bun:ffi";
 
-const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2;
+const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2, SIG_SETMASK = 2;
+const CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
 const CLONE_INTO_CGROUP = 0x200000000n, CLONE_PARENT = 0x8000;
 const PR_SET_DUMPABLE = 4;
 
@@ -318,21 +322,34 @@ export function compileJoin(plan: Plan, nsFlags: number, fds: JoinFds, seccomp: 
  * the stage, so that no JavaScript runs in the child. `keep` are the fds it inherits.
  */
 export function compileSpawn(helper: number, argv: readonly string[], keep: readonly number[]): { ops: RawOp[]; notes: (OpNote | null)[]; keep: unknown[]; regs: { pid: Reg; err: Reg } } {
+  // The child: nothing but `keep` (made inheritable) and the helper, then execveat.
+  const child = new Asm();
+  const k = compileKernel(child);
+  k.closeFdsExcept([...keep, helper]);
+  for (const fd of keep) child.syscall(NRS.fcntl, [fd, F_SETFD, 0], { syscall: "fcntl" });
+  child.syscall(NRS.execveat, [helper, child.str(""), child.strArray(argv), child.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's helper" });
+  child.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
+  const c = child.finish();
+  const code = encodeOps(c.ops);
+  const childRegs = new BigInt64Array(REGISTERS);
+  // The parent: every signal blocked in this thread around the spawn (no handler of Bun's may
+  // run in the child, which shares this address space until it executes), CLONE_VM|CLONE_VFORK
+  // (no copy of this large process: the thread sleeps until the child has executed).
   const asm = new Asm();
-  const k = compileKernel(asm);
   const pid = asm.reg();
   const err = asm.reg();
-  const ret = asm.label();
+  const restore = asm.label();
+  const all = asm.buf(new BigUint64Array([0xffffffffffffffffn]));
+  const old = asm.buf(new BigUint64Array(1)); // written by the stage, read back by it
+  const { entry, stackTop } = spawnTarget();
   asm.set(pid, -1);
-  asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: err, skipTo: ret });
-  k.closeFdsExcept([...keep, helper]);
-  for (const fd of keep) asm.syscall(NRS.fcntl, [fd, F_SETFD, 0], { syscall: "fcntl" });
-  asm.syscall(NRS.execveat, [helper, asm.str(""), asm.strArray(argv), asm.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's helper" });
-  asm.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
-  asm.bind(ret);
+  asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
+  asm.spawn([CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(code), c.ops.length, ptr(childRegs), entry], { syscall: "clone", flags: "CLONE_VM|CLONE_VFORK", dst: pid, ok: [-1], errdst: err, skipTo: restore });
+  asm.bind(restore);
+  asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
   asm.ret(pid);
   const { ops, notes } = asm.finish();
-  return { ops, notes, keep: asm.keep, regs: { pid, err } };
+  return { ops, notes, keep: [...asm.keep, ...child.keep, code, childRegs], regs: { pid, err } };
 }
 
 /**

@@ -18,10 +18,13 @@ export const OP_SIZE = 112;
  * - STORE32 / STORE64: *(int32|int64 *)a[0] = regs[a[1]]. ITOA: regs[a[1]] in decimal with a
  *   NUL at a[0] (≥ 24 bytes).
  * - JUMP: next = i + 1 + jump. SET: regs[dst] = a[0].
+ * - SPAWN: like SYSCALL, r = clone(a[0]) onto the stack whose top is a[1], where the child runs
+ *   the op list at a[2] (a[3] ops) with the registers at a[4], calling the stage's entry at a[5]
+ *   (the same report). For CLONE_VM|CLONE_VFORK spawns of a helper: no copy of this process.
  * Reaching op n returns -1; a register index outside 0..255, a next outside 0..n or an unknown
  * kind/cond reports EINVAL at op i and exits 125 (checkOps finds these before running).
  */
-export const KIND = { SYSCALL: 0, RETURN: 1, STORE32: 2, STORE64: 3, ITOA: 4, JUMP: 5, SET: 6 } as const;
+export const KIND = { SYSCALL: 0, RETURN: 1, STORE32: 2, STORE64: 3, ITOA: 4, JUMP: 5, SET: 6, SPAWN: 7 } as const;
 export type Kind = (typeof KIND)[keyof typeof KIND];
 
 /** SYSCALL on success: compare the result r with `cmp`; when it holds, next = i + 1 + jump. */
@@ -93,6 +96,7 @@ export function checkOps(ops: readonly RawOp[]): void {
     for (let j = 0; j < 6; j++) if (op.regmask & (1 << j)) reg(op.a[j]!, `argument ${j}`);
     switch (op.kind) {
       case KIND.SYSCALL:
+      case KIND.SPAWN:
         if (op.dst !== NO_REG) reg(op.dst, "dst");
         if (op.errdst !== NO_REG) reg(op.errdst, "errdst");
         if (op.cond < COND.NONE || op.cond > COND.LT) throw bad(`unknown condition ${op.cond}`);
@@ -177,10 +181,12 @@ const target = (i: number, rel: number) => `→${i + 1 + rel}`;
 export function formatOp(op: RawOp, index: number, syscallName?: (nr: number) => string | undefined): string {
   const head = `${String(index).padStart(3)} ${KIND_NAMES[op.kind] ?? `kind ${op.kind}`}`;
   switch (op.kind) {
-    case KIND.SYSCALL: {
+    case KIND.SYSCALL:
+    case KIND.SPAWN: {
       const args = op.a.map((_, j) => arg(op, j));
       while (args.length > 0 && args.at(-1) === "0" && !(op.regmask & (1 << (args.length - 1)))) args.pop();
-      const parts = [`${head} ${syscallName?.(op.nr) ?? `nr${op.nr}`}(${args.join(", ")})`];
+      const call = op.kind === KIND.SPAWN ? "clone" : (syscallName?.(op.nr) ?? `nr${op.nr}`);
+      const parts = [`${head} ${call}(${args.join(", ")})`];
       if (op.dst !== NO_REG) parts.push(`→ r${op.dst}`);
       const ok = op.ok.filter((e) => e !== 0).map((e) => (e === ANY_ERRNO ? "any" : errnoName(e)));
       if (ok.length) parts.push(`ok ${ok.join(",")} skip ${target(index, op.skip)}`);

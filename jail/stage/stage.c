@@ -28,7 +28,7 @@ _Static_assert(__builtin_offsetof(struct op, ok) == 64, "ok at 64");
 _Static_assert(__builtin_offsetof(struct op, cmp) == 96, "cmp at 96");
 _Static_assert(__builtin_offsetof(struct op, failexit) == 104, "failexit at 104");
 
-enum { SYSCALL, RETURN, STORE32, STORE64, ITOA, JUMP, SET };
+enum { SYSCALL, RETURN, STORE32, STORE64, ITOA, JUMP, SET, SPAWN };
 enum { NREGS = 256, EINVAL = 22, MAGIC = 0x73746167 /* "stag" */ };
 
 #define INLINE static inline __attribute__((always_inline))
@@ -51,6 +51,58 @@ INLINE __attribute__((noreturn)) void fail(volatile int *report, long i, int err
 	sys6(94, status, 0, 0, 0, 0, 0);
 #endif
 	__builtin_unreachable();
+}
+
+// clone(flags) onto a stack of its own: the child calls fn(a0, a1, a2, a3) there (the stage's
+// own entry: the child replays an op list of its own) and never returns here. For
+// CLONE_VM|CLONE_VFORK spawns: no copy of the caller's (large) address space is made, and the
+// caller sleeps until the child has executed or exited.
+INLINE i64 spawn(i64 flags, i64 stack, i64 fn, i64 a0, i64 a1, i64 a2, i64 a3)
+{
+#if defined(__x86_64__)
+	register i64 r10 __asm__("r10") = 0, r8 __asm__("r8") = 0, r12 __asm__("r12") = fn,
+		     r13 __asm__("r13") = a0, r14 __asm__("r14") = a1, r15 __asm__("r15") = a2;
+	i64 r;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "mov %%r14, %%rsi\n\t"
+			 "mov %%r15, %%rdx\n\t"
+			 "mov %%rbx, %%rcx\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "call *%%r12\n\t"
+			 "mov $231, %%eax\n\t"
+			 "mov $125, %%edi\n\t"
+			 "syscall\n\t"
+			 "1:"
+			 : "=a"(r)
+			 : "a"(56), "D"(flags), "S"(stack), "d"(0), "r"(r10), "r"(r8), "r"(r12), "r"(r13), "r"(r14),
+			   "r"(r15), "b"(a3)
+			 : "rcx", "r11", "memory");
+	return r;
+#else
+	register i64 x8 __asm__("x8") = 220, x0 __asm__("x0") = flags, x1 __asm__("x1") = stack,
+		     x2 __asm__("x2") = 0, x3 __asm__("x3") = 0, x4 __asm__("x4") = 0, x19 __asm__("x19") = a0,
+		     x20 __asm__("x20") = a1, x21 __asm__("x21") = a2, x22 __asm__("x22") = a3,
+		     x23 __asm__("x23") = fn;
+	__asm__ volatile("svc #0\n\t"
+			 "cbnz x0, 1f\n\t"
+			 "mov x0, x19\n\t"
+			 "mov x1, x20\n\t"
+			 "mov x2, x21\n\t"
+			 "mov x3, x22\n\t"
+			 "mov x29, #0\n\t"
+			 "blr x23\n\t"
+			 "mov x0, #125\n\t"
+			 "mov x8, #94\n\t"
+			 "svc #0\n\t"
+			 "1:"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x19), "r"(x20), "r"(x21), "r"(x22), "r"(x23)
+			 : "x30", "memory");
+	return x0;
+#endif
 }
 
 i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
@@ -103,10 +155,14 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 		}
 		long next = i + 1;
 		switch (o->kind) {
-		case SYSCALL: {
+		case SYSCALL:
+		case SPAWN: {
 			if (o->dst < -1 || o->dst >= NREGS || o->errdst < -1 || o->errdst >= NREGS || (u64)o->cond > 4)
 				fail(rep, i, EINVAL, 125);
-			i64 r = sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+			// SPAWN: a = flags, stack top, the child's ops, their count, its registers, the
+			// stage's entry; the child shares `report`.
+			i64 r = o->kind == SPAWN ? spawn(v[0], v[1], v[5], v[2], v[3], v[4], (i64)report)
+						 : sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
 			// The kernel's error range; anything else is a result, even if negative.
 			if (r < 0 && r >= -4095) {
 				int err = (int)-r, tolerated = 0;
