@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
 import { closeFd, exitNow, getpid, pipe, sharedMemory, threadCount, waitPid } from "../../sys/proc.ts";
-import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, spawnTarget, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
 import { ANY_ERRNO, COND, KIND, OP_SIZE, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
@@ -297,6 +297,48 @@ describeIf(stage, "control flow and stores, in this process", () => {
       closeFd(r);
       closeFd(w);
     }
+  });
+});
+
+describeIf(stage, "SPAWN: a child on a stack of its own, in this address space (CLONE_VM|CLONE_VFORK)", () => {
+  const CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
+  function spawnRun(child: OpInit[]): { pid: number; childRegs: BigInt64Array } {
+    const code = encodeOps(child.map(rawOp));
+    const childRegs = stageRegisters();
+    const { entry, stackTop } = spawnTarget();
+    const pid = run([
+      { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(code), child.length, ptr(childRegs), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0 },
+      { kind: KIND.RETURN, a: [0] },
+    ]);
+    if (pid <= 0) throw new Error(`spawn failed: errno ${regs[1]}`);
+    code.length; // alive until here
+    return { pid, childRegs };
+  }
+
+  test("the child runs its own list, writes into this process's memory (shared), and this thread resumes only after it ended", () => {
+    const [r, w] = pipe();
+    const mine = new BigInt64Array(1); // plain memory of this process: a forked child could not write it
+    regs[1] = 7n;
+    const { pid, childRegs } = spawnRun([
+      { kind: KIND.SET, dst: 1, a: [42] },
+      { kind: KIND.STORE64, a: [ptr(mine), 1] },
+      sys("write", [w, ptr(Buffer.from("spawned")), 7]),
+      exit(5),
+    ]);
+    closeFd(w);
+    // CLONE_VFORK: it has ended by now, so waiting without blocking finds it
+    expect(waitPid(pid, true)).toMatchObject({ code: 5 });
+    expect(mine[0]).toBe(42n);
+    expect(childRegs[1]).toBe(42n);
+    expect(regs[1]).toBe(7n); // the child's registers are its own
+    expect(readAll(r)).toBe("spawned");
+    closeFd(r);
+  });
+
+  test("a failure in the child's list reports the child's op index and errno; the child exits with failexit", () => {
+    const { pid } = spawnRun([sys("getpid"), sys("close", [-1], { failexit: 9 })]);
+    expect(waitPid(pid)).toMatchObject({ code: 9 });
+    expect(readReport(report)).toEqual({ index: 1, errno: EBADF });
   });
 });
 
