@@ -2,17 +2,18 @@
 // through this binary's embedded stage with this CPU's syscall table, so the arm64 stage can be
 // checked under qemu-user where `run` cannot work (qemu emulates no namespaces): a fork-style
 // clone whose child writes its pid (ITOA) to a pipe and exits 7, and a second child whose
-// untolerated failure must come back through the shared report. Prints one line; exit 0 when
+// untolerated failure must come back through the shared report, and a SPAWN (CLONE_VM|
+// CLONE_VFORK onto a stack of its own) whose child stores into our memory. Prints one line; exit 0 when
 // everything matched, 1 when not. `--userns`: the first child is cloned into new user and UTS
 // namespaces and sets its hostname first (run as an unprivileged user by the rootless test).
 import { readSync } from "node:fs";
 import { ptr } from "../sys/ffi.ts";
 import { closeFd, getpid, pipe, waitPid } from "../sys/proc.ts";
 import { TABLES, currentMachine } from "../sys/seccomp/tables.ts";
-import { readReport, runStage, stageReport } from "../sys/stage.ts";
+import { readReport, runStage, spawnTarget, stageReport } from "../sys/stage.ts";
 import { ANY_ERRNO, COND, KIND, checkOps, encodeOps, rawOp, type OpInit } from "../jail/stage/ops.ts";
 
-const SIGCHLD = 17, EBADF = 9, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000;
+const SIGCHLD = 17, EBADF = 9, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000, CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
 
 export function stageSelftest(args: string[]): number {
   const userns = args.includes("--userns");
@@ -60,8 +61,26 @@ export function stageSelftest(args: string[]): number {
   const second = waitPid(failing)!;
   const rep = readReport(report);
 
-  const ok = wrote === String(pid) && first.code === 7 && second.code === 9 && rep?.index === 1 && rep.errno === EBADF;
+  // SPAWN (CLONE_VM|CLONE_VFORK): a child on a stack of its own runs a list of its own, which
+  // stores into this process's memory; this thread goes on once it has exited.
+  const mine = new BigInt64Array(1);
+  const child = encodeOps([
+    { kind: KIND.SET, dst: 1, a: [41] },
+    { kind: KIND.STORE64, a: [ptr(mine), 1] },
+    { kind: KIND.SYSCALL, nr: nr("exit_group"), a: [5] },
+  ].map(rawOp));
+  const { entry, stackTop } = spawnTarget();
+  const spawnOps = [
+    { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(child), 3, ptr(new BigInt64Array(256)), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1 },
+    { kind: KIND.RETURN, a: [0] },
+  ].map(rawOp);
+  checkOps(spawnOps);
+  const spawned = runStage(encodeOps(spawnOps), 2, regs, stageReport());
+  const third = spawned > 0 ? waitPid(spawned) : null;
+
+  const ok = wrote === String(pid) && first.code === 7 && second.code === 9 && rep?.index === 1 && rep.errno === EBADF && third?.code === 5;
   process.stdout.write(`stage selftest ${machine}${userns ? " (user namespace)" : ""}: child ${pid} wrote "${wrote}" and exited ${first.code ?? `on signal ${first.signal}`}; ` +
-    `failing child exited ${second.code ?? `on signal ${second.signal}`}, report ${rep ? `op ${rep.index} errno ${rep.errno}` : "empty"}: ${ok ? "ok" : "MISMATCH"}\n`);
+    `failing child exited ${second.code ?? `on signal ${second.signal}`}, report ${rep ? `op ${rep.index} errno ${rep.errno}` : "empty"}; ` +
+    `spawned child exited ${third ? (third.code ?? `on signal ${third.signal}`) : `(spawn failed: errno ${regs[1]})`} and stored ${mine[0]}: ${ok ? "ok" : "MISMATCH"}\n`);
   return ok ? 0 : 1;
 }
