@@ -7,7 +7,7 @@
 import { ptr } from "bun:ffi";
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
-import { KIND, COND, type RawOp } from "./ops.ts";
+import { KIND, COND, OP_SIZE, decodeOps, type RawOp } from "./ops.ts";
 
 export const REGISTERS = 256;
 
@@ -46,19 +46,24 @@ export interface SyscallOptions extends OpNote {
   failexit?: number;
 }
 
-interface Pending {
-  op: RawOp;
-  note: OpNote | null;
-  skipTo?: Label;
-  jumpTo?: Label;
-}
-
-const isReg = (a: Arg): a is Reg => typeof a === "object";
 const CONDS = { eq: COND.EQ, ne: COND.NE, gt: COND.GT, lt: COND.LT } as const;
 const NONE: readonly number[] = [];
 
+/** 32-bit words of one op record (jail/stage/ops.ts: 112 bytes). */
+const W = OP_SIZE / 4;
+
 export class Asm {
-  private readonly ops: Pending[] = [];
+  /**
+   * The ops, encoded as they are emitted (the stage's own records): int32 words and, over the
+   * same memory, int64 slots. skip/jump are filled in once their labels are bound.
+   */
+  private words = new Int32Array(256 * W);
+  private quads = new BigInt64Array(this.words.buffer);
+  private n = 0;
+  private readonly notes: (OpNote | null)[] = [];
+  /** per op: the label its skip / jump goes to, -1 for none */
+  private readonly skipTo: number[] = [];
+  private readonly jumpTo: number[] = [];
   private readonly labels: number[] = [];
   private nextReg: number;
   /** buffers whose addresses are in the ops: alive until the stage has run */
@@ -94,11 +99,11 @@ export class Asm {
   }
 
   bind(l: Label): void {
-    this.labels[l.label] = this.ops.length;
+    this.labels[l.label] = this.n;
   }
 
   get length(): number {
-    return this.ops.length;
+    return this.n;
   }
 
   /** Strings and small structs are copied into arenas: one ptr() per arena, not per buffer. */
@@ -155,15 +160,16 @@ export class Asm {
   }
 
   syscall(nr: number, args: readonly Arg[], o: SyscallOptions = { syscall: "?" }): void {
+    this.syscallOp(KIND.SYSCALL, nr, args, o);
+  }
+
+  /** A SPAWN op (jail/stage/ops.ts): a clone whose child replays an op list of its own. */
+  spawn(args: readonly Arg[], o: SyscallOptions): void {
+    this.syscallOp(KIND.SPAWN, 0, args, o);
+  }
+
+  private syscallOp(kind: number, nr: number, args: readonly Arg[], o: SyscallOptions): void {
     if (args.length > 6) throw new Error("stage: more than 6 arguments");
-    const a: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n];
-    let regmask = 0;
-    args.forEach((x, i) => {
-      if (isReg(x)) {
-        regmask |= 1 << i;
-        a[i] = BigInt(x.reg);
-      } else a[i] = BigInt(x);
-    });
     let ok = o.ok ?? NONE;
     let skipTo = o.skipTo;
     if (this.tolerance && !o.ok) {
@@ -171,35 +177,65 @@ export class Asm {
       skipTo = this.tolerance.to;
     }
     if (ok.length > 4) throw new Error("stage: more than 4 tolerated errnos");
-    const note: OpNote = { syscall: o.syscall };
-    if (o.path !== undefined) note.path = o.path;
-    if (o.flags !== undefined) note.flags = o.flags;
-    if (this.hints || o.hints) note.hints = this.hints && o.hints ? { ...this.hints, ...o.hints } : (this.hints ?? o.hints);
-    this.ops.push({
-      op: {
-        kind: KIND.SYSCALL, nr, regmask, dst: o.dst?.reg ?? -1, a,
-        ok: [ok[0] ?? 0, ok[1] ?? 0, ok[2] ?? 0, ok[3] ?? 0], errdst: o.errdst?.reg ?? -1, skip: 0,
-        cond: o.cond ? CONDS[o.cond] : 0, jump: 0, cmp: o.cmp ? BigInt(o.cmp) : 0n, failexit: o.failexit ?? 0,
-      },
-      note,
-      skipTo,
-      jumpTo: o.jumpTo,
-    });
+    const i = this.slot();
+    const w = this.words, at = i * W;
+    w[at] = kind;
+    w[at + 1] = nr;
+    let regmask = 0;
+    for (let j = 0; j < args.length; j++) {
+      const x = args[j]!;
+      if (typeof x === "object") {
+        regmask |= 1 << j;
+        this.arg(at, j, x.reg);
+      } else this.arg(at, j, x);
+    }
+    w[at + 2] = regmask;
+    w[at + 3] = o.dst ? o.dst.reg : -1;
+    for (let j = 0; j < ok.length; j++) w[at + 16 + j] = ok[j]!;
+    w[at + 20] = o.errdst ? o.errdst.reg : -1;
+    if (o.cond) w[at + 22] = CONDS[o.cond];
+    if (o.cmp) this.arg(at, 10, o.cmp); // cmp is the int64 after a[0..5] and the words between
+    if (o.failexit) w[at + 26] = o.failexit;
+    this.skipTo[i] = skipTo ? skipTo.label : -1;
+    this.jumpTo[i] = o.jumpTo ? o.jumpTo.label : -1;
+    // The note is what a failure means: the options themselves when they carry no hints of ours.
+    let note: OpNote = o;
+    if (this.hints) note = { syscall: o.syscall, path: o.path, flags: o.flags, hints: o.hints ? { ...this.hints, ...o.hints } : this.hints };
+    this.notes[i] = note;
     this.onEmit?.();
   }
 
-  /** A SPAWN op (jail/stage/ops.ts): a clone whose child replays an op list of its own. */
-  spawn(args: readonly Arg[], o: SyscallOptions): void {
-    this.syscall(0, args, o);
-    (this.ops[this.ops.length - 1]!.op as { kind: number }).kind = KIND.SPAWN;
+  /** A new zeroed record (dst and errdst -1), its index. */
+  private slot(): number {
+    const i = this.n++;
+    if (this.n * W > this.words.length) {
+      const more = new Int32Array(this.words.length * 2);
+      more.set(this.words);
+      this.words = more;
+      this.quads = new BigInt64Array(more.buffer);
+    }
+    return i;
   }
 
-  private plain(kind: number, a: bigint[], dst = -1, jumpTo?: Label): void {
-    this.ops.push({
-      op: { kind: kind as RawOp["kind"], nr: 0, regmask: 0, dst, a: [...a, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6), ok: [0, 0, 0, 0], errdst: -1, skip: 0, cond: 0, jump: 0, cmp: 0n, failexit: 0 },
-      note: null,
-      jumpTo,
-    });
+  /** a[j] of the record at word `at` (j = 10: cmp): an int64, written as two words where it can. */
+  private arg(at: number, j: number, x: number | bigint): void {
+    const k = at + 4 + 2 * j;
+    if (typeof x === "number" && (x | 0) === x) {
+      this.words[k] = x;
+      this.words[k + 1] = x < 0 ? -1 : 0;
+    } else this.quads[k >> 1] = BigInt(x);
+  }
+
+  private plain(kind: number, a: readonly (number | bigint)[], dst = -1, jumpTo?: Label): void {
+    const i = this.slot();
+    const at = i * W;
+    this.words[at] = kind;
+    for (let j = 0; j < a.length; j++) this.arg(at, j, a[j]!);
+    this.words[at + 3] = dst;
+    this.words[at + 20] = -1;
+    this.skipTo[i] = -1;
+    this.jumpTo[i] = jumpTo ? jumpTo.label : -1;
+    this.notes[i] = null;
     this.onEmit?.();
   }
 
@@ -208,26 +244,26 @@ export class Asm {
   }
 
   set(dst: Reg, value: number | bigint): void {
-    this.plain(KIND.SET, [BigInt(value)], dst.reg);
+    this.plain(KIND.SET, [value], dst.reg);
   }
 
   /** *(int32_t *)addr = reg */
   store32(addr: bigint, from: Reg): void {
-    this.plain(KIND.STORE32, [addr, BigInt(from.reg)]);
+    this.plain(KIND.STORE32, [addr, from.reg]);
   }
 
   /** *(int64_t *)addr = reg */
   store64(addr: bigint, from: Reg): void {
-    this.plain(KIND.STORE64, [addr, BigInt(from.reg)]);
+    this.plain(KIND.STORE64, [addr, from.reg]);
   }
 
   /** decimal of `from` into the 24-byte buffer at `addr` */
   itoa(addr: bigint, from: Reg): void {
-    this.plain(KIND.ITOA, [addr, BigInt(from.reg)]);
+    this.plain(KIND.ITOA, [addr, from.reg]);
   }
 
   ret(from: Reg): void {
-    this.plain(KIND.RETURN, [BigInt(from.reg)]);
+    this.plain(KIND.RETURN, [from.reg]);
   }
 
   /** Every op emitted by `fn` goes to `to` on one of `errnos` (unless it names its own). */
@@ -253,7 +289,12 @@ export class Asm {
 
   /** The ops with jumps resolved (relative), and the notes by op index. */
   finish(): { ops: RawOp[]; notes: (OpNote | null)[] } {
-    return { ops: this.resolved(0, this.ops.length), notes: this.ops.map((p) => p.note) };
+    return { ops: decodeOps(this.bytes(0, this.n)), notes: this.notes.slice(0, this.n) };
+  }
+
+  /** The notes by op index (what each op's failure means). */
+  opNotes(): (OpNote | null)[] {
+    return this.notes.slice(0, this.n);
   }
 
   private settled = 0;
@@ -262,31 +303,23 @@ export class Asm {
    * these to the stage while the rest is still being compiled.
    */
   ready(): number {
-    const bound = (l: Label | undefined) => !l || this.labels[l.label]! >= 0;
-    while (this.settled < this.ops.length) {
-      const p = this.ops[this.settled]!;
-      if (!bound(p.skipTo) || !bound(p.jumpTo)) break;
-      this.settled++;
-    }
+    const bound = (l: number) => l < 0 || this.labels[l]! >= 0;
+    while (this.settled < this.n && bound(this.skipTo[this.settled]!) && bound(this.jumpTo[this.settled]!)) this.settled++;
     return this.settled;
   }
 
-  /** Ops [from, to) with jumps resolved (relative); each of their labels must be bound. */
-  resolved(from: number, to: number): RawOp[] {
-    const at = (l: Label): number => {
-      const i = this.labels[l.label]!;
+  /** The records of ops [from, to) as the stage reads them, jumps resolved; their labels must be bound. */
+  bytes(from: number, to: number): Buffer {
+    const at = (l: number): number => {
+      const i = this.labels[l]!;
       if (i < 0) throw new Error("stage: unbound label");
       return i;
     };
-    const out: RawOp[] = [];
     for (let i = from; i < to; i++) {
-      const p = this.ops[i]!;
-      const op = { ...p.op };
-      if (p.skipTo) op.skip = at(p.skipTo) - (i + 1);
-      if (p.jumpTo) op.jump = at(p.jumpTo) - (i + 1);
-      out.push(op);
+      if (this.skipTo[i]! >= 0) this.words[i * W + 21] = at(this.skipTo[i]!) - (i + 1);
+      if (this.jumpTo[i]! >= 0) this.words[i * W + 23] = at(this.jumpTo[i]!) - (i + 1);
     }
-    return out;
+    return Buffer.from(this.words.buffer, from * OP_SIZE, (to - from) * OP_SIZE);
   }
 }
 

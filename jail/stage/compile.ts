@@ -16,7 +16,7 @@ import type { Plan } from "../plan.ts";
 import { Asm, type OpNote, type Reg } from "./asm.ts";
 import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
 import { NRS } from "./nr.ts";
-import { encodeOps, type RawOp } from "./ops.ts";
+import type { RawOp } from "./ops.ts";
 import { REGISTERS } from "./asm.ts";
 import { spawnTarget } from "../../sys/stage.ts";
 import { ptr } from "bun:ffi";
@@ -47,6 +47,8 @@ export interface JailFds {
 
 export interface JailProgram {
   ops: RawOp[];
+  /** how many ops (ops.length, without decoding them) */
+  length: number;
   notes: (OpNote | null)[];
   keep: unknown[];
   /** first op of the program's own process (its failures are the program's, not the setup's) */
@@ -89,7 +91,7 @@ const STREAM_BATCH = 48;
  * and this way that wait overlaps both the compiling of the rest and the jail's own setup; the
  * supervisor reaps the placer before it says "placed" (the init forks the program only after).
  */
-export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, ops: RawOp[]) => void } = {}): JailCompiler {
+export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, records: Buffer) => void } = {}): JailCompiler {
   // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
@@ -169,7 +171,7 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   // Streaming: every STREAM_BATCH ops whose jumps are all known go to the stage at once.
   let sent = prologue.length;
   const flush = (upTo: number) => {
-    if (upTo > sent) o.stream!(sent, asm.resolved(sent, upTo));
+    if (upTo > sent) o.stream!(sent, asm.bytes(sent, upTo));
     sent = Math.max(sent, upTo);
   };
   const rest = (): JailProgram => {
@@ -225,9 +227,12 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     // Every execve failed: the waiter reads why from the results.
     execFailed(asm, k, base, failed);
     asm.onEmit = null;
-    const { ops, notes } = asm.finish();
-    if (o.stream) flush(ops.length);
-    return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+    if (o.stream) flush(asm.length);
+    const notes = asm.opNotes();
+    const prog = { notes, length: notes.length, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+    // The records themselves went to the stage as bytes; decoded only when asked for (tests, --dry-run).
+    let ops: RawOp[] | undefined;
+    return Object.defineProperty(prog, "ops", { enumerable: true, get: () => (ops ??= asm.finish().ops) }) as JailProgram;
   };
   return { prologue, rest, regs: { pid, cloneErr, into, placer } };
 }
@@ -314,7 +319,7 @@ export function compileJoin(plan: Plan, nsFlags: number, fds: JoinFds, seccomp: 
   asm.bind(ret);
   asm.ret(pid);
   const { ops, notes } = asm.finish();
-  return { ops, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+  return { ops, length: ops.length, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
 }
 
 /**
@@ -329,8 +334,8 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
   for (const fd of keep) child.syscall(NRS.fcntl, [fd, F_SETFD, 0], { syscall: "fcntl" });
   child.syscall(NRS.execveat, [helper, child.str(""), child.strArray(argv), child.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's helper" });
   child.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
-  const c = child.finish();
-  const code = encodeOps(c.ops);
+  const childOps = child.length;
+  const code = child.bytes(0, childOps);
   const childRegs = new BigInt64Array(REGISTERS);
   // The parent: every signal blocked in this thread around the spawn (no handler of Bun's may
   // run in the child, which shares this address space until it executes), CLONE_VM|CLONE_VFORK
@@ -344,7 +349,7 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
   const { entry, stackTop } = spawnTarget();
   asm.set(pid, -1);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
-  asm.spawn([CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(code), c.ops.length, ptr(childRegs), entry], { syscall: "clone", flags: "CLONE_VM|CLONE_VFORK", dst: pid, ok: [-1], errdst: err, skipTo: restore });
+  asm.spawn([CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(code), childOps, ptr(childRegs), entry], { syscall: "clone", flags: "CLONE_VM|CLONE_VFORK", dst: pid, ok: [-1], errdst: err, skipTo: restore });
   asm.bind(restore);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
   asm.ret(pid);

@@ -156,10 +156,11 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
   const placer = cg.cgroup && cgroupFd < 0 ? cg.cgroup.procsFiles() : [];
   const code = sharedBytes(OPS_CAPACITY * OP_SIZE);
   const arena = sharedBytes(ARENA_BYTES);
-  const stream = (from: number, ops: RawOp[]) => {
-    if (from + ops.length > OPS_CAPACITY) throw new Error(`stage: more than ${OPS_CAPACITY} operations`);
-    encodeOps(ops).copy(code, from * OP_SIZE);
-    publishOps(report, from + ops.length);
+  const stream = (from: number, records: Buffer) => {
+    const to = from + records.length / OP_SIZE;
+    if (to > OPS_CAPACITY) throw new Error(`stage: more than ${OPS_CAPACITY} operations`);
+    records.copy(code, from * OP_SIZE);
+    publishOps(report, to);
   };
   const jc = startJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream });
   encodeOps(jc.prologue).copy(code);
@@ -217,7 +218,7 @@ function superviseJail(plan: Plan, prepared: Prepared, cg: ReturnType<typeof pla
     fail({ status: 125 });
     throw err;
   }
-  logStep(`compiled (${prog.ops.length} operations)`);
+  logStep(`compiled (${prog.length} operations)`);
   try {
     try {
       const placed = reapPlacer();
