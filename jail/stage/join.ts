@@ -14,6 +14,8 @@ import { afterSetup } from "./supervise.ts";
 /** The parent side's seam for `exec`: the run's, and the steps only joining takes. */
 export const realJoinKernel = {
   ...realParentKernel,
+  /** the jail's program as a pidfd, its root, the namespaces to join and its cgroups, opened from the host */
+  openTarget: openJoinTarget,
   compileJoin,
   /** the stage forks the process that joins (it forks the new process and exits); throws the fork's error */
   forkJoiner: (prog: ReturnType<typeof compileJoin>, regs: BigInt64Array, report: Int32Array): number => run(prog, regs, report, prog.regs.cloneErr.reg, "fork"),
@@ -22,7 +24,7 @@ export const realJoinKernel = {
 export type JoinKernel = typeof realJoinKernel;
 
 export function joinJailStaged(j: Judged & { kind: "live" }, o: JoinOptions, seccomp: Buffer | null, k: JoinKernel = realJoinKernel): JoinResult {
-  const t = openJoinTarget(j);
+  const t = k.openTarget(j);
   const { name, target, pid, flags, rootFd } = t;
   let plan = execPlan(j.record.plan, o);
   // --user from the jail's own /etc/passwd, seen through its root

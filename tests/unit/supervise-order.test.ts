@@ -11,7 +11,10 @@ import { buildPlan, type Plan } from "../../jail/plan.ts";
 import type { JailEvents, Outcome, Prepared } from "../../jail/supervisor.ts";
 import { superviseStaged } from "../../jail/stage/supervise.ts";
 import type { ParentKernel } from "../../jail/stage/parent-kernel.ts";
-import type { JailProgram } from "../../jail/stage/compile.ts";
+import { joinJailStaged, type JoinKernel } from "../../jail/stage/join.ts";
+import { JOIN_PID_SLOT, type JailProgram } from "../../jail/stage/compile.ts";
+import type { JoinTarget } from "../../jail/join.ts";
+import type { Judged } from "../../jail/state.ts";
 import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
 
 interface Call {
@@ -43,12 +46,16 @@ interface FakeOptions {
   addFails?: boolean;
   /** milliseconds that pass between the two clock readings */
   elapsed?: number;
+  /** exec: the joining process's pid the first child stores (0: it could not fork one) */
+  joinedPid?: number;
+  /** exec: entering the jail's cgroups throws */
+  enterFails?: boolean;
 }
 
 const PID = 4242, HELPER = 3, RESULTS_FD = 7;
 const REGS = { pid: { reg: 10 }, cloneErr: { reg: 11 }, into: { reg: 12 }, failed: { reg: 13 } };
-// The program's process starts at op 4; op 5 is its seccomp filter.
-const NOTES = [null, { syscall: "clone" }, { syscall: "mount", path: "/proc" }, { syscall: "pivot_root", path: "/tmp" }, { syscall: "prctl" }, { syscall: "seccomp" }];
+// The program's process starts at op 4; op 5 is its seccomp filter; op 6 stands for exec's setns.
+const NOTES = [null, { syscall: "clone" }, { syscall: "mount", path: "/proc" }, { syscall: "pivot_root", path: "/tmp" }, { syscall: "prctl" }, { syscall: "seccomp" }, { syscall: "setns", path: "/proc/777/ns/mnt" }];
 const SLOTS = ["/usr/bin/true", "/bin/true"].map((path, i) => ({ path, stat: { reg: 20 + i }, exec: { reg: 30 + i } }));
 
 function fake(o: FakeOptions = {}) {
@@ -79,6 +86,10 @@ function fake(o: FakeOptions = {}) {
     killAll: () => {},
     remove: () => {},
   }, rec);
+  const stageReport = () => {
+    const report = new Int32Array(shared!, 0, 4);
+    if (o.stageFails) [report[0], report[1], report[2]] = [REPORT_MAGIC, ...o.stageFails];
+  };
   const prog: JailProgram = { ops: [], notes: NOTES, keep: [], programStart: 4, regs: REGS, execSlots: SLOTS };
   const handlers: { [K in keyof ParentKernel]: (...a: Parameters<ParentKernel[K]>) => ReturnType<ParentKernel[K]> } = {
     openHelper: () => HELPER,
@@ -116,8 +127,8 @@ function fake(o: FakeOptions = {}) {
     },
     waitForSetup: () => {
       // What the jail's processes left in the shared memory by the exec pipe's EOF.
-      const report = new Int32Array(shared!, 0, 4), results = new BigInt64Array(shared!, 16);
-      if (o.stageFails) [report[0], report[1], report[2]] = [REPORT_MAGIC, ...o.stageFails];
+      const results = new BigInt64Array(shared!, 16);
+      stageReport();
       SLOTS.forEach((_, i) => (results[1 + 2 * i] = BigInt(o.statErrno ?? 0)));
     },
     keepAcrossExec: () => {},
@@ -131,6 +142,21 @@ function fake(o: FakeOptions = {}) {
     reap: () => {},
   };
   const k = strict("", handlers, rec) as unknown as ParentKernel;
+  const TARGET: JoinTarget = { name: "web", target: 60, pid: 777, flags: 0x20000000, rootFd: 61, procs: [62] };
+  const joinHandlers: { [K in keyof JoinKernel]: (...a: Parameters<JoinKernel[K]>) => ReturnType<JoinKernel[K]> } = {
+    ...handlers,
+    openTarget: () => TARGET,
+    compileJoin: () => prog,
+    forkJoiner: () => {
+      new BigInt64Array(shared!, 16)[JOIN_PID_SLOT] = BigInt(o.joinedPid ?? PID);
+      if (o.joinedPid === 0) stageReport(); // the first child failed before it forked
+      return 4000;
+    },
+    enterCgroups: () => {
+      if (o.enterFails) throw new SysError("write", "ENODEV", 19, "cgroup.procs");
+    },
+  };
+  const jk = strict("", joinHandlers, rec) as unknown as JoinKernel;
   const cgroups = o.cgroupDirs === undefined ? null : strict("cgroups", {
     placeJail: (p: unknown) => ({ plan: p, scope: o.scope ? { user: false } : null }),
     withoutDefaults: (p: unknown) => p,
@@ -145,7 +171,7 @@ function fake(o: FakeOptions = {}) {
   };
   const ops = () => calls.map((c) => c.op);
   const args = (op: string) => calls.find((c) => c.op === op)?.args;
-  return { k, calls, ops, args, afterExec, cgroups, events };
+  return { k, jk, calls, ops, args, afterExec, cgroups, events };
 }
 
 /**
@@ -392,5 +418,79 @@ describe("the stage supervisor's parent side", () => {
     expect(f.afterExec).toEqual([]);
     expect(() => f.k.kill(PID)).toThrow(Replaced);
     expect(f.afterExec).toEqual(["kill"]);
+  });
+});
+
+describe("jailx exec's parent side (joinJailStaged)", () => {
+  const live = (p: Plan) => ({ kind: "live", record: { plan: p } }) as unknown as Judged & { kind: "live" };
+  const join = (f: ReturnType<typeof fake>, tty = false): JoinResultOrError => {
+    try {
+      return joinJailStaged(live(plan(["--", "sleep", "9"])), { command: ["true"], tty }, null, f.jk);
+    } catch (err) {
+      return err as Error;
+    }
+  };
+  type JoinResultOrError = ReturnType<typeof joinJailStaged> | Error;
+
+  test("the joiner forks, is reaped, the new process enters the cgroups before 'go', and the waiter takes over last", () => {
+    const f = fake();
+    expect(join(f)).toBeInstanceOf(Replaced);
+    const o = f.ops();
+    before(o, "openTarget", "compileJoin");
+    before(o, "compileJoin", "forkJoiner");
+    before(o, "forkJoiner", "reap");
+    expect(f.args("reap")).toEqual([4000]);
+    before(o, "reap", "enterCgroups");
+    expect(f.args("enterCgroups")![1]).toBe(PID);
+    before(o, "enterCgroups", "sendGo");
+    before(o, "sendGo", "waitForSetup");
+    expect(o.at(-1)).toBe("execWaiter");
+    expect(o).not.toContain("kill");
+    const a = waiterArgs(f);
+    expect(a.slice(0, 3)).toEqual(["jailx-wait", "wait", `pid=${PID}`]);
+    expect(a).toContain("session=1");
+    expect(a).toContain(`results=${RESULTS_FD}`);
+    // the target's descriptors are closed once the joiner has them
+    const closed = f.calls.filter((c) => c.op === "close").map((c) => c.args[0]);
+    for (const fd of [60, 61]) expect(closed).toContain(fd);
+  });
+
+  test("with --tty the waiter keeps the caller's session", () => {
+    const f = fake();
+    expect(join(f, true)).toBeInstanceOf(Replaced);
+    expect(waiterArgs(f)).toContain("session=0");
+  });
+
+  test("no process joined (the jail ended meanwhile): 125 naming the jail, nothing to kill, nothing executed", () => {
+    const f = fake({ joinedPid: 0 });
+    expect(join(f)).toEqual({ status: 125, message: "jail 'web' has ended" });
+    for (const op of ["kill", "enterCgroups", "sendGo", "execWaiter"]) expect(f.ops()).not.toContain(op);
+  });
+
+  test("the joiner's own failure (setns) is its op's message, prefixed 'join: '", () => {
+    const f = fake({ joinedPid: 0, stageFails: [6, 1] });
+    expect(join(f)).toEqual({ status: 125, message: "join: setns /proc/777/ns/mnt: EPERM" });
+    expect(f.ops()).not.toContain("waitForSetup");
+  });
+
+  test("entering the cgroups fails: the new process is killed and reaped before the error goes up; no 'go'", () => {
+    const f = fake({ enterFails: true });
+    expect((join(f) as SysError).code).toBe("ENODEV");
+    const o = f.ops();
+    expect(o).not.toContain("sendGo");
+    before(o, "enterCgroups", "kill");
+    expect(o.lastIndexOf("reap")).toBeGreaterThan(o.indexOf("kill"));
+    expect(f.calls.filter((c) => c.op === "reap").map((c) => c.args[0])).toEqual([4000, PID]);
+  });
+
+  test("a setup failure of the new process: killed and reaped, its op's message; the waiter's execveat failing: 125 with the errno", () => {
+    const f = fake({ stageFails: [4, 22] });
+    expect(join(f)).toEqual({ status: 125, message: "prctl: EINVAL" });
+    expect(f.ops().lastIndexOf("reap")).toBeGreaterThan(f.ops().indexOf("kill"));
+    expect(f.ops()).not.toContain("execWaiter");
+    const g = fake({ execErrno: 13 });
+    expect(join(g)).toEqual({ status: 125, message: "cannot execute jailx's waiter (sealed memfd): errno 13" });
+    before(g.ops(), "execWaiter", "kill");
+    expect(g.args("kill")).toEqual([PID]);
   });
 });
