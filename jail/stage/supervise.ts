@@ -2,7 +2,9 @@
 // op list, lets the embedded stage clone and replay it, does what only the parent can (id maps,
 // the cgroup move, "go" and "placed"), waits until the program has been executed, and then
 // replaces itself with the embedded helper in `wait` mode: no Bun process remains while the jail
-// runs. Failures before that point are turned into the direct calls' messages here.
+// runs. Failures before that point are turned into the direct calls' messages here. Every
+// system call of its own goes through the `ParentKernel` seam (parent-kernel.ts), so the order
+// below is unit-tested against a strict recording fake (tests/unit/supervise-order.test.ts).
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
 import { REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
@@ -16,8 +18,8 @@ import type { JailProgram } from "./compile.ts";
 import { encodeOps, OP_SIZE } from "./ops.ts";
 import { realParentKernel, type ParentKernel } from "./parent-kernel.ts";
 
-// The parent side's kernel operations, and the helpers other modules start through them.
-export { execHelper, helperGuard, helperLogger, holdSignals, resultsMemfd, run } from "./parent-kernel.ts";
+// The helpers a named jail starts besides the supervisor (jail/named.ts).
+export { helperGuard, helperLogger } from "./parent-kernel.ts";
 
 const TIMEOUT_GRACE_MS = 2000;
 const ENOENT = 2, ENOTDIR = 20;
