@@ -32,6 +32,8 @@ export interface FakeOptions {
   v2?: boolean;
   /** the jail cgroup is a systemd scope, made after clone */
   scope?: boolean;
+  /** systemd refuses the scope (the default limit is then dropped) */
+  scopeFails?: boolean;
   /** clone fails with this errno */
   cloneErrno?: number;
   /** the stage reports a failure: [op index, errno] */
@@ -164,7 +166,10 @@ export function fake(o: FakeOptions = {}) {
     withoutDefaults: (p: unknown) => p,
     cleanupStaleJailCgroups: () => {},
     dropDefaults: () => null,
-    jailScope: () => cgroup(o.cgroupDirs!),
+    jailScope: () => {
+      if (o.scopeFails) throw new SysError("StartTransientUnit", "EACCES", 13, "jailx-1.scope");
+      return cgroup(o.cgroupDirs!);
+    },
     JailCgroup: { createAllowingDefaults: (..._a: unknown[]) => (rec("cgroups.create", []), cgroup(o.cgroupDirs!)) },
   }, rec);
   const events: JailEvents = {

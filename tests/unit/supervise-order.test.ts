@@ -83,6 +83,21 @@ describe("the stage supervisor's parent side", () => {
     expect(waiterArgs(f).filter((a) => a.startsWith("guard="))).toHaveLength(2);
   });
 
+  test("systemd refuses the scope of a default limit: the holder is stopped, the limit dropped, and the jail goes on without a cgroup", () => {
+    const f = fake({ cgroupDirs: ["/sys/fs/cgroup/system.slice/jailx-1.scope"], scope: true, scopeFails: true });
+    expect(supervise(plan(["--", "true"]), f)).toBeInstanceOf(Replaced);
+    const o = f.ops();
+    before(o, "sendGo", "startGuard");
+    before(o, "startGuard", "cgroups.jailScope");
+    before(o, "cgroups.jailScope", "guard.stop");
+    before(o, "guard.stop", "cgroups.dropDefaults");
+    before(o, "cgroups.dropDefaults", "sendPlaced");
+    expect(o.filter((x) => x === "startGuard")).toHaveLength(1);
+    expect(f.args("events.cloned")).toBeUndefined();
+    const a = waiterArgs(f);
+    expect(a.filter((x) => /^(kill|rmdir|guard|oomfile)=/.test(x))).toEqual([]);
+  });
+
   test("a named jail: 'cloned' after the cgroup move and before 'placed' (with the cgroup), 'started' before the waiter, whose extra arguments it takes", () => {
     const f = fake({ cgroupDirs: V1_DIRS });
     const out = supervise(plan(["--memory", "64M", "--", "true"], { uid: 1000, gid: 1000 }), f, { events: f.events, waiter: () => ({ args: ["unlink=/run/jailx/x"], keep: [99] }) });
