@@ -6,7 +6,7 @@
 import * as proc from "../../sys/proc.ts";
 import { helperMemfd, stageUsable } from "../../sys/stage.ts";
 import type { ModeEntry } from "../etc-view.ts";
-import { spawnHelper } from "./supervise.ts";
+import { spawnHelper } from "./parent-kernel.ts";
 
 /** Non-directories whose mode has these bits (o+r) are left out of the listing. */
 const OMIT = 0o004;
