@@ -21,7 +21,7 @@ import { REGISTERS } from "./asm.ts";
 import { spawnTarget } from "../../sys/stage.ts";
 import { ptr } from "bun:ffi";
 
-const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2, SIG_SETMASK = 2;
+const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2, SIG_SETMASK = 2, POLLRDHUP = 0x2000;
 const CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
 const CLONE_INTO_CGROUP = 0x200000000n, CLONE_PARENT = 0x8000;
 const PR_SET_DUMPABLE = 4;
@@ -141,7 +141,12 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   // this process waits to be scheduled), and would wait for "go" forever.
   k.closeFdsExcept([fds.sock, fds.execW, fds.heldR, fds.heldW, fds.helper, ...plan.passFds].filter((fd) => fd >= 0));
   k.setParentDeathSignal(SIGKILL);
-  receive(); // "go": the id maps are written, the rest of the ops are there
+  // A supervisor that died before that (while this process waited to be scheduled) sends no
+  // signal; it may have sent "go" first, which a read would still return, and then the ops
+  // that never come would be waited for: its end of the socket is closed then (POLLRDHUP).
+  const peer = new Int32Array([fds.sock, POLLRDHUP]); // struct pollfd: fd, events (revents 0)
+  asm.syscall(NRS.ppoll, [asm.buf(peer), 1, asm.buf(new BigInt64Array(2)), 0, 8], { syscall: "ppoll", path: "the supervisor's socket", cond: "ne", cmp: 0, jumpTo: exit125 });
+  receive(); // "go": the id maps are written; the rest of the ops are streamed in
   asm.jump(main);
   asm.bind(exit125);
   exit(125);

@@ -6,7 +6,7 @@ import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, type Plan } from "../../jail/plan.ts";
 import { compileJail, startJail } from "../../jail/stage/compile.ts";
-import { decodeOps, encodeOps, KIND, type RawOp } from "../../jail/stage/ops.ts";
+import { COND, decodeOps, encodeOps, KIND, type RawOp } from "../../jail/stage/ops.ts";
 import { NRS } from "../../jail/stage/nr.ts";
 import { fakeHost } from "./fake-host.ts";
 
@@ -36,6 +36,16 @@ describe("the compiled jail", () => {
     expect(reads[0]!).toBeLessThan(at(NRS.mount)); // "go" before anything is mounted
     expect(at(NRS.pivot_root)).toBeLessThan(reads[1]!); // "placed" after the filesystem
     expect(reads[1]!).toBeLessThan(at(NRS.unshare)); // the cgroup namespace after "placed"
+    // After PR_SET_PDEATHSIG and before "go": a supervisor already gone (its socket end closed)
+    // ends the init, which would otherwise wait for streamed ops forever
+    const deathsig = ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.prctl && o.a[0] === 1n);
+    const poll = at(NRS.ppoll);
+    expect(deathsig).toBeGreaterThan(clone);
+    expect(poll).toBeGreaterThan(deathsig);
+    expect(poll).toBeLessThan(reads[0]!);
+    expect(ops[poll]!.cond).toBe(COND.NE);
+    const exitAt = poll + 1 + ops[poll]!.jump;
+    expect([ops[exitAt]!.nr, ops[exitAt]!.a[0]]).toEqual([NRS.exit_group, 125n]);
   });
 
   test("init: the program is forked, then init drops privileges and executes the sealed helper with its fds", () => {
