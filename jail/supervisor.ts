@@ -135,6 +135,11 @@ export interface CgroupState {
   holder?: Guard;
   /** create the jail cgroup around the (waiting) init — a transient scope */
   around?: (pid: number) => JailCgroup | null;
+  /**
+   * removes stale jail cgroups (a SIGKILLed supervisor whose guard died too); called by the
+   * supervisor where it would otherwise wait for the jail. Never fails the run.
+   */
+  tidy?: () => void;
 }
 
 /**
@@ -163,12 +168,13 @@ export function placeCgroup(plan: Plan, prepared: Prepared, logStep: StepLogger,
       // Where the jail's cgroup went matters to whoever asked for a limit; for the default alone
       // it is --verbose detail (see above).
       if (placed.notice) (cgroups.withoutDefaults(cgPlan) === null ? logStep : (prepared.notice ?? logStep))(placed.notice);
-      try {
-        cgroups.cleanupStaleJailCgroups({ parent: cgPlan.parent });
-      } catch (err) {
-        // e.g. no cgroup filesystem at all: create() below says so, or drops a default limit
-        if (!cgPlan.defaults?.length) throw err;
-      }
+      cg.tidy = () => {
+        try {
+          cgroups.cleanupStaleJailCgroups({ parent: cgPlan.parent });
+        } catch {
+          // e.g. no cgroup filesystem at all: creating the jail's said so already
+        }
+      };
       if (placed.scope) {
         const user = placed.scope.user;
         const scope = (p: CgroupPlan, pid: number): JailCgroup => {
@@ -215,6 +221,7 @@ const bunGuards: GuardStarter = {
 export function supervise(plan: Plan, prepared: Prepared, logStep: StepLogger = () => {}): Outcome {
   proc.assertSingleThreaded("clone");
   const cg = placeCgroup(plan, prepared, logStep, bunGuards);
+  cg.tidy?.();
   try {
     return superviseJail(plan, prepared.seccomp, cg, logStep, prepared.observer, prepared.events);
   } finally {

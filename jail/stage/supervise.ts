@@ -155,6 +155,8 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     prepared.events?.cloned(pid, cg.cgroup?.paths() ?? []);
     k.sendPlaced(sock);
     logStep("jail: start the program");
+    // While the jail forks the program and that reaches its gate.
+    cg.tidy?.();
   } catch (err) {
     fail({ status: 125 });
     throw err;

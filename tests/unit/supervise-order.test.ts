@@ -33,6 +33,9 @@ describe("the stage supervisor's parent side", () => {
     before(o, "cloneStage", "sendGo");
     before(o, "sendGo", "compileRest");
     before(o, "compileRest", "sendPlaced");
+    // stale jail cgroups are looked for while the jail starts its program, not before the clone
+    before(o, "sendPlaced", "cgroups.cleanupStaleJailCgroups");
+    before(o, "cgroups.cleanupStaleJailCgroups", "waitForSetup");
   });
 
   test("a rootless jail: id maps written before 'go'; the placer (forked by the clone's stage program) reaped between 'go' and 'placed'", () => {
