@@ -155,6 +155,28 @@ describe("jailx run with cgroup limits", () => {
     expect(pids.flatMap(jailDirs)).toEqual([]);
   }, 300_000);
 
+  test("a run removes a stale jail cgroup (its creator gone, no process in it) and leaves a live one", async () => {
+    // A supervisor and guard both killed leave jailx-<pid>-<random>: made here by hand, named
+    // after a pid that has ended, beside one named after a live process (this test's).
+    const gone = Bun.spawnSync(["true"]).pid;
+    const dirs = (pid: number) => (layout.hierarchies as CgroupHierarchy[]).flatMap((h) => {
+      const caller = h.name || !h.controllers.includes("pids") ? null : callerPathIn(h, self);
+      const dir = caller === null ? null : dirOf(h, caller);
+      return dir && fs.existsSync(dir) ? [`${dir}/jailx-${pid}-tidytest`] : [];
+    });
+    const stale = dirs(gone), live = dirs(process.pid);
+    expect(stale.length).toBeGreaterThan(0);
+    for (const d of [...stale, ...live]) fs.mkdirSync(d);
+    try {
+      const p = run(["--pids", "16", "--", "true"]);
+      expect(await p.exited).toBe(0);
+      expect(stale.filter((d) => fs.existsSync(d))).toEqual([]);
+      expect(live.filter((d) => fs.existsSync(d))).toEqual(live); // control: its creator lives
+    } finally {
+      for (const d of [...stale, ...live]) if (fs.existsSync(d)) fs.rmdirSync(d);
+    }
+  });
+
   test("20 supervisors killed with SIGKILL leave no jail cgroup and no process", async () => {
     for (let batch = 0; batch < 4; batch++) {
       const ps = Array.from({ length: 5 }, () => run(["--pids", "16", "--memory", "64m", "--", "sleep", "1000"]));
