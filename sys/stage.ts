@@ -64,7 +64,9 @@ let spawnStack: ArrayBuffer | undefined;
 export function spawnTarget(): { entry: number; stackTop: number } {
   loadStage();
   spawnStack ??= new ArrayBuffer(SPAWN_STACK);
-  return { entry: entryAddress, stackTop: ptr(new Uint8Array(spawnStack)) + SPAWN_STACK - 64 };
+  // 16-byte aligned, as both ABIs want the stack pointer at a call
+  const top = ptr(new Uint8Array(spawnStack)) + SPAWN_STACK - 64;
+  return { entry: entryAddress, stackTop: top - (top % 16) };
 }
 const SPAWN_STACK = 64 * 1024;
 
