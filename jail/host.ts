@@ -35,11 +35,11 @@ export function realHost(walker?: (root: string) => ((dir: string) => ModeEntry[
         return null;
       }
     },
-    // One lstat per entry: the cheapest of the ways measured (scripts/bench-etc-walk.ts).
     walkModes(root) {
       const walked = walker?.(root);
       return walked ? (dir) => { const got = walked(dir); return got === undefined ? host.listModes(dir) : got; } : null;
     },
+    // One lstat per entry: the cheapest of the in-process ways measured (scripts/bench-etc-walk.ts).
     listModes(dir) {
       let names: string[];
       try {
