@@ -18,10 +18,10 @@ export interface Result {
 }
 
 /** Run every command in one hyperfine invocation (-N: no shell); times in milliseconds. */
-export function runHyperfine(commands: [name: string, cmd: string][], o: { runs: number; warmup: number; json: string; env?: Record<string, string> }): Result[] {
+export function runHyperfine(commands: [name: string, cmd: string][], o: { runs: number; warmup: number; json: string; env?: Record<string, string>; cwd?: string }): Result[] {
   const args = ["hyperfine", "-N", "--style", "basic", "--runs", String(o.runs), "--warmup", String(o.warmup), "--export-json", o.json];
   for (const [name, cmd] of commands) args.push("--command-name", name, cmd);
-  const r = Bun.spawnSync(args, { stdout: "inherit", stderr: "inherit", ...(o.env ? { env: o.env } : {}) });
+  const r = Bun.spawnSync(args, { stdout: "inherit", stderr: "inherit", ...(o.env ? { env: o.env } : {}), ...(o.cwd ? { cwd: o.cwd } : {}) });
   if (r.exitCode !== 0) throw new Error(`hyperfine failed (exit ${r.exitCode})`);
   const data = JSON.parse(readFileSync(o.json, "utf8")) as { results: { command: string; median: number; mean: number; stddev: number }[] };
   return data.results.map((x) => ({ name: x.command, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000 }));

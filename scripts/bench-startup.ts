@@ -2,27 +2,32 @@
 // Start-up benchmark: `jailx run -- /bin/true` with the default isolation against bubblewrap
 // with the closest equivalent options and util-linux unshare, side by side in one hyperfine run.
 // Writes the medians and ratios into docs/BENCHMARKS.md (between the start-up markers).
-// Usage: bun scripts/bench-startup.ts [--runs N] [--no-write]   (as root; needs dist/jailx)
+// Usage: bun scripts/bench-startup.ts [--runs N] [--no-write] [--compare BINARY]   (as root; needs dist/jailx)
+// Every command runs in / (a directory every jail has: no "not in the jail" warning to print).
+// --compare adds the default jail of another build (e.g. the one before a change) to the same run.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bwrapArgs, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 200;
+const compare = process.argv.includes("--compare") ? resolve(process.argv[process.argv.indexOf("--compare") + 1]!) : null;
+const jailx = resolve("dist/jailx"), baseline = resolve("dist/jailx-linux-x64-baseline");
 const write = !process.argv.includes("--no-write");
 if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.ts --only-native");
 
 // The same view jailx gives by default (scripts/bench-lib.ts).
 const bwrap = [...bwrapArgs(), "/bin/true"].join(" ");
 const commands: [string, string][] = [
-  ["jailx run (default jail)", "./dist/jailx run -- /bin/true"],
-  ["jailx run --seccomp none", "./dist/jailx run --seccomp none -- /bin/true"],
+  ["jailx run (default jail)", `${jailx} run -- /bin/true`],
+  ...(compare ? ([[`the same, ${compare.split("/").pop()} (--compare)`, `${compare} run -- /bin/true`]] as [string, string][]) : []),
+  ["jailx run --seccomp none", `${jailx} run --seccomp none -- /bin/true`],
   // The build for x86-64 CPUs without AVX2 (bun-linux-x64-baseline), same jail.
-  ...(existsSync("dist/jailx-linux-x64-baseline") && process.arch === "x64"
-    ? ([["jailx run, x64 baseline build", "./dist/jailx-linux-x64-baseline run -- /bin/true"]] as [string, string][])
+  ...(existsSync(baseline) && process.arch === "x64"
+    ? ([["jailx run, x64 baseline build", `${baseline} run -- /bin/true`]] as [string, string][])
     : []),
   // the default pids limit's cost: a jail cgroup, its migration and the cleanup guard
-  ["jailx run --pids unlimited (no cgroup)", "./dist/jailx run --pids unlimited -- /bin/true"],
+  ["jailx run --pids unlimited (no cgroup)", `${jailx} run --pids unlimited -- /bin/true`],
   ["bwrap (closest equivalent)", bwrap],
   ["unshare -fpmiuU --mount-proc", "unshare -fpmiuU --mount-proc /bin/true"],
   ["/bin/true (no jail)", "/bin/true"],
@@ -31,14 +36,14 @@ const commands: [string, string][] = [
 const dir = mkdtempSync(join(tmpdir(), "jailx-bench-"));
 let results: Result[];
 try {
-  results = runHyperfine(commands, { runs, warmup: 20, json: join(dir, "out.json") });
+  results = runHyperfine(commands, { runs, warmup: 20, json: join(dir, "out.json"), cwd: "/" });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 const bw = results.find((r) => r.name.startsWith("bwrap"))!;
 const lines = [
   `Measured ${new Date().toISOString().slice(0, 10)} on this project's CI machine kind (2 cores, ${process.arch}), ` +
-    `${runs} runs each after 20 warm-ups, one hyperfine run; \`bun scripts/bench-startup.ts\`.`,
+    `${runs} runs each after 20 warm-ups, one hyperfine run, in /; \`bun scripts/bench-startup.ts${compare ? " --compare …" : ""}\`.`,
   "",
   "| command | median | mean ± σ | vs bwrap |",
   "|---|---|---|---|",
