@@ -7,6 +7,7 @@ import { buildPlan, type Plan } from "../../jail/plan.ts";
 import { becomeProgram, setupNamespace } from "../../jail/child.ts";
 import { realKernel, type Kernel } from "../../jail/kernel.ts";
 import { SysError } from "../../sys/errors.ts";
+import type { MountTree } from "../../sys/mountinfo.ts";
 import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
 
 interface Call {
@@ -15,7 +16,20 @@ interface Call {
   ret?: unknown;
 }
 
-function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?: string[]; noProgram?: boolean } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
+interface RecordingOptions {
+  missing?: string[];
+  noOverlay?: boolean;
+  noDir?: string[];
+  noProgram?: boolean;
+  /** a kernel without mount_setattr (Linux < 5.12) */
+  noSetattr?: boolean;
+  /** the host's mounts at a path (without mount_setattr); default: one mount, no flags */
+  hostMounts?: (path: string, recursive: boolean) => MountTree;
+  /** openInRoot of these paths fails with EACCES */
+  closed?: string[];
+}
+
+function recordingKernel(opts: RecordingOptions = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
   const calls: Call[] = [];
   let nextFd = 10;
   const k = new Proxy({} as Kernel, {
@@ -26,6 +40,10 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?
       calls.push(call);
       if (op === "openInRoot" && opts.missing?.includes(args[1] as string))
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
+      if (op === "openInRoot" && opts.closed?.includes(args[1] as string))
+        throw new SysError("openat2", "EACCES", 13, args[1] as string);
+      if (op === "mountSetattr") return !opts.noSetattr;
+      if (op === "hostMounts") return opts.hostMounts?.(args[0] as string, args[1] as boolean) ?? { attrs: 0, subs: [] };
       if (op === "execPrepared") return 2; // ENOENT: keep searching PATH
       if (op === "pathExists") return !opts.noProgram;
       if (op === "prepareExec") return { path: args[0] };
