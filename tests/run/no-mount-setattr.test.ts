@@ -25,7 +25,6 @@ const nosa = feature(probe === 0, built === null ? "no gcc to build the seccomp 
 let rl: Rootless | undefined;
 beforeAll(() => {
   rl = installRootless();
-  chownSync(`${scratch}`, 0, 0);
 });
 afterAll(() => {
   rl?.cleanup();
