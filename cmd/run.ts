@@ -59,10 +59,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       }
       return EXIT.OK;
     }
-    // Feature detection, once, before anything is created: a jail is built with the new mount API.
+    // Feature detection, once, before anything is created: a jail is built with the new mount API
+    // (without mount_setattr, 5.12+, its flags are set by remounts: jail/child.ts).
     const lacking = missingMountApi();
     if (lacking.length > 0)
-      throw new UsageError(`this kernel lacks ${lacking.join(", ")} (ENOSYS), which jailx builds every jail's filesystem with (mount_setattr: Linux 5.12+); run a newer kernel (Debian 11: the bullseye-backports linux-image-amd64)`);
+      throw new UsageError(`this kernel lacks ${lacking.join(", ")} (ENOSYS), which jailx builds every jail's filesystem with (the new mount API: Linux 5.2+); run a newer kernel`);
     for (const note of plan.notes) log.warn(note);
     // `python3 job.py` from a directory the jail lacks would fail as "can't open '//job.py'".
     if (plan.chdir === null && !plan.cwdInJail && plan.hostCwd !== "/") {

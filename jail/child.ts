@@ -15,6 +15,7 @@
 //     then seccomp — last, so that nothing jailx still does needs to be allowed — then execve.
 import { writeSync } from "node:fs";
 import { MOUNT_ATTR } from "../sys/mount.ts";
+import { cloneHost, covers, flagTree, madeNew, madeOver, remountBeneath, type Tree, type View } from "./mount-flags.ts";
 import { capNumber, maskOf } from "../sys/caps.ts";
 import { SIG } from "../sys/proc.ts";
 import type { PreparedExec } from "../sys/proc.ts";
@@ -51,7 +52,8 @@ const OVERLAY_UNSUPPORTED = ["ENODEV", "EINVAL", "EPERM", "EOPNOTSUPP"];
  * host directory. Where overlayfs is unavailable, a read-only bind with masks on the hidden
  * paths instead (weaker: a mask is lost when the host replaces the file by rename).
  */
-function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }): void {
+function hiddenView(v: View, op: MountOp & { op: "hide-bind" }): void {
+  const { k, rootFd } = v;
   const layer = "/.jailx-hide";
   const wh = k.newFs("tmpfs", { mode: "0755", size: "64k" }, NOSUID | NODEV | NOEXEC);
   const mp = k.ensureDir(rootFd, layer);
@@ -64,22 +66,24 @@ function hiddenView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }
     return k.newFs("overlay", { lowerdir: `${STAGING}${layer}:${op.src}` }, RDONLY | NOSUID | NODEV);
   }, (overlay) => {
     k.unmountAndRemove(`${STAGING}${layer}`);
-    overlayView(k, rootFd, op, overlay, hidden);
+    overlayView(v, op, overlay, hidden);
   }, () => {
     k.unmountAndRemove(`${STAGING}${layer}`);
-    applyMount(k, rootFd, { op: "bind", src: op.src, dst: op.dst, readonly: true, kind: "dir" }, new Map(), k.cloneTree(op.src, true));
+    applyMount(v, { op: "bind", src: op.src, dst: op.dst, readonly: true, kind: "dir" }, new Map(), cloneHost(k, v.setattr, op.src, true));
     for (const h of op.hide) {
       const kind = k.isDir(`${op.src}/${h}`) ? "dir" : "file";
-      applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind, optional: true }, new Map());
+      applyMount(v, { op: "mask", dst: `${op.dst}/${h}`, kind, optional: true }, new Map());
     }
   });
 }
 
-function overlayView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" }, overlay: number, hidden: (rel: string) => boolean): void {
+function overlayView(v: View, op: MountOp & { op: "hide-bind" }, overlay: number, hidden: (rel: string) => boolean): void {
+  const { k, rootFd } = v;
   const target = mountPoint(k, rootFd, op.dst, "dir");
   k.attach(overlay, target, op.dst);
   k.close(target);
   k.close(overlay);
+  madeNew(v, op.dst, RDONLY | NOSUID | NODEV);
   // A layer is one filesystem: the host's mounts beneath src (e.g. a container runtime's
   // /etc/resolv.conf) are not in it. Bind them again, unless hidden.
   const rebound: string[] = [];
@@ -87,17 +91,16 @@ function overlayView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" 
     const rel = sub.slice(op.src.length + 1);
     if (hidden(rel)) continue;
     rebound.push(rel);
-    const src = k.cloneTree(sub, true);
-    k.setMountAttrs(src, RDONLY | NOSUID | NODEV, true, sub);
+    const src = cloneHost(k, v.setattr, sub, true);
     const t = k.openInRoot(rootFd, `${op.dst}/${rel}`);
-    k.attach(src, t, `${op.dst}/${rel}`);
+    flagTree(v, src, RDONLY | NOSUID | NODEV, true, sub, `${op.dst}/${rel}`, () => k.attach(src.fd, t, `${op.dst}/${rel}`));
     k.close(t);
-    k.close(src);
+    k.close(src.fd);
   }
   // A whiteout cannot reach into a host mount bound again on top: mask those paths instead.
   for (const h of op.hide)
     if (rebound.some((r) => h.startsWith(r + "/")))
-      applyMount(k, rootFd, { op: "mask", dst: `${op.dst}/${h}`, kind: k.isDir(`${op.src}/${h}`) ? "dir" : "file", optional: true }, new Map());
+      applyMount(v, { op: "mask", dst: `${op.dst}/${h}`, kind: k.isDir(`${op.src}/${h}`) ? "dir" : "file", optional: true }, new Map());
 }
 
 /**
@@ -105,21 +108,23 @@ function overlayView(k: Kernel, rootFd: number, op: MountOp & { op: "hide-bind" 
  * mount namespace (over /dev/null and under the staged root at /tmp): every mask is a clone of
  * it (one open_tree instead of a new tmpfs or a lookup of /dev/null plus mount_setattr — a clone
  * keeps the read-only flags). /proc alone takes about 40 masks. Made unconditionally, so that
- * no mask depends on whether an earlier (optional) one existed.
+ * no mask depends on whether an earlier (optional) one existed. `attrs`: the flags a file mask has.
  */
-type MaskTemplates = { file?: number; dir?: number };
+type MaskTemplates = { file?: number; dir?: number; fileAttrs?: number };
 
-function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp, number>, source?: number, templates?: MaskTemplates): void {
+const DIR_MASK = RDONLY | NOSUID | NODEV | NOEXEC;
+
+function applyMount(v: View, op: MountOp, sources: Map<MountOp, Tree>, source?: Tree, templates?: MaskTemplates): void {
+  const { k, rootFd } = v;
   switch (op.op) {
     case "hide-bind":
-      return hiddenView(k, rootFd, op);
+      return hiddenView(v, op);
     case "bind": {
       const src = source ?? sources.get(op)!;
       const target = mountPoint(k, rootFd, op.dst, op.kind);
-      k.setMountAttrs(src, NOSUID | (op.dev ? 0 : NODEV) | (op.readonly ? RDONLY : 0), op.kind === "dir", op.dst);
-      k.attach(src, target, op.dst);
+      flagTree(v, src, NOSUID | (op.dev ? 0 : NODEV) | (op.readonly ? RDONLY : 0), op.kind === "dir", op.dst, op.dst, () => k.attach(src.fd, target, op.dst));
       k.close(target);
-      k.close(src);
+      k.close(src.fd);
       return;
     }
     case "symlink":
@@ -128,28 +133,48 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
     case "tmpfs":
     case "proc":
     case "devpts": {
+      const attrs = op.op === "tmpfs" ? NOSUID | NODEV | (op.readonly ? RDONLY : 0) : op.op === "proc" ? NOSUID | NODEV | NOEXEC : NOSUID | NOEXEC;
       const fd =
-        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, NOSUID | NODEV | (op.readonly ? RDONLY : 0))
-        : op.op === "proc" ? k.newFs("proc", {}, NOSUID | NODEV | NOEXEC)
-        : k.newFs("devpts", { ptmxmode: "0666", mode: "0620" }, NOSUID | NOEXEC);
+        op.op === "tmpfs" ? k.newFs("tmpfs", { mode: op.mode, ...(op.size ? { size: op.size } : {}) }, attrs)
+        : op.op === "proc" ? k.newFs("proc", {}, attrs)
+        : k.newFs("devpts", { ptmxmode: "0666", mode: "0620" }, attrs);
       const target = mountPoint(k, rootFd, op.dst, "dir");
       k.attach(fd, target, op.dst);
       k.close(target);
       k.close(fd);
+      madeNew(v, op.dst, attrs);
       return;
     }
     case "mask":
     case "readonly": {
       const present = (target: number) => {
-        const template = op.op === "mask" ? templates?.[op.kind] : undefined;
-        // (without a template: the masks of the fallback for a hidden view, below)
-        const fd =
-          op.op === "readonly" ? k.cloneTreeAt(target, true)
-          : template !== undefined ? k.cloneTreeAt(template, false)
-          : op.kind === "file" ? k.cloneTree("/dev/null", false)
-          : k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
-        if (template === undefined) k.setMountAttrs(fd, RDONLY | NOSUID | (op.op === "mask" && op.kind === "file" ? 0 : NODEV), true, op.dst);
-        k.attach(fd, target, op.dst);
+        const mask = op.op === "mask" ? op : null;
+        const template = mask ? templates?.[mask.kind] : undefined;
+        let fd: number;
+        if (template !== undefined) {
+          // a clone of a template keeps its flags
+          fd = k.cloneTreeAt(template, false);
+          k.attach(fd, target, op.dst);
+          madeNew(v, op.dst, mask!.kind === "dir" ? DIR_MASK : templates!.fileAttrs!);
+        } else if (mask?.kind === "dir") {
+          // (without a template: the masks of the fallback for a hidden view)
+          fd = k.newFs("tmpfs", { mode: "0755", size: "4k" }, DIR_MASK);
+          k.attach(fd, target, op.dst);
+          madeNew(v, op.dst, DIR_MASK);
+        } else if (mask) {
+          const t = cloneHost(k, v.setattr, "/dev/null", false);
+          flagTree(v, t, RDONLY | NOSUID, true, op.dst, op.dst, () => k.attach(t.fd, target, op.dst));
+          fd = t.fd;
+        } else {
+          // read-only in place: a clone of what is there; without mount_setattr its mounts keep
+          // the flags jailx gave them (`made`)
+          const i = v.setattr ? -1 : madeOver(v, op.dst);
+          const below = v.made.filter(([p], j) => p !== op.dst && covers(op.dst, p) && madeOver(v, p) === j);
+          const t: Tree = { fd: k.cloneTreeAt(target, true), host: v.setattr ? null : { attrs: i < 0 ? 0 : v.made[i]![1], subs: [] } };
+          flagTree(v, t, RDONLY | NOSUID | NODEV, true, op.dst, op.dst, () => k.attach(t.fd, target, op.dst));
+          remountBeneath(v, below.map(([p, a]) => ({ path: p, attrs: a | RDONLY | NOSUID | NODEV })));
+          fd = t.fd;
+        }
         k.close(target);
         k.close(fd);
       };
@@ -163,30 +188,39 @@ function applyMount(k: Kernel, rootFd: number, op: MountOp, sources: Map<MountOp
 /** Build the jail's filesystem and pivot into it. */
 export function buildFilesystem(plan: Plan, k: Kernel, rootfs: string | null): void {
   k.makeRootPrivate();
+  const setattr = k.mountSetattr();
   // Resolve every bind source against the host view now: once the new root is staged over
   // /tmp, host paths below it would be hidden.
-  const sources = new Map<MountOp, number>();
-  for (const op of plan.mounts) if (op.op === "bind") sources.set(op, k.cloneTree(op.src, op.kind === "dir"));
-  const rootFd = rootfs ? k.cloneTree(rootfs, true) : k.newFs("tmpfs", { mode: "0755" }, NOSUID | NODEV);
-  if (rootfs) k.setMountAttrs(rootFd, NOSUID | NODEV, true, rootfs);
+  const sources = new Map<MountOp, Tree>();
+  for (const op of plan.mounts) if (op.op === "bind") sources.set(op, cloneHost(k, setattr, op.src, op.kind === "dir"));
+  const root: Tree = rootfs ? cloneHost(k, setattr, rootfs, true) : { fd: k.newFs("tmpfs", { mode: "0755" }, NOSUID | NODEV), host: { attrs: NOSUID | NODEV, subs: [] } };
+  const v: View = { k, rootFd: root.fd, setattr, made: [] };
+  // With mount_setattr the root gets its flags before anything is attached; without, once attached at STAGING.
+  if (rootfs && setattr) k.setMountAttrs(root.fd, NOSUID | NODEV, true, rootfs);
   const templates: MaskTemplates = {};
   const kinds = new Set(plan.mounts.flatMap((op) => (op.op === "mask" ? [op.kind] : [])));
   if (kinds.has("file")) {
-    templates.file = k.cloneTree("/dev/null", false);
-    k.setMountAttrs(templates.file, RDONLY | NOSUID, true, "/dev/null (masks)");
-    k.attachAtPath(templates.file, "/dev/null");
+    const t = cloneHost(k, setattr, "/dev/null", false);
+    flagTree(v, t, RDONLY | NOSUID, true, "/dev/null (masks)", null, () => k.attachAtPath(t.fd, "/dev/null"));
+    templates.file = t.fd;
+    templates.fileAttrs = RDONLY | NOSUID | (t.host?.attrs ?? 0);
   }
   if (kinds.has("dir")) {
-    templates.dir = k.newFs("tmpfs", { mode: "0755", size: "4k" }, RDONLY | NOSUID | NODEV | NOEXEC);
+    templates.dir = k.newFs("tmpfs", { mode: "0755", size: "4k" }, DIR_MASK);
     k.attachAtPath(templates.dir, STAGING);
   }
-  k.attachAtPath(rootFd, STAGING);
-  for (const op of plan.mounts) applyMount(k, rootFd, op, sources, undefined, templates);
-  for (const fd of Object.values(templates)) k.close(fd);
+  if (rootfs && !setattr) flagTree(v, root, NOSUID | NODEV, true, rootfs, "/", () => k.attachAtPath(root.fd, STAGING));
+  else {
+    k.attachAtPath(root.fd, STAGING);
+    madeNew(v, "/", NOSUID | NODEV);
+  }
+  for (const op of plan.mounts) applyMount(v, op, sources, undefined, templates);
+  for (const fd of [templates.file, templates.dir]) if (fd !== undefined) k.close(fd);
   // The root itself is read-only; /tmp, /run, /dev/shm and --bind/--tmpfs stay writable.
-  k.setMountAttrs(rootFd, RDONLY, false, "/");
-  k.pivotInto(rootFd);
-  k.close(rootFd);
+  if (setattr) k.setMountAttrs(root.fd, RDONLY, false, "/");
+  else k.remount(root.fd, RDONLY | NOSUID | NODEV | root.host!.attrs, "/");
+  k.pivotInto(root.fd);
+  k.close(root.fd);
 }
 
 /**

@@ -53,6 +53,11 @@ export const realKernel = {
   cloneTreeAt: mount.cloneTreeAt,
   newFs: mount.newFs,
   setMountAttrs: mount.setMountAttrs,
+  /** false on Linux < 5.12: flags are then set by remount after attaching (jail/child.ts) */
+  mountSetattr: mount.hasMountSetattr,
+  /** the flags of the mounts a clone of the host path holds (mount table; in the host view) */
+  hostMounts: (path: string, recursive: boolean) => mount.hostMountTree(path, recursive, readFileSync("/proc/self/mountinfo", "utf8")),
+  remount: mount.remountBind,
   attach: mount.attach,
   attachAtPath: mount.attachAtPath,
   ensureDir: mount.ensureDir,

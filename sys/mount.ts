@@ -5,10 +5,14 @@
 // resolved against the host view before the new root hides anything; mount_setattr changes just
 // the flags asked for (no need to repeat the locked nosuid/nodev/noexec flags a classic
 // MS_REMOUNT must carry in a user namespace); and targets are fds, never re-resolved paths.
+// Linux 5.2–5.11 have all of it but mount_setattr (5.12): there a clone is attached first and
+// then remounted with mount(2) (remountBind), with the flags its mounts already have
+// (mountTreeAt, from the mount table) added to the new ones.
+import { realpathSync } from "node:fs";
 import { c, check, cstr, errno, ptr, syscall } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
-import { parseMountinfo } from "./mountinfo.ts";
+import { mountTreeAt, parseMountinfo, type MountTree } from "./mountinfo.ts";
 import { NR } from "./nr.ts";
 
 const AT_FDCWD = -100;
@@ -24,9 +28,12 @@ const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const RESOLVE_NO_MAGICLINKS = 0x2, RESOLVE_IN_ROOT = 0x10;
 const FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
 const MS_REC = 0x4000, MS_PRIVATE = 1 << 18;
+const MS_REMOUNT = 0x20, MS_BIND = 0x1000;
 const MNT_DETACH = 2;
 
+/** mount_setattr's attributes; for these four mount(2)'s MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC are the same bits. */
 export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+const ATTR_NAMES: [number, string][] = [[0x1, "MS_RDONLY"], [0x2, "MS_NOSUID"], [0x4, "MS_NODEV"], [0x8, "MS_NOEXEC"]];
 
 function sysFail(name: string, path?: string, flags?: string): never {
   const e = errno();
@@ -67,6 +74,48 @@ export function newFs(type: string, options: Record<string, string> = {}, attrs 
 export function setMountAttrs(fd: number, set: number, recursive: boolean, what: string, clear = 0): void {
   const attr = new BigUint64Array([BigInt(set), BigInt(clear), 0n, 0n]);
   num(syscall(NR.mount_setattr, fd, ptr(cstr("")), AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), ptr(attr), 32), "mount_setattr", what);
+}
+
+/** "MS_REMOUNT|MS_BIND|MS_RDONLY|…" for messages and op notes. */
+export function remountFlagNames(attrs: number): string {
+  return ["MS_REMOUNT", "MS_BIND", ...ATTR_NAMES.filter(([bit]) => attrs & bit).map(([, name]) => name)].join("|");
+}
+
+/** mount(2)'s remount of the mount an fd is the root of: through its /proc/self/fd link. */
+export const REMOUNT_FLAGS = MS_REMOUNT | MS_BIND;
+
+/**
+ * Remount the attached mount whose root `fd` is (an open_tree clone after move_mount, or an
+ * openInRoot of a mount point) with exactly the flags `attrs` (MOUNT_ATTR bits; atime flags are
+ * left as they are). mount(2) takes only paths: /proc/self/fd/N leads to the fd's own mount and
+ * dentry, never re-resolved through the tree, so a path swapped meanwhile cannot redirect it; a
+ * dentry that is not the root of a mount fails with EINVAL.
+ */
+export function remountBind(fd: number, attrs: number, what: string): void {
+  const r = c.mount(ptr(cstr("none")), ptr(cstr(`/proc/self/fd/${fd}`)), null, REMOUNT_FLAGS | attrs, null);
+  if (r < 0) sysFail("mount", what, remountFlagNames(attrs));
+}
+
+/** mountTreeAt for a host path as it is now (symlinks resolved the way open_tree follows them). */
+export function hostMountTree(path: string, recursive: boolean, mountinfo: string): MountTree {
+  let real = path;
+  try {
+    real = realpathSync(path);
+  } catch {
+    // unreadable or gone: the clone of it fails with its own message
+  }
+  return mountTreeAt(real, mountinfo, recursive);
+}
+
+let setattr: boolean | undefined;
+/**
+ * Whether this kernel has mount_setattr (Linux 5.12+), probed once with arguments it rejects
+ * before doing anything (EINVAL/EBADF; ENOSYS: missing). A kernel property: the supervisor's
+ * answer is the jail's (a seccomp filter the supervisor runs under is inherited by the jail).
+ */
+export function hasMountSetattr(): boolean {
+  if (setattr === undefined) setattr = !(syscall(NR.mount_setattr, -1, 0, 0, 0, 0) < 0n && errno() === 38 /* ENOSYS */);
+  return setattr;
 }
 
 /** Attach the detached mount `fd` on top of the directory or file `targetFd`. */
@@ -194,13 +243,14 @@ export function closeFd(fd: number): void {
 }
 
 /**
- * The new mount API calls a jail is built with, probed with arguments the kernel rejects before
- * doing anything (EBADF/EINVAL/EFAULT): ENOSYS means the call does not exist. Returns the
- * missing calls, e.g. ["mount_setattr"] on Linux 5.10.
+ * The new mount API calls a jail cannot be built without (Linux 5.2+), probed with arguments the
+ * kernel rejects before doing anything (EBADF/EINVAL/EFAULT): ENOSYS means the call does not
+ * exist. Returns the missing calls. (mount_setattr, 5.12+, is not among them: without it the
+ * flags are set with mount(2) remounts; see hasMountSetattr.)
  */
 export function missingMountApi(): string[] {
   const missing: string[] = [];
-  for (const name of ["open_tree", "move_mount", "fsopen", "mount_setattr"] as const) {
+  for (const name of ["open_tree", "move_mount", "fsopen"] as const) {
     const r = syscall(NR[name], -1, 0, 0, 0, 0);
     if (r < 0n && errno() === 38 /* ENOSYS */) missing.push(name);
   }

@@ -43,3 +43,61 @@ export function parseMountinfo(text: string): Mount[] {
   }
   return out;
 }
+
+/** mountinfo's per-mount option for each MOUNT_ATTR bit (RDONLY, NOSUID, NODEV, NOEXEC). */
+const OPTION_ATTRS: [number, string][] = [[0x1, "ro"], [0x2, "nosuid"], [0x4, "nodev"], [0x8, "noexec"]];
+
+/** A mount's flags as MOUNT_ATTR bits, from mountinfo's per-mount options. */
+export function attrsOfOptions(options: readonly string[]): number {
+  let a = 0;
+  for (const [bit, opt] of OPTION_ATTRS) if (options.includes(opt)) a |= bit;
+  return a;
+}
+
+/** What a clone of a host path holds: the flags of its top mount, and the visible mounts beneath. */
+export interface MountTree {
+  attrs: number;
+  /** mount points beneath the path, relative to it, parents first, with their flags */
+  subs: { rel: string; attrs: number }[];
+}
+
+const covers = (mp: string, p: string) => mp === "/" || p === mp || p.startsWith(mp + "/");
+
+/**
+ * The mounts a clone of `path` (recursive: with its submounts) shows, from the mount table: the
+ * mount `path` lies on, found as a path walk finds it (from the root, into the first mount on
+ * the way; a mount stacked on another at the same point covers it), and each mount point beneath
+ * `path` where the walk ends on a mount rooted there (mounts hidden under others are left out:
+ * nothing can reach them). `path` must be canonical (no symlinks, no "..").
+ */
+export function mountTreeAt(path: string, mountinfo: string, recursive: boolean): MountTree {
+  const mounts = parseMountinfo(mountinfo);
+  const ids = new Set(mounts.map((m) => m.id));
+  const children = new Map<number, Mount[]>();
+  for (const m of mounts) children.set(m.parent, [...(children.get(m.parent) ?? []), m]);
+  const roots = mounts.filter((m) => !ids.has(m.parent));
+  const root = roots.findLast((m) => m.mountPoint === "/") ?? roots.at(-1);
+  if (!root) return { attrs: 0, subs: [] };
+  const walk = (p: string): Mount => {
+    let cur = root;
+    for (;;) {
+      let next: Mount | undefined;
+      for (const m of children.get(cur.id) ?? [])
+        if (covers(m.mountPoint, p) && (!next || m.mountPoint.length <= next.mountPoint.length)) next = m;
+      if (!next) return cur;
+      cur = next;
+    }
+  };
+  const top = walk(path);
+  const subs: MountTree["subs"] = [];
+  if (recursive) {
+    const prefix = path === "/" ? "/" : path + "/";
+    const points = [...new Set(mounts.map((m) => m.mountPoint).filter((p) => p.startsWith(prefix) && p !== prefix))];
+    points.sort((a, b) => a.split("/").length - b.split("/").length);
+    for (const p of points) {
+      const m = walk(p);
+      if (m.mountPoint === p) subs.push({ rel: p.slice(prefix.length), attrs: attrsOfOptions(m.options) });
+    }
+  }
+  return { attrs: attrsOfOptions(top.options), subs };
+}

@@ -6,7 +6,7 @@
 // read now, in the supervisor, which sees the same host view as the child before it mounts.
 import { readFileSync, statSync } from "node:fs";
 import { ERRNO } from "../../sys/errno.ts";
-import { submountsOf, isMountRoot } from "../../sys/mount.ts";
+import { submountsOf, isMountRoot, hasMountSetattr, hostMountTree, remountFlagNames, REMOUNT_FLAGS } from "../../sys/mount.ts";
 import { lastCap, capName } from "../../sys/caps.ts";
 import { landlockAbi } from "../../sys/landlock.ts";
 import { RLIMITS } from "../../sys/rlimit.ts";
@@ -168,6 +168,18 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     },
     newFs,
     setMountAttrs: mountAttrs,
+    // The kernel's, and the host's mount table: the same here, before the clone's mounts change.
+    mountSetattr: hasMountSetattr,
+    hostMounts: (path: string, recursive: boolean) => hostMountTree(path, recursive, readFileSync("/proc/self/mountinfo", "utf8")),
+    remount(m: number, attrs: number, what: string): void {
+      // "/proc/self/fd/" and the descriptor's number, written by the stage when it is a register
+      const path = Buffer.alloc(40);
+      const r = fdReg(m);
+      path.write(`/proc/self/fd/${r ? "" : m}`);
+      const at = asm.buf(path);
+      if (r) asm.itoa(at + 14n, r);
+      sys(NRS.mount, [asm.str("none"), at, 0, REMOUNT_FLAGS | attrs, 0], { syscall: "mount", path: what, flags: remountFlagNames(attrs) });
+    },
     attach(m: number, target: number, what: string): void {
       sys(NRS.move_mount, [arg(m), asm.str(""), arg(target), asm.str(""), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH], { syscall: "move_mount", path: what });
     },

@@ -167,9 +167,18 @@ const SCOPE_WAIT_POLLS = 500;
  */
 export function jailScope(plan: CgroupPlan, user: boolean, jailPid: number, holderPid: number, sys: CgroupSystem = realSystem): JailCgroup {
   const supervisor = getpid();
-  const name = `jailx-${supervisor}-${Math.random().toString(36).slice(2, 8)}.scope`;
+  const newName = () => `jailx-${supervisor}-${Math.random().toString(36).slice(2, 8)}.scope`;
+  let name = newName();
   const flag = flagFor(plan, plan.controllers[0]!);
-  const refused = sd.startTransientScope(name, user, scopeProperties(plan, [holderPid, jailPid], supervisor));
+  const props = scopeProperties(plan, [holderPid, jailPid], supervisor);
+  let refused = sd.startTransientScope(name, user, props);
+  // Scopes took OOMPolicy= later than the rest: systemd 247 (Debian 11) refuses it ("Cannot set
+  // property OOMPolicy, or unknown property"), and there a scope ignores OOM kills, which is what
+  // "continue" asks for. Once more without it, under a new name (the refused unit may linger).
+  if (refused?.includes("OOMPolicy")) {
+    name = newName();
+    refused = sd.startTransientScope(name, user, props.filter(([n]) => n !== "OOMPolicy"));
+  }
   if (refused !== null)
     throw new UsageError(`${flag}: systemd${user ? " (user manager)" : ""} refused a transient scope for the jail: ${refused}; give --cgroup-parent naming a cgroup without processes, or drop ${flag}`);
   const layout = detectCgroupLayout("/sys/fs/cgroup", undefined, sys);

@@ -7,6 +7,7 @@ import { buildPlan, type Plan } from "../../jail/plan.ts";
 import { becomeProgram, setupNamespace } from "../../jail/child.ts";
 import { realKernel, type Kernel } from "../../jail/kernel.ts";
 import { SysError } from "../../sys/errors.ts";
+import type { MountTree } from "../../sys/mountinfo.ts";
 import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
 
 interface Call {
@@ -15,7 +16,20 @@ interface Call {
   ret?: unknown;
 }
 
-function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?: string[]; noProgram?: boolean } = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
+interface RecordingOptions {
+  missing?: string[];
+  noOverlay?: boolean;
+  noDir?: string[];
+  noProgram?: boolean;
+  /** a kernel without mount_setattr (Linux < 5.12) */
+  noSetattr?: boolean;
+  /** the host's mounts at a path (without mount_setattr); default: one mount, no flags */
+  hostMounts?: (path: string, recursive: boolean) => MountTree;
+  /** openInRoot of these paths fails with EACCES */
+  closed?: string[];
+}
+
+function recordingKernel(opts: RecordingOptions = {}): { k: Kernel; calls: Call[]; ops: () => string[] } {
   const calls: Call[] = [];
   let nextFd = 10;
   const k = new Proxy({} as Kernel, {
@@ -26,6 +40,10 @@ function recordingKernel(opts: { missing?: string[]; noOverlay?: boolean; noDir?
       calls.push(call);
       if (op === "openInRoot" && opts.missing?.includes(args[1] as string))
         throw new SysError("openat2", "ENOENT", 2, args[1] as string);
+      if (op === "openInRoot" && opts.closed?.includes(args[1] as string))
+        throw new SysError("openat2", "EACCES", 13, args[1] as string);
+      if (op === "mountSetattr") return !opts.noSetattr;
+      if (op === "hostMounts") return opts.hostMounts?.(args[0] as string, args[1] as boolean) ?? { attrs: 0, subs: [] };
       if (op === "execPrepared") return 2; // ENOENT: keep searching PATH
       if (op === "pathExists") return !opts.noProgram;
       if (op === "prepareExec") return { path: args[0] };
@@ -196,5 +214,83 @@ describe("the program's process", () => {
     becomeProgram(plan(["--pass-fd", "5", "--", "/bin/prog"], { openFds: [5] }), k, 7, null);
     expect(calls.find((c) => c.op === "closeFdsExcept")!.args[0]).toEqual([5, 7]);
     expect(calls.find((c) => c.op === "setCloexec")!.args).toEqual([5, false]);
+  });
+});
+
+describe("without mount_setattr (Linux < 5.12): attach, then remount with mount(2)", () => {
+  const RDONLY = 1, NOSUID = 2, NODEV = 4, NOEXEC = 8;
+  // /data holds two host mounts: a noexec one, and one whose directory is closed to the jail.
+  const hostMounts = (path: string, recursive: boolean) =>
+    path === "/data" && recursive ? { attrs: NOEXEC, subs: [{ rel: "a", attrs: NOEXEC | NODEV }, { rel: "closed/b", attrs: 0 }] }
+    : path === "/dev/null" ? { attrs: NOSUID | NOEXEC, subs: [] }
+    : { attrs: 0, subs: [] };
+  const setup = (args: string[], o: { rootfs?: boolean } = {}) => {
+    const r = recordingKernel({ noSetattr: true, hostMounts, closed: ["/srv/closed/b"] });
+    const p = plan([...args, "--", "true"], { paths: { "/data": "dir", "/rootfs": "dir" } });
+    setupNamespace(o.rootfs ? { ...p, rootfs: "/rootfs" } : p, r.k, () => {});
+    return r;
+  };
+  const remounts = (calls: Call[]) => calls.filter((c) => c.op === "remount").map((c) => [c.args[2], c.args[1]]);
+
+  test("no mount_setattr at all; each clone is attached first, then remounted through its own fd with its host flags added", () => {
+    const { calls, ops } = setup(["--ro-bind", "/data:/srv", "--bind", "/data:/rw"]);
+    expect(ops()).not.toContain("setMountAttrs");
+    const clone = calls.find((c) => c.op === "cloneTree" && c.args[0] === "/data")!;
+    const attach = calls.findIndex((c) => c.op === "attach" && c.args[0] === clone.ret && c.args[2] === "/srv");
+    const remount = calls.findIndex((c) => c.op === "remount" && c.args[0] === clone.ret);
+    expect(attach).toBeGreaterThan(0);
+    expect(remount).toBe(attach + 1);
+    expect(calls[remount]!.args.slice(1)).toEqual([RDONLY | NOSUID | NODEV | NOEXEC, "/srv"]);
+    // --bind: writable, still nosuid/nodev, the host's noexec kept
+    expect(remounts(calls)).toContainEqual(["/rw", NOSUID | NODEV | NOEXEC]);
+  });
+
+  test("the host flags are read while the host view is intact (before the new root is staged over /tmp)", () => {
+    const { calls } = setup(["--ro-bind", "/data:/srv"]);
+    const firstAttach = calls.findIndex((c) => c.op === "attach");
+    const staged = calls.findLastIndex((c, i) => c.op === "attachAtPath" && c.args[1] === "/tmp" && i < firstAttach);
+    const read = calls.findIndex((c) => c.op === "hostMounts" && c.args[0] === "/data");
+    expect(read).toBeGreaterThan(-1);
+    expect(read).toBeLessThan(staged);
+  });
+
+  test("submounts known from the host's table are remounted at their path in the jail (found from the new root), with their own flags; a closed directory is skipped", () => {
+    const { calls } = setup(["--ro-bind", "/data:/srv"]);
+    expect(remounts(calls)).toContainEqual(["/srv/a", RDONLY | NOSUID | NODEV | NOEXEC]);
+    const open = calls.find((c) => c.op === "openInRoot" && c.args[1] === "/srv/a")!;
+    expect(calls.find((c) => c.op === "remount" && c.args[2] === "/srv/a")!.args[0]).toBe(open.ret);
+    // EACCES: nothing in the jail reaches it, so no remount (and no failure)
+    expect(calls.some((c) => c.op === "openInRoot" && c.args[1] === "/srv/closed/b")).toBe(true);
+    expect(remounts(calls).map(([p]) => p)).not.toContain("/srv/closed/b");
+  });
+
+  test("the mask template, /proc/sys read-only with proc's own flags, and the root read-only last, before pivot_root", () => {
+    const { calls } = setup([]);
+    const r = remounts(calls);
+    expect(r[0]).toEqual(["/dev/null (masks)", RDONLY | NOSUID | NOEXEC]);
+    expect(r).toContainEqual(["/proc/sys", RDONLY | NOSUID | NODEV | NOEXEC]);
+    expect(r.at(-1)).toEqual(["/", RDONLY | NOSUID | NODEV]);
+    const last = calls.findLastIndex((c) => c.op === "remount");
+    expect(calls[last + 1]!.op).toBe("pivotInto");
+    // the template was attached over /dev/null before it was remounted
+    const tpl = calls.findIndex((c) => c.op === "attachAtPath" && c.args[1] === "/dev/null");
+    expect(calls[tpl + 1]!.op).toBe("remount");
+  });
+
+  test("--rootfs: attached at the staging point, then remounted (nosuid, nodev, its own flags) with its submounts; read-only at the end", () => {
+    const { calls } = setup([], { rootfs: true });
+    const root = calls.find((c) => c.op === "cloneTree" && c.args[0] === "/rootfs")!;
+    const staged = calls.findIndex((c) => c.op === "attachAtPath" && c.args[0] === root.ret);
+    expect(calls[staged + 1]!.op).toBe("remount");
+    expect(calls[staged + 1]!.args).toEqual([root.ret, NOSUID | NODEV, "/rootfs"]);
+    expect(remounts(calls).at(-1)).toEqual(["/", RDONLY | NOSUID | NODEV]);
+  });
+
+  test("with mount_setattr nothing is remounted and the host's table is not read", () => {
+    const { k, ops } = recordingKernel();
+    setupNamespace(plan(["--ro-bind", "/data:/srv", "--", "true"], { paths: { "/data": "dir" } }), k, () => {});
+    expect(ops()).not.toContain("remount");
+    expect(ops()).not.toContain("hostMounts");
+    expect(ops()).toContain("setMountAttrs");
   });
 });
