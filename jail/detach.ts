@@ -32,16 +32,18 @@ export function forkDetached(): Forked {
   const nul = openSync("/dev/null", "r+");
   for (const fd of [0, 1, 2]) c.dup3(nul, fd, 0);
   closeSync(nul);
+  return { parent: false, report: reportOnce(rw) };
+}
+
+/** The background side's one report to `run -d`: written to `fd`, which is then closed. */
+function reportOnce(fd: number): (r: Report) => void {
   let open = true;
-  return {
-    parent: false,
-    report(r: Report) {
-      if (!open) return;
-      open = false;
-      const b = Buffer.from(JSON.stringify(r));
-      c.write(rw, ptr(b), b.length);
-      proc.closeFd(rw);
-    },
+  return (r) => {
+    if (!open) return;
+    open = false;
+    const b = Buffer.from(JSON.stringify(r));
+    c.write(fd, ptr(b), b.length);
+    proc.closeFd(fd);
   };
 }
 
@@ -160,17 +162,5 @@ export function takeBackgroundRole(): (Forked & { parent: false; name: string; f
   if (!Number.isInteger(fd) || fd < 3 || !name || !proc.fdIsOpen(fd)) return null;
   c.setsid(); // no terminal, and the caller's Ctrl-C or logout does not reach it
   proc.setCloexec(fd, true);
-  let open = true;
-  return {
-    parent: false,
-    name,
-    fd,
-    report(r: Report) {
-      if (!open) return;
-      open = false;
-      const b = Buffer.from(JSON.stringify(r));
-      c.write(fd, ptr(b), b.length);
-      proc.closeFd(fd);
-    },
-  };
+  return { parent: false, name, fd, report: reportOnce(fd) };
 }

@@ -7,7 +7,7 @@
 import { ptr } from "bun:ffi";
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
-import { KIND, COND, OP_SIZE, decodeOps, type RawOp } from "./ops.ts";
+import { KIND, COND, OP_SIZE } from "./ops.ts";
 
 export const REGISTERS = 256;
 
@@ -285,11 +285,6 @@ export class Asm {
     } finally {
       this.hints = saved;
     }
-  }
-
-  /** The ops with jumps resolved (relative), and the notes by op index. */
-  finish(): { ops: RawOp[]; notes: (OpNote | null)[] } {
-    return { ops: decodeOps(this.bytes(0, this.n)), notes: this.notes.slice(0, this.n) };
   }
 
   /** The notes by op index (what each op's failure means). */

@@ -16,7 +16,7 @@ import type { Plan } from "../plan.ts";
 import { Asm, type OpNote, type Reg } from "./asm.ts";
 import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
 import { NRS } from "./nr.ts";
-import type { RawOp } from "./ops.ts";
+import { decodeOps, type RawOp } from "./ops.ts";
 import { REGISTERS } from "./asm.ts";
 import { spawnTarget } from "../../sys/stage.ts";
 import { ptr } from "bun:ffi";
@@ -45,12 +45,33 @@ export interface JailFds {
   ranW?: number;
 }
 
-export interface JailProgram {
+/** A finished op list: its records as the stage reads them, and what each op's failure means. */
+export interface StageProgram {
+  /** the records (encodeOps format); `ops` decodes them, for tests and --dry-run */
+  code: Buffer;
   ops: RawOp[];
-  /** how many ops (ops.length, without decoding them) */
+  /** how many ops (without decoding them) */
   length: number;
   notes: (OpNote | null)[];
+  /** buffers the ops point at: alive until the stage has run */
   keep: unknown[];
+}
+
+/**
+ * `asm`'s finished list (every label bound) with `more`; its records are made when first asked
+ * for (a streamed jail's went to the stage already), its `ops` decoded from them.
+ */
+function finished<T extends object>(asm: Asm, more: T): StageProgram & T {
+  const notes = asm.opNotes();
+  let code: Buffer | undefined, ops: RawOp[] | undefined;
+  const records = () => (code ??= asm.bytes(0, notes.length));
+  return Object.defineProperties({ length: notes.length, notes, keep: asm.keep, ...more }, {
+    code: { enumerable: true, get: records },
+    ops: { enumerable: true, get: () => (ops ??= decodeOps(records())) },
+  }) as StageProgram & T;
+}
+
+export interface JailProgram extends StageProgram {
   /** first op of the program's own process (its failures are the program's, not the setup's) */
   programStart: number;
   /** `into` holds 1 in the parent when clone3 started the init inside the jail cgroup */
@@ -73,6 +94,8 @@ export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, secco
 export interface JailCompiler {
   /** the ops up to the child's wait for "go" (and the parent's RETURN) */
   prologue: RawOp[];
+  /** the prologue's records (a copy), for the stage */
+  prologueCode: Buffer;
   /** compile the rest and return the whole program (the prologue unchanged at its start) */
   rest(): JailProgram;
   /** the parent's registers after the prologue: the pid, the clone's errno, clone3's success, the placer's pid (-1: none) */
@@ -172,9 +195,9 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   asm.bind(refused);
   asm.ret(pid);
   asm.bind(main);
-  const prologue = asm.finish().ops;
+  const prologueCode = Buffer.from(asm.bytes(0, asm.length));
   // Streaming: every STREAM_BATCH ops whose jumps are all known go to the stage at once.
-  let sent = prologue.length;
+  let sent = asm.length;
   const flush = (upTo: number) => {
     if (upTo > sent) o.stream!(sent, asm.bytes(sent, upTo));
     sent = Math.max(sent, upTo);
@@ -231,15 +254,16 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     }
     // Every execve failed: the waiter reads why from the results.
     execFailed(asm, k, base, failed);
-    asm.onEmit = null;
     if (o.stream) flush(asm.length);
-    const notes = asm.opNotes();
-    const prog = { notes, length: notes.length, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
-    // The records themselves went to the stage as bytes; decoded only when asked for (tests, --dry-run).
-    let ops: RawOp[] | undefined;
-    return Object.defineProperty(prog, "ops", { enumerable: true, get: () => (ops ??= asm.finish().ops) }) as JailProgram;
+    return finished(asm, { programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots });
   };
-  return { prologue, rest, regs: { pid, cloneErr, into, placer } };
+  let prologue: RawOp[] | undefined;
+  return {
+    get prologue() {
+      return (prologue ??= decodeOps(prologueCode));
+    },
+    prologueCode, rest, regs: { pid, cloneErr, into, placer },
+  };
 }
 
 /**
@@ -323,15 +347,15 @@ export function compileJoin(plan: Plan, nsFlags: number, fds: JoinFds, seccomp: 
   asm.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
   asm.bind(ret);
   asm.ret(pid);
-  const { ops, notes } = asm.finish();
-  return { ops, length: ops.length, notes, keep: asm.keep, programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots };
+  return finished(asm, { programStart, regs: { pid, cloneErr, failed, into }, execSlots: k.execSlots });
 }
 
 /**
- * A helper process (a guard) started from this multi-threaded process: fork and execveat in
- * the stage, so that no JavaScript runs in the child. `keep` are the fds it inherits.
+ * A helper process (guard, walk, log writer, an id-map tool) started from this multi-threaded
+ * process: a SPAWN and execveat in the stage, so that no JavaScript runs in the child. `keep`
+ * are the fds it inherits.
  */
-export function compileSpawn(helper: number, argv: readonly string[], keep: readonly number[]): { ops: RawOp[]; notes: (OpNote | null)[]; keep: unknown[]; regs: { pid: Reg; err: Reg } } {
+export function compileSpawn(helper: number, argv: readonly string[], keep: readonly number[]): StageProgram & { regs: { pid: Reg; err: Reg } } {
   // The child: nothing but `keep` (made inheritable) and the helper, then execveat.
   const child = new Asm();
   const k = compileKernel(child);
@@ -358,8 +382,8 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
   asm.bind(restore);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
   asm.ret(pid);
-  const { ops, notes } = asm.finish();
-  return { ops, notes, keep: [...asm.keep, ...child.keep, code, childRegs], regs: { pid, err } };
+  asm.keep.push(...child.keep, code, childRegs);
+  return finished(asm, { regs: { pid, err } });
 }
 
 /**

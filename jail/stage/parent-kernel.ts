@@ -18,9 +18,7 @@ import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { channel, send } from "../protocol.ts";
 import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
-import type { OpNote } from "./asm.ts";
-import { compileSpawn, startJail } from "./compile.ts";
-import { encodeOps, type RawOp } from "./ops.ts";
+import { compileSpawn, startJail, type StageProgram } from "./compile.ts";
 import { NRS } from "./nr.ts";
 
 const { SIG } = proc;
@@ -90,9 +88,8 @@ export function holdSignals(): void {
 const ALL_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => s !== SIG.KILL && s !== SIG.STOP);
 
 /** Run a compiled program in the stage; the parent's RETURN value (a pid), or the clone's error. */
-export function run(p: { ops: RawOp[]; keep: unknown[]; notes: (OpNote | null)[] }, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
-  const code = encodeOps(p.ops);
-  const pid = runStage(code, p.ops.length, regs, report);
+export function run(p: StageProgram, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
+  const pid = runStage(p.code, p.length, regs, report);
   retain(p.keep); // the buffers the ops point at, alive until the stage has run
   if (pid <= 0) {
     const e = Number(regs[errReg]);

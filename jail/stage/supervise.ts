@@ -15,7 +15,7 @@ import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
 import { opError } from "./asm.ts";
 import type { JailProgram } from "./compile.ts";
-import { encodeOps, OP_SIZE } from "./ops.ts";
+import { OP_SIZE } from "./ops.ts";
 import { realParentKernel, type ParentKernel } from "./parent-kernel.ts";
 
 // The helpers a named jail starts besides the supervisor (jail/named.ts).
@@ -77,8 +77,8 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     k.publishOps(report, to);
   };
   const jc = k.compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream });
-  encodeOps(jc.prologue).copy(code);
-  report[3] = jc.prologue.length; // the rest comes streamed
+  jc.prologueCode.copy(code);
+  report[3] = jc.prologueCode.length / OP_SIZE; // the rest comes streamed
   logStep(`clone into new namespaces`);
   const pid = k.cloneStage(code, OPS_CAPACITY, regs, report);
   if (pid <= 0) {

@@ -99,7 +99,7 @@ export function fake(o: FakeOptions = {}) {
     const report = new Int32Array(shared!, 0, 4);
     if (o.stageFails) [report[0], report[1], report[2]] = [REPORT_MAGIC, ...o.stageFails];
   };
-  const prog: JailProgram = { ops: [], length: NOTES.length, notes: NOTES, keep: [], programStart: 4, regs: REGS, execSlots: SLOTS };
+  const prog: JailProgram = { code: Buffer.alloc(0), ops: [], length: NOTES.length, notes: NOTES, keep: [], programStart: 4, regs: REGS, execSlots: SLOTS };
   let placerFiles: readonly string[] = [];
   const handlers: { [K in keyof ParentKernel]: (...a: Parameters<ParentKernel[K]>) => ReturnType<ParentKernel[K]> } = {
     openHelper: () => HELPER,
@@ -112,6 +112,7 @@ export function fake(o: FakeOptions = {}) {
     openCgroupDir: () => nextFd++,
     compileJail: (...a) => ({
       prologue: [],
+      prologueCode: Buffer.alloc(0),
       regs: REGS,
       ...((placerFiles = a[5]?.placer ?? []), {}),
       rest: () => {
