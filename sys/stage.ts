@@ -144,12 +144,16 @@ export function readReport(report: Int32Array): { index: number; errno: number }
   return report[0] === REPORT_MAGIC ? { index: report[1]!, errno: report[2]! } : null;
 }
 
+let usable: boolean | undefined;
 /**
  * Whether `jailx run` can take the stage path here: this binary carries the stage and the
  * helper for this CPU, and memfds may be executed (`vm.memfd_noexec` 2, per pid namespace
  * since Linux 6.3, refuses it; the run then takes the Bun path).
  */
 export function stageUsable(): boolean {
+  return (usable ??= stageUsableNow());
+}
+function stageUsableNow(): boolean {
   if (!stageAvailable() || !helperAvailable()) return false;
   try {
     return readFileSync("/proc/sys/vm/memfd_noexec", "latin1").trim() !== "2";
