@@ -18,6 +18,9 @@ import { walkInHelper } from "../jail/stage/walk.ts";
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
   setVerbose(verbose);
+  // Step timings (ms since the process started) go straight to stderr: the logger's first use
+  // costs milliseconds and would distort the very numbers --verbose is there to show.
+  const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
   try {
     const parsed = parseRunArgs(argv);
     if (parsed.help) {
@@ -25,6 +28,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(runHelp(helpWidth()));
       return EXIT.OK;
     }
+    // What came before: Bun's own start and loading the run path's modules.
+    step("plan the jail");
     // On the stage path the /etc walk runs in the embedded helper while this process plans.
     const host = realHost(isSingleThreadedBun() || parsed.options["dry-run"] === true ? undefined : walkInHelper);
     // A profile named with --profile, else the built-in one the program's name selects.
@@ -71,9 +76,6 @@ export async function runCommand(argv: string[]): Promise<number> {
       const bind = process.env.PWD && process.env.PWD !== plan.hostCwd ? plan.hostCwd : '"$PWD"';
       log.warn(`the current directory ${plan.hostCwd} is not in the jail, so the program starts in /; bind it (--ro-bind ${bind}) or choose one (--chdir DIR)`);
     }
-    // Step timings go straight to stderr: the logger's first use costs milliseconds and would
-    // distort the very numbers --verbose is there to show.
-    const step = verbose ? (s: string) => writeSync(2, `jailx: ${performance.now().toFixed(1)} ms: ${s}\n`) : () => {};
     step("compile the seccomp filter");
     const seccomp = plan.seccomp ? await seccompProgram(plan.seccomp).catch((err) => Promise.reject(blame(err))) : null;
     // Loaded only when needed: a run without limits creates no cgroup.
