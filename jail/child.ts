@@ -59,10 +59,10 @@ function hiddenView(v: View, op: MountOp & { op: "hide-bind" }): void {
   const mp = k.ensureDir(rootFd, layer);
   k.attach(wh, mp, layer);
   k.close(mp);
-  k.close(wh);
   const hidden = (rel: string) => op.hide.some((h) => rel === h || rel.startsWith(h + "/"));
   k.attempt([...OVERLAY_UNSUPPORTED], () => {
-    for (const h of op.hide) k.whiteoutAt(rootFd, `${layer}/${h}`);
+    // Through the new tmpfs's own descriptor: nothing is in it but what we make.
+    k.whiteoutsIn(wh, op.hide, layer);
     return k.newFs("overlay", { lowerdir: `${STAGING}${layer}:${op.src}` }, RDONLY | NOSUID | NODEV);
   }, (overlay) => {
     k.unmountAndRemove(`${STAGING}${layer}`);
@@ -75,6 +75,8 @@ function hiddenView(v: View, op: MountOp & { op: "hide-bind" }): void {
       applyMount(v, { op: "mask", dst: `${op.dst}/${h}`, kind, optional: true }, new Map());
     }
   });
+  // Once, where both ways meet (compiled, a descriptor closed on each way would be freed twice).
+  k.close(wh);
 }
 
 function overlayView(v: View, op: MountOp & { op: "hide-bind" }, overlay: number, hidden: (rel: string) => boolean): void {

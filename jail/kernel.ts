@@ -65,7 +65,7 @@ export const realKernel = {
   symlinkAt: mount.symlinkAt,
   openInRoot: mount.openInRoot,
   makeRootPrivate: mount.makeRootPrivate,
-  whiteoutAt: mount.whiteoutAt,
+  whiteoutsIn: mount.whiteoutsIn,
   unmountAndRemove: mount.unmountAndRemove,
   submounts: (path: string) => mount.submountsOf(path, readFileSync("/proc/self/mountinfo", "utf8")),
   isDir: (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false,

@@ -141,15 +141,18 @@ function splitPath(path: string): { dir: string; base: string } {
   return { dir: i <= 0 ? "/" : p.slice(0, i), base: p.slice(i + 1) };
 }
 
-/** mkdir -p of `path` beneath `rootFd` (resolution confined to the root); returns an O_PATH fd. */
+/**
+ * mkdir -p of `path` beneath `rootFd` (resolution confined to the root); returns an O_PATH fd.
+ * A name directly beneath the root is made through rootFd itself.
+ */
 export function ensureDir(rootFd: number, path: string, mode = 0o755): number {
   const parts = path.split("/").filter(Boolean);
   let cur = "";
   for (const part of parts) {
-    const parent = openInRoot(rootFd, cur || "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const parent = cur ? openInRoot(rootFd, cur, O_PATH | O_DIRECTORY | O_CLOEXEC) : rootFd;
     const r = c.mkdirat(parent, ptr(cstr(part)), mode);
     const e = r < 0 ? errno() : 0;
-    c.close(parent);
+    if (parent !== rootFd) c.close(parent);
     if (r < 0 && e !== 17) throw new SysError("mkdir", errnoName(e), e, `${cur}/${part}`);
     cur += "/" + part;
   }
@@ -159,10 +162,10 @@ export function ensureDir(rootFd: number, path: string, mode = 0o755): number {
 /** Create an empty file at `path` beneath `rootFd` (a mount point for a file bind). */
 export function ensureFile(rootFd: number, path: string): number {
   const { dir, base } = splitPath(path);
-  const parent = ensureDir(rootFd, dir);
+  const parent = dir === "/" ? rootFd : ensureDir(rootFd, dir);
   const fd = c.openat(parent, ptr(cstr(base)), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o644);
   const e = fd < 0 ? errno() : 0;
-  c.close(parent);
+  if (parent !== rootFd) c.close(parent);
   if (fd >= 0) c.close(fd);
   else if (e !== 17) throw new SysError("open", errnoName(e), e, path, "O_CREAT");
   return openInRoot(rootFd, path);
@@ -170,10 +173,10 @@ export function ensureFile(rootFd: number, path: string): number {
 
 export function symlinkAt(rootFd: number, target: string, path: string): void {
   const { dir, base } = splitPath(path);
-  const parent = ensureDir(rootFd, dir);
+  const parent = dir === "/" ? rootFd : ensureDir(rootFd, dir);
   const r = c.symlinkat(ptr(cstr(target)), parent, ptr(cstr(base)));
   const e = r < 0 ? errno() : 0;
-  c.close(parent);
+  if (parent !== rootFd) c.close(parent);
   if (r < 0 && e !== 17) throw new SysError("symlink", errnoName(e), e, path);
 }
 
@@ -211,16 +214,33 @@ export function pivotInto(rootFd: number): void {
 }
 
 /**
- * An overlayfs whiteout (a 0:0 character device) at `path` beneath `rootFd`: in a lower layer
- * it hides that name of the layers below it. Allowed without CAP_MKNOD (Linux ≥ 5.8).
+ * Overlayfs whiteouts (0:0 character devices) at `paths`, relative to `dirFd`: in a lower layer
+ * each hides that name of the layers below it. `dirFd` is the root of a filesystem only this
+ * process has written to (a new tmpfs), so the paths are resolved as they are, parents made
+ * once each; `what` names it in messages. Allowed without CAP_MKNOD (Linux ≥ 5.8).
  */
-export function whiteoutAt(rootFd: number, path: string): void {
-  const { dir, base } = splitPath(path);
-  const parent = ensureDir(rootFd, dir);
-  const r = syscall(NR.mknodat, parent, ptr(cstr(base)), 0o020000 /* S_IFCHR */, 0);
-  const e = r < 0n ? errno() : 0;
-  c.close(parent);
-  if (r < 0n && e !== 17) throw new SysError("mknod", errnoName(e), e, path, "whiteout 0:0");
+export function whiteoutsIn(dirFd: number, paths: readonly string[], what: string): void {
+  for (const { path, dir } of whiteoutSteps(paths)) {
+    const r = dir ? c.mkdirat(dirFd, ptr(cstr(path)), 0o755) : Number(syscall(NR.mknodat, dirFd, ptr(cstr(path)), 0o020000 /* S_IFCHR */, 0));
+    const e = r < 0 ? errno() : 0;
+    if (r < 0 && e !== 17) throw new SysError(dir ? "mkdir" : "mknod", errnoName(e), e, `${what}/${path}`, dir ? undefined : "whiteout 0:0");
+  }
+}
+
+/** The directories and whiteouts `paths` need, in order, each directory once. */
+export function whiteoutSteps(paths: readonly string[]): { path: string; dir: boolean }[] {
+  const steps: { path: string; dir: boolean }[] = [];
+  const made = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split("/").filter(Boolean);
+    if (parts.length === 0 || parts.some((x) => x === "." || x === "..")) throw new Error(`whiteout: bad path '${p}'`);
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join("/");
+      if (!made.has(d)) steps.push({ path: d, dir: true }), made.add(d);
+    }
+    steps.push({ path: parts.join("/"), dir: false });
+  }
+  return steps;
 }
 
 /** Detach the mount at `path` and remove its (empty) mount point directory. */

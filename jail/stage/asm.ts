@@ -243,6 +243,20 @@ export class Asm {
     this.plain(KIND.JUMP, [], -1, to);
   }
 
+  /**
+   * Take back the last op, a JUMP whose label is not bound yet (so it was not streamed: `ready`
+   * stops at it). Labels bound after it, at the op that would have followed it, move with it.
+   */
+  dropLastJump(): void {
+    const i = this.n - 1;
+    if (i < 0 || this.words[i * W] !== KIND.JUMP || this.jumpTo[i]! < 0 || this.labels[this.jumpTo[i]!]! >= 0 || this.settled > i)
+      throw new Error("stage: the last op is not a pending jump");
+    this.words.fill(0, i * W, (i + 1) * W);
+    this.skipTo.length = this.jumpTo.length = this.notes.length = i;
+    this.n = i;
+    for (let l = 0; l < this.labels.length; l++) if (this.labels[l] === i + 1) this.labels[l] = i;
+  }
+
   set(dst: Reg, value: number | bigint): void {
     this.plain(KIND.SET, [value], dst.reg);
   }

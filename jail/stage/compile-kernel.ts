@@ -6,7 +6,7 @@
 // read now, in the supervisor, which sees the same host view as the child before it mounts.
 import { readFileSync, statSync } from "node:fs";
 import { ERRNO } from "../../sys/errno.ts";
-import { submountsOf, isMountRoot, hasMountSetattr, hostMountTree, remountFlagNames, REMOUNT_FLAGS } from "../../sys/mount.ts";
+import { submountsOf, whiteoutSteps, isMountRoot, hasMountSetattr, hostMountTree, remountFlagNames, REMOUNT_FLAGS } from "../../sys/mount.ts";
 import { lastCap, capName } from "../../sys/caps.ts";
 import { landlockAbi } from "../../sys/landlock.ts";
 import { RLIMITS } from "../../sys/rlimit.ts";
@@ -79,7 +79,10 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
   const arg = (n: number): Arg => fdReg(n) ?? n;
   const release = (n: number) => {
     const r = fdReg(n);
-    if (r) free.push(r);
+    if (!r) return;
+    // Freed twice, a register would be handed to two live descriptors at once.
+    if (free.some((x) => x.reg === r.reg)) throw new Error(`stage: descriptor r${r.reg} closed twice`);
+    free.push(r);
   };
   const sys = asm.syscall.bind(asm);
 
@@ -96,12 +99,14 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     return fd(r);
   }
 
+  // A name directly beneath the root is made through rootFd itself (a lookup of "/" in the root
+  // is the root): no descriptor to open and close.
   function ensureDir(rootFd: number, path: string, mode = 0o755): number {
     let cur = "";
     for (const part of path.split("/").filter(Boolean)) {
-      const parent = openInRoot(rootFd, cur || "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      const parent = cur ? openInRoot(rootFd, cur, O_PATH | O_DIRECTORY | O_CLOEXEC) : rootFd;
       sys(NRS.mkdirat, [arg(parent), asm.str(part), mode], { syscall: "mkdir", path: `${cur}/${part}`, ok: [EEXIST] });
-      close(parent);
+      if (parent !== rootFd) close(parent);
       cur += "/" + part;
     }
     return openInRoot(rootFd, cur || "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -133,9 +138,9 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
   /** An op that makes something at `path` beneath `rootFd`, where EEXIST is fine. */
   function makeAt(rootFd: number, path: string, make: (parent: Arg, base: bigint) => void): void {
     const { dir, base } = splitPath(path);
-    const parent = ensureDir(rootFd, dir);
+    const parent = dir === "/" ? rootFd : ensureDir(rootFd, dir);
     make(arg(parent), asm.str(base));
-    close(parent);
+    if (parent !== rootFd) close(parent);
   }
 
   const execSlots: ExecSlot[] = [];
@@ -153,8 +158,11 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
       const v = asm.tolerating(errnos, elseL, fn);
       const r = then(v);
       asm.jump(endL);
+      const jumped = asm.length;
       asm.bind(elseL);
       otherwise();
+      // Nothing to do otherwise (an optional mask): no jump over nothing.
+      if (asm.length === jumped) asm.dropLastJump();
       asm.bind(endL);
       return r;
     },
@@ -209,8 +217,11 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
         : undefined;
       sys(NRS.mount, [asm.str("none"), asm.str("/"), 0, MS_REC | MS_PRIVATE, 0], { syscall: "mount", path: "/", flags: "MS_REC|MS_PRIVATE", ...(hints ? { hints } : {}) });
     },
-    whiteoutAt(rootFd: number, path: string): void {
-      makeAt(rootFd, path, (parent, base) => sys(NRS.mknodat, [parent, base, 0o020000, 0], { syscall: "mknod", path, flags: "whiteout 0:0", ok: [EEXIST] }));
+    whiteoutsIn(dirFd: number, paths: readonly string[], what: string): void {
+      for (const { path, dir } of whiteoutSteps(paths)) {
+        if (dir) sys(NRS.mkdirat, [arg(dirFd), asm.str(path), 0o755], { syscall: "mkdir", path: `${what}/${path}`, ok: [EEXIST] });
+        else sys(NRS.mknodat, [arg(dirFd), asm.str(path), 0o020000, 0], { syscall: "mknod", path: `${what}/${path}`, flags: "whiteout 0:0", ok: [EEXIST] });
+      }
     },
     unmountAndRemove(path: string): void {
       sys(NRS.umount2, [asm.str(path), MNT_DETACH], { syscall: "umount2", path, flags: "MNT_DETACH" });

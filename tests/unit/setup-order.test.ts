@@ -95,9 +95,16 @@ describe("namespace setup", () => {
   test("/etc: an overlay with a whiteout per secret; the whiteout layer is unmounted again", () => {
     const { k, calls } = recordingKernel();
     setupNamespace(plan(["--", "true"]), k, () => {});
-    const whiteouts = calls.filter((c) => c.op === "whiteoutAt").map((c) => c.args[1]);
-    expect(whiteouts).toContain("/.jailx-hide/shadow");
-    expect(whiteouts).toContain("/.jailx-hide/ssl/private");
+    const made = calls.filter((c) => c.op === "whiteoutsIn");
+    expect(made).toHaveLength(1);
+    // in the new tmpfs (newFs' descriptor), before it is closed
+    const tmpfs = calls.find((c) => c.op === "newFs" && c.args[0] === "tmpfs" && (c.args[1] as { size?: string }).size === "64k")!;
+    expect(made[0]!.args[0]).toBe(tmpfs.ret);
+    expect(made[0]!.args[1]).toContain("shadow");
+    expect(made[0]!.args[1]).toContain("ssl/private");
+    expect(made[0]!.args[2]).toBe("/.jailx-hide");
+    const closed = calls.findIndex((c) => c.op === "close" && c.args[0] === tmpfs.ret);
+    expect(closed).toBeGreaterThan(calls.indexOf(made[0]!));
     const overlay = calls.findIndex((c) => c.op === "newFs" && c.args[0] === "overlay");
     expect((calls[overlay]!.args[1] as { lowerdir: string }).lowerdir).toBe("/tmp/.jailx-hide:/etc");
     expect(calls.findIndex((c) => c.op === "unmountAndRemove")).toBeGreaterThan(overlay);

@@ -8,6 +8,9 @@ import { buildPlan, type Plan } from "../../jail/plan.ts";
 import { compileJail, startJail } from "../../jail/stage/compile.ts";
 import { COND, decodeOps, encodeOps, KIND, type RawOp } from "../../jail/stage/ops.ts";
 import { NRS } from "../../jail/stage/nr.ts";
+import { Asm } from "../../jail/stage/asm.ts";
+import { compileKernel } from "../../jail/stage/compile-kernel.ts";
+import { whiteoutSteps } from "../../sys/mount.ts";
 import { fakeHost } from "./fake-host.ts";
 
 const FDS = { sock: 3, execW: 4, heldR: 5, heldW: 6, helper: 7, gateR: 8 };
@@ -142,5 +145,94 @@ describe("the compiled jail", () => {
     p.ops.forEach((o, i) => {
       if (o.kind === KIND.SYSCALL) expect(p.notes[i]?.syscall).toBeTruthy();
     });
+  });
+});
+
+describe("fewer ops, the same calls", () => {
+  test("an optional step with nothing to do otherwise: no JUMP over nothing; both branches still meet", () => {
+    const asm = new Asm();
+    const k = compileKernel(asm);
+    const x = asm.reg();
+    k.attempt(["ENOENT"], () => asm.syscall(NRS.read, [], { syscall: "read", dst: x }), () => asm.syscall(NRS.write, [], { syscall: "write" }), () => {});
+    asm.syscall(NRS.close, [], { syscall: "close" });
+    const ops = decodeOps(asm.bytes(0, asm.length));
+    expect(ops.map((o) => o.kind)).toEqual([KIND.SYSCALL, KIND.SYSCALL, KIND.SYSCALL]);
+    // a tolerated failure of the first op skips the second and lands on the third
+    expect(ops[0]!.ok).toContain(2);
+    expect(1 + ops[0]!.skip).toBe(2);
+    // with something to do otherwise, the jump over it stays
+    const b = new Asm();
+    const kb = compileKernel(b);
+    kb.attempt(["ENOENT"], () => b.syscall(NRS.read, [], { syscall: "read" }), () => {}, () => b.syscall(NRS.write, [], { syscall: "write" }));
+    b.syscall(NRS.close, [], { syscall: "close" });
+    const bo = decodeOps(b.bytes(0, b.length));
+    expect(bo.map((o) => o.kind)).toEqual([KIND.SYSCALL, KIND.JUMP, KIND.SYSCALL, KIND.SYSCALL]);
+    expect(2 + bo[1]!.jump).toBe(3);
+    expect(1 + bo[0]!.skip).toBe(2);
+  });
+
+  test("a descriptor closed twice is refused while compiling (its register would serve two live descriptors)", () => {
+    const k = compileKernel(new Asm());
+    const fd = k.openInRoot(7, "/etc");
+    k.close(fd);
+    expect(() => k.close(fd)).toThrow("closed twice");
+  });
+
+  test("only a pending jump can be taken back", () => {
+    const asm = new Asm();
+    asm.syscall(NRS.read, [], { syscall: "read" });
+    expect(() => asm.dropLastJump()).toThrow("not a pending jump");
+    const l = asm.label();
+    asm.jump(l);
+    asm.bind(l);
+    expect(() => asm.dropLastJump()).toThrow("not a pending jump");
+  });
+
+  test("/etc's whiteouts are made in the new tmpfs through its own descriptor, each parent directory once", () => {
+    const { p } = compiled([]);
+    const made = p.ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && (o.nr === NRS.mknodat || o.nr === NRS.mkdirat) && p.notes[i]?.path?.startsWith("/.jailx-hide/") ? [{ o, i }] : []));
+    const whiteouts = made.filter(({ o }) => o.nr === NRS.mknodat).map(({ i }) => p.notes[i]!.path);
+    expect(whiteouts).toContain("/.jailx-hide/shadow");
+    expect(whiteouts).toContain("/.jailx-hide/ssl/private");
+    const dirs = made.filter(({ o }) => o.nr === NRS.mkdirat).map(({ i }) => p.notes[i]!.path);
+    expect(new Set(dirs).size).toBe(dirs.length);
+    expect(dirs).toContain("/.jailx-hide/ssl");
+    // every one relative to the same register: the tmpfs' fsmount descriptor
+    const fsmount = p.ops.findIndex((o, i) => o.kind === KIND.SYSCALL && o.nr === NRS.fsmount && p.ops[made[0]!.i]!.a[0] === BigInt(o.dst) && i < made[0]!.i);
+    expect(fsmount).toBeGreaterThan(0);
+    for (const { o } of made) {
+      expect(o.regmask & 1).toBe(1);
+      expect(o.a[0]).toBe(BigInt(p.ops[fsmount]!.dst));
+    }
+    // nothing in /.jailx-hide is reached through a path from the jail's root
+    expect(p.notes.filter((n) => n?.syscall === "openat2" && n.path?.startsWith("/.jailx-hide/"))).toEqual([]);
+  });
+
+  test("a name directly beneath the root is made through the root's descriptor: no open of '/'", () => {
+    const { p } = compiled([]);
+    expect(p.notes.filter((n) => n?.syscall === "openat2" && n.path === "/")).toEqual([]);
+    const bin = p.notes.findIndex((n) => n?.syscall === "symlink" && n.path === "/bin");
+    expect(bin).toBeGreaterThan(0);
+    const rootReg = p.ops[bin]!.a[1]; // symlinkat(target, dirfd, name)
+    const mkdirUsr = p.notes.findIndex((n) => n?.syscall === "mkdir" && n.path === "/usr");
+    expect(p.ops[mkdirUsr]!.a[0]).toBe(rootReg);
+  });
+});
+
+describe("whiteoutSteps", () => {
+  test("parents once, in order, before the names beneath them", () => {
+    expect(whiteoutSteps(["shadow", "ssl/private", "ssl/x", "a/b/c"])).toEqual([
+      { path: "shadow", dir: false },
+      { path: "ssl", dir: true },
+      { path: "ssl/private", dir: false },
+      { path: "ssl/x", dir: false },
+      { path: "a", dir: true },
+      { path: "a/b", dir: true },
+      { path: "a/b/c", dir: false },
+    ]);
+  });
+
+  test("a path that could leave the directory is refused", () => {
+    for (const bad of ["../x", "a/../../x", "", "/", "a/./b"]) expect(() => whiteoutSteps([bad])).toThrow("bad path");
   });
 });
