@@ -387,6 +387,43 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
 }
 
 /**
+ * A process that moves itself into a cgroup v1 hierarchy's `procs` file and exits: the first
+ * migration after an idle spell waits for an RCU grace period (the kernel's threadgroup lock is
+ * taken in its slow mode; 5–25 ms on the development machines), and migrations that follow while
+ * it is still in that mode do not. Started right after the jail cgroup is made, it takes that
+ * wait in parallel with the clone and the compile, instead of the placer after the clone. A
+ * clone(CLONE_VM) onto `stack` without CLONE_VFORK: no copy of this process's address space,
+ * and this thread goes on at once. Every signal is blocked in the child (no handler of Bun's may
+ * run there); whatever fails, it exits 0: it only warms a lock.
+ */
+export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & { regs: { pid: Reg } } {
+  const child = new Asm();
+  child.syscall(NRS.close_range, [3, 0x7fffffff, 0], { syscall: "close_range", ok: [-1] });
+  const fd = child.reg();
+  child.set(fd, -1);
+  child.syscall(NRS.openat, [-100, child.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: fd, ok: [-1] });
+  child.syscall(NRS.write, [fd, child.str("0"), 1], { syscall: "write", path: procs, ok: [-1] }); // "0": the writer itself
+  child.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
+  const childOps = child.length;
+  const code = child.bytes(0, childOps);
+  const childRegs = new BigInt64Array(REGISTERS);
+  const asm = new Asm();
+  const pid = asm.reg();
+  const restore = asm.label();
+  const all = asm.buf(new BigUint64Array([0xffffffffffffffffn]));
+  const old = asm.buf(new BigUint64Array(1));
+  const top = ptr(stack) + stack.byteLength - 64;
+  asm.set(pid, -1);
+  asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
+  asm.spawn([CLONE_VM | SIGCHLD, top - (top % 16), ptr(code), childOps, ptr(childRegs), spawnTarget().entry], { syscall: "clone", flags: "CLONE_VM", dst: pid, ok: [-1], skipTo: restore });
+  asm.bind(restore);
+  asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
+  asm.ret(pid);
+  asm.keep.push(...child.keep, code, childRegs, stack);
+  return finished(asm, { regs: { pid } });
+}
+
+/**
  * The op list a run would replay, one line per op with what it is for (`run --dry-run --verbose`).
  * Descriptor numbers and addresses are this process's, not a real run's.
  */

@@ -18,7 +18,7 @@ import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { channel, send } from "../protocol.ts";
 import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
-import { compileSpawn, startJail, type StageProgram } from "./compile.ts";
+import { compileSpawn, compileWarmup, startJail, type StageProgram } from "./compile.ts";
 import { NRS } from "./nr.ts";
 
 const { SIG } = proc;
@@ -71,6 +71,7 @@ export const realParentKernel = {
   },
   /** the first `n` ops of the program behind `report` are there: the stage may run them */
   publishOps,
+  warmMigration,
 };
 
 export type ParentKernel = typeof realParentKernel;
@@ -86,6 +87,23 @@ export function holdSignals(): void {
   forwardToMainThread(proc.FORWARDED_SIGNALS);
 }
 const ALL_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => s !== SIG.KILL && s !== SIG.STOP);
+
+/**
+ * A child that moves itself into the cgroup v1 `procs` file and exits (compileWarmup): the
+ * placer's migration that follows does not wait for a grace period of its own. Its pid, or -1
+ * (nothing to reap) when it could not be started, which only costs the wait it would have saved.
+ */
+export function warmMigration(procs: string): number {
+  const stack = new Uint8Array(16 * 1024);
+  const p = compileWarmup(procs, stack);
+  const regs = new BigInt64Array(STAGE_REGISTERS);
+  const pid = runStage(p.code, p.length, regs, stageReport());
+  // The child runs on `stack` and replays ops that point into `p.keep` until it exits: held for
+  // as long as this process lives (it reaps the child before "placed", then executes the waiter).
+  warming.push(p.keep);
+  return pid > 0 ? pid : -1;
+}
+const warming: unknown[] = [];
 
 /** Run a compiled program in the stage; the parent's RETURN value (a pid), or the clone's error. */
 export function run(p: StageProgram, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {

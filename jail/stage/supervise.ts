@@ -40,15 +40,24 @@ export function superviseStaged(plan: Plan, prepared: Prepared, logStep: StepLog
   const helper = k.openHelper();
   k.holdSignals();
   const cg = placeCgroup(plan, prepared, logStep, stageGuards(k, helper));
+  // On cgroup v1 the placer's migration (below) first waits for an RCU grace period, 5–25 ms
+  // here: a child that moves itself into the jail cgroup now takes that wait while we clone and
+  // compile, and the placer's migration, made while the kernel is still in that mode, does not
+  // wait again. (On v2 the jail's init starts in its cgroup: no migration.)
+  const warmup = cg.cgroup && !cg.cgroup.v2Dir() ? cg.cgroup.warmupProcs() : null;
+  const warm = { pid: warmup ? k.warmMigration(warmup) : -1 };
+  if (warm.pid > 0) logStep("a child takes the cgroup migration's grace period early");
   try {
-    return superviseJail(k, plan, prepared, cg, helper, logStep);
+    return superviseJail(k, plan, prepared, cg, helper, logStep, warm);
   } finally {
-    // Reached only when the waiter was not started (it cleans up in our place otherwise).
+    // Reached only when the waiter was not started (it cleans up in our place otherwise); the
+    // warming child first: it may still be in the cgroup.
+    if (warm.pid > 0) k.reapStatus(warm.pid);
     releaseCgroup(cg, logStep);
   }
 }
 
-function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger): Outcome {
+function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: ReturnType<typeof placeCgroup>, helper: number, logStep: StepLogger, warm: { pid: number }): Outcome {
   const [sock, childSock] = k.socketPair();
   const [execR, execW] = k.pipe();
   const [heldR, heldW] = plan.asPid1 ? [-1, -1] : k.pipe();
@@ -87,8 +96,10 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
   }
   for (const fd of [childSock, execW, heldR, heldW, gateR, cgroupFd, ranW]) if (fd >= 0) k.close(fd);
   let placerPid = Number(regs[jc.regs.placer.reg]);
-  /** The placer's exit status (null: there is none), once. */
+  /** The placer's exit status (null: there is none), once; the warming child is reaped with it. */
   const reapPlacer = (): number | null => {
+    if (warm.pid > 0) k.reapStatus(warm.pid);
+    warm.pid = -1;
     if (placerPid <= 0) return null;
     const code = k.reapStatus(placerPid);
     placerPid = 0;

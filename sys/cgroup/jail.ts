@@ -200,6 +200,17 @@ export class JailCgroup {
     return this.dirs.map((d) => `${d.path}/cgroup.procs`);
   }
 
+  /**
+   * A cgroup.procs file a process of jailx may move itself into for a moment, to start the
+   * first migration's grace period early (jail/stage/compile.ts compileWarmup): one in a v1
+   * hierarchy with neither cpuset nor memory, whose attach would act on the memory of the
+   * mover's address space — jailx's own. Null where there is none.
+   */
+  warmupProcs(): string | null {
+    const d = this.dirs.find((x) => x.hierarchy.version === 1 && !x.hierarchy.controllers.some((c) => c === "cpuset" || c === "memory"));
+    return d ? `${d.path}/cgroup.procs` : null;
+  }
+
   paths(): string[] {
     return this.dirs.map((d) => d.path);
   }

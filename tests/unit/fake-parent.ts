@@ -60,6 +60,8 @@ export interface FakeOptions {
 
 export const PID = 4242, HELPER = 3, RESULTS_FD = 7;
 export const PLACER = 6000;
+/** the child that takes the cgroup migration's grace period early (v1) */
+export const WARM = 7000;
 const REGS = { pid: { reg: 10 }, cloneErr: { reg: 11 }, into: { reg: 12 }, failed: { reg: 13 }, placer: { reg: 14 } };
 // The program's process starts at op 4; op 5 is its seccomp filter; op 6 stands for exec's setns.
 const NOTES = [null, { syscall: "write", path: "/sys/fs/cgroup/pids/jailx-1/cgroup.procs", flags: "the jail's init" }, { syscall: "mount", path: "/proc" }, { syscall: "pivot_root", path: "/tmp" }, { syscall: "prctl" }, { syscall: "seccomp" }, { syscall: "setns", path: "/proc/777/ns/mnt" }];
@@ -90,6 +92,10 @@ export function fake(o: FakeOptions = {}) {
     paths: () => dirs,
     v2Dir: () => (o.v2 ? dirs[0]! : null),
     procsFiles: () => dirs.map((d) => `${d}/cgroup.procs`),
+    warmupProcs: () => {
+      const d = dirs.find((x) => x.includes("/pids/"));
+      return o.v2 || !d ? null : `${d}/cgroup.procs`;
+    },
     oomFile: () => `${dirs[0]}/memory.events`,
     describeOom: () => "killed: out of memory, limit 64 MiB",
     killAll: () => {},
@@ -110,6 +116,7 @@ export function fake(o: FakeOptions = {}) {
     resultsMemfd: () => ({ fd: RESULTS_FD, buf: (shared = new ArrayBuffer(4096)) }),
     sharedMemory: (n) => Buffer.alloc(n),
     openCgroupDir: () => nextFd++,
+    warmMigration: () => WARM,
     compileJail: (...a) => ({
       prologue: [],
       prologueCode: Buffer.alloc(0),

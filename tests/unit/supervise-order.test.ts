@@ -8,7 +8,7 @@ import { SysError } from "../../sys/errors.ts";
 import type { Plan } from "../../jail/plan.ts";
 import type { Outcome, Prepared } from "../../jail/supervisor.ts";
 import { superviseStaged } from "../../jail/stage/supervise.ts";
-import { before, fake, HELPER, PID, PLACER, plan, Replaced, RESULTS_FD, V1_DIRS, waiterArgs } from "./fake-parent.ts";
+import { before, fake, HELPER, PID, PLACER, plan, Replaced, RESULTS_FD, V1_DIRS, WARM, waiterArgs } from "./fake-parent.ts";
 
 /** Runs the supervisor to its end: the waiter (Replaced), an outcome, or a thrown error. */
 function supervise(p: Plan, f: ReturnType<typeof fake>, extra: Partial<Prepared> = {}): Outcome | Replaced | Error {
@@ -46,7 +46,7 @@ describe("the stage supervisor's parent side", () => {
     before(o, "writeIdMaps", "sendGo");
     before(o, "sendGo", "reapStatus");
     before(o, "reapStatus", "sendPlaced");
-    expect(f.args("reapStatus")).toEqual([PLACER]);
+    expect(f.calls.filter((c) => c.op === "reapStatus").map((c) => c.args)).toEqual([[WARM], [PLACER]]);
     expect(f.args("writeIdMaps")![1]).toBe(PID);
     expect(o).not.toContain("addToCgroup");
   });
@@ -60,6 +60,28 @@ describe("the stage supervisor's parent side", () => {
     expect(o).not.toContain("writeIdMaps");
     before(o, "compileRest", "reapStatus");
     before(o, "reapStatus", "sendPlaced");
+  });
+
+  test("cgroup v1: a child takes the migration's grace period right after the cgroup is made (in its pids hierarchy), before the clone; it is reaped before 'placed'", () => {
+    const f = fake({ cgroupDirs: V1_DIRS });
+    expect(supervise(plan(["--", "true"]), f)).toBeInstanceOf(Replaced);
+    const o = f.ops();
+    expect(f.args("warmMigration")).toEqual(["/sys/fs/cgroup/pids/jailx-1/cgroup.procs"]);
+    before(o, "startGuard", "warmMigration");
+    before(o, "warmMigration", "compileJail");
+    before(o, "warmMigration", "cloneStage");
+    expect(f.calls.filter((c) => c.op === "reapStatus").map((c) => c.args)).toEqual([[WARM], [PLACER]]);
+    before(o, "compileRest", "reapStatus");
+    before(o, "reapStatus", "sendPlaced");
+  });
+
+  test("cgroup v2 (the init starts in its cgroup) and jails without a cgroup: no warming child", () => {
+    const v2 = fake({ cgroupDirs: ["/sys/fs/cgroup/jailx-1"], v2: true });
+    expect(supervise(plan(["--", "true"]), v2)).toBeInstanceOf(Replaced);
+    expect(v2.ops()).not.toContain("warmMigration");
+    const none = fake({ cgroupDirs: V1_DIRS });
+    expect(supervise(plan(["--pids", "unlimited", "--", "true"]), none)).toBeInstanceOf(Replaced);
+    expect(none.ops()).not.toContain("warmMigration");
   });
 
   test("the placer failed: its op's one-line message, the child killed and reaped, 'placed' never sent", () => {
@@ -191,8 +213,11 @@ describe("the stage supervisor's parent side", () => {
     expect((out as SysError).syscall).toBe("clone");
     expect((out as SysError).code).toBe("EPERM");
     const o = f.ops();
-    for (const op of ["compileRest", "sendGo", "execWaiter", "kill", "reap", "reapStatus"]) expect(o).not.toContain(op);
-    before(o, "cloneStage", "cgroup.killAll");
+    for (const op of ["compileRest", "sendGo", "execWaiter", "kill", "reap"]) expect(o).not.toContain(op);
+    // the warming child is reaped before its cgroup is emptied and removed
+    expect(f.calls.filter((c) => c.op === "reapStatus").map((c) => c.args)).toEqual([[WARM]]);
+    before(o, "cloneStage", "reapStatus");
+    before(o, "reapStatus", "cgroup.killAll");
     before(o, "cgroup.killAll", "cgroup.remove");
     before(o, "cgroup.remove", "guard.stop");
   });
