@@ -10,7 +10,7 @@ import { buildPlan } from "../jail/plan.ts";
 import { realHost } from "../jail/host.ts";
 import { supervise } from "../jail/supervisor.ts";
 import { seccompPlanBuilder, seccompProgram } from "../jail/seccomp.ts";
-import { profileChoice } from "../jail/profiles/index.ts";
+import { profileChoice } from "../jail/profiles/choice.ts";
 import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
 import { stageUsable } from "../sys/stage.ts";
 import { walkInHelper } from "../jail/stage/walk.ts";
