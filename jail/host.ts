@@ -6,6 +6,8 @@ import { landlockAbi } from "../sys/landlock.ts";
 import type { HostFacts, PathKind } from "./plan.ts";
 import type { ModeEntry } from "./etc-view.ts";
 
+const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFLNK = 0o120000, S_IFREG = 0o100000, S_IFCHR = 0o020000;
+
 /** `walker`: lists a tree elsewhere (jail/stage/walk.ts); undefined answers fall back to lstat. */
 export function realHost(walker?: (root: string) => ((dir: string) => ModeEntry[] | null | undefined) | null): HostFacts {
   const { uid, gid } = hostIds();
@@ -56,6 +58,20 @@ export function realHost(walker?: (root: string) => ((dir: string) => ModeEntry[
         }
       }
       return out;
+    },
+    // The types getdents reports (procfs and every local filesystem do); lstat only where not.
+    listTypes(dir) {
+      try {
+        return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+          const mode = d.isDirectory() ? S_IFDIR : d.isSymbolicLink() ? S_IFLNK : d.isFile() ? S_IFREG : d.isCharacterDevice() ? S_IFCHR : null;
+          if (mode !== null) return [{ name: d.name, mode }];
+          const all = host.listModes(dir);
+          const one = all?.find((e) => e.name === d.name);
+          return one ? [{ name: d.name, mode: one.mode & S_IFMT }] : [];
+        });
+      } catch {
+        return null;
+      }
     },
     // Bun's own event loop descriptors take the lowest free numbers (often 3 and 4): when the
     // caller did not pass such an fd, --pass-fd must not hand jailx's internals to the jail.

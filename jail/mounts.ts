@@ -76,7 +76,8 @@ const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
 /** Mask and read-only operations for the jail's /proc, from the host's /proc listing. */
 export function procMasks(host: HostFacts): MountOp[] {
   const masks = new Map<string, "dir" | "file">(PROC_MASKED.map((p) => [p, PROC_MASKED_DIRS.has(p) ? "dir" : "file"]));
-  for (const { name, mode } of host.listModes("/proc") ?? []) {
+  // Types only: an lstat of every entry would cost one per process of the host.
+  for (const { name, mode } of host.listTypes("/proc") ?? []) {
     // Pid directories are the jail's own in its pid namespace. The only links procfs puts at the
     // top are self, thread-self, mounts and net, all visible: a link is never masked (a mount
     // on it would land on what it points to in the jail's /proc).

@@ -112,3 +112,15 @@ describe("rootless", () => {
     checkPrograms(p.stdout);
   });
 });
+
+describe("the host's /proc, listed for the masks", () => {
+  test("types from the listing itself (no lstat per process) are the ones lstat gives, for every entry the masks consider", async () => {
+    const { realHost } = await import("../../jail/host.ts");
+    const S_IFMT = 0o170000;
+    const listed = realHost().listTypes("/proc")!.filter((e) => !/^\d+$/.test(e.name));
+    expect(listed.length).toBeGreaterThan(20);
+    for (const e of listed) expect([e.name, e.mode]).toEqual([e.name, lstatSync(`/proc/${e.name}`).mode & S_IFMT]);
+    // the kinds the masks tell apart are all there (directories, files, links)
+    expect(new Set(listed.map((e) => e.mode)).size).toBeGreaterThanOrEqual(3);
+  });
+});

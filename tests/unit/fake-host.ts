@@ -29,7 +29,7 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
   };
   const links: Record<string, string> = { "/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64", ...spec.links };
   const files: Record<string, string> = { "/etc/passwd": PASSWD, "/etc/group": GROUP, ...spec.files };
-  return {
+  const host: HostFacts = {
     uid: spec.uid ?? 0,
     gid: spec.gid ?? 0,
     env: spec.env ?? { PATH: "/usr/bin:/bin", HOME: "/root", BUN_JSC_useConcurrentJIT: "0", MIMALLOC_PURGE_DELAY: "-1", TERM: "xterm" },
@@ -42,9 +42,11 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
         .filter((p) => p.startsWith(dir + "/") && !p.slice(dir.length + 1).includes("/"))
         .map((p) => ({ name: p.slice(dir.length + 1), mode: spec.modes?.[p] ?? (paths[p] === "dir" ? 0o40755 : 0o100644) }));
     },
+    listTypes: (dir) => host.listModes(dir)?.map((e) => ({ name: e.name, mode: e.mode & 0o170000 })) ?? null,
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
     stdinIsTerminal: spec.tty ?? true,
     ...(spec.landlockAbi === undefined ? {} : { landlockAbi: spec.landlockAbi }),
   };
+  return host;
 }
