@@ -91,11 +91,14 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     release(n);
   }
 
+  // One struct open_how per set of flags (the kernel only reads it).
+  const hows = new Map<number, bigint>();
   function openInRoot(rootFd: number, path: string, flags = O_PATH | O_CLOEXEC): number {
-    const how = new BigUint64Array([BigInt(flags), 0n, BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)]);
+    let how = hows.get(flags);
+    if (how === undefined) hows.set(flags, (how = asm.buf(new BigUint64Array([BigInt(flags), 0n, BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)]))));
     const rel = path.replace(/^\/+/, "") || ".";
     const r = reg();
-    sys(NRS.openat2, [arg(rootFd), asm.str(rel), asm.buf(how), 24], { syscall: "openat2", path, dst: r });
+    sys(NRS.openat2, [arg(rootFd), asm.str(rel), how, 24], { syscall: "openat2", path, dst: r });
     return fd(r);
   }
 
@@ -130,9 +133,14 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     return fd(r);
   }
 
+  // One struct mount_attr per (set, clear) pair, and one empty path (the kernel only reads them).
+  const attrs = new Map<string, bigint>();
+  const empty = asm.str("");
   function mountAttrs(m: number, set: number, recursive: boolean, what: string, clear = 0): void {
-    const attr = new BigUint64Array([BigInt(set), BigInt(clear), 0n, 0n]);
-    sys(NRS.mount_setattr, [arg(m), asm.str(""), AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), asm.buf(attr), 32], { syscall: "mount_setattr", path: what });
+    const key = `${set}:${clear}`;
+    let attr = attrs.get(key);
+    if (attr === undefined) attrs.set(key, (attr = asm.buf(new BigUint64Array([BigInt(set), BigInt(clear), 0n, 0n]))));
+    sys(NRS.mount_setattr, [arg(m), empty, AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), attr, 32], { syscall: "mount_setattr", path: what });
   }
 
   /** An op that makes something at `path` beneath `rootFd`, where EEXIST is fine. */
@@ -171,7 +179,7 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     cloneTree,
     cloneTreeAt(at: number, recursive = true): number {
       const r = reg();
-      sys(NRS.open_tree, [arg(at), asm.str(""), OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0)], { syscall: "open_tree", path: "fd", dst: r });
+      sys(NRS.open_tree, [arg(at), empty, OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0)], { syscall: "open_tree", path: "fd", dst: r });
       return fd(r);
     },
     newFs,
@@ -189,10 +197,10 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
       sys(NRS.mount, [asm.str("none"), at, 0, REMOUNT_FLAGS | attrs, 0], { syscall: "mount", path: what, flags: remountFlagNames(attrs) });
     },
     attach(m: number, target: number, what: string): void {
-      sys(NRS.move_mount, [arg(m), asm.str(""), arg(target), asm.str(""), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH], { syscall: "move_mount", path: what });
+      sys(NRS.move_mount, [arg(m), empty, arg(target), empty, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH], { syscall: "move_mount", path: what });
     },
     attachAtPath(m: number, path: string): void {
-      sys(NRS.move_mount, [arg(m), asm.str(""), AT_FDCWD, asm.str(path), MOVE_MOUNT_F_EMPTY_PATH], { syscall: "move_mount", path });
+      sys(NRS.move_mount, [arg(m), empty, AT_FDCWD, asm.str(path), MOVE_MOUNT_F_EMPTY_PATH], { syscall: "move_mount", path });
     },
     ensureDir,
     ensureFile(rootFd: number, path: string): number {
