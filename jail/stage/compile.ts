@@ -363,27 +363,8 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
   for (const fd of keep) child.syscall(NRS.fcntl, [fd, F_SETFD, 0], { syscall: "fcntl" });
   child.syscall(NRS.execveat, [helper, child.str(""), child.strArray(argv), child.strArray([]), AT_EMPTY_PATH], { syscall: "execveat", path: "jailx's helper" });
   child.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
-  const childOps = child.length;
-  const code = child.bytes(0, childOps);
-  const childRegs = new BigInt64Array(REGISTERS);
-  // The parent: every signal blocked in this thread around the spawn (no handler of Bun's may
-  // run in the child, which shares this address space until it executes), CLONE_VM|CLONE_VFORK
-  // (no copy of this large process: the thread sleeps until the child has executed).
-  const asm = new Asm();
-  const pid = asm.reg();
-  const err = asm.reg();
-  const restore = asm.label();
-  const all = asm.buf(new BigUint64Array([0xffffffffffffffffn]));
-  const old = asm.buf(new BigUint64Array(1)); // written by the stage, read back by it
-  const { entry, stackTop } = spawnTarget();
-  asm.set(pid, -1);
-  asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
-  asm.spawn([CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(code), childOps, ptr(childRegs), entry], { syscall: "clone", flags: "CLONE_VM|CLONE_VFORK", dst: pid, ok: [-1], errdst: err, skipTo: restore });
-  asm.bind(restore);
-  asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
-  asm.ret(pid);
-  asm.keep.push(...child.keep, code, childRegs);
-  return finished(asm, { regs: { pid, err } });
+  // CLONE_VFORK: this thread sleeps until the child has executed (one stack serves every spawn).
+  return spawning(child, CLONE_VM | CLONE_VFORK, spawnTarget().stackTop, "CLONE_VM|CLONE_VFORK");
 }
 
 /**
@@ -391,10 +372,9 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
  * migration after an idle spell waits for an RCU grace period (the kernel's threadgroup lock is
  * taken in its slow mode; 5–25 ms on the development machines), and migrations that follow while
  * it is still in that mode do not. Started right after the jail cgroup is made, it takes that
- * wait in parallel with the clone and the compile, instead of the placer after the clone. A
- * clone(CLONE_VM) onto `stack` without CLONE_VFORK: no copy of this process's address space,
- * and this thread goes on at once. Every signal is blocked in the child (no handler of Bun's may
- * run there); whatever fails, it exits 0: it only warms a lock.
+ * wait in parallel with the clone and the compile, instead of the placer after the clone. No
+ * CLONE_VFORK: this thread goes on at once, and the child runs on `stack`, a stack of its own;
+ * whatever fails, it exits 0: it only warms a lock.
  */
 export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & { regs: { pid: Reg } } {
   const child = new Asm();
@@ -404,23 +384,36 @@ export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & 
   child.syscall(NRS.openat, [-100, child.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: fd, ok: [-1] });
   child.syscall(NRS.write, [fd, child.str("0"), 1], { syscall: "write", path: procs, ok: [-1] }); // "0": the writer itself
   child.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
+  const top = ptr(stack) + stack.byteLength - 64;
+  const p = spawning(child, CLONE_VM, top - (top % 16), "CLONE_VM");
+  p.keep.push(stack);
+  return p;
+}
+
+/**
+ * The parent's side of a spawn: a clone (`flags`, with CLONE_VM: no copy of this large process)
+ * whose child replays `child`'s ops on the stack at `stackTop` (16-byte aligned). Every signal
+ * is blocked in this thread around it: no handler of Bun's may run in the child, which shares
+ * this address space and keeps the mask.
+ */
+function spawning(child: Asm, flags: number, stackTop: number, flagNames: string): StageProgram & { regs: { pid: Reg; err: Reg } } {
   const childOps = child.length;
   const code = child.bytes(0, childOps);
   const childRegs = new BigInt64Array(REGISTERS);
   const asm = new Asm();
   const pid = asm.reg();
+  const err = asm.reg();
   const restore = asm.label();
   const all = asm.buf(new BigUint64Array([0xffffffffffffffffn]));
-  const old = asm.buf(new BigUint64Array(1));
-  const top = ptr(stack) + stack.byteLength - 64;
+  const old = asm.buf(new BigUint64Array(1)); // written by the stage, read back by it
   asm.set(pid, -1);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
-  asm.spawn([CLONE_VM | SIGCHLD, top - (top % 16), ptr(code), childOps, ptr(childRegs), spawnTarget().entry], { syscall: "clone", flags: "CLONE_VM", dst: pid, ok: [-1], skipTo: restore });
+  asm.spawn([flags | SIGCHLD, stackTop, ptr(code), childOps, ptr(childRegs), spawnTarget().entry], { syscall: "clone", flags: flagNames, dst: pid, ok: [-1], errdst: err, skipTo: restore });
   asm.bind(restore);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
   asm.ret(pid);
-  asm.keep.push(...child.keep, code, childRegs, stack);
-  return finished(asm, { regs: { pid } });
+  asm.keep.push(...child.keep, code, childRegs);
+  return finished(asm, { regs: { pid, err } });
 }
 
 /**

@@ -7,7 +7,7 @@
 // the clone op no `dst`: the registers are MAP_SHARED, and a `dst` would be written by both
 // processes (the pid, and 0), racing (see stageRegisters).
 import { beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readSync, readlinkSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readSync, readlinkSync, rmSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
@@ -340,6 +340,46 @@ describeIf(stage, "SPAWN: a child on a stack of its own, in this address space (
     const { pid } = spawnRun([sys("getpid"), sys("close", [-1], { failexit: 9 })]);
     expect(waitPid(pid)).toMatchObject({ code: 9 });
     expect(readReport(report)).toEqual({ index: 1, errno: EBADF });
+  });
+});
+
+/** A cgroup v1 pids hierarchy's mount point and our cgroup in it (the warming child is for v1). */
+function pidsV1(): string | null {
+  const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+  const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")).find((f) => f[f.indexOf("-") + 1] === "cgroup" && /(^|,)pids(,|$)/.test(f.at(-1) ?? ""));
+  return line && mount ? mount[4]! + (line.split(":")[2] === "/" ? "" : line.split(":")[2]) : null;
+}
+const v1pids: Feature = { ok: stageAvailable() && process.getuid!() === 0 && pidsV1() !== null, why: "needs root, this build's stage and a cgroup v1 pids hierarchy (the warming child is for cgroup v1)" };
+
+describeIf(v1pids, "the warming child (CLONE_VM, no CLONE_VFORK): moves itself into a cgroup v1 and exits", () => {
+  test("it was in the cgroup (its pids.peak), exits 0, and leaves this process's descriptors alone", async () => {
+    const { warmMigration } = await import("../../jail/stage/parent-kernel.ts");
+    const dir = `${pidsV1()}/jailx-test-warm-${PARENT}`;
+    mkdirSync(dir);
+    const [r, w] = pipe();
+    try {
+      // pids.peak (Linux 6.12+): the most processes the cgroup ever held; the only trace a
+      // process that moved in and exited leaves (an exited one's /proc/PID/cgroup shows "/")
+      const peak = existsSync(`${dir}/pids.peak`) ? () => readFileSync(`${dir}/pids.peak`, "utf8").trim() : null;
+      expect(peak?.() ?? "0").toBe("0");
+      const pid = warmMigration(`${dir}/cgroup.procs`);
+      expect(pid).toBeGreaterThan(0);
+      expect(waitPid(pid)).toMatchObject({ code: 0 });
+      expect(peak?.() ?? "1").toBe("1");
+      // its close_range closed its own copy of the descriptor table, not ours
+      expect(writeSync(w, "still open")).toBe(10);
+      closeFd(w);
+      expect(readAll(r)).toBe("still open");
+    } finally {
+      closeFd(r);
+      rmdirSync(dir); // empty again: the child has left it
+    }
+  });
+
+  test("a procs file it cannot open: it still exits 0 (it only warms a lock)", async () => {
+    const { warmMigration } = await import("../../jail/stage/parent-kernel.ts");
+    const pid = warmMigration("/nonexistent/cgroup.procs");
+    expect(waitPid(pid)).toMatchObject({ code: 0 });
   });
 });
 
