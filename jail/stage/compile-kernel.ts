@@ -37,6 +37,9 @@ const SECCOMP_HINTS: Record<string, string> = {
   EFAULT: "the program buffer was not readable",
 };
 
+/** 1n << n for every capability number. */
+const BIT = Array.from({ length: 64 }, (_, n) => 1n << BigInt(n));
+
 /** Descriptors handed out by the compiled kernel are registers, tagged so they cannot pass for fds. */
 const TAG = 0x40000000;
 const fdReg = (fd: number): Reg | null => (fd >= TAG ? { reg: fd - TAG } : null);
@@ -74,14 +77,24 @@ export interface CompileOptions {
 
 export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKernel {
   const free: Reg[] = [];
-  const reg = (): Reg => free.pop() ?? asm.reg();
+  const isFree = new Set<number>();
+  const reg = (): Reg => {
+    const r = free.pop();
+    if (!r) return asm.reg();
+    isFree.delete(r.reg);
+    return r;
+  };
+  // The host's mount table, read once per compile: the jail mounts in a namespace of its own.
+  let mountinfo: string | undefined;
+  const hostTable = () => (mountinfo ??= readFileSync("/proc/self/mountinfo", "utf8"));
   const fd = (r: Reg) => TAG + r.reg;
   const arg = (n: number): Arg => fdReg(n) ?? n;
   const release = (n: number) => {
     const r = fdReg(n);
     if (!r) return;
     // Freed twice, a register would be handed to two live descriptors at once.
-    if (free.some((x) => x.reg === r.reg)) throw new Error(`stage: descriptor r${r.reg} closed twice`);
+    if (isFree.has(r.reg)) throw new Error(`stage: descriptor r${r.reg} closed twice`);
+    isFree.add(r.reg);
     free.push(r);
   };
   const sys = asm.syscall.bind(asm);
@@ -186,7 +199,7 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     setMountAttrs: mountAttrs,
     // The kernel's, and the host's mount table: the same here, before the clone's mounts change.
     mountSetattr: hasMountSetattr,
-    hostMounts: (path: string, recursive: boolean) => hostMountTree(path, recursive, readFileSync("/proc/self/mountinfo", "utf8")),
+    hostMounts: (path: string, recursive: boolean) => hostMountTree(path, recursive, hostTable()),
     remount(m: number, attrs: number, what: string): void {
       // "/proc/self/fd/" and the descriptor's number, written by the stage when it is a register
       const path = Buffer.alloc(40);
@@ -235,7 +248,7 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
       sys(NRS.umount2, [asm.str(path), MNT_DETACH], { syscall: "umount2", path, flags: "MNT_DETACH" });
       sys(NRS.unlinkat, [AT_FDCWD, asm.str(path), AT_REMOVEDIR], { syscall: "rmdir", path });
     },
-    submounts: (path: string) => submountsOf(path, readFileSync("/proc/self/mountinfo", "utf8")),
+    submounts: (path: string) => submountsOf(path, hostTable()),
     isDir: (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false,
     pivotInto(rootFd: number): void {
       const dot = asm.str(".");
@@ -272,7 +285,7 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     dropBounding(keep: bigint): void {
       const last = lastCap();
       for (let n = 0; n <= last; n++)
-        if (!(keep & (1n << BigInt(n)))) prctl(PR_CAPBSET_DROP, n, `PR_CAPBSET_DROP ${capName(n)}`, [EINVAL]);
+        if (!(keep & BIT[n]!)) prctl(PR_CAPBSET_DROP, n, `PR_CAPBSET_DROP ${capName(n)}`, [EINVAL]);
     },
     setKeepCaps: (on: boolean) => prctl(PR_SET_KEEPCAPS, on ? 1 : 0, "PR_SET_KEEPCAPS"),
     setCapSets(permitted: bigint, effective: bigint, inheritable: bigint): void {
@@ -286,7 +299,7 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     setAmbient(caps: bigint): void {
       sys(NRS.prctl, [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0], { syscall: "prctl", flags: "PR_CAP_AMBIENT_CLEAR_ALL" });
       for (let n = 0; n < 64; n++)
-        if (caps & (1n << BigInt(n)))
+        if (caps & BIT[n]!)
           sys(NRS.prctl, [PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0], { syscall: "prctl", flags: `PR_CAP_AMBIENT_RAISE ${capName(n)}` });
     },
     setNoNewPrivs: () => prctl(PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS"),

@@ -178,6 +178,20 @@ describe("fewer ops, the same calls", () => {
     expect(() => k.close(fd)).toThrow("closed twice");
   });
 
+  test("nested optional steps with nothing to do otherwise: every label lands where the ops that follow begin", () => {
+    const asm = new Asm();
+    const k = compileKernel(asm);
+    // outer: its "otherwise" is an inner attempt that emits nothing at all
+    k.attempt(["ENOENT"], () => asm.syscall(NRS.read, [], { syscall: "read" }), () => {}, () => {
+      k.attempt(["EPERM"], () => {}, () => {}, () => {});
+    });
+    asm.syscall(NRS.close, [], { syscall: "close" });
+    const ops = decodeOps(asm.bytes(0, asm.length));
+    expect(ops.map((o) => o.kind)).toEqual([KIND.SYSCALL, KIND.SYSCALL]);
+    // the outer step's tolerated failure goes to the close (index 1), not past it
+    expect(1 + ops[0]!.skip).toBe(1);
+  });
+
   test("only a pending jump can be taken back", () => {
     const asm = new Asm();
     asm.syscall(NRS.read, [], { syscall: "read" });
