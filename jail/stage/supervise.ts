@@ -213,30 +213,37 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
  * message per PATH candidate that exists (execmsg) and the filter's (opmsg).
  */
 export function afterSetup(plan: Plan, prog: JailProgram, execR: number, report: Int32Array, results: BigInt64Array, prefix: string, k: ParentKernel = realParentKernel): Outcome | { args: string[] } {
+  // Made while the program's process is on its way to the gate, which we would only wait for.
+  const messages = waiterMessages(plan, prog);
   k.waitForSetup(execR);
   const failure = reportedFailure(prog, report, prefix);
   if (failure) return failure;
-  const existing = prog.execSlots.flatMap((s, i) => {
+  const existing = prog.execSlots.flatMap((_, i) => {
     const e = Number(results[1 + 2 * i]);
-    return e === ENOENT || e === ENOTDIR ? [] : [{ ...s, i }];
+    return e === ENOENT || e === ENOTDIR ? [] : [i];
   });
   if (existing.length === 0) {
     const m = execFailure(plan, { errno: ENOENT, path: plan.command[0]! }, false);
     return { status: m.exit, message: m.message };
   }
-  const args: string[] = [];
-  for (const s of existing) {
-    for (const e of EXEC_ERRNOS) {
+  return { args: [...existing.flatMap((i) => messages.exec[i]!), ...messages.op] };
+}
+
+/** Per PATH candidate, the waiter's message for each execve errno; then the filter's (opmsg). */
+function waiterMessages(plan: Plan, prog: JailProgram): { exec: string[][]; op: string[] } {
+  const exec = prog.execSlots.map((s, i) => [
+    ...EXEC_ERRNOS.map((e) => {
       const m = execFailure(plan, { errno: e, path: s.path }, true);
-      args.push(`execmsg=${s.i}:${e}:${m.exit}:${m.message}`);
-    }
-    args.push(`execmsg=${s.i}:0:126:${s.path}: cannot execute`);
-  }
+      return `execmsg=${i}:${e}:${m.exit}:${m.message}`;
+    }),
+    `execmsg=${i}:0:126:${s.path}: cannot execute`,
+  ]);
+  const op: string[] = [];
   prog.notes.forEach((n, i) => {
     if (i < prog.programStart || n?.syscall !== "seccomp") return;
-    for (const e of [13, 22, 12, 14]) args.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
+    for (const e of [13, 22, 12, 14]) op.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
   });
-  return { args };
+  return { exec, op };
 }
 
 /** The failure the stage reported (an op and its errno) as the direct call's message, if any. */
