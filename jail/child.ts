@@ -15,7 +15,8 @@
 //     then seccomp — last, so that nothing jailx still does needs to be allowed — then execve.
 import { writeSync } from "node:fs";
 import { MOUNT_ATTR } from "../sys/mount.ts";
-import { cloneHost, covers, flagTree, madeNew, madeOver, remountBeneath, type Tree, type View } from "./mount-flags.ts";
+import { cloneHost, flagTree, madeNew, madeOver, remountBeneath, type Tree, type View } from "./mount-flags.ts";
+import { covers } from "../sys/mountinfo.ts";
 import { capNumber, maskOf } from "../sys/caps.ts";
 import { SIG } from "../sys/proc.ts";
 import type { PreparedExec } from "../sys/proc.ts";

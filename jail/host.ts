@@ -65,9 +65,11 @@ export function realHost(walker?: (root: string) => ((dir: string) => ModeEntry[
         return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
           const mode = d.isDirectory() ? S_IFDIR : d.isSymbolicLink() ? S_IFLNK : d.isFile() ? S_IFREG : d.isCharacterDevice() ? S_IFCHR : null;
           if (mode !== null) return [{ name: d.name, mode }];
-          const all = host.listModes(dir);
-          const one = all?.find((e) => e.name === d.name);
-          return one ? [{ name: d.name, mode: one.mode & S_IFMT }] : [];
+          try {
+            return [{ name: d.name, mode: lstatSync(`${dir}/${d.name}`).mode & S_IFMT }];
+          } catch {
+            return []; // removed meanwhile
+          }
         });
       } catch {
         return null;

@@ -4,7 +4,7 @@
 // remount sets exactly the flags it is given, so each carries the flags that mount already has
 // (in a user namespace they are locked: dropping one is EPERM) plus the new ones — the same
 // result as mount_setattr's "add these". docs/SECURITY.md says what that path leaves open.
-import type { MountTree } from "../sys/mountinfo.ts";
+import { covers, type MountTree } from "../sys/mountinfo.ts";
 import type { Kernel } from "./kernel.ts";
 
 /** The view being built: the new root, and how flags are set on this kernel. */
@@ -26,7 +26,6 @@ export function cloneHost(k: Kernel, setattr: boolean, path: string, recursive: 
   return { fd: k.cloneTree(path, recursive), host: setattr ? null : k.hostMounts(path, recursive) };
 }
 
-export const covers = (dst: string, p: string) => dst === "/" || p === dst || p.startsWith(dst + "/");
 const beneath = (dst: string, rel: string) => (dst === "/" ? `/${rel}` : `${dst}/${rel}`);
 
 /** Index in `made` of the mount a path in the jail lies on (the last one made over it). */

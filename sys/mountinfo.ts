@@ -61,7 +61,8 @@ export interface MountTree {
   subs: { rel: string; attrs: number }[];
 }
 
-const covers = (mp: string, p: string) => mp === "/" || p === mp || p.startsWith(mp + "/");
+/** Whether the path `p` is at or beneath the mount point (or path) `mp`. */
+export const covers = (mp: string, p: string) => mp === "/" || p === mp || p.startsWith(mp + "/");
 
 /**
  * The mounts a clone of `path` (recursive: with its submounts) shows, from the mount table: the

@@ -13,13 +13,12 @@
 // and errno in the shared report; the supervisor turns that into the direct call's message.
 import { becomeProgram, dropPrivileges, setupNamespace } from "../child.ts";
 import type { Plan } from "../plan.ts";
-import { Asm, type OpNote, type Reg } from "./asm.ts";
+import { Asm, REGISTERS, type OpNote, type Reg } from "./asm.ts";
 import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
 import { NRS } from "./nr.ts";
 import { decodeOps, type RawOp } from "./ops.ts";
-import { REGISTERS } from "./asm.ts";
 import { spawnTarget } from "../../sys/stage.ts";
-import { ptr } from "bun:ffi";
+import { ptr } from "../../sys/ffi.ts";
 
 const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2, SIG_SETMASK = 2, POLLRDHUP = 0x2000;
 const CLONE_VM = 0x100, CLONE_VFORK = 0x4000;

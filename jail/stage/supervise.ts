@@ -239,10 +239,10 @@ function waiterMessages(plan: Plan, prog: JailProgram): { exec: string[][]; op: 
     `execmsg=${i}:0:126:${s.path}: cannot execute`,
   ]);
   const op: string[] = [];
-  prog.notes.forEach((n, i) => {
-    if (i < prog.programStart || n?.syscall !== "seccomp") return;
-    for (const e of [13, 22, 12, 14]) op.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
-  });
+  for (let i = prog.programStart; i < prog.length; i++) {
+    const n = prog.notes[i];
+    if (n?.syscall === "seccomp") for (const e of [13, 22, 12, 14]) op.push(`opmsg=${i}:${e}:${opError(n, e).message}`);
+  }
   return { exec, op };
 }
 
