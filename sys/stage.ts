@@ -36,7 +36,7 @@ export function stageAvailable(): boolean {
 }
 
 const NO_OPS = Buffer.alloc(8);
-type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer) => bigint;
+type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer, start: bigint | number) => bigint;
 let entry: StageFn | undefined;
 let entryAddress = 0;
 
@@ -50,7 +50,7 @@ function loadStage(): StageFn {
   new Uint8Array(toArrayBuffer(p as Pointer, 0, code.length)).set(code);
   if (c.mprotect(p as Pointer, code.length, PROT_READ | PROT_EXEC) !== 0)
     throw new SysError("mprotect", errnoName(errno()), errno(), undefined, "PROT_READ|PROT_EXEC");
-  entry = CFunction({ ptr: p as Pointer, args: ["ptr", "i64", "ptr", "ptr"], returns: "i64" }) as unknown as StageFn;
+  entry = CFunction({ ptr: p as Pointer, args: ["ptr", "i64", "ptr", "ptr", "i64"], returns: "i64" }) as unknown as StageFn;
   entryAddress = p;
   return entry;
 }
@@ -82,7 +82,7 @@ export function runStage(ops: Buffer, n: number, regs: BigInt64Array, report: In
   if (report.length < 3) throw new RangeError("runStage: the report needs 3 slots");
   const run = loadStage();
   // bun:ffi gives no pointer for an empty buffer; with n = 0 the stage reads no op anyway.
-  return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report)));
+  return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report), 0));
 }
 
 const SA_SIGINFO = 4, SA_RESTART = 0x10000000, SA_RESTORER = 0x04000000;

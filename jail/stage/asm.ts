@@ -163,9 +163,12 @@ export class Asm {
     this.syscallOp(KIND.SYSCALL, nr, args, o);
   }
 
-  /** A SPAWN op (jail/stage/ops.ts): a clone whose child replays an op list of its own. */
-  spawn(args: readonly Arg[], o: SyscallOptions): void {
-    this.syscallOp(KIND.SPAWN, 0, args, o);
+  /**
+   * A SPAWN op (jail/stage/ops.ts): a clone whose child replays an op list of its own; `nr`
+   * (clone3's) when its args are a struct clone_args and its size.
+   */
+  spawn(args: readonly Arg[], o: SyscallOptions, nr = 0): void {
+    this.syscallOp(KIND.SPAWN, nr, args, o);
   }
 
   private syscallOp(kind: number, nr: number, args: readonly Arg[], o: SyscallOptions): void {

@@ -343,10 +343,12 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     },
     setCloexec: (n: number, on: boolean) => sys(NRS.fcntl, [arg(n), 2 /* F_SETFD */, on ? 1 : 0], { syscall: "fcntl", flags: `fd ${n}` }),
     resetSignalsForExec(): void {
-      sys(NRS.rt_sigprocmask, [2 /* SIG_SETMASK */, asm.buf(new BigUint64Array(1)), 0, 8], { syscall: "rt_sigprocmask" });
+      // Default actions first, then unblocked: the process may share the supervisor's memory
+      // (CLONE_VM), where none of Bun's handlers may run.
       const act = asm.buf(new BigUint64Array(4));
       for (let s = 1; s <= 64; s++)
         if (s !== 9 && s !== 19) sys(NRS.rt_sigaction, [s, act, 0, 8], { syscall: "rt_sigaction", ok: [EINVAL] });
+      sys(NRS.rt_sigprocmask, [2 /* SIG_SETMASK */, asm.buf(new BigUint64Array(1)), 0, 8], { syscall: "rt_sigprocmask" });
     },
     // The PATH search of becomeProgram: each candidate is looked up (stat, before the filter) and
     // tried (execve, after it); the errnos land in registers the supervisor reads back.

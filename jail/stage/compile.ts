@@ -79,84 +79,84 @@ export interface JailProgram extends StageProgram {
 }
 
 /**
- * Registers are private to each process (a clone's result lands in the same slot in both), so
- * what the supervisor and the waiter must learn from the program's process is stored into
- * `results`, memory shared with it (a memfd the waiter reads too): [0] = 1 when every execve
- * failed, then per PATH candidate i the errno of its stat at [1 + 2i] (stored at the gate) and
- * of its execve at [2 + 2i] (0: none).
+ * Registers are private to each process (each has its own array), so what the supervisor and
+ * the waiter must learn from the program's process is stored into `results`, memory shared with
+ * it (a memfd the waiter reads too): [0] = 1 when every execve failed, then per PATH candidate i
+ * the errno of its stat at [1 + 2i] (stored at the gate) and of its execve at [2 + 2i] (0: none).
+ * Not streamed: the init's whole program, with the supervisor's side (`spawner`) spawning it on
+ * these very records.
  */
-export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array): JailProgram {
-  return startJail(given, cloneFlags, fds, seccomp, results).rest();
+export function compileJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, entry?: number): JailProgram & { spawner: StageProgram; placer: Placer | null } {
+  const jc = startJail(given, cloneFlags, fds, seccomp, results, { entry });
+  const p = jc.rest();
+  return Object.assign(p, { spawner: jc.spawner(p.code, p.length), placer: jc.placer });
 }
 
-/** A jail compiled in two parts: what runs up to the child's wait for "go", then the rest. */
+/** The placer's own op list (a failure's op index is one of its ops) and its failure report. */
+export interface Placer {
+  program: StageProgram;
+  report: Int32Array;
+}
+
+/** A jail compiled in two parts: the init's ops up to its wait for "go", then the rest. */
 export interface JailCompiler {
-  /** the ops up to the child's wait for "go" (and the parent's RETURN) */
+  /** the init's ops up to its wait for "go": ops 0.. of the list it is spawned on */
   prologue: RawOp[];
   /** the prologue's records (a copy), for the stage */
   prologueCode: Buffer;
-  /** compile the rest and return the whole program (the prologue unchanged at its start) */
+  /**
+   * The supervisor's side, run by the stage in this process: spawn the jail's init (CLONE_VM,
+   * on a stack of its own) replaying `code` (up to `capacity` ops, the rest streamed in), then
+   * the placer if any; RETURN the init's pid.
+   */
+  spawner(code: Buffer, capacity: number): StageProgram;
+  /** the placer (a root jail on cgroup v1), or null */
+  placer: Placer | null;
+  /** compile the rest and return the init's whole program (the prologue unchanged at its start) */
   rest(): JailProgram;
-  /** the parent's registers after the prologue: the pid, the clone's errno, clone3's success, the placer's pid (-1: none) */
+  /** the supervisor's registers after `spawner`: the pid, the clone's errno, clone3's success, the placer's pid (-1: none) */
   regs: { pid: Reg; cloneErr: Reg; into: Reg; placer: Reg };
 }
 
 /** Ops handed to a streaming stage at once (fewer: more futex wakes; more: a later start). */
 const STREAM_BATCH = 48;
+/** The init's stack until it executes jailx's init (the stage's frame is a few hundred bytes). */
+const INIT_STACK = 64 * 1024, PLACER_STACK = 16 * 1024;
 
 /**
+ * The init is spawned with CLONE_VM: it shares this process's memory (no copy of Bun's ~100 MB
+ * of mappings, and no copy-on-write fault for every page this process then writes while it
+ * compiles the rest: 10–20 µs each on the development VMs, ~800 of them). It replays its own op
+ * list on a stack of its own, with registers of its own; everything the ops point at is in this
+ * process, kept alive until the init has executed. The program's process is forked by the init
+ * later (a copy of its own: it must outlive the supervisor's execve and the init's).
+ *
  * The prologue can run before the rest is compiled when every buffer the rest points at is in
  * memory shared with the child (`sharedArena`) and the ops are written into shared memory too:
  * the child waits for "go", which comes only once they are there. `placer`: cgroup.procs files
- * a second child of the supervisor (the placer, forked right after the clone) writes the jail's
- * init into (a root jail on cgroup v1): the migration waits for an RCU grace period (~10-15 ms),
- * and this way that wait overlaps both the compiling of the rest and the jail's own setup; the
- * supervisor reaps the placer before it says "placed" (the init forks the program only after).
+ * a second child of the supervisor (the placer, spawned right after the init, CLONE_VM too)
+ * writes the jail's init into (a root jail on cgroup v1): the migration waits for an RCU grace
+ * period (~10-15 ms), and this way that wait overlaps both the compiling of the rest and the
+ * jail's own setup; the supervisor reaps the placer before it says "placed" (the init forks the
+ * program only after).
  */
-export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, records: Buffer) => void } = {}): JailCompiler {
+export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, records: Buffer) => void; entry?: number } = {}): JailCompiler {
   // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
+  /** the stage's entry, where every spawned child starts */
+  const entry = o.entry ?? spawnTarget().entry;
   const asm = new Asm(o.sharedArena);
   const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
   const gate = handOver(asm, fds, base, msg);
   const k = compileKernel(asm, { pinned: [fds.gateR, ...(fds.ranW !== undefined ? [fds.ranW] : [])], gate });
-  const pid = asm.reg();
-  const cloneErr = asm.reg();
   const failed = asm.reg();
-  const ret = asm.label(); // the supervisor's side, the clone made
-  const refused = asm.label(); // the supervisor's side, the clone refused
   const exit125 = asm.label();
   const main = asm.label();
   const exit = (code: number) => asm.syscall(NRS.exit_group, [code], { syscall: "exit_group" });
   /** one message from the supervisor; EOF means it is gone */
   const receive = () => asm.syscall(NRS.read, [fds.sock, msg, 64 * 1024], { syscall: "read", path: "the supervisor's message", cond: "eq", cmp: 0, jumpTo: exit125 });
-
-  const into = asm.reg();
-  const placer = asm.reg();
-  asm.set(pid, -1);
-  asm.set(placer, -1);
-  asm.set(into, 0);
-  if ((fds.cgroupFd ?? -1) >= 0) {
-    // struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid, exit_signal,
-    // stack, stack_size, tls, set_tid, set_tid_size, cgroup. Where clone3 or CLONE_INTO_CGROUP
-    // is refused (before 5.7, …) the plain clone below runs and the supervisor migrates.
-    const args = new BigUint64Array(11);
-    args[0] = BigInt(cloneFlags) | CLONE_INTO_CGROUP;
-    args[4] = BigInt(SIGCHLD);
-    args[10] = BigInt(fds.cgroupFd!);
-    const plain = asm.label();
-    const child = asm.label();
-    asm.set(into, 1);
-    asm.syscall(NRS.clone3, [asm.buf(args), 88], { syscall: "clone3", flags: "CLONE_INTO_CGROUP", dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], skipTo: plain });
-    asm.jump(child);
-    asm.bind(plain);
-    asm.set(into, 0);
-    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: refused });
-    asm.bind(child);
-  } else
-    asm.syscall(NRS.clone, [cloneFlags | SIGCHLD, 0, 0, 0, 0], { syscall: "clone", flags: `0x${cloneFlags.toString(16)}`, dst: pid, cond: "ne", cmp: 0, jumpTo: ret, ok: [-1], errdst: cloneErr, skipTo: refused });
 
   // PID 1 of the jail. First, nothing of the supervisor's: with a copy of its end of the socket
   // we would never see EOF if it died before our parent-death signal was set (it can, while
@@ -172,28 +172,62 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   asm.jump(main);
   asm.bind(exit125);
   exit(125);
-  asm.bind(ret);
-  if (o.placer?.length) {
-    // The supervisor's side, the jail's init cloned: fork the placer. cgroup.procs takes the
-    // pid's digits up to the NUL (the kernel strips the rest).
-    const done = asm.label();
-    const digits = asm.buf(Buffer.alloc(24));
-    asm.itoa(digits, pid);
-    asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", flags: "the cgroup placer", dst: placer, cond: "ne", cmp: 0, jumpTo: done, ok: [-1], skipTo: done });
-    // Nothing of the supervisor's: the jail's init must see EOF when the supervisor is gone.
-    asm.syscall(NRS.close_range, [3, 0xffffffff, 0], { syscall: "close_range" });
-    for (const procs of o.placer) {
-      const f = asm.reg();
-      asm.syscall(NRS.openat, [-100, asm.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: f });
-      asm.syscall(NRS.write, [f, digits, 20], { syscall: "write", path: procs, flags: "the jail's init", hints: { EBUSY: "could not move the jail's init into its cgroup" } });
-      asm.syscall(NRS.close, [f], { syscall: "close" });
-    }
-    exit(0);
-    asm.bind(done);
-  }
-  asm.bind(refused);
-  asm.ret(pid);
   asm.bind(main);
+  const initStack = new Uint8Array(INIT_STACK), programStack = new Uint8Array(INIT_STACK);
+  const programRegs = new BigInt64Array(REGISTERS);
+  asm.keep.push(initStack, programStack, programRegs);
+  const placer = o.placer?.length ? compilePlacer(o.placer) : null;
+  const pa = new Asm();
+  const pid = pa.reg(), cloneErr = pa.reg(), into = pa.reg(), placerPid = pa.reg();
+  const spawner = (code: Buffer, capacity: number): StageProgram => {
+    const childRegs = new BigInt64Array(REGISTERS);
+    const refused = pa.label(); // the init's clone refused
+    const top = stackTop(initStack);
+    const target = [ptr(code), capacity, ptr(childRegs), entry] as const;
+    pa.set(pid, -1);
+    pa.set(placerPid, -1);
+    pa.set(into, 0);
+    // No signal handler of Bun's may run in a child that shares this memory: every signal is
+    // blocked around the spawns (the children keep the mask; jailx's init and the program's
+    // process set theirs).
+    const all = pa.buf(new BigUint64Array([0xffffffffffffffffn]));
+    const old = pa.buf(new BigUint64Array(1));
+    pa.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
+    const flags = cloneFlags | CLONE_VM | SIGCHLD;
+    const plain = pa.label();
+    if ((fds.cgroupFd ?? -1) >= 0) {
+      // struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid, exit_signal,
+      // stack, stack_size, tls, set_tid, set_tid_size, cgroup. Where clone3 or CLONE_INTO_CGROUP
+      // is refused (before 5.7, …) the plain clone below runs and the supervisor migrates.
+      const args = new BigUint64Array(11);
+      args[0] = BigInt(cloneFlags | CLONE_VM) | CLONE_INTO_CGROUP;
+      args[4] = BigInt(SIGCHLD);
+      args[5] = BigInt(ptr(initStack));
+      args[6] = BigInt(top - ptr(initStack));
+      args[10] = BigInt(fds.cgroupFd!);
+      const spawned = pa.label();
+      pa.set(into, 1);
+      pa.spawn([pa.buf(args), 88, ...target], { syscall: "clone3", flags: "CLONE_VM|CLONE_INTO_CGROUP", dst: pid, ok: [-1], skipTo: plain }, NRS.clone3);
+      pa.jump(spawned);
+      pa.bind(plain);
+      pa.set(into, 0);
+      pa.spawn([flags, top, ...target], { syscall: "clone", flags: `0x${flags.toString(16)}`, dst: pid, ok: [-1], errdst: cloneErr, skipTo: refused });
+      pa.bind(spawned);
+    } else pa.spawn([flags, top, ...target], { syscall: "clone", flags: `0x${flags.toString(16)}`, dst: pid, ok: [-1], errdst: cloneErr, skipTo: refused });
+    if (placer) {
+      // The jail's init spawned: spawn the placer, which writes these digits (up to the NUL,
+      // which the kernel strips with the rest) into cgroup.procs; its failure is its own.
+      pa.itoa(placer.digits, pid);
+      const regs = new BigInt64Array(REGISTERS);
+      pa.spawn([CLONE_VM | SIGCHLD, stackTop(placer.stack), ptr(placer.program.code), placer.program.length, ptr(regs), entry], { syscall: "clone", flags: "CLONE_VM (the cgroup placer)", dst: placerPid, ok: [-1], skipTo: refused });
+      pa.keep.push(regs, placer.program.code, placer.program.keep, placer.report);
+    }
+    pa.bind(refused);
+    pa.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
+    pa.ret(pid);
+    pa.keep.push(code, childRegs, asm.keep);
+    return finished(pa, {});
+  };
   const prologueCode = Buffer.from(asm.bytes(0, asm.length));
   // Streaming: every STREAM_BATCH ops whose jumps are all known go to the stage at once.
   let sent = asm.length;
@@ -220,7 +254,11 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
       asm.syscall(NRS.prctl, [PR_SET_DUMPABLE, 0, 0, 0, 0], { syscall: "prctl", flags: "PR_SET_DUMPABLE" });
       const child = asm.reg();
       const program = asm.label();
-      asm.syscall(NRS.clone, [SIGCHLD, 0, 0, 0, 0], { syscall: "fork", dst: child, cond: "eq", cmp: 0, jumpTo: program });
+      // The program's process: a fork's view (this list, a copy of the registers) on a stack of
+      // its own, still without a copy of the supervisor's memory (CLONE_VM), which a fork here
+      // would write-protect page by page while the supervisor runs. It is spawned after
+      // "placed", when every op has been written.
+      asm.spawn([CLONE_VM | SIGCHLD, stackTop(programStack), 0, 0, ptr(programRegs), entry], { syscall: "clone", flags: "CLONE_VM (the program's process)", dst: child, jumpTo: program });
       // PID 1 goes on as jailx's init, with nothing more than the program has.
       const pidArg = Buffer.alloc(32);
       pidArg.write("pid=");
@@ -261,8 +299,36 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     get prologue() {
       return (prologue ??= decodeOps(prologueCode));
     },
-    prologueCode, rest, regs: { pid, cloneErr, into, placer },
+    prologueCode, rest, spawner, regs: { pid, cloneErr, into, placer: placerPid },
+    placer: placer && { program: placer.program, report: placer.report },
   };
+}
+
+/** 16-byte aligned, 64 bytes below the end of `stack`: both ABIs want that at a call. */
+function stackTop(stack: Uint8Array): number {
+  const top = ptr(stack) + stack.byteLength - 64;
+  return top - (top % 16);
+}
+
+/**
+ * The placer's ops: nothing of the supervisor's (the jail's init must see EOF when the
+ * supervisor is gone), then the init's pid — digits the supervisor's side writes at `digits`
+ * before spawning it — into each cgroup.procs file, and exit 0.
+ */
+function compilePlacer(files: readonly string[]): Placer & { digits: bigint; stack: Uint8Array } {
+  const p = new Asm();
+  const digits = p.buf(Buffer.alloc(24));
+  p.syscall(NRS.close_range, [3, 0xffffffff, 0], { syscall: "close_range" });
+  for (const procs of files) {
+    const f = p.reg();
+    p.syscall(NRS.openat, [-100, p.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: f });
+    p.syscall(NRS.write, [f, digits, 20], { syscall: "write", path: procs, flags: "the jail's init", hints: { EBUSY: "could not move the jail's init into its cgroup" } });
+    p.syscall(NRS.close, [f], { syscall: "close" });
+  }
+  p.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
+  const stack = new Uint8Array(PLACER_STACK);
+  p.keep.push(stack);
+  return { program: finished(p, {}), report: new Int32Array(4), digits, stack };
 }
 
 /**
@@ -383,8 +449,7 @@ export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & 
   child.syscall(NRS.openat, [-100, child.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: fd, ok: [-1] });
   child.syscall(NRS.write, [fd, child.str("0"), 1], { syscall: "write", path: procs, ok: [-1] }); // "0": the writer itself
   child.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
-  const top = ptr(stack) + stack.byteLength - 64;
-  const p = spawning(child, CLONE_VM, top - (top % 16), "CLONE_VM");
+  const p = spawning(child, CLONE_VM, stackTop(stack), "CLONE_VM");
   p.keep.push(stack);
   return p;
 }
@@ -422,9 +487,14 @@ function spawning(child: Asm, flags: number, stackTop: number, flagNames: string
 export async function describeJail(plan: Plan, cloneFlags: number, seccomp: Buffer | null): Promise<string> {
   const { formatOps } = await import("./ops.ts");
   const fds = { sock: 3, execW: 4, heldR: 5, heldW: 6, helper: 7, gateR: 8 };
-  const p = compileJail(plan, cloneFlags, fds, seccomp, new BigInt64Array(64));
-  const lines = (await formatOps(p.ops)).split("\n");
+  // The stage's entry address shown as 0: a dry run does not load the stage.
+  const p = compileJail(plan, cloneFlags, fds, seccomp, new BigInt64Array(64), 0);
   const note = (n: OpNote | null | undefined) => (n ? `  # ${[n.syscall, n.path, n.flags].filter(Boolean).join(" ")}` : "");
-  const head = `# ${p.ops.length} operations (fds: message socket ${fds.sock}, exec pipe ${fds.execW}, release pipe ${fds.heldR}/${fds.heldW}, helper ${fds.helper}, gate ${fds.gateR}); the program's process starts at ${p.programStart}`;
-  return [head, ...lines.map((l, i) => l + note(p.notes[i]))].join("\n") + "\n";
+  const listing = async (q: StageProgram) => (await formatOps(q.ops)).split("\n").map((l, i) => l + note(q.notes[i]));
+  return [
+    `# the supervisor: ${p.spawner.length} operations (spawn the jail's init${p.placer ? ", then the cgroup placer" : ""})`,
+    ...(await listing(p.spawner)),
+    `# the jail's init: ${p.length} operations (fds: message socket ${fds.sock}, exec pipe ${fds.execW}, release pipe ${fds.heldR}/${fds.heldW}, helper ${fds.helper}, gate ${fds.gateR}); the program's process starts at ${p.programStart}`,
+    ...(await listing(p)),
+  ].join("\n") + "\n";
 }

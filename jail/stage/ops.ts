@@ -18,9 +18,13 @@ export const OP_SIZE = 112;
  * - STORE32 / STORE64: *(int32|int64 *)a[0] = regs[a[1]]. ITOA: regs[a[1]] in decimal with a
  *   NUL at a[0] (≥ 24 bytes).
  * - JUMP: next = i + 1 + jump. SET: regs[dst] = a[0].
- * - SPAWN: like SYSCALL, r = clone(a[0]) onto the stack whose top is a[1], where the child runs
- *   the op list at a[2] (a[3] ops) with the registers at a[4], calling the stage's entry at a[5]
- *   (the same report). For CLONE_VM|CLONE_VFORK spawns of a helper: no copy of this process.
+ * - SPAWN: like SYSCALL, r = clone(a[0]) onto the stack whose top is a[1] — or, when nr is set,
+ *   that syscall (clone3) with a[0] = its clone_args, which name the stack, and a[1] = their
+ *   size — where the child runs the op list at a[2] (a[3] ops) with the registers at a[4],
+ *   calling the stage's entry at a[5] (the same report). With CLONE_VM: no copy of this process.
+ *   a[2] = 0: the child goes on in this list at i + 1 + jump (not a condition's jump: the
+ *   parent goes on at i + 1) with a copy of these registers at a[4] — a fork's view without a
+ *   copy of the memory; its op indexes (a failure's report) are this list's.
  * Reaching op n returns -1; a register index outside 0..255, a next outside 0..n or an unknown
  * kind/cond reports EINVAL at op i and exits 125 (checkOps finds these before running).
  */
@@ -103,6 +107,11 @@ export function checkOps(ops: readonly RawOp[]): void {
         if (op.ok.some((e) => e < ANY_ERRNO)) throw bad(`tolerated errno ${op.ok.find((e) => e < ANY_ERRNO)}`);
         if (op.ok.some((e) => e !== 0)) to(op.skip, "skip");
         if (op.cond !== COND.NONE) to(op.jump, "jump");
+        if (op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n) {
+          if (op.cond !== COND.NONE) throw bad("a spawn that goes on in this list has no condition");
+          to(op.jump, "the child's start");
+          if (i + 1 + op.jump === n) throw bad("the child's start is the program's end");
+        }
         break;
       case KIND.RETURN:
         reg(op.a[0]!, "RETURN of");
@@ -185,13 +194,14 @@ export function formatOp(op: RawOp, index: number, syscallName?: (nr: number) =>
     case KIND.SPAWN: {
       const args = op.a.map((_, j) => arg(op, j));
       while (args.length > 0 && args.at(-1) === "0" && !(op.regmask & (1 << (args.length - 1)))) args.pop();
-      const call = op.kind === KIND.SPAWN ? "clone" : (syscallName?.(op.nr) ?? `nr${op.nr}`);
+      const call = op.kind === KIND.SPAWN && op.nr === 0 ? "clone" : (syscallName?.(op.nr) ?? `nr${op.nr}`);
       const parts = [`${head} ${call}(${args.join(", ")})`];
       if (op.dst !== NO_REG) parts.push(`→ r${op.dst}`);
       const ok = op.ok.filter((e) => e !== 0).map((e) => (e === ANY_ERRNO ? "any" : errnoName(e)));
       if (ok.length) parts.push(`ok ${ok.join(",")} skip ${target(index, op.skip)}`);
       if (op.errdst !== NO_REG) parts.push(`errno → r${op.errdst}`);
       if (op.cond) parts.push(`if r ${COND_TEXT[op.cond] ?? `cond${op.cond}`} ${op.cmp} ${target(index, op.jump)}`);
+      else if (op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n) parts.push(`child ${target(index, op.jump)}`);
       if (op.failexit) parts.push(`failexit ${op.failexit}`);
       return parts.join(" ");
     }

@@ -176,7 +176,7 @@ function spawnExecutable(path: string, argv: string[]): number {
 }
 
 /** Keeps its argument reachable up to the call (buffers only an op's address refers to). */
-function retain(x: unknown): void {
+export function retain(x: unknown): void {
   if (x === retain) throw new Error("unreachable");
 }
 

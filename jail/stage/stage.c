@@ -30,6 +30,11 @@ _Static_assert(__builtin_offsetof(struct op, failexit) == 104, "failexit at 104"
 
 enum { SYSCALL, RETURN, STORE32, STORE64, ITOA, JUMP, SET, SPAWN };
 enum { NREGS = 256, EINVAL = 22, MAGIC = 0x73746167 /* "stag" */ };
+#if defined(__x86_64__)
+enum { CLONE_NR = 56 };
+#else
+enum { CLONE_NR = 220 };
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 // sys6: the raw syscall instruction, shared with the helper (inlined: the stage is one function)
@@ -53,14 +58,15 @@ INLINE __attribute__((noreturn)) void fail(volatile int *report, long i, int err
 	__builtin_unreachable();
 }
 
-// clone(flags) onto a stack of its own: the child calls fn(a0, a1, a2, a3) there (the stage's
-// own entry: the child replays an op list of its own) and never returns here. For
-// CLONE_VM|CLONE_VFORK spawns: no copy of the caller's (large) address space is made, and the
-// caller sleeps until the child has executed or exited.
-INLINE i64 spawn(i64 flags, i64 stack, i64 fn, i64 a0, i64 a1, i64 a2, i64 a3)
+// clone(flags, stack) — or clone3(args, size), whose args name the stack — onto a stack of its
+// own: the child calls fn(a0, a1, a2, a3, a4) there (the stage's own entry: the child replays an
+// op list from an op on) and never returns here. With CLONE_VM no copy of the caller's (large)
+// address space is made; with CLONE_VFORK the caller also sleeps until the child has executed or
+// exited. The child's arguments wait in registers the syscall preserves.
+INLINE i64 spawn(i64 nr, i64 x0, i64 x1, i64 fn, i64 a0, i64 a1, i64 a2, i64 a3, i64 a4)
 {
 #if defined(__x86_64__)
-	register i64 r10 __asm__("r10") = 0, r8 __asm__("r8") = 0, r12 __asm__("r12") = fn,
+	register i64 r10 __asm__("r10") = 0, r8 __asm__("r8") = 0, r9 __asm__("r9") = a4, r12 __asm__("r12") = fn,
 		     r13 __asm__("r13") = a0, r14 __asm__("r14") = a1, r15 __asm__("r15") = a2;
 	i64 r;
 	__asm__ volatile("syscall\n\t"
@@ -70,6 +76,7 @@ INLINE i64 spawn(i64 flags, i64 stack, i64 fn, i64 a0, i64 a1, i64 a2, i64 a3)
 			 "mov %%r14, %%rsi\n\t"
 			 "mov %%r15, %%rdx\n\t"
 			 "mov %%rbx, %%rcx\n\t"
+			 "mov %%r9, %%r8\n\t"
 			 "xor %%ebp, %%ebp\n\t"
 			 "call *%%r12\n\t"
 			 "mov $231, %%eax\n\t"
@@ -77,35 +84,38 @@ INLINE i64 spawn(i64 flags, i64 stack, i64 fn, i64 a0, i64 a1, i64 a2, i64 a3)
 			 "syscall\n\t"
 			 "1:"
 			 : "=a"(r)
-			 : "a"(56), "D"(flags), "S"(stack), "d"(0), "r"(r10), "r"(r8), "r"(r12), "r"(r13), "r"(r14),
+			 : "a"(nr), "D"(x0), "S"(x1), "d"(0), "r"(r10), "r"(r8), "r"(r9), "r"(r12), "r"(r13), "r"(r14),
 			   "r"(r15), "b"(a3)
 			 : "rcx", "r11", "memory");
 	return r;
 #else
-	register i64 x8 __asm__("x8") = 220, x0 __asm__("x0") = flags, x1 __asm__("x1") = stack,
+	register i64 x8 __asm__("x8") = nr, r0 __asm__("x0") = x0, r1 __asm__("x1") = x1,
 		     x2 __asm__("x2") = 0, x3 __asm__("x3") = 0, x4 __asm__("x4") = 0, x19 __asm__("x19") = a0,
 		     x20 __asm__("x20") = a1, x21 __asm__("x21") = a2, x22 __asm__("x22") = a3,
-		     x23 __asm__("x23") = fn;
+		     x23 __asm__("x23") = fn, x24 __asm__("x24") = a4;
 	__asm__ volatile("svc #0\n\t"
 			 "cbnz x0, 1f\n\t"
 			 "mov x0, x19\n\t"
 			 "mov x1, x20\n\t"
 			 "mov x2, x21\n\t"
 			 "mov x3, x22\n\t"
+			 "mov x4, x24\n\t"
 			 "mov x29, #0\n\t"
 			 "blr x23\n\t"
 			 "mov x0, #125\n\t"
 			 "mov x8, #94\n\t"
 			 "svc #0\n\t"
 			 "1:"
-			 : "+r"(x0)
-			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x19), "r"(x20), "r"(x21), "r"(x22), "r"(x23)
+			 : "+r"(r0)
+			 : "r"(x8), "r"(r1), "r"(x2), "r"(x3), "r"(x4), "r"(x19), "r"(x20), "r"(x21), "r"(x22), "r"(x23), "r"(x24)
 			 : "x30", "memory");
-	return x0;
+	return r0;
 #endif
 }
 
-i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
+// Replays ops[start..n). Op indexes (jumps' targets, the report's) count from ops[0] whatever
+// the start: a child spawned into its parent's list goes on there.
+i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report, long start)
 {
 	// Also a signal handler (sys/stage.ts forwardToMainThread), called as (signo, siginfo,
 	// ucontext): the supervisor's main thread blocks the signals it forwards, Bun's other
@@ -126,8 +136,8 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 		return 0;
 	}
 	volatile int *rep = report;
-	long i = 0;
-	if (n < 0)
+	long i = start;
+	if (n < 0 || start < 0 || start > n)
 		fail(rep, 0, EINVAL, 125);
 	for (;;) {
 		if (i == n)
@@ -159,10 +169,23 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report)
 		case SPAWN: {
 			if (o->dst < -1 || o->dst >= NREGS || o->errdst < -1 || o->errdst >= NREGS || (u64)o->cond > 4)
 				fail(rep, i, EINVAL, 125);
-			// SPAWN: a = flags, stack top, the child's ops, their count, its registers, the
-			// stage's entry; the child shares `report`.
-			i64 r = o->kind == SPAWN ? spawn(v[0], v[1], v[5], v[2], v[3], v[4], (i64)report)
-						 : sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+			// SPAWN: a = flags, stack top (nr 0: clone) or clone_args, their size (nr: clone3's),
+			// the child's ops, their count, its registers, the stage's entry; the child shares
+			// `report`. No ops of its own (a[2] = 0): the child goes on in this list at the
+			// jump target, with a copy of these registers (a fork's view, without a copy of
+			// the memory); every op it runs must have been written already.
+			i64 r;
+			if (o->kind == SPAWN && v[2] == 0) {
+				long at = next + o->jump;
+				if (at < 0 || at >= n || v[4] == 0)
+					fail(rep, i, EINVAL, 125);
+				i64 *copy = (i64 *)v[4];
+				for (int j = 0; j < NREGS; j++)
+					copy[j] = regs[j];
+				r = spawn(o->nr ? o->nr : CLONE_NR, v[0], v[1], v[5], (i64)ops, n, v[4], (i64)report, at);
+			} else
+				r = o->kind == SPAWN ? spawn(o->nr ? o->nr : CLONE_NR, v[0], v[1], v[5], v[2], v[3], v[4], (i64)report, 0)
+						     : sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
 			// The kernel's error range; anything else is a result, even if negative.
 			if (r < 0 && r >= -4095) {
 				int err = (int)-r, tolerated = 0;

@@ -14,9 +14,9 @@ import { execFailure } from "../init.ts";
 import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
 import { opError } from "./asm.ts";
-import type { JailProgram } from "./compile.ts";
+import type { JailProgram, StageProgram } from "./compile.ts";
 import { OP_SIZE } from "./ops.ts";
-import { realParentKernel, type ParentKernel } from "./parent-kernel.ts";
+import { realParentKernel, retain, type ParentKernel } from "./parent-kernel.ts";
 
 // The helpers a named jail starts besides the supervisor (jail/named.ts).
 export { helperGuard, helperLogger } from "./parent-kernel.ts";
@@ -88,8 +88,10 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
   const jc = k.compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream });
   jc.prologueCode.copy(code);
   report[3] = jc.prologueCode.length / OP_SIZE; // the rest comes streamed
+  // Holds what the init's ops point at (its stack, registers, buffers) until the init executes.
+  const spawner = jc.spawner(code, OPS_CAPACITY);
   logStep(`clone into new namespaces`);
-  const pid = k.cloneStage(code, OPS_CAPACITY, regs, report);
+  const pid = k.cloneStage(spawner.code, spawner.length, regs, report);
   if (pid <= 0) {
     const e = Number(regs[jc.regs.cloneErr.reg]);
     throw new SysError("clone", errnoName(e), e);
@@ -147,8 +149,8 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     try {
       const placed = reapPlacer();
       if (placed !== null && placed !== 0) {
-        // Its failure is in the report (the op and errno), like the jail's own.
-        const failure = reportedFailure(prog, report, "");
+        // Its failure is in its report (the op and errno), like the jail's own in the jail's.
+        const failure = jc.placer && reportedFailure(jc.placer.program, 0, jc.placer.report, "");
         if (failure) return fail(failure);
         k.addToCgroup(cg.cgroup!, pid);
       } else if (placed === null && cg.cgroup && !placedByClone) k.addToCgroup(cg.cgroup, pid);
@@ -203,6 +205,9 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
   logStep("hand over to the waiter");
   logStep("program: execve");
   const e = k.execWaiter(helper, args);
+  // Not reached once the waiter runs; up to here the init's memory (in this process's address
+  // space) must not be collected: it runs there until it executes jailx's init.
+  retain(spawner);
   return fail({ status: 125, message: `cannot execute jailx's waiter (sealed memfd): ${errnoName(e)}` });
 }
 
@@ -216,7 +221,7 @@ export function afterSetup(plan: Plan, prog: JailProgram, execR: number, report:
   // Made while the program's process is on its way to the gate, which we would only wait for.
   const messages = waiterMessages(plan, prog);
   k.waitForSetup(execR);
-  const failure = reportedFailure(prog, report, prefix);
+  const failure = reportedFailure(prog, prog.programStart, report, prefix);
   if (failure) return failure;
   const existing = prog.execSlots.flatMap((_, i) => {
     const e = Number(results[1 + 2 * i]);
@@ -246,12 +251,15 @@ function waiterMessages(plan: Plan, prog: JailProgram): { exec: string[][]; op: 
   return { exec, op };
 }
 
-/** The failure the stage reported (an op and its errno) as the direct call's message, if any. */
-function reportedFailure(prog: JailProgram, report: Int32Array, prefix: string): Outcome | null {
+/**
+ * The failure the stage reported (an op of `prog` and its errno) as the direct call's message,
+ * if any; `prefix` before ops ahead of `programStart` (the setup's, not the program's).
+ */
+function reportedFailure(prog: StageProgram, programStart: number, report: Int32Array, prefix: string): Outcome | null {
   if (report[0] !== REPORT_MAGIC) return null;
   const at = report[1]!;
   const err = opError(prog.notes[at], report[2]!);
-  return { status: 125, message: (at >= prog.programStart ? "" : prefix) + err.message };
+  return { status: 125, message: (at >= programStart ? "" : prefix) + err.message };
 }
 
 /** Room for a jail's ops and for the buffers they point at, in memory shared with the child. */

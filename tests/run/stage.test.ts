@@ -343,6 +343,37 @@ describeIf(stage, "SPAWN: a child on a stack of its own, in this address space (
   });
 });
 
+describeIf(stage, "SPAWN into this very list: a fork's view without a copy of the memory (CLONE_VM, no CLONE_VFORK)", () => {
+  test("the child goes on at the jump target with a copy of the registers, in this address space; the parent at the next op", () => {
+    const CLONE_VM = 0x100;
+    const [r, w] = pipe();
+    const mine = new BigInt64Array(1); // plain memory of this process: a forked child could not write it
+    const stack = new Uint8Array(16 * 1024);
+    const top = ptr(stack) + stack.byteLength - 64;
+    const copy = stageRegisters();
+    const { entry } = spawnTarget();
+    const pid = run([
+      { kind: KIND.SET, dst: 5, a: [11] },
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0, jump: 1 },
+      { kind: KIND.RETURN, a: [0] },
+      // the child, from here: r5 as it was at the spawn
+      { kind: KIND.STORE64, a: [ptr(mine), 5] },
+      { kind: KIND.SET, dst: 5, a: [99] },
+      sys("write", [w, ptr(Buffer.from("child")), 5]),
+      exit(6),
+    ]);
+    expect(pid).toBeGreaterThan(0);
+    closeFd(w);
+    expect(readAll(r)).toBe("child"); // EOF: the child has exited (its copy of the descriptor closed)
+    expect(waitPid(pid)).toMatchObject({ code: 6 });
+    expect(mine[0]).toBe(11n); // its store landed in this process's memory
+    expect(regs[5]).toBe(11n); // its SET went to its own copy
+    expect(copy[5]).toBe(99n);
+    closeFd(r);
+    stack.length; // alive until the child is gone
+  });
+});
+
 /** A cgroup v1 pids hierarchy's mount point and our cgroup in it (the warming child is for v1). */
 function pidsV1(): string | null {
   const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));

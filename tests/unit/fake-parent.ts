@@ -107,6 +107,8 @@ export function fake(o: FakeOptions = {}) {
   };
   const prog: JailProgram = { code: Buffer.alloc(0), ops: [], length: NOTES.length, notes: NOTES, keep: [], programStart: 4, regs: REGS, execSlots: SLOTS };
   let placerFiles: readonly string[] = [];
+  // The placer's own ops (op 1 writes cgroup.procs) and failure report.
+  const placer = { program: { code: Buffer.alloc(0), ops: [], length: NOTES.length, notes: NOTES, keep: [] }, report: new Int32Array(4) };
   const handlers: { [K in keyof ParentKernel]: (...a: Parameters<ParentKernel[K]>) => ReturnType<ParentKernel[K]> } = {
     openHelper: () => HELPER,
     holdSignals: () => {},
@@ -122,6 +124,8 @@ export function fake(o: FakeOptions = {}) {
       prologueCode: Buffer.alloc(0),
       regs: REGS,
       ...((placerFiles = a[5]?.placer ?? []), {}),
+      spawner: () => ({ code: Buffer.alloc(0), ops: [], length: 0, notes: [], keep: [] }),
+      placer: placerFiles.length ? placer : null,
       rest: () => {
         rec("compileRest", []);
         if (o.compileFails) throw new Error("compile: failed");
@@ -163,8 +167,7 @@ export function fake(o: FakeOptions = {}) {
     reapStatus: () => {
       if (o.placerKilled) return 128 + 9;
       if (!o.placerFails) return 0;
-      const report = new Int32Array(shared!, 0, 4);
-      [report[0], report[1], report[2]] = [REPORT_MAGIC, ...o.placerFails];
+      [placer.report[0], placer.report[1], placer.report[2]] = [REPORT_MAGIC, ...o.placerFails];
       return 125;
     },
     publishOps: () => {},

@@ -82,3 +82,18 @@ test("checkOps names the first op the stage would refuse; a good program passes"
   expect(() => checkOps([rawOp({ kind: KIND.JUMP, jump: 0 })])).not.toThrow(); // to n: the end
   expect(() => checkOps([rawOp({ kind: KIND.JUMP, jump: 1 })])).toThrow(/jump target 2/);
 });
+
+test("a SPAWN that goes on in this list (no ops of its own): its child's start must be an op of it, and it has no condition", () => {
+  const prog = (spawn: Partial<OpInit>): RawOp[] => [
+    { kind: KIND.SPAWN, a: [0x100 | 17, 4096, 0, 0, 8192, 4096], dst: 0, jump: 1, ...spawn },
+    { kind: KIND.RETURN, a: [0] },
+    { kind: KIND.SYSCALL, nr: 231, a: [0] },
+  ].map(rawOp);
+  expect(() => checkOps(prog({}))).not.toThrow();
+  expect(formatOp(prog({})[0]!, 0)).toContain("child →2");
+  expect(() => checkOps(prog({ jump: 2 }))).toThrow(/the child's start is the program's end/);
+  expect(() => checkOps(prog({ jump: 5 }))).toThrow(/the child's start target 6 is outside/);
+  expect(() => checkOps(prog({ cond: COND.EQ }))).toThrow(/has no condition/);
+  // with a list of its own, jump is the condition's as for any syscall
+  expect(() => checkOps(prog({ a: [0x100 | 17, 4096, 8192, 1, 8192, 4096], jump: 5 }))).not.toThrow();
+});

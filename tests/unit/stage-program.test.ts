@@ -1,7 +1,7 @@
 // The op list a jail is compiled into (jail/stage/compile.ts), read back with decodeOps: the
 // order of the processes' steps and what may follow the seccomp filter. Pure: nothing is run.
 import { describe, expect, test } from "bun:test";
-import { ptr } from "bun:ffi";
+import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, type Plan } from "../../jail/plan.ts";
@@ -28,12 +28,27 @@ function compiled(args: string[], seccomp: Buffer | null = Buffer.alloc(8)) {
 const isFd = (op: RawOp, j: number, fd: number) => !(op.regmask & (1 << j)) && op.a[j] === BigInt(fd);
 
 describe("the compiled jail", () => {
-  test("clone first; the parent returns at once; PID 1 waits for 'go', builds the root, waits for 'placed'", () => {
-    const { ops, at } = compiled([]);
-    const clone = at(NRS.clone);
-    expect(clone).toBeGreaterThan(0);
-    expect(ops.slice(0, clone).every((o) => o.kind === KIND.SET)).toBe(true); // only register setup before it
-    expect(ops[clone + 1 + ops[clone]!.jump]!.kind).toBe(KIND.RETURN);
+  test("the supervisor spawns the init (CLONE_VM, its own stack and registers) and returns its pid; PID 1 waits for 'go', builds the root, waits for 'placed'", () => {
+    const { p, ops, at } = compiled([]);
+    // the supervisor's side: every signal blocked around one SPAWN of the init's own list
+    const sp = decodeOps(encodeOps(p.spawner.ops));
+    const spawns = sp.filter((o) => o.kind === KIND.SPAWN);
+    expect(spawns).toHaveLength(1);
+    const init = spawns[0]!;
+    expect(init.nr).toBe(0); // clone
+    expect(Number(init.a[0]! & 0x100n)).toBe(0x100); // CLONE_VM: no copy of the supervisor
+    expect(Number(init.a[0]! & 0x20000000n)).toBe(0x20000000); // the namespaces asked for
+    expect(init.a[2]).toBe(BigInt(ptr(p.code))); // the init replays its own list
+    expect(init.a[3]).toBe(BigInt(p.length));
+    expect(init.a[1]! % 16n).toBe(0n); // an aligned stack top
+    const masks = sp.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.rt_sigprocmask ? [i] : []));
+    expect(masks).toHaveLength(2);
+    expect(masks[0]!).toBeLessThan(sp.indexOf(init));
+    expect(masks[1]!).toBeGreaterThan(sp.indexOf(init));
+    expect(sp.at(-1)!.kind).toBe(KIND.RETURN);
+    // the init's list: nothing of a clone at its start
+    expect(ops[0]!.kind).toBe(KIND.SYSCALL);
+    expect(ops[0]!.nr).toBe(NRS.close_range);
     const reads = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock) ? [i] : []));
     expect(reads).toHaveLength(2);
     expect(reads[0]!).toBeLessThan(at(NRS.mount)); // "go" before anything is mounted
@@ -43,7 +58,7 @@ describe("the compiled jail", () => {
     // ends the init, which would otherwise wait for streamed ops forever
     const deathsig = ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.prctl && o.a[0] === 1n);
     const poll = at(NRS.ppoll);
-    expect(deathsig).toBeGreaterThan(clone);
+    expect(deathsig).toBeGreaterThan(0);
     expect(poll).toBeGreaterThan(deathsig);
     expect(poll).toBeLessThan(reads[0]!);
     expect(ops[poll]!.cond).toBe(COND.NE);
@@ -52,11 +67,21 @@ describe("the compiled jail", () => {
   });
 
   test("init: the program is forked, then init drops privileges and executes the sealed helper with its fds", () => {
-    const { ops, at, nrs } = compiled([]);
-    const fork = nrs.findIndex((nr, i) => nr === NRS.clone && i > at(NRS.unshare));
+    const { p, ops, at, nrs } = compiled([]);
+    // the program's process: spawned (CLONE_VM) into this very list at the program's start,
+    // with a copy of the init's registers in an array of its own
+    const fork = ops.findIndex((o) => o.kind === KIND.SPAWN);
+    expect(fork).toBeGreaterThan(at(NRS.unshare));
+    expect(ops.filter((o) => o.kind === KIND.SPAWN || (o.kind === KIND.SYSCALL && o.nr === NRS.clone))).toHaveLength(1);
+    const spawn = ops[fork]!;
+    expect(spawn.a[0]).toBe(0x100n | 17n); // CLONE_VM | SIGCHLD
+    expect(spawn.a[2]).toBe(0n); // no list of its own: this one
+    expect(spawn.cond).toBe(COND.NONE);
+    expect(fork + 1 + spawn.jump).toBe(p.programStart);
+    expect(spawn.a[4]).not.toBe(0n);
     const exec = at(NRS.execveat);
-    expect(fork).toBeGreaterThan(0);
     expect(exec).toBeGreaterThan(fork);
+    expect(exec).toBeLessThan(p.programStart);
     expect(isFd(ops[exec]!, 0, FDS.helper)).toBe(true);
     // between fork and execveat: capsets and id changes, then non-dumpable again
     const capset = nrs.indexOf(NRS.capset, fork);
@@ -77,58 +102,72 @@ describe("the compiled jail", () => {
     for (const k of kinds) expect([`nr${NRS.execve}`, `nr${NRS.exit_group}`, `k${KIND.STORE64}`, `k${KIND.SET}`]).toContain(k);
   });
 
-  test("with a cgroup v2 directory: clone3 into it first, the plain clone as the fallback", () => {
+  test("with a cgroup v2 directory: clone3 into it first (CLONE_VM, the stack in its args), the plain clone as the fallback", () => {
     const p = compileJail(plan(["--", "/bin/prog"]), 0x20000000, { ...FDS, cgroupFd: 9 }, null, new BigInt64Array(64));
-    const ops = decodeOps(encodeOps(p.ops));
-    const c3 = ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.clone3);
-    const c = ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.clone);
+    const ops = decodeOps(encodeOps(p.spawner.ops));
+    const c3 = ops.findIndex((o) => o.kind === KIND.SPAWN && o.nr === NRS.clone3);
+    const c = ops.findIndex((o) => o.kind === KIND.SPAWN && o.nr === 0);
     expect(c3).toBeGreaterThan(0);
     expect(c).toBeGreaterThan(c3);
     // a refused clone3 goes on to the plain clone
     expect(c3 + 1 + ops[c3]!.skip).toBeLessThanOrEqual(c);
     expect(ops[c3]!.ok[0]).toBe(-1);
+    expect(ops[c3]!.a[1]).toBe(88n);
+    // struct clone_args: CLONE_VM|CLONE_INTO_CGROUP, SIGCHLD, the stack and its size, the cgroup
+    const args = new BigUint64Array(toArrayBuffer(Number(ops[c3]!.a[0]) as Pointer, 0, 88).slice(0));
+    expect(args[0]! & (0x100n | 0x200000000n)).toBe(0x100n | 0x200000000n);
+    expect(args[4]).toBe(17n);
+    expect(args[5]).not.toBe(0n);
+    expect((args[5]! + args[6]!) % 16n).toBe(0n);
+    expect(args[10]).toBe(9n);
+    // both run the same list
+    expect(ops[c3]!.a[2]).toBe(ops[c]!.a[2]);
   });
 
-  test("clone first: the prologue ends with the parent's RETURN after the child's wait for 'go'; a root jail's placer is forked on the parent's side, writes the init's pid and exits; the rest follows it unchanged", () => {
+  test("streamed: the init's list starts with its wait for 'go'; a root jail's placer is spawned (CLONE_VM) after it, from a list of its own, writes the init's pid and exits; the rest follows the prologue unchanged", () => {
     const arena = Buffer.alloc(2 << 20);
     const results = new BigInt64Array(64); // shared memory of its own in a real run (a memfd)
     const jc = startJail(plan(["--", "/bin/prog"]), 0x20000000, FDS, null, results, { sharedArena: arena, placer: ["/cg/jailx-1-a/cgroup.procs"] });
     const pro = jc.prologue;
-    expect(pro.at(-1)!.kind).toBe(KIND.RETURN);
-    const sys = (nr: number, from = 0) => pro.findIndex((o, i) => i >= from && o.kind === KIND.SYSCALL && o.nr === nr);
-    const clone = sys(NRS.clone);
     const go = pro.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock));
-    // the jail's init goes from its clone to "go" without writing anything
-    expect(pro.slice(clone + 1, go).some((o) => o.kind === KIND.SYSCALL && o.nr === NRS.write)).toBe(false);
-    // the parent's branch of the clone jumps past the child's ops, to the placer's fork
-    const fork = sys(NRS.clone, go);
-    expect(fork).toBeGreaterThan(go);
-    expect(clone + 1 + pro[clone]!.jump).toBeGreaterThan(go);
-    expect(clone + 1 + pro[clone]!.jump).toBeLessThan(fork);
+    expect(go).toBeGreaterThan(0);
+    // the jail's init goes from its start to "go" without writing anything
+    expect(pro.slice(0, go).some((o) => o.kind === KIND.SYSCALL && o.nr === NRS.write)).toBe(false);
+    const code = Buffer.alloc(8192 * 112);
+    const sp = jc.spawner(code, 8192).ops;
+    const spawns = sp.flatMap((o, i) => (o.kind === KIND.SPAWN ? [i] : []));
+    expect(spawns).toHaveLength(2);
+    const [init, placer] = spawns as [number, number];
+    expect(sp[init]!.a[2]).toBe(BigInt(ptr(code)));
+    expect(sp[init]!.a[3]).toBe(8192n);
     // a refused clone skips the placer
-    expect(clone + 1 + pro[clone]!.skip).toBe(pro.length - 1);
-    const place = sys(NRS.write, fork);
-    expect(place).toBeGreaterThan(fork);
-    expect(pro[place + 2]!.nr).toBe(NRS.exit_group);
-    const itoa = pro.findIndex((o) => o.kind === KIND.ITOA);
-    expect(itoa).toBeGreaterThan(go);
-    expect(itoa).toBeLessThan(fork);
-    expect(pro[place]!.a[1]).toBe(pro[itoa]!.a[0]); // writes the digits of the init's pid
-    // the supervisor's side of the placer's fork returns the init's pid
-    expect(fork + 1 + pro[fork]!.jump).toBe(pro.length - 1);
+    expect(init + 1 + sp[init]!.skip).toBeGreaterThan(placer);
+    // the placer gets the digits of the init's pid, written just before it is spawned
+    const itoa = sp.findIndex((o) => o.kind === KIND.ITOA);
+    expect(itoa).toBeGreaterThan(init);
+    expect(itoa).toBeLessThan(placer);
+    expect(sp[placer]!.a[0]).toBe(0x100n | 17n);
+    const pl = jc.placer!;
+    expect(sp[placer]!.a[2]).toBe(BigInt(ptr(pl.program.code)));
+    const place = pl.program.ops.findIndex((o) => o.kind === KIND.SYSCALL && o.nr === NRS.write);
+    expect(pl.program.ops[place]!.a[1]).toBe(sp[itoa]!.a[0]);
+    expect(pl.program.notes[place]?.path).toBe("/cg/jailx-1-a/cgroup.procs");
+    expect(pl.program.ops.at(-1)!.nr).toBe(NRS.exit_group);
+    expect(pl.program.ops[0]!.nr).toBe(NRS.close_range); // nothing of the supervisor's
     const all = jc.rest();
     expect(encodeOps(all.ops.slice(0, pro.length))).toEqual(encodeOps(pro));
-    expect(all.notes[place]?.path).toBe("/cg/jailx-1-a/cgroup.procs");
-    // every address the rest points at lies in the shared arena or in the (shared) results
+    // every address the rest points at lies in the shared arena, the (shared) results or the
+    // memory the program's process is spawned with
     const inside = (v: bigint, b: ArrayBufferView) => v >= BigInt(ptr(b as Uint8Array)) && v < BigInt(ptr(b as Uint8Array)) + BigInt(b.byteLength);
-    const outside = all.ops.slice(pro.length).flatMap((o) =>
-      o.a.filter((v, j) => !(o.regmask & (1 << j)) && v > 1n << 40n && !inside(v, arena) && !inside(v, results)).map((v) => `${o.kind}/${o.nr}: 0x${v.toString(16)}`));
+    const fork = all.ops.findIndex((o) => o.kind === KIND.SPAWN);
+    const outside = all.ops.slice(pro.length).flatMap((o, i) =>
+      o.a.filter((v, j) => !(o.regmask & (1 << j)) && v > 1n << 40n && !inside(v, arena) && !inside(v, results) && !(pro.length + i === fork && j !== 2)).map((v) => `${o.kind}/${o.nr}: 0x${v.toString(16)}`));
     expect(outside).toEqual([]);
   });
 
   test("--as-pid-1: no fork and no helper; the program's process is PID 1", () => {
-    const { at, nrs } = compiled(["--as-pid-1"]);
-    expect(nrs.filter((n) => n === NRS.clone)).toHaveLength(1);
+    const { ops, at } = compiled(["--as-pid-1"]);
+    expect(ops.filter((o) => o.kind === KIND.SPAWN || (o.kind === KIND.SYSCALL && o.nr === NRS.clone))).toHaveLength(0);
     expect(at(NRS.execveat)).toBe(-1);
   });
 
