@@ -128,8 +128,10 @@ const INIT_STACK = 64 * 1024, PLACER_STACK = 16 * 1024;
  * of mappings, and no copy-on-write fault for every page this process then writes while it
  * compiles the rest: 10–20 µs each on the development VMs, ~800 of them). It replays its own op
  * list on a stack of its own, with registers of its own; everything the ops point at is in this
- * process, kept alive until the init has executed. The program's process is forked by the init
- * later (a copy of its own: it must outlive the supervisor's execve and the init's).
+ * process, kept alive until the init has executed. The program's process is spawned by the init
+ * the same way (CLONE_VM, a stack of its own, the init's list from the next op on). The shared
+ * memory outlives the supervisor's execve of the waiter (an execve replaces only the caller's
+ * memory) and is freed when the last of the three has executed.
  *
  * The prologue can run before the rest is compiled when every buffer the rest points at is in
  * memory shared with the child (`sharedArena`) and the ops are written into shared memory too:

@@ -37,10 +37,14 @@ async function killSupervisorAndCheck(flags: string[]): Promise<void> {
   try {
     await jail.waitForLine(/^ready$/);
     const supervisor = jail.pid;
-    const inJail = descendants(supervisor);
     // (init,) the program and its two background children: forked before "ready" is printed.
-    expect(inJail.length).toBeGreaterThanOrEqual(flags.includes("--as-pid-1") ? 3 : 4);
-    expect(processesWith(mark).length).toBeGreaterThanOrEqual(3);
+    // The second child may still be in its execve of `sh -c …` then, and a process in the middle
+    // of an execve can show an empty command line: polled, bounded (a CI run failed in this test,
+    // its message not kept; this is the one race found in it).
+    const least = flags.includes("--as-pid-1") ? 3 : 4;
+    await waitUntil(() => descendants(supervisor).length >= least && processesWith(mark).length >= 3, 20_000, "the jail's processes to show");
+    const inJail = descendants(supervisor);
+    expect(inJail.length).toBeGreaterThanOrEqual(least);
     if (flags.includes("--memory")) expect(jailxCgroups().some((c) => c.includes(`/jailx-${supervisor}-`))).toBe(true);
 
     jail.kill("SIGKILL");
