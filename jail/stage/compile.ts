@@ -457,6 +457,27 @@ export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & 
 }
 
 /**
+ * The last holder of this process's memory, which the jail's init and the program's process
+ * share (CLONE_VM) until they execute: it reads `fd` (the read end of the pipe whose write end
+ * closes when the program's process executes or ends) and exits at its EOF. Whoever drops the
+ * last reference to a memory tears it down (~1 ms for Bun's); without a holder that is the
+ * program's own execve, between the gate and the program's start, and with one it is this
+ * child, beside the program. It holds no descriptor but `fd`.
+ */
+export function compileHolder(fd: number, stack: Uint8Array): StageProgram & { regs: { pid: Reg } } {
+  const child = new Asm();
+  child.syscall(NRS.close_range, [0, fd - 1, 0], { syscall: "close_range", ok: [-1] });
+  child.syscall(NRS.close_range, [fd + 1, 0x7fffffff, 0], { syscall: "close_range", ok: [-1] });
+  const again = child.label();
+  child.bind(again);
+  child.syscall(NRS.read, [fd, child.buf(new Uint8Array(8)), 8], { syscall: "read", path: "the program's exec pipe", ok: [-1], cond: "gt", cmp: 0, jumpTo: again });
+  child.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
+  const p = spawning(child, CLONE_VM, stackTop(stack), "CLONE_VM");
+  p.keep.push(stack);
+  return p;
+}
+
+/**
  * The parent's side of a spawn: a clone (`flags`, with CLONE_VM: no copy of this large process)
  * whose child replays `child`'s ops on the stack at `stackTop` (16-byte aligned). Every signal
  * is blocked in this thread around it: no handler of Bun's may run in the child, which shares

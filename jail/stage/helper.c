@@ -4,6 +4,7 @@
 //   helper wait  pid=N [sock=FD] [timeout=MS] [grace=MS] [timeoutmsg=TEXT] [oomfile=PATH oomkey=WORD]
 //                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]... (≤ 4)
 //                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...] [session=0|1]
+//                [holder=N]
 //   helper guard pipe=FD [pidfd=FD] [kill=PATH]... [rmdir=PATH]...
 //   helper walk  dir=DIR out=FD [omit=BITS]
 // It holds no policy: TypeScript decides every fd, path, time and message. Static, freestanding,
@@ -704,6 +705,7 @@ static void published(const char *entry, const char *json, int *report)
 NORET void wait(char **args)
 {
 	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0, session = 0, log = 0, ran = -1, report = -1;
+	int holder = 0; // the child holding the supervisor's old memory until the program executed
 	const char *entry = 0, *entryjson = 0;
 	long timeout = -1, grace = 0;
 	const char *v, *timeoutmsg = "the program timed out", *oomfile = 0, *oomkey = 0;
@@ -737,6 +739,8 @@ NORET void wait(char **args)
 			log = PID(*a, v);
 		else if ((v = value(*a, "ran")))
 			ran = FD(*a, v);
+		else if ((v = value(*a, "holder")))
+			holder = PID(*a, v);
 		else if ((v = value(*a, "report")))
 			report = FD(*a, v);
 		else if ((v = value(*a, "entry")))
@@ -790,14 +794,22 @@ NORET void wait(char **args)
 		if (p[0].revents & POLLIN) {
 			long got = SYS3(read, sfd, si, sizeof si);
 			for (long i = 0; i < got / (long)sizeof si[0]; i++)
-				if (si[i].signo == SIGCHLD)
+				if (si[i].signo == SIGCHLD) {
 					r = SYS4(wait4, pid, &st, WNOHANG | WALL, 0);
+					if (holder && SYS4(wait4, holder, 0, WNOHANG | WALL, 0) != 0)
+						holder = 0;
+				}
 				// A terminal's signal reached the process group already, unless the program
 				// runs in a session of its own (session=1).
 				else if (si[i].code != SI_KERNEL || session)
 					SYS2(kill, pid, si[i].signo);
 		}
 	}
+	// The holder ends once the program's process has executed or ended, which it has now (init's
+	// end took the jail's other processes with it): reaped before anything says the jail ended,
+	// so no process of the run outlives that, nor is a zombie left to whoever reaps our orphans.
+	if (holder)
+		SYS4(wait4, holder, 0, WALL, 0);
 	// Ended before we saw the program's execve happen: it did if it did not fail.
 	if (p[2].fd >= 0 && !program_failed(results))
 		published(entry, entryjson, &report);

@@ -18,7 +18,7 @@ import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { channel, send } from "../protocol.ts";
 import type { Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
-import { compileSpawn, compileWarmup, startJail, type StageProgram } from "./compile.ts";
+import { compileHolder, compileSpawn, compileWarmup, startJail, type StageProgram } from "./compile.ts";
 import { NRS } from "./nr.ts";
 
 const { SIG } = proc;
@@ -72,6 +72,7 @@ export const realParentKernel = {
   /** the first `n` ops of the program behind `report` are there: the stage may run them */
   publishOps,
   warmMigration,
+  holdMemory,
 };
 
 export type ParentKernel = typeof realParentKernel;
@@ -104,6 +105,21 @@ export function warmMigration(procs: string): number {
   return pid > 0 ? pid : -1;
 }
 const warming: unknown[] = [];
+
+/**
+ * The holder of this process's memory until the program's process has executed (compileHolder):
+ * started right before the waiter is executed, reaped by the waiter. Its pid, or -1 when it
+ * could not be started (then the program's execve tears the memory down, as it would anyway).
+ */
+export function holdMemory(fd: number): number {
+  const stack = new Uint8Array(16 * 1024);
+  const p = compileHolder(fd, stack);
+  const pid = runStage(p.code, p.length, new BigInt64Array(STAGE_REGISTERS), stageReport());
+  // It runs on `stack` and replays ops in `p.keep` until it exits: held while this process lives
+  // (it executes the waiter next, which freezes this memory as it is).
+  warming.push(p.keep);
+  return pid > 0 ? pid : -1;
+}
 
 /** Run a compiled program in the stage; the parent's RETURN value (a pid), or the clone's error. */
 export function run(p: StageProgram, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {

@@ -202,9 +202,17 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     keep.push(...more.keep);
   }
   for (const fd of keep) k.keepAcrossExec(fd);
+  // The jail's init and the program's process share this memory (CLONE_VM): a child holds it,
+  // so that its teardown is not the program's execve's work.
+  const holder = k.holdMemory(ranR);
+  if (holder > 0) args.push(`holder=${holder}`);
   logStep("hand over to the waiter");
   logStep("program: execve");
   const e = k.execWaiter(helper, args);
+  if (holder > 0) {
+    k.kill(holder);
+    k.reap(holder);
+  }
   // Not reached once the waiter runs; up to here the init's memory (in this process's address
   // space) must not be collected: it runs there until it executes jailx's init.
   retain(spawner);

@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { c } from "../../sys/ffi.ts";
-import { JAILX, LiveJail, descendants, hostMounts, jailx, jailxCgroups, lines, marker, processesWith } from "../helpers/jail.ts";
+import { JAILX, LiveJail, cmdline, descendants, hostMounts, jailx, jailxCgroups, lines, marker, processesWith, waitUntil } from "../helpers/jail.ts";
 import { feature as has, testIf } from "../helpers/kernel.ts";
 
 const F_GET_SEALS = 1034;
@@ -42,7 +42,13 @@ describe("while the jail runs", () => {
     const jail = new LiveJail(["run", "--memory", "64m", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
     try {
       await jail.waitForLine(/^ready$/);
-      const program = processesWith(mark)[0]!;
+      const program = processesWith(mark).find((p) => cmdline(p)?.[0] === "/bin/sh")!;
+      // The holder of the supervisor's old memory (a CLONE_VM child that the jail's processes
+      // shared it with, named to the waiter as holder=PID) ends once the program has executed,
+      // tearing that memory down beside it; the waiter reaps it: no child, no zombie is left.
+      const holder = Number(cmdline(jail.pid)!.find((a) => a.startsWith("holder="))?.slice(7));
+      expect(holder).toBeGreaterThan(0);
+      await waitUntil(() => !existsSync(`/proc/${holder}`), 20_000, "the memory holder to be reaped");
       const own = [jail.pid, ...descendants(jail.pid)].filter((p) => p !== program && !descendants(program).includes(p));
       // the supervisor (now the waiter), the guard of the jail cgroup, init
       expect(own.map(comm).sort()).toEqual(["jailx", "jailx-guard", "jailx-init"]);

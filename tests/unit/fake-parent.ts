@@ -62,6 +62,8 @@ export const PID = 4242, HELPER = 3, RESULTS_FD = 7;
 export const PLACER = 6000;
 /** the child that takes the cgroup migration's grace period early (v1) */
 export const WARM = 7000;
+/** the child that holds the supervisor's old memory until the program has executed */
+export const HOLDER = 8000;
 const REGS = { pid: { reg: 10 }, cloneErr: { reg: 11 }, into: { reg: 12 }, failed: { reg: 13 }, placer: { reg: 14 } };
 // The program's process starts at op 4; op 5 is its seccomp filter; op 6 stands for exec's setns.
 const NOTES = [null, { syscall: "write", path: "/sys/fs/cgroup/pids/jailx-1/cgroup.procs", flags: "the jail's init" }, { syscall: "mount", path: "/proc" }, { syscall: "pivot_root", path: "/tmp" }, { syscall: "prctl" }, { syscall: "seccomp" }, { syscall: "setns", path: "/proc/777/ns/mnt" }];
@@ -119,6 +121,7 @@ export function fake(o: FakeOptions = {}) {
     sharedMemory: (n) => Buffer.alloc(n),
     openCgroupDir: () => nextFd++,
     warmMigration: () => WARM,
+    holdMemory: () => HOLDER,
     compileJail: (...a) => ({
       prologue: [],
       prologueCode: Buffer.alloc(0),

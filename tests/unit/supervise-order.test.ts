@@ -8,7 +8,7 @@ import { SysError } from "../../sys/errors.ts";
 import type { Plan } from "../../jail/plan.ts";
 import type { Outcome, Prepared } from "../../jail/supervisor.ts";
 import { superviseStaged } from "../../jail/stage/supervise.ts";
-import { before, fake, HELPER, PID, PLACER, plan, Replaced, RESULTS_FD, V1_DIRS, WARM, waiterArgs } from "./fake-parent.ts";
+import { before, fake, HELPER, HOLDER, PID, PLACER, plan, Replaced, RESULTS_FD, V1_DIRS, WARM, waiterArgs } from "./fake-parent.ts";
 
 /** Runs the supervisor to its end: the waiter (Replaced), an outcome, or a thrown error. */
 function supervise(p: Plan, f: ReturnType<typeof fake>, extra: Partial<Prepared> = {}): Outcome | Replaced | Error {
@@ -155,7 +155,7 @@ describe("the stage supervisor's parent side", () => {
     expect(f.args("events.cloned")).toEqual([PID, V1_DIRS]);
     before(o, "waitForSetup", "events.started");
     before(o, "events.started", "execWaiter");
-    expect(waiterArgs(f).at(-1)).toBe("unlink=/run/jailx/x");
+    expect(waiterArgs(f)).toContain("unlink=/run/jailx/x");
     expect(f.calls.filter((c) => c.op === "keepAcrossExec").map((c) => c.args[0])).toContain(99);
   });
 
@@ -184,6 +184,10 @@ describe("the stage supervisor's parent side", () => {
     const kept = f.calls.filter((c) => c.op === "keepAcrossExec").map((c) => `${c.args[0]}`);
     for (const x of a.filter((x) => /^(gate|results|ran|sock|guard)=/.test(x))) expect(kept).toContain(x.split("=")[1]!);
     expect(o.lastIndexOf("keepAcrossExec")).toBeLessThan(o.indexOf("execWaiter"));
+    // the holder of this memory reads the exec pipe the waiter is told of, and is the waiter's to reap
+    expect(o.at(-2)).toBe("holdMemory");
+    expect(`ran=${f.args("holdMemory")![0]}`).toBe(a.find((x) => x.startsWith("ran="))!);
+    expect(a).toContain(`holder=${HOLDER}`);
     // each PATH candidate found gets its execve messages, the filter its own
     expect(a.some((x) => x.startsWith("execmsg=0:13:126:/usr/bin/true: cannot execute"))).toBe(true);
     expect(a.some((x) => x.startsWith("execmsg=1:"))).toBe(true);
@@ -273,6 +277,10 @@ describe("the stage supervisor's parent side", () => {
     before(o, "kill", "reap");
     before(o, "reap", "cgroup.killAll");
     before(o, "cgroup.remove", "guard.stop");
+    // the memory's holder is ended and reaped too
+    const killed = f.calls.filter((c) => c.op === "kill" || c.op === "reap").map((c) => `${c.op} ${c.args[0]}`);
+    expect(killed).toContain(`kill ${HOLDER}`);
+    expect(killed).toContain(`reap ${HOLDER}`);
   });
 
   test("the parent's cgroup move fails while the jail is alive: the error goes up after the child is killed and reaped; 'placed' is never sent", () => {
