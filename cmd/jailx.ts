@@ -7,7 +7,6 @@
 // launcher refuses to clone.) `run` splits its own argv at `--` (citty's runMain would show
 // help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
-import { isatty } from "node:tty";
 import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
 
 const argv = process.argv.slice(2);
@@ -34,6 +33,9 @@ try {
   } else {
     // citty decides on colours when it is loaded: none unless stdout is a terminal. isatty, not
     // process.stdout.isTTY: building the stdout stream costs 15–25 ms (inspect --all never needs it).
+    // node:tty is loaded here only: importing it costs ~1.5 ms of every start (it loads Bun's
+    // net and stream modules), which `run` never needs.
+    const { isatty } = await import("node:tty");
     if (!isatty(1)) process.env.NO_COLOR ??= "1";
     const { main } = await import("./main.ts");
     await main(argv);

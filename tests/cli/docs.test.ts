@@ -8,7 +8,7 @@
 // (commands) or fails the test (other blocks): nothing is ignored silently.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { JAILX, LiveJail, ROOT, descendants, jailx, lines, waitUntil } from "../helpers/jail.ts";
+import { JAILX, LiveJail, ROOT, comm, descendants, jailx, lines, waitUntil } from "../helpers/jail.ts";
 
 interface Block {
   doc: string;
@@ -134,7 +134,7 @@ const stateDir = () => `${scratch}/state`;
 
 /** A jailed shell that said "ready" and waits (it exists before it speaks). */
 const WAITING_SHELL = ["/bin/sh", "-c", "echo ready; while :; do sleep 1; done"];
-const shellIn = (jail: LiveJail) => descendants(jail.pid).find((p) => readFileSync(`/proc/${p}/comm`, "utf8").trim() === "sh");
+const shellIn = (jail: LiveJail) => descendants(jail.pid).find((p) => comm(p) === "sh");
 
 /** Run one documented command line with bash, `jailx` being dist/jailx. */
 function runLine(cmd: string): { code: number; stdout: string; stderr: string } {

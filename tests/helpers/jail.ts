@@ -145,6 +145,19 @@ export function cmdline(pid: number): string[] | null {
   }
 }
 
+/**
+ * A process's name, or null once it is gone: a run has short-lived processes of its own (e.g.
+ * the holder of the supervisor's memory, which ends once the program has executed), so a
+ * process listed a moment ago may be gone when its files are read.
+ */
+export function comm(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
 /** Direct children of a process (all its threads). */
 export function children(pid: number): number[] {
   const out: number[] = [];

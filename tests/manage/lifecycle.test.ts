@@ -68,7 +68,14 @@ describe("run -d and the state entry", () => {
       const sup = JSON.parse(readFileSync(`${dir}/noted.json`, "utf8")).supervisor.pid as number;
       const procs = [sup, ...descendants(sup)];
       expect(procs.length).toBeGreaterThan(2); // supervisor, its helpers, the jail
-      const holding = procs.flatMap((p) => readdirSync(`/proc/${p}/fd`).map((fd) => {
+      const fdsOf = (p: number) => {
+        try {
+          return readdirSync(`/proc/${p}/fd`);
+        } catch {
+          return []; // gone meanwhile (a run's short-lived helper)
+        }
+      };
+      const holding = procs.flatMap((p) => fdsOf(p).map((fd) => {
         try {
           return readlinkSync(`/proc/${p}/fd/${fd}`);
         } catch {

@@ -74,7 +74,14 @@ describe("jailx's init (PID 1 in the jail), attacked by the program", () => {
     const jail = new LiveJail(["run", "--", "/bin/sh", "-c", `: ${mark}; echo ready; while :; do sleep 1; done`]);
     try {
       await jail.waitForLine(/^ready$/);
-      const init = descendants(jail.pid).find((p) => /^NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${p}/status`, "utf8")));
+      const status = (p: number) => {
+        try {
+          return readFileSync(`/proc/${p}/status`, "utf8");
+        } catch {
+          return ""; // gone meanwhile
+        }
+      };
+      const init = descendants(jail.pid).find((p) => /^NSpid:\s+\d+\s+1$/m.test(status(p)));
       expect(init).toBeDefined();
       const fds = readdirSync(`/proc/${init}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${init}/fd/${fd}`)] as const);
       const stdio = new Set([0, 1, 2].map((fd) => readlinkSync(`/proc/${jail.pid}/fd/${fd}`)));
