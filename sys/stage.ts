@@ -36,6 +36,8 @@ export function stageAvailable(): boolean {
 }
 
 const NO_OPS = Buffer.alloc(8);
+/** jail/stage/stage.c's flag in the entry's `start`: the list run is complete, wait for no streamed op */
+const NO_STREAM = 2 ** 40;
 type StageFn = (ops: Pointer, n: bigint | number, regs: Pointer, report: Pointer, start: bigint | number) => bigint;
 let entry: StageFn | undefined;
 let entryAddress = 0;
@@ -82,7 +84,9 @@ export function runStage(ops: Buffer, n: number, regs: BigInt64Array, report: In
   if (report.length < 3) throw new RangeError("runStage: the report needs 3 slots");
   const run = loadStage();
   // bun:ffi gives no pointer for an empty buffer; with n = 0 the stage reads no op anyway.
-  return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report), 0));
+  // NO_STREAM: the list run here is complete; only the children it spawns may wait for streamed
+  // ops (the supervisor's spawner hands the jail's init the report that counts them).
+  return Number(run(ptr(ops.length ? ops : NO_OPS), n, ptr(regs), ptr(report), NO_STREAM));
 }
 
 const SA_SIGINFO = 4, SA_RESTART = 0x10000000, SA_RESTORER = 0x04000000;

@@ -221,7 +221,9 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
       // which the kernel strips with the rest) into cgroup.procs; its failure is its own.
       pa.itoa(placer.digits, pid);
       const regs = new BigInt64Array(REGISTERS);
-      pa.spawn([CLONE_VM | SIGCHLD, stackTop(placer.stack), ptr(placer.program.code), placer.program.length, ptr(regs), entry], { syscall: "clone", flags: "CLONE_VM (the cgroup placer)", dst: placerPid, ok: [-1], skipTo: refused });
+      // Its failure goes to a report of its own (cmp), not the jail's: that one is the init's,
+      // and counts the init's streamed ops, which the placer's list is not.
+      pa.spawn([CLONE_VM | SIGCHLD, stackTop(placer.stack), ptr(placer.program.code), placer.program.length, ptr(regs), entry], { syscall: "clone", flags: "CLONE_VM (the cgroup placer)", dst: placerPid, ok: [-1], skipTo: refused, cmp: ptr(placer.report) });
       pa.keep.push(regs, placer.program.code, placer.program.keep, placer.report);
     }
     pa.bind(refused);

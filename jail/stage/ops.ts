@@ -21,7 +21,8 @@ export const OP_SIZE = 112;
  * - SPAWN: like SYSCALL, r = clone(a[0]) onto the stack whose top is a[1] — or, when nr is set,
  *   that syscall (clone3) with a[0] = its clone_args, which name the stack, and a[1] = their
  *   size — where the child runs the op list at a[2] (a[3] ops) with the registers at a[4],
- *   calling the stage's entry at a[5] (the same report). With CLONE_VM: no copy of this process.
+ *   calling the stage's entry at a[5]; it reports into the report at cmp when that is set (no
+ *   condition then), else into this one. With CLONE_VM: no copy of this process.
  *   a[2] = 0: the child goes on in this list at i + 1 + jump (not a condition's jump: the
  *   parent goes on at i + 1) with a copy of these registers at a[4] — a fork's view without a
  *   copy of the memory; its op indexes (a failure's report) are this list's.
@@ -202,6 +203,7 @@ export function formatOp(op: RawOp, index: number, syscallName?: (nr: number) =>
       if (op.errdst !== NO_REG) parts.push(`errno → r${op.errdst}`);
       if (op.cond) parts.push(`if r ${COND_TEXT[op.cond] ?? `cond${op.cond}`} ${op.cmp} ${target(index, op.jump)}`);
       else if (op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n) parts.push(`child ${target(index, op.jump)}`);
+      else if (op.kind === KIND.SPAWN && op.cmp) parts.push(`its report at 0x${op.cmp.toString(16)}`);
       if (op.failexit) parts.push(`failexit ${op.failexit}`);
       return parts.join(" ");
     }

@@ -114,7 +114,10 @@ INLINE i64 spawn(i64 nr, i64 x0, i64 x1, i64 fn, i64 a0, i64 a1, i64 a2, i64 a3,
 }
 
 // Replays ops[start..n). Op indexes (jumps' targets, the report's) count from ops[0] whatever
-// the start: a child spawned into its parent's list goes on there.
+// the start: a child spawned into its parent's list goes on there. NO_STREAM in `start`: this
+// caller's list is complete (the supervisor's own, run through bun:ffi), so it never waits for
+// streamed ops, though `report` is the one it hands its children, whose lists may be streamed.
+#define NO_STREAM (1L << 40)
 i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report, long start)
 {
 	// Also a signal handler (sys/stage.ts forwardToMainThread), called as (signo, siginfo,
@@ -136,6 +139,8 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report, long start
 		return 0;
 	}
 	volatile int *rep = report;
+	int streamed = !(start & NO_STREAM);
+	start &= ~NO_STREAM;
 	long i = start;
 	if (n < 0 || start < 0 || start > n)
 		fail(rep, 0, EINVAL, 125);
@@ -145,7 +150,7 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report, long start
 		// Streamed ops: report[3], when set, counts the ops written so far (the supervisor
 		// compiles the rest while this process replays the first ones): wait until op i is.
 		int have;
-		while (report && (have = __atomic_load_n(&report[3], __ATOMIC_ACQUIRE)) > 0 && i >= have)
+		while (streamed && report && (have = __atomic_load_n(&report[3], __ATOMIC_ACQUIRE)) > 0 && i >= have)
 #if defined(__x86_64__)
 			sys6(202, (i64)&report[3], 0 /* FUTEX_WAIT */, have, 0, 0, 0);
 #else
@@ -184,7 +189,10 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report, long start
 					copy[j] = regs[j];
 				r = spawn(o->nr ? o->nr : CLONE_NR, v[0], v[1], v[5], (i64)ops, n, v[4], (i64)report, at);
 			} else
-				r = o->kind == SPAWN ? spawn(o->nr ? o->nr : CLONE_NR, v[0], v[1], v[5], v[2], v[3], v[4], (i64)report, 0)
+				// A child with a list of its own reports where `cmp` says (no condition on a
+				// SPAWN that sets it), else into this report.
+				r = o->kind == SPAWN ? spawn(o->nr ? o->nr : CLONE_NR, v[0], v[1], v[5], v[2], v[3], v[4],
+							    o->cond == 0 && o->cmp ? o->cmp : (i64)report, 0)
 						     : sys6(o->nr, v[0], v[1], v[2], v[3], v[4], v[5]);
 			// The kernel's error range; anything else is a result, even if negative.
 			if (r < 0 && r >= -4095) {

@@ -33,6 +33,7 @@ const PARENT = getpid();
 const has = feature;
 const stage: Feature = { ok: stageAvailable(), why: `this build has no ${process.arch} stage (gcc was missing when jail/stage/blobs.gen.ts was made: scripts/install-deps.sh, then bun scripts/build-stage.ts)` };
 
+const CLONE_VM = 0x100;
 let regs: BigInt64Array, report: Int32Array;
 beforeEach(() => {
   regs = stageRegisters();
@@ -416,14 +417,18 @@ describeIf(v1pids, "the warming child (CLONE_VM, no CLONE_VFORK): moves itself i
 
 describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
   test("the child waits in futex at the first op not yet published, and runs on once it is", () => {
-    // op 0 clone: the parent falls through to op 1 (RETURN), the child jumps to op 2
+    // op 0 spawn (CLONE_VM, as the jail's init is): the parent goes on at op 1 (RETURN), the
+    //      child at op 2, in this list and with this report
     // op 2 write "a"   | published at first (3 ops)
     // op 3 write "b"   | written but not published: the child must wait before it
     // op 4 exit_group(7)
     const [r, w] = pipe();
     const a = Buffer.from("ab");
+    const stack = new Uint8Array(16 * 1024);
+    const top = ptr(stack) + stack.byteLength - 64;
+    const copy = stageRegisters();
     const ops: OpInit[] = [
-      sys("clone", [SIGCHLD | CLONE_PARENT_SETTID, 0, ptr(regs), 0, 0], { cond: COND.EQ, cmp: 0, jump: 1 }),
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), spawnTarget().entry], dst: 0, jump: 1 },
       { kind: KIND.RETURN, a: [0] },
       sys("write", [w, ptr(a), 1]),
       sys("write", [w, ptr(a) + 1, 1]),
@@ -457,6 +462,41 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     expect(readAll(r)).toBe("b");
     closeFd(r);
     expect(waitPid(pid)).toMatchObject({ code: 7 });
+    stack.length; // alive until the child is gone
+  });
+
+  test("the caller's own list never waits, though its report counts fewer ops: only the children it spawns do", () => {
+    // The supervisor's spawner shares the jail's report (the init's ops are streamed into it):
+    // a list longer than report[3] ran into a futex wait that nobody would end (seen on a pure
+    // cgroup v2 host, where the spawner has more ops than a short prologue).
+    // In a process of its own: that wait would block this one for good (bounded here).
+    const script = `
+      import { runStage, stageRegisters, stageReport } from "${import.meta.dir}/../../sys/stage.ts";
+      import { KIND, encodeOps, rawOp } from "${import.meta.dir}/../../jail/stage/ops.ts";
+      const report = stageReport();
+      report[3] = 1;
+      const ops = [...Array(6)].map((_, i) => rawOp({ kind: KIND.SET, dst: i, a: [i + 40] })).concat(rawOp({ kind: KIND.RETURN, a: [5] }));
+      console.log(runStage(encodeOps(ops), 7, stageRegisters(), report));`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString()).toBe("45\n");
+  });
+
+  test("a child with a list of its own reports where the spawn says (cmp), not into the caller's report", () => {
+    const own = new Int32Array(4);
+    const stack = new Uint8Array(16 * 1024);
+    const top = ptr(stack) + stack.byteLength - 64;
+    const child = encodeOps([sys("close", [987654]), exit(0)].map(rawOp)); // EBADF: not tolerated
+    const childRegs = stageRegisters();
+    const pid = run([
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), ptr(child), 2, ptr(childRegs), spawnTarget().entry], dst: 0, cmp: ptr(own) },
+      { kind: KIND.RETURN, a: [0] },
+    ]);
+    expect(pid).toBeGreaterThan(0);
+    expect(waitPid(pid)).toMatchObject({ code: 125 });
+    expect([own[0], own[1], own[2]]).toEqual([REPORT_MAGIC, 0, 9]); // op 0 of its list, EBADF
+    expect(report[0]).toBe(0); // the caller's report: untouched
+    stack.length + child.length;
   });
 
   test("without report[3] (0) nothing waits: the whole program runs", () => {
