@@ -137,7 +137,11 @@ export function spawnHelper(helper: number, argv: string[], keep: number[]): num
   const regs = new BigInt64Array(STAGE_REGISTERS);
   const report = stageReport();
   const p = compileSpawn(helper, argv, keep);
-  return run(p, regs, report, p.regs.err.reg, "fork");
+  const pid = run(p, regs, report, p.regs.err.reg, "fork");
+  // The child runs on a stack in `p.keep` until it has executed, which this process does not
+  // wait for: held while this process lives (a few helpers per run).
+  warming.push(p.keep);
+  return pid;
 }
 
 /** A guard: the helper in `guard` mode, acting once our end of its pipe closes (any exit). */
