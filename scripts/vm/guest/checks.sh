@@ -136,6 +136,10 @@ fi
 # OOM: reported as such (137 + one line) and contained.
 expect_status oom-137 137 $J run --memory 32m --memory-swap 32m -- /usr/bin/python3 -c 'b = b"x" * (256 << 20)' \
   && { grep -q 'out of memory' "$T/err" && pass oom-message || fail oom-message "stderr: $(head -c 200 "$T/err")"; }
+# The smallest limit jailx takes (1m) still starts a program: the jail's processes share the
+# supervisor's memory until their execve (CLONE_VM), and an OOM kill in the jail's cgroup then
+# would take the supervisor along (the kernel kills every process sharing a victim's memory).
+expect_status tiny-memory 0 $J run --memory 1m -- /bin/true
 # Fork bomb: --pids stops it; the jail ends and nothing is left.
 cat >"$T/bomb.py" <<'EOF'
 import os, time
