@@ -10,7 +10,7 @@ import { readSync } from "node:fs";
 import { ptr } from "../sys/ffi.ts";
 import { closeFd, getpid, pipe, waitPid } from "../sys/proc.ts";
 import { TABLES, currentMachine } from "../sys/seccomp/tables.ts";
-import { readReport, runStage, spawnTarget, stageReport } from "../sys/stage.ts";
+import { readReport, runStage, stageEntry, stageReport } from "../sys/stage.ts";
 import { ANY_ERRNO, COND, KIND, checkOps, encodeOps, rawOp, type OpInit } from "../jail/stage/ops.ts";
 
 const SIGCHLD = 17, EBADF = 9, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000, CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
@@ -69,14 +69,16 @@ export function stageSelftest(args: string[]): number {
     { kind: KIND.STORE64, a: [ptr(mine), 1] },
     { kind: KIND.SYSCALL, nr: nr("exit_group"), a: [5] },
   ].map(rawOp));
-  const { entry, stackTop } = spawnTarget();
+  const stack = new Uint8Array(16 * 1024);
+  const top = ptr(stack) + stack.byteLength - 64;
   const spawnOps = [
-    { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(child), 3, ptr(new BigInt64Array(256)), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1 },
+    { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, top - (top % 16), ptr(child), 3, ptr(new BigInt64Array(256)), stageEntry()], dst: 0, ok: [ANY_ERRNO], errdst: 1 },
     { kind: KIND.RETURN, a: [0] },
   ].map(rawOp);
   checkOps(spawnOps);
   const spawned = runStage(encodeOps(spawnOps), 2, regs, stageReport());
   const third = spawned > 0 ? waitPid(spawned) : null;
+  stack.length; // alive until the child is gone
 
   const ok = wrote === String(pid) && first.code === 7 && second.code === 9 && rep?.index === 1 && rep.errno === EBADF && third?.code === 5;
   process.stdout.write(`stage selftest ${machine}${userns ? " (user namespace)" : ""}: child ${pid} wrote "${wrote}" and exited ${first.code ?? `on signal ${first.signal}`}; ` +

@@ -57,20 +57,11 @@ function loadStage(): StageFn {
   return entry;
 }
 
-let spawnStack: ArrayBuffer | undefined;
-/**
- * For SPAWN ops (jail/stage/ops.ts): the stage's entry address and the top of a stack for the
- * spawned child (it lives there, in this address space, until it executes or exits; a
- * CLONE_VFORK spawn suspends this thread meanwhile, so one stack serves every spawn).
- */
-export function spawnTarget(): { entry: number; stackTop: number } {
+/** For SPAWN ops (jail/stage/ops.ts): the stage's entry address, where a spawned child starts. */
+export function stageEntry(): number {
   loadStage();
-  spawnStack ??= new ArrayBuffer(SPAWN_STACK);
-  // 16-byte aligned, as both ABIs want the stack pointer at a call
-  const top = ptr(new Uint8Array(spawnStack)) + SPAWN_STACK - 64;
-  return { entry: entryAddress, stackTop: top - (top % 16) };
+  return entryAddress;
 }
-const SPAWN_STACK = 64 * 1024;
 
 /**
  * Run `n` ops of `ops` (encodeOps) with the registers `regs` (≥ 256 slots) and the failure report

@@ -17,7 +17,7 @@ import { Asm, REGISTERS, type OpNote, type Reg } from "./asm.ts";
 import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
 import { NRS } from "./nr.ts";
 import { decodeOps, type RawOp } from "./ops.ts";
-import { spawnTarget } from "../../sys/stage.ts";
+import { stageEntry } from "../../sys/stage.ts";
 import { ptr } from "../../sys/ffi.ts";
 
 const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2, SIG_SETMASK = 2, POLLRDHUP = 0x2000;
@@ -121,7 +121,7 @@ export interface JailCompiler {
 /** Ops handed to a streaming stage at once (fewer: more futex wakes; more: a later start). */
 const STREAM_BATCH = 48;
 /** The init's stack until it executes jailx's init (the stage's frame is a few hundred bytes). */
-const INIT_STACK = 64 * 1024, PLACER_STACK = 16 * 1024, SPAWN_STACK = 16 * 1024;
+const INIT_STACK = 64 * 1024, CHILD_STACK = 16 * 1024;
 
 /**
  * The init is spawned with CLONE_VM: it shares this process's memory (no copy of Bun's ~100 MB
@@ -147,7 +147,7 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
   /** the stage's entry, where every spawned child starts */
-  const entry = o.entry ?? spawnTarget().entry;
+  const entry = o.entry ?? stageEntry();
   const asm = new Asm(o.sharedArena);
   const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
@@ -330,7 +330,7 @@ function compilePlacer(files: readonly string[]): Placer & { digits: bigint; sta
     p.syscall(NRS.close, [f], { syscall: "close" });
   }
   p.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
-  const stack = new Uint8Array(PLACER_STACK);
+  const stack = new Uint8Array(CHILD_STACK);
   p.keep.push(stack);
   return { program: finished(p, {}), report: new Int32Array(4), digits, stack };
 }
@@ -434,12 +434,8 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
   child.syscall(NRS.exit_group, [125], { syscall: "exit_group" });
   // No CLONE_VFORK: this thread goes on while the child executes. Waiting for that cost ~0.06 ms
   // on an idle machine, and 1–6 ms whenever the child first had to wait for a busy CPU (seen
-  // with strace -T here while another process used a core). The child runs on a stack of its
-  // own, which the caller holds with its ops until this process executes or ends.
-  const stack = new Uint8Array(SPAWN_STACK);
-  const p = spawning(child, CLONE_VM, stackTop(stack), "CLONE_VM");
-  p.keep.push(stack);
-  return p;
+  // with strace -T here while another process used a core).
+  return spawning(child);
 }
 
 /**
@@ -447,11 +443,10 @@ export function compileSpawn(helper: number, argv: readonly string[], keep: read
  * migration after an idle spell waits for an RCU grace period (the kernel's threadgroup lock is
  * taken in its slow mode; 5–25 ms on the development machines), and migrations that follow while
  * it is still in that mode do not. Started right after the jail cgroup is made, it takes that
- * wait in parallel with the clone and the compile, instead of the placer after the clone. No
- * CLONE_VFORK: this thread goes on at once, and the child runs on `stack`, a stack of its own;
- * whatever fails, it exits 0: it only warms a lock.
+ * wait in parallel with the clone and the compile, instead of the placer after the clone.
+ * Whatever fails, it exits 0: it only warms a lock.
  */
-export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & { regs: { pid: Reg } } {
+export function compileWarmup(procs: string): StageProgram & { regs: { pid: Reg } } {
   const child = new Asm();
   child.syscall(NRS.close_range, [3, 0x7fffffff, 0], { syscall: "close_range", ok: [-1] });
   const fd = child.reg();
@@ -459,9 +454,7 @@ export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & 
   child.syscall(NRS.openat, [-100, child.str(procs), 1 | 0o2000000 /* O_WRONLY|O_CLOEXEC */, 0], { syscall: "open", path: procs, dst: fd, ok: [-1] });
   child.syscall(NRS.write, [fd, child.str("0"), 1], { syscall: "write", path: procs, ok: [-1] }); // "0": the writer itself
   child.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
-  const p = spawning(child, CLONE_VM, stackTop(stack), "CLONE_VM");
-  p.keep.push(stack);
-  return p;
+  return spawning(child);
 }
 
 /**
@@ -472,7 +465,7 @@ export function compileWarmup(procs: string, stack: Uint8Array): StageProgram & 
  * program's own execve, between the gate and the program's start, and with one it is this
  * child, beside the program. It holds no descriptor but `fd`.
  */
-export function compileHolder(fd: number, stack: Uint8Array): StageProgram & { regs: { pid: Reg } } {
+export function compileHolder(fd: number): StageProgram & { regs: { pid: Reg } } {
   const child = new Asm();
   child.syscall(NRS.close_range, [0, fd - 1, 0], { syscall: "close_range", ok: [-1] });
   child.syscall(NRS.close_range, [fd + 1, 0x7fffffff, 0], { syscall: "close_range", ok: [-1] });
@@ -480,18 +473,18 @@ export function compileHolder(fd: number, stack: Uint8Array): StageProgram & { r
   child.bind(again);
   child.syscall(NRS.read, [fd, child.buf(new Uint8Array(8)), 8], { syscall: "read", path: "the program's exec pipe", ok: [-1], cond: "gt", cmp: 0, jumpTo: again });
   child.syscall(NRS.exit_group, [0], { syscall: "exit_group" });
-  const p = spawning(child, CLONE_VM, stackTop(stack), "CLONE_VM");
-  p.keep.push(stack);
-  return p;
+  return spawning(child);
 }
 
 /**
- * The parent's side of a spawn: a clone (`flags`, with CLONE_VM: no copy of this large process)
- * whose child replays `child`'s ops on the stack at `stackTop` (16-byte aligned). Every signal
- * is blocked in this thread around it: no handler of Bun's may run in the child, which shares
- * this address space and keeps the mask.
+ * The parent's side of a spawn: clone(CLONE_VM) — no copy of this large process — whose child
+ * replays `child`'s ops on a stack of its own, in `keep` with them: the caller holds them until
+ * the child has executed or exited (parent-kernel.ts's startChild), which this thread does not
+ * wait for. Every signal is blocked in this thread around the clone: no handler of Bun's may run
+ * in the child, which shares this address space and keeps the mask.
  */
-function spawning(child: Asm, flags: number, stackTop: number, flagNames: string): StageProgram & { regs: { pid: Reg; err: Reg } } {
+function spawning(child: Asm): StageProgram & { regs: { pid: Reg; err: Reg } } {
+  const stack = new Uint8Array(CHILD_STACK);
   const childOps = child.length;
   const code = child.bytes(0, childOps);
   const childRegs = new BigInt64Array(REGISTERS);
@@ -503,11 +496,11 @@ function spawning(child: Asm, flags: number, stackTop: number, flagNames: string
   const old = asm.buf(new BigUint64Array(1)); // written by the stage, read back by it
   asm.set(pid, -1);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, all, old, 8], { syscall: "rt_sigprocmask" });
-  asm.spawn([flags | SIGCHLD, stackTop, ptr(code), childOps, ptr(childRegs), spawnTarget().entry], { syscall: "clone", flags: flagNames, dst: pid, ok: [-1], errdst: err, skipTo: restore });
+  asm.spawn([CLONE_VM | SIGCHLD, stackTop(stack), ptr(code), childOps, ptr(childRegs), stageEntry()], { syscall: "clone", flags: "CLONE_VM", dst: pid, ok: [-1], errdst: err, skipTo: restore });
   asm.bind(restore);
   asm.syscall(NRS.rt_sigprocmask, [SIG_SETMASK, old, 0, 8], { syscall: "rt_sigprocmask" });
   asm.ret(pid);
-  asm.keep.push(...child.keep, code, childRegs);
+  asm.keep.push(...child.keep, code, childRegs, stack);
   return finished(asm, { regs: { pid, err } });
 }
 

@@ -82,6 +82,9 @@ export function rawOp(init: OpInit): RawOp {
 /** Registers the stage has (regs[0..255]); it refuses any other index. */
 export const REGISTERS = 256;
 
+/** A SPAWN whose child goes on in this very list (no op list of its own: a[2] = 0, not a register). */
+const spawnsIntoThisList = (op: RawOp) => op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n;
+
 /**
  * Throw a RangeError naming the first op the stage would refuse (EINVAL, exit 125: a bad index,
  * jump target, kind or condition). The stage checks the same at run time, but in the parent a
@@ -108,7 +111,7 @@ export function checkOps(ops: readonly RawOp[]): void {
         if (op.ok.some((e) => e < ANY_ERRNO)) throw bad(`tolerated errno ${op.ok.find((e) => e < ANY_ERRNO)}`);
         if (op.ok.some((e) => e !== 0)) to(op.skip, "skip");
         if (op.cond !== COND.NONE) to(op.jump, "jump");
-        if (op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n) {
+        if (spawnsIntoThisList(op)) {
           if (op.cond !== COND.NONE) throw bad("a spawn that goes on in this list has no condition");
           to(op.jump, "the child's start");
           if (i + 1 + op.jump === n) throw bad("the child's start is the program's end");
@@ -202,7 +205,7 @@ export function formatOp(op: RawOp, index: number, syscallName?: (nr: number) =>
       if (ok.length) parts.push(`ok ${ok.join(",")} skip ${target(index, op.skip)}`);
       if (op.errdst !== NO_REG) parts.push(`errno → r${op.errdst}`);
       if (op.cond) parts.push(`if r ${COND_TEXT[op.cond] ?? `cond${op.cond}`} ${op.cmp} ${target(index, op.jump)}`);
-      else if (op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n) parts.push(`child ${target(index, op.jump)}`);
+      else if (spawnsIntoThisList(op)) parts.push(`child ${target(index, op.jump)}`);
       else if (op.kind === KIND.SPAWN && op.cmp) parts.push(`its report at 0x${op.cmp.toString(16)}`);
       if (op.failexit) parts.push(`failexit ${op.failexit}`);
       return parts.join(" ");

@@ -95,16 +95,9 @@ const ALL_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1).filter((s) => s 
  * (nothing to reap) when it could not be started, which only costs the wait it would have saved.
  */
 export function warmMigration(procs: string): number {
-  const stack = new Uint8Array(16 * 1024);
-  const p = compileWarmup(procs, stack);
-  const regs = new BigInt64Array(STAGE_REGISTERS);
-  const pid = runStage(p.code, p.length, regs, stageReport());
-  // The child runs on `stack` and replays ops that point into `p.keep` until it exits: held for
-  // as long as this process lives (it reaps the child before "placed", then executes the waiter).
-  warming.push(p.keep);
+  const pid = startChild(compileWarmup(procs));
   return pid > 0 ? pid : -1;
 }
-const warming: unknown[] = [];
 
 /**
  * The holder of this process's memory until the program's process has executed (compileHolder):
@@ -112,14 +105,22 @@ const warming: unknown[] = [];
  * could not be started (then the program's execve tears the memory down, as it would anyway).
  */
 export function holdMemory(fd: number): number {
-  const stack = new Uint8Array(16 * 1024);
-  const p = compileHolder(fd, stack);
-  const pid = runStage(p.code, p.length, new BigInt64Array(STAGE_REGISTERS), stageReport());
-  // It runs on `stack` and replays ops in `p.keep` until it exits: held while this process lives
-  // (it executes the waiter next, which freezes this memory as it is).
-  warming.push(p.keep);
+  const pid = startChild(compileHolder(fd));
   return pid > 0 ? pid : -1;
 }
+
+/**
+ * Run a spawning program (compile.ts's `spawning`): its child replays ops on a stack in `p.keep`
+ * until it executes or exits, which this thread does not wait for, so `p.keep` is held for as
+ * long as this process lives (a few children per run; the waiter's execve ends it). The pid, or
+ * ≤ 0 for a refused clone.
+ */
+function startChild(p: StageProgram): number {
+  const pid = runStage(p.code, p.length, new BigInt64Array(STAGE_REGISTERS), stageReport());
+  childMemory.push(p.keep);
+  return pid;
+}
+const childMemory: unknown[] = [];
 
 /** Run a compiled program in the stage; the parent's RETURN value (a pid), or the clone's error. */
 export function run(p: StageProgram, regs: BigInt64Array, report: Int32Array, errReg: number, what: string): number {
@@ -134,13 +135,9 @@ export function run(p: StageProgram, regs: BigInt64Array, report: Int32Array, er
 
 /** Start the helper in `mode` as a child of this process, holding `keep` (and nothing else). */
 export function spawnHelper(helper: number, argv: string[], keep: number[]): number {
-  const regs = new BigInt64Array(STAGE_REGISTERS);
-  const report = stageReport();
   const p = compileSpawn(helper, argv, keep);
-  const pid = run(p, regs, report, p.regs.err.reg, "fork");
-  // The child runs on a stack in `p.keep` until it has executed, which this process does not
-  // wait for: held while this process lives (a few helpers per run).
-  warming.push(p.keep);
+  const pid = run(p, new BigInt64Array(STAGE_REGISTERS), stageReport(), p.regs.err.reg, "fork");
+  childMemory.push(p.keep); // its stack and ops, until it has executed (see startChild)
   return pid;
 }
 

@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
 import { closeFd, exitNow, getpid, pipe, sharedMemory, threadCount, waitPid } from "../../sys/proc.ts";
-import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, spawnTarget, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, stageEntry, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
 import { ANY_ERRNO, COND, KIND, OP_SIZE, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
@@ -302,13 +302,15 @@ describeIf(stage, "control flow and stores, in this process", () => {
 });
 
 describeIf(stage, "SPAWN: a child on a stack of its own, in this address space (CLONE_VM|CLONE_VFORK)", () => {
-  const CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
+  const CLONE_VFORK = 0x4000;
+  const vforkStack = new Uint8Array(64 * 1024);
   function spawnRun(child: OpInit[]): { pid: number; childRegs: BigInt64Array } {
     const code = encodeOps(child.map(rawOp));
     const childRegs = stageRegisters();
-    const { entry, stackTop } = spawnTarget();
+    // CLONE_VFORK: this thread sleeps until the child has executed or exited, so one stack serves
+    const top = ptr(vforkStack) + vforkStack.byteLength - 64;
     const pid = run([
-      { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop, ptr(code), child.length, ptr(childRegs), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0 },
+      { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, top - (top % 16), ptr(code), child.length, ptr(childRegs), stageEntry()], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0 },
       { kind: KIND.RETURN, a: [0] },
     ]);
     if (pid <= 0) throw new Error(`spawn failed: errno ${regs[1]}`);
@@ -346,13 +348,12 @@ describeIf(stage, "SPAWN: a child on a stack of its own, in this address space (
 
 describeIf(stage, "SPAWN into this very list: a fork's view without a copy of the memory (CLONE_VM, no CLONE_VFORK)", () => {
   test("the child goes on at the jump target with a copy of the registers, in this address space; the parent at the next op", () => {
-    const CLONE_VM = 0x100;
     const [r, w] = pipe();
     const mine = new BigInt64Array(1); // plain memory of this process: a forked child could not write it
     const stack = new Uint8Array(16 * 1024);
     const top = ptr(stack) + stack.byteLength - 64;
     const copy = stageRegisters();
-    const { entry } = spawnTarget();
+    const entry = stageEntry();
     const pid = run([
       { kind: KIND.SET, dst: 5, a: [11] },
       { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0, jump: 1 },
@@ -428,7 +429,7 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     const top = ptr(stack) + stack.byteLength - 64;
     const copy = stageRegisters();
     const ops: OpInit[] = [
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), spawnTarget().entry], dst: 0, jump: 1 },
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
       { kind: KIND.RETURN, a: [0] },
       sys("write", [w, ptr(a), 1]),
       sys("write", [w, ptr(a) + 1, 1]),
@@ -489,7 +490,7 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     const child = encodeOps([sys("close", [987654]), exit(0)].map(rawOp)); // EBADF: not tolerated
     const childRegs = stageRegisters();
     const pid = run([
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), ptr(child), 2, ptr(childRegs), spawnTarget().entry], dst: 0, cmp: ptr(own) },
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), ptr(child), 2, ptr(childRegs), stageEntry()], dst: 0, cmp: ptr(own) },
       { kind: KIND.RETURN, a: [0] },
     ]);
     expect(pid).toBeGreaterThan(0);
