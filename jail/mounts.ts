@@ -161,27 +161,17 @@ function userBinds(o: ParsedOptions, host: HostFacts): MountOp[] {
 export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | null, hideByMode: boolean): MountOp[] {
   const ops: MountOp[] = [];
   const binds = userBinds(o, host);
+  const withEtc = !rootfs && o["no-system-binds"] !== true && host.stat("/etc") === "dir";
+  // What the user binds beneath /etc explicitly is shown (the bind needs its mount point).
+  const keep = binds.flatMap((b) => (b.op === "bind" && b.dst.startsWith("/etc/") ? [b.dst.slice(5)] : []));
+  // The /etc walk starts first where the host can walk meanwhile (jail/stage/walk.ts); the hide
+  // list is decided when first read, on the stage path while the jail is compiled.
+  const walked = withEtc && hideByMode && keep.length === 0 ? host.walkModes?.("/etc") : null;
   if (!rootfs && o["no-system-binds"] !== true) {
     for (const p of SYSTEM_PATHS) {
       const link = host.readlink(p);
       if (link !== null) ops.push({ op: "symlink", target: link, dst: p });
       else if (host.stat(p) === "dir") ops.push({ op: "bind", src: p, dst: p, readonly: true, kind: "dir" });
-    }
-    if (host.stat("/etc") === "dir") {
-      // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
-      const names = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
-      // What the user binds beneath /etc explicitly is shown (the bind needs its mount point).
-      const keep = binds.flatMap((b) => (b.op === "bind" && b.dst.startsWith("/etc/") ? [b.dst.slice(5)] : []));
-      // Decided when first read: on the stage path that is while compiling the jail, after the
-      // clone. Where it can, the host walks /etc meanwhile, elsewhere (jail/stage/walk.ts).
-      const list = (hideByMode && keep.length === 0 && host.walkModes?.("/etc")) || ((d: string) => host.listModes(d));
-      let hide: string[] | undefined;
-      const op = { op: "hide-bind", src: "/etc", dst: "/etc" } as Extract<MountOp, { op: "hide-bind" }>;
-      Object.defineProperty(op, "hide", {
-        enumerable: true,
-        get: () => (hide ??= etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list })),
-      });
-      ops.push(op);
     }
   }
   ops.push({ op: "proc", dst: "/proc" });
@@ -203,6 +193,20 @@ export function buildMounts(o: ParsedOptions, host: HostFacts, rootfs: string | 
   ["stdin", "stdout", "stderr"].forEach((n, i) => ops.push({ op: "symlink", target: `/proc/self/fd/${i}`, dst: `/dev/${n}` }));
   ops.push({ op: "tmpfs", dst: "/tmp", mode: "1777", ...sized });
   ops.push({ op: "tmpfs", dst: "/run", mode: "0755", ...sized });
+  // /etc comes last of the system view: the walk may still be running when the jail is compiled,
+  // and /proc, /dev, /tmp and /run are compiled (and mounted) meanwhile. None lies beneath /etc.
+  if (withEtc) {
+    // Only names the host has: a whiteout's parent directories would otherwise appear, empty.
+    const names = ETC_HIDDEN.filter((h) => host.stat(`/etc/${h}`) !== null || host.readlink(`/etc/${h}`) !== null);
+    const list = walked || ((d: string) => host.listModes(d));
+    let hide: string[] | undefined;
+    const op = { op: "hide-bind", src: "/etc", dst: "/etc" } as Extract<MountOp, { op: "hide-bind" }>;
+    Object.defineProperty(op, "hide", {
+      enumerable: true,
+      get: () => (hide ??= etcHidden({ root: "/etc", names, keep, byMode: hideByMode, list })),
+    });
+    ops.push(op);
+  }
   ops.push(...binds);
   ops.push(...notifySocket(host, binds));
   return ops;

@@ -38,6 +38,23 @@ describe("defaults", () => {
     expect(p.mounts).toContainEqual({ op: "readonly", dst: "/proc/sys", optional: true });
     expect(p.mounts.findIndex((m) => m.op === "proc")).toBeLessThan(p.mounts.findIndex((m) => m.dst === "/proc/kcore"));
   });
+  test("/etc comes last of the system view, its walk started before anything else is listed", () => {
+    // The hide list is read while the jail is compiled: /proc, /dev, /tmp and /run are compiled
+    // (and mounted) while the walk of /etc (jail/stage/walk.ts) may still be running.
+    const calls: string[] = [];
+    const host = fakeHost();
+    const walking = { ...host, walkModes: (root: string) => (calls.push(`walk ${root}`), (d: string) => host.listModes(d)), listTypes: (d: string) => (calls.push(`list ${d}`), host.listTypes(d)) };
+    const q = buildPlan(parseRunArgs(["--bind", "/data:/etc/app", "--", "true"]), walking, seccompPlanFromOptions);
+    expect(calls).toEqual(["list /proc"]); // a bind beneath /etc: no walk (the host's own lister)
+    calls.length = 0;
+    const r = buildPlan(parseRunArgs(["--", "true"]), walking, seccompPlanFromOptions);
+    expect(calls).toEqual(["walk /etc", "list /proc"]);
+    for (const m of [r, q]) {
+      const etc = m.mounts.findIndex((x) => x.op === "hide-bind");
+      expect(m.mounts.slice(0, etc).map((x) => x.dst)).toContain("/run");
+      expect(m.mounts.slice(etc + 1).every((x) => x.op === "bind" && x.dst.startsWith("/etc/"))).toBe(true);
+    }
+  });
   test("seccomp default policy is on", () => {
     expect(p.seccomp).not.toBeNull();
     expect(p.cgroup).toEqual({ controllers: ["pids"], pidsMax: 2048, defaults: ["pids"] });
@@ -181,7 +198,7 @@ describe("options", () => {
   });
   test("binds sorted parents first, keeping order otherwise", () => {
     const p = plan(["--bind", "/data/file:/srv/a/b", "--ro-bind", "/data:/srv", "--tmpfs", "/srv/a:size=1m", "--", "true"]);
-    const user = p.mounts.slice(p.mounts.findIndex((m) => m.dst === "/run") + 1);
+    const user = p.mounts.slice(p.mounts.findIndex((m) => m.op === "hide-bind") + 1);
     expect(user.map((m) => m.dst)).toEqual(["/srv", "/srv/a", "/srv/a/b"]);
     expect(user[1]).toEqual({ op: "tmpfs", dst: "/srv/a", mode: "1777", size: "1m" });
   });
