@@ -935,7 +935,7 @@ enum { O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000 };
 #else
 enum { O_DIRECTORY = 0x4000, O_NOFOLLOW = 0x8000 };
 #endif
-enum { AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE_MODE = 0x3, S_IFMT = 0170000, S_IFDIR = 0040000, WALK_DEPTH = 32 };
+enum { AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE_MODE = 0x3, S_IFMT = 0170000, S_IFDIR = 0040000, S_IFLNK = 0120000, DT_LNK = 10, WALK_DEPTH = 32 };
 struct dirent64 { unsigned long ino; long off; unsigned short reclen; unsigned char type; char name[]; };
 struct out { int fd, failed; unsigned long n; char buf[65536]; };
 
@@ -1001,6 +1001,15 @@ static void walk_dir(struct out *o, int dir, char *rel, unsigned long rlen, unsi
 			for (unsigned long i = 0; i < nl; i++)
 				rel[l - nl + i] = nm[i];
 			rel[l] = 0;
+			// A symlink's mode is S_IFLNK|0777 on Linux, and only its type matters (jail/etc-view.ts
+			// judges a symlink by its target's entry): no statx for it. In /etc most entries are
+			// symlinks (771 of 1,280 here: /etc/alternatives, /etc/ssl/certs).
+			if (e->type == DT_LNK) {
+				if (!omit || (0777 & omit) != omit)
+					out_entry(o, S_IFLNK | 0777, rel, l);
+				rel[rlen] = 0;
+				continue;
+			}
 			unsigned char sx[256]; // struct statx: stx_mode is the u16 at byte 28
 			if (SYS5(statx, dir, nm, AT_SYMLINK_NOFOLLOW, STATX_TYPE_MODE, sx) == 0) {
 				unsigned mode = (unsigned)(sx[28] | sx[29] << 8);
