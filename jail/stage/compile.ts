@@ -19,6 +19,7 @@ import { NRS } from "./nr.ts";
 import { decodeOps, type RawOp } from "./ops.ts";
 import { stageEntry } from "../../sys/stage.ts";
 import { ptr } from "../../sys/ffi.ts";
+import type { CpuSpread } from "../../sys/cpus.ts";
 
 const SIGCHLD = 17, SIGKILL = 9, AT_EMPTY_PATH = 0x1000, F_SETFD = 2, SIG_SETMASK = 2, POLLRDHUP = 0x2000;
 const CLONE_VM = 0x100;
@@ -142,7 +143,7 @@ const INIT_STACK = 64 * 1024, CHILD_STACK = 16 * 1024;
  * jail's own setup; the supervisor reaps the placer before it says "placed" (the init forks the
  * program only after).
  */
-export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, records: Buffer) => void; entry?: number } = {}): JailCompiler {
+export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp: Buffer | null, results: BigInt64Array, o: { sharedArena?: Buffer; placer?: readonly string[]; stream?: (from: number, records: Buffer) => void; entry?: number; cpus?: CpuSpread | null } = {}): JailCompiler {
   // child.ts's --verbose step lines would be printed now, while compiling: the supervisor says
   // when those steps happen instead.
   const plan: Plan = { ...given, verbose: false };
@@ -169,6 +170,9 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   // signal; it may have sent "go" first, which a read would still return, and then the ops
   // that never come would be waited for: its end of the socket is closed then (POLLRDHUP).
   const peer = new Int32Array([fds.sock, POLLRDHUP]); // struct pollfd: fd, events (revents 0)
+  // Off the supervisor's CPU while the jail is built (sys/cpus.ts): woken there at each batch of
+  // streamed ops, the init would preempt the compile. Where it cannot, it builds where it is.
+  if (o.cpus) asm.syscall(NRS.sched_setaffinity, [0, o.cpus.away.length, asm.buf(o.cpus.away)], { syscall: "sched_setaffinity", flags: "off the supervisor's CPU", ok: [-1] });
   asm.syscall(NRS.ppoll, [asm.buf(peer), 1, asm.buf(new BigInt64Array(2)), 0, 8], { syscall: "ppoll", path: "the supervisor's socket", cond: "ne", cmp: 0, jumpTo: exit125 });
   receive(); // "go": the id maps are written; the rest of the ops are streamed in
   asm.jump(main);
@@ -249,6 +253,8 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   };
   const compileRest = (): JailProgram => {
     setupNamespace(plan, k, receive); // "placed": in the jail cgroup
+    // Every CPU again, before anything that inherits this process's affinity is started.
+    if (o.cpus) asm.syscall(NRS.sched_setaffinity, [0, o.cpus.every.length, asm.buf(o.cpus.every)], { syscall: "sched_setaffinity", flags: "every CPU" });
     let programStart: number;
     if (plan.asPid1) {
       programStart = asm.length;

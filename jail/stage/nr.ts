@@ -9,6 +9,7 @@ const NAMES = [
   "mount_setattr", "unshare", "sethostname", "socket", "ioctl", "setgroups", "setresgid", "setresuid", "prctl",
   "capset", "prlimit64", "setsid", "fcntl", "close_range", "rt_sigprocmask", "rt_sigaction", "execve", "execveat",
   "exit_group", "seccomp", "clone", "clone3", "memfd_create", "ftruncate", "setns", "chroot", "landlock_create_ruleset", "landlock_restrict_self", "ppoll",
+  "sched_setaffinity",
 ] as const;
 
 function table(): Record<(typeof NAMES)[number], number> {

@@ -11,6 +11,7 @@ import { errnoName } from "../../sys/errno.ts";
 import * as proc from "../../sys/proc.ts";
 import { sharedMemory } from "../../sys/proc.ts";
 import { c, errno, ptr, syscall, toArrayBuffer } from "../../sys/ffi.ts";
+import { cpuSpread } from "../../sys/cpus.ts";
 import { formatIdMap, writeIdMaps } from "../../sys/ids.ts";
 import { openPidfd } from "../../sys/pidfd.ts";
 import { forwardToMainThread, helperMemfd, publishOps, runStage, stageReport, STAGE_REGISTERS } from "../../sys/stage.ts";
@@ -39,6 +40,8 @@ export const realParentKernel = {
   /** a cgroup v2 directory for clone3's CLONE_INTO_CGROUP (not O_PATH: the kernel wants it opened) */
   openCgroupDir: (dir: string): number =>
     c.open(ptr(Buffer.from(dir + "\0")), (process.arch === "arm64" ? 0o40000 : 0o200000) | 0o2000000 /* O_RDONLY|O_DIRECTORY|O_CLOEXEC */, 0),
+  /** the masks that keep the jail's init off this CPU while it is built, or null (sys/cpus.ts) */
+  cpuSpread,
   /** the jail compiled in two parts (the prologue, then `rest()` while the child waits for "go") */
   compileJail: startJail,
   /** the stage runs the prologue: clone, and the parent gets the pid (<= 0: failed, errno in regs) */

@@ -85,7 +85,7 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     records.copy(code, from * OP_SIZE);
     k.publishOps(report, to);
   };
-  const jc = k.compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream });
+  const jc = k.compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream, cpus: k.cpuSpread() });
   jc.prologueCode.copy(code);
   report[3] = jc.prologueCode.length / OP_SIZE; // the rest comes streamed
   // Holds what the init's ops point at (its stack, registers, buffers) until the init executes.

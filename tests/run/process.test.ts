@@ -221,3 +221,22 @@ describe("a terminal", () => {
     expect(r.stdout.toString().trim()).toBe("exit=3 ints=1");
   });
 });
+
+describe("CPU affinity", () => {
+  // While the jail is built its init is kept off the supervisor's CPU (sys/cpus.ts); what it and
+  // the program run with afterwards is what they would have had: the caller's CPUs, all of them.
+  const cpus = (text: string) => lines(text).map((l) => l.split(":")[1]!.trim());
+  const own = status("self", "Cpus_allowed_list");
+  for (const flags of [[], ["--as-pid-1"]]) {
+    test(`the program and jailx's init run on the caller's CPUs${flags.length ? " (--as-pid-1)" : ""}`, () => {
+      const read = "grep Cpus_allowed_list /proc/self/status /proc/1/status | sed 's/^[^:]*://'";
+      const r = sh(read, ["--pids", "unlimited", ...flags]);
+      expect(r.code).toBe(0);
+      expect(cpus(r.stdout)).toEqual([own, own]);
+      // a caller held to one CPU keeps its program there (nothing is spread then)
+      const held = sh(read, flags, { wrap: ["taskset", "-c", own.split(/[-,]/)[0]!] });
+      expect(held.code).toBe(0);
+      expect(cpus(held.stdout)).toEqual([own.split(/[-,]/)[0]!, own.split(/[-,]/)[0]!]);
+    });
+  }
+});

@@ -120,6 +120,7 @@ export function fake(o: FakeOptions = {}) {
     resultsMemfd: () => ({ fd: RESULTS_FD, buf: (shared = new ArrayBuffer(4096)) }),
     sharedMemory: (n) => Buffer.alloc(n),
     openCgroupDir: () => nextFd++,
+    cpuSpread: () => null,
     warmMigration: () => WARM,
     holdMemory: () => HOLDER,
     compileJail: (...a) => ({

@@ -66,6 +66,32 @@ describe("the compiled jail", () => {
     expect([ops[exitAt]!.nr, ops[exitAt]!.a[0]]).toEqual([NRS.exit_group, 125n]);
   });
 
+  test("kept off the supervisor's CPU while it is built: the init pins itself before 'go' (tolerated) and takes every CPU again after 'placed', before anything it starts", () => {
+    const cpus = { away: Uint8Array.of(0b10), every: Uint8Array.of(0xff) };
+    const bytes = (op: RawOp) => Array.from(new Uint8Array(toArrayBuffer(Number(op.a[2]) as Pointer, 0, Number(op.a[1]))));
+    for (const extra of [[], ["--as-pid-1"]]) {
+      const p = startJail(plan([...extra, "--", "/bin/prog"]), 0x20000000, FDS, Buffer.alloc(8), new BigInt64Array(64), { cpus, entry: 0 }).rest();
+      const ops = decodeOps(encodeOps(p.ops));
+      const nrs = ops.map((o) => (o.kind === KIND.SYSCALL ? o.nr : -1));
+      const aff = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.sched_setaffinity ? [i] : []));
+      expect(aff).toHaveLength(2);
+      const [pin, every] = [ops[aff[0]!]!, ops[aff[1]!]!];
+      const reads = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock) ? [i] : []));
+      expect([pin.a[0], bytes(pin), pin.ok[0]]).toEqual([0n, [0b10], -1]); // itself; off the CPU; a refusal is no failure
+      expect(aff[0]!).toBeLessThan(reads[0]!); // before "go": before the first streamed op
+      expect([every.a[0], bytes(every), every.ok[0]]).toEqual([0n, [0xff], 0]); // every CPU again; a failure fails the jail
+      expect(aff[1]!).toBeGreaterThan(reads[1]!); // after "placed" (a cpuset's move is done)
+      // before the program's process is spawned (it inherits the mask), and before any execve
+      const spawn = ops.findIndex((o) => o.kind === KIND.SPAWN);
+      if (extra.length === 0) expect(aff[1]!).toBeLessThan(spawn);
+      else expect(spawn).toBe(-1);
+      expect(aff[1]!).toBeLessThan(Math.min(...[NRS.execve, NRS.execveat].map((nr) => nrs.indexOf(nr)).filter((i) => i >= 0)));
+    }
+    // without masks (one CPU, or a caller held to some): nothing is set
+    const { nrs } = compiled([]);
+    expect(nrs).not.toContain(NRS.sched_setaffinity);
+  });
+
   test("init: the program is forked, then init drops privileges and executes the sealed helper with its fds", () => {
     const { p, ops, at, nrs } = compiled([]);
     // the program's process: spawned (CLONE_VM) into this very list at the program's start,

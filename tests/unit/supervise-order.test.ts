@@ -38,6 +38,13 @@ describe("the stage supervisor's parent side", () => {
     before(o, "cgroups.cleanupStaleJailCgroups", "waitForSetup");
   });
 
+  test("the masks that keep the jail's init off this CPU (sys/cpus.ts) are read before the jail is compiled and given to it", () => {
+    const f = fake({});
+    expect(supervise(plan(["--pids", "unlimited", "--", "true"]), f)).toBeInstanceOf(Replaced);
+    before(f.ops(), "cpuSpread", "compileJail");
+    expect(f.args("compileJail")![5]).toHaveProperty("cpus", null); // what cpuSpread returned
+  });
+
   test("a rootless jail: id maps written before 'go'; the placer (forked by the clone's stage program) reaped between 'go' and 'placed'", () => {
     const f = fake({ cgroupDirs: V1_DIRS });
     expect(supervise(plan(["--memory", "64M", "--", "true"], { uid: 1000, gid: 1000 }), f)).toBeInstanceOf(Replaced);
