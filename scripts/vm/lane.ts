@@ -3,12 +3,12 @@
 // end-to-end suite (scripts/vm/guest/) against a freshly built binary. See docs/TESTING.md.
 //
 //   bun scripts/vm/lane.ts [--dist bookworm,bullseye] [--binary dist/jailx] [--cpu host|Nehalem|…]
-//                          [--no-cache] [--record]
+//                          [--smp N] [--no-cache] [--record]
 //
 // Images are built by build-image.sh once per recipe (hash of the scripts that make them) into
 // .cache/vm/ (git-ignored) and booted with snapshot=on, so they stay pristine. Only the binary
 // and the guest scripts go in, as a tar on a read-only second disk; results come back on the
-// second serial port. Results are cached by (recipe, suite, binary, cpu).
+// second serial port. Results are cached by (recipe, suite, binary, cpu, vCPUs).
 // Prints one line per check and "N passed, N failed"; exits 1 on any failure.
 import { createHash } from "node:crypto";
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +23,8 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
+/** vCPUs of the guest: two, as a small server has (the init is kept off the supervisor's CPU there) */
+const SMP = Number(arg("smp", "2"));
 
 const sha = (...parts: (string | Buffer)[]) => {
   const h = createHash("sha256");
@@ -105,7 +107,7 @@ async function runGuest(dist: string, binary: string, cpu: string): Promise<Lane
   const image = await ensureImage(dist);
   const binHash = fileHash(binary);
   const suiteHash = fileHash(...readdirSync(join(HERE, "guest")).sort().map((f) => join(HERE, "guest", f)));
-  const key = `${dist}-${image.dir.split("-").slice(-2).join("-")}-${suiteHash}-${binHash}-${cpu}`;
+  const key = `${dist}-${image.dir.split("-").slice(-2).join("-")}-${suiteHash}-${binHash}-${cpu}-smp${SMP}`;
   const cached = join(CACHE, "results", `${key}.json`);
   if (existsSync(cached) && !flag("no-cache")) {
     console.error(`lane: ${dist} (${cpu}): cached result for this image, suite and binary`);
@@ -127,7 +129,7 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
   // -cpu host under nested KVM here trips over IA32_ARCH_CAPABILITIES (qemu aborts setting MSR 0x10a).
   const qemuCpu = cpu === "host" ? (kvm ? "host,-arch-capabilities" : "max") : cpu;
   const args = [
-    "qemu-system-x86_64", "-accel", accel, "-cpu", qemuCpu, "-smp", "1", "-m", "2048",
+    "qemu-system-x86_64", "-accel", accel, "-cpu", qemuCpu, "-smp", String(SMP), "-m", "2048",
     "-kernel", join(imageDir, "vmlinuz"), "-initrd", join(imageDir, "initrd.img"),
     "-append", "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1",
     "-drive", `file=${join(imageDir, "disk.img")},if=virtio,format=raw,snapshot=on`,

@@ -26,7 +26,7 @@ no_marker() { [ -z "$(marker_pid "$1")" ]; }
 cg_of() { sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null; }
 leftover_cgroups() { find /sys/fs/cgroup -name 'jailx-*' -type d 2>/dev/null | grep -v -- '-sup$'; }
 
-echo "INFO $ctx uid=$(id -u) cgroup=$(cg_of self) kernel=$(uname -r)"
+echo "INFO $ctx uid=$(id -u) cgroup=$(cg_of self) kernel=$(uname -r) cpus=$(nproc)"
 
 # -- a kernel jailx cannot use: one clear line, and the rest skipped visibly -------------------
 $J run -- /bin/true >"$T/out" 2>"$T/err"; st=$?
@@ -140,6 +140,11 @@ expect_status oom-137 137 $J run --memory 32m --memory-swap 32m -- /usr/bin/pyth
 # supervisor's memory until their execve (CLONE_VM), and an OOM kill in the jail's cgroup then
 # would take the supervisor along (the kernel kills every process sharing a victim's memory).
 expect_status tiny-memory 0 $J run --memory 1m -- /bin/true
+# CPU affinity: the jail's init is kept off the supervisor's CPU only while the jail is built
+# (sys/cpus.ts); the program and jailx's init then run on the caller's CPUs, in a cgroup or not.
+own=$(sed -n 's/^Cpus_allowed_list:\s*//p' /proc/self/status)
+aff=$($J run -- /bin/sh -c "sed -n 's/^Cpus_allowed_list:\s*//p' /proc/self/status /proc/1/status" 2>"$T/err" | tr '\n' ' ')
+if [ "$aff" = "$own $own " ]; then pass affinity; else fail affinity "program and init on '$aff', the caller on '$own'; $(head -c 200 "$T/err")"; fi
 # Fork bomb: --pids stops it; the jail ends and nothing is left.
 cat >"$T/bomb.py" <<'EOF'
 import os, time
