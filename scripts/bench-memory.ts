@@ -14,7 +14,13 @@ if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.t
 
 function children(pid: number): number[] {
   const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // it ended (a helper or the memory holder, between listing and reading)
+  }
+  for (const t of tasks) {
     try {
       out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
     } catch {
