@@ -246,16 +246,21 @@ function environment(o: ParsedOptions, host: HostFacts, user: Plan["user"]): Rec
   return env;
 }
 
-function capabilities(o: ParsedOptions, user: Plan["user"]): Plan["caps"] {
+/** The capabilities a jail keeps: the defaults, less --cap-drop, plus --cap-add (these options alone decide). */
+export function keptCapabilities(o: ParsedOptions): string[] {
   const drop = list(o, "cap-drop");
-  const add = list(o, "cap-add").map((n) => capName(capNumber(n)));
   let keep = new Set(DEFAULT_CAPS);
   if (drop.some((d) => d.toLowerCase() === "all")) keep = new Set();
   else for (const d of drop) keep.delete(capName(capNumber(d)));
-  for (const a of add) keep.add(a);
+  for (const a of list(o, "cap-add")) keep.add(capName(capNumber(a)));
+  return [...keep].sort();
+}
+
+function capabilities(o: ParsedOptions, user: Plan["user"]): Plan["caps"] {
+  const add = list(o, "cap-add").map((n) => capName(capNumber(n)));
   // A non-root program starts with no capabilities (like OCI runtimes); ones named with
   // --cap-add are raised as ambient so that they survive its execve.
-  return { keep: [...keep].sort(), ambient: user.uid === 0 ? [] : add.sort() };
+  return { keep: keptCapabilities(o), ambient: user.uid === 0 ? [] : add.sort() };
 }
 
 function passFds(o: ParsedOptions, host: HostFacts): number[] {

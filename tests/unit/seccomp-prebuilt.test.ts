@@ -36,3 +36,27 @@ test("--seccomp none builds no plan without loading the policy module", async ()
   expect((await seccompPlanBuilder({ seccomp: "none" }))({ seccomp: "none" }, [])).toBeNull();
   expect(seccompPlanFromOptions({ seccomp: "none" }, [])).toBeNull();
 });
+
+test("each built-in profile's policy is prebuilt too: the same plan and filter as the policy module's, taken without loading it", async () => {
+  const { seccompPlanBuilder, seccompProgram } = await import("../../jail/seccomp.ts");
+  const { applyProfile } = await import("../../jail/profile-apply.ts");
+  const { BUILTIN_PROFILES } = await import("../../jail/profiles/index.ts");
+  const host = { ...fakeHost(), cwd: "/" };
+  const machine = process.arch === "arm64" ? "aarch64" : "x86_64";
+  const prebuilt = prebuiltDefaultFilter().profiles;
+  expect(prebuilt.map((p) => p.profile).sort()).toEqual(Object.keys(BUILTIN_PROFILES).sort());
+  for (const name of Object.keys(BUILTIN_PROFILES)) {
+    const applied = applyProfile(parseRunArgs(["--", "/bin/true"]), name, host).run;
+    // the profile's user (redis, …) is no user of the fake host's; the policy does not depend on it
+    const run = { ...applied, options: { ...applied.options, user: undefined } };
+    const builder = await seccompPlanBuilder(run.options);
+    expect(builder).not.toBe(seccompPlanFromOptions); // prebuilt: the policy module is not asked
+    const fast = buildPlan(run, fakeHost(), builder);
+    const full = buildPlan(run, fakeHost(), seccompPlanFromOptions);
+    expect(JSON.stringify(fast.seccomp)).toBe(JSON.stringify(full.seccomp));
+    expect((await seccompProgram(fast.seccomp!)).toString("base64")).toBe(compileSeccompPlan(full.seccomp!, machine).toString("base64"));
+    // a flag that changes the policy on top of the profile: built at run time, as before
+    const more = applyProfile(parseRunArgs(["--seccomp-allow", "ptrace", "--", "/bin/true"]), name, host).run;
+    expect(await seccompPlanBuilder(more.options)).toBe(seccompPlanFromOptions);
+  }
+});
