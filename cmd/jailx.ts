@@ -1,11 +1,12 @@
 // Entry point of the jailx binary.
 //
-// The first import re-executes `jailx run` single-threaded before any other module is evaluated
-// (sys/reexec.ts). Everything else is imported dynamically: the binary is built with code
-// splitting, so the re-executing process loads only this chunk. (In the compiled binary a
-// dynamic import starts no thread; under `bun cmd/jailx.ts` the transpiler's pool does, and the
-// launcher refuses to clone.) `run` splits its own argv at `--` (citty's runMain would show
-// help for `jailx run -- df -h`); the other commands go through citty.
+// The first import re-executes the commands that need a single-threaded Bun (`learn`,
+// `inspect --all`) before any other module is evaluated (sys/reexec.ts); `run` and `exec` are not
+// (their children run no JavaScript: jail/stage/). Everything else is imported dynamically: the
+// binary is built with code splitting, so each command loads only its own chunks. (In the
+// compiled binary a dynamic import starts no thread; under `bun cmd/jailx.ts` the transpiler's
+// pool does, and the launcher refuses to clone.) `run` splits its own argv at `--` (citty's
+// runMain would show help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
 import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
 
@@ -23,7 +24,7 @@ try {
     const { learnCommand } = await import("./learn.ts");
     process.exitCode = await learnCommand(argv.slice(1));
   } else if (argv[0] === "exec" || argv[0] === "unit") {
-    // Like run: their own argv split at `--` (exec is re-executed single-threaded too).
+    // Like run: their own argv split at `--`.
     const m = argv[0] === "exec" ? await import("./exec.ts").then((x) => x.execCommand) : await import("./unit.ts").then((x) => x.unitCommand);
     process.exitCode = await m(argv.slice(1));
   } else if (argv[0] === "__stage-selftest") {

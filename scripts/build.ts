@@ -5,8 +5,8 @@
 // Usage: bun scripts/build.ts [--only-native]
 //
 // --splitting: code that only other commands use (inspect, seccomp, citty) lives in chunks that
-// are loaded on import, so the first `jailx run` process, which only re-executes itself, starts
-// ~4 ms faster.
+// are loaded on import: `jailx run -- /bin/true` was ~1 ms slower built without it (one
+// hyperfine run, docs/BENCHMARKS.md, fifth round).
 // --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: a compiled binary would otherwise
 // read .env and bunfig.toml (whose `preload` runs code) from the current directory — never
 // acceptable for a tool run as root.
