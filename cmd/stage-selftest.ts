@@ -10,7 +10,7 @@ import { readSync } from "node:fs";
 import { ptr } from "../sys/ffi.ts";
 import { closeFd, getpid, pipe, waitPid } from "../sys/proc.ts";
 import { TABLES, currentMachine } from "../sys/seccomp/tables.ts";
-import { readReport, runStage, stageEntry, stageReport } from "../sys/stage.ts";
+import { readReport, runStage, stackTop, stageEntry, stageReport } from "../sys/stage.ts";
 import { ANY_ERRNO, COND, KIND, checkOps, encodeOps, rawOp, type OpInit } from "../jail/stage/ops.ts";
 
 const SIGCHLD = 17, EBADF = 9, CLONE_NEWUTS = 0x04000000, CLONE_NEWUSER = 0x10000000, CLONE_VM = 0x100, CLONE_VFORK = 0x4000;
@@ -70,9 +70,8 @@ export function stageSelftest(args: string[]): number {
     { kind: KIND.SYSCALL, nr: nr("exit_group"), a: [5] },
   ].map(rawOp));
   const stack = new Uint8Array(16 * 1024);
-  const top = ptr(stack) + stack.byteLength - 64;
   const spawnOps = [
-    { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, top - (top % 16), ptr(child), 3, ptr(new BigInt64Array(256)), stageEntry()], dst: 0, ok: [ANY_ERRNO], errdst: 1 },
+    { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop(stack), ptr(child), 3, ptr(new BigInt64Array(256)), stageEntry()], dst: 0, ok: [ANY_ERRNO], errdst: 1 },
     { kind: KIND.RETURN, a: [0] },
   ].map(rawOp);
   checkOps(spawnOps);

@@ -4,7 +4,6 @@
 // the bundle carries the results instead. Any other policy is compiled at run time.
 import { seccompPlanFromOptions } from "../sys/seccomp/policy.ts";
 import { compileSeccompPlan } from "../sys/seccomp/compile.ts";
-import { DEFAULT_CAPS } from "../sys/caps.ts";
 import type { Machine } from "../sys/seccomp/tables.ts";
 import type { ParsedOptions } from "./options.ts";
 import { keptCapabilities } from "./plan.ts";
@@ -45,5 +44,5 @@ export function prebuiltDefaultFilter(): PrebuiltFilter & { profiles: PrebuiltPr
     const f = prebuilt(options, keptCapabilities(options));
     if (f) profiles.push({ profile: name, options: policyOptionsKey(options), ...f });
   }
-  return { ...prebuilt({}, [...DEFAULT_CAPS].sort())!, profiles };
+  return { ...prebuilt({}, keptCapabilities({}))!, profiles };
 }

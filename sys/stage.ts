@@ -63,6 +63,12 @@ export function stageEntry(): number {
   return entryAddress;
 }
 
+/** For SPAWN ops: the top of `stack` for the child, 16-byte aligned 64 bytes below its end (both ABIs want that at a call). */
+export function stackTop(stack: Uint8Array): number {
+  const top = ptr(stack) + stack.byteLength - 64;
+  return top - (top % 16);
+}
+
 /**
  * Run `n` ops of `ops` (encodeOps) with the registers `regs` (≥ 256 slots) and the failure report
  * `report` (≥ 3 slots, zeroed; MAP_SHARED so that a cloned child's report reaches us). Returns

@@ -17,7 +17,7 @@ import { Asm, REGISTERS, type OpNote, type Reg } from "./asm.ts";
 import { compileKernel, type ExecSlot } from "./compile-kernel.ts";
 import { NRS } from "./nr.ts";
 import { decodeOps, type RawOp } from "./ops.ts";
-import { stageEntry } from "../../sys/stage.ts";
+import { stackTop, stageEntry } from "../../sys/stage.ts";
 import { ptr } from "../../sys/ffi.ts";
 import type { CpuSpread } from "../../sys/cpus.ts";
 
@@ -312,12 +312,6 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
     prologueCode, rest, spawner, regs: { pid, cloneErr, into, placer: placerPid },
     placer: placer && { program: placer.program, report: placer.report },
   };
-}
-
-/** 16-byte aligned, 64 bytes below the end of `stack`: both ABIs want that at a call. */
-function stackTop(stack: Uint8Array): number {
-  const top = ptr(stack) + stack.byteLength - 64;
-  return top - (top % 16);
 }
 
 /**

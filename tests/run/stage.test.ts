@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import { c, ptr } from "../../sys/ffi.ts";
 import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
 import { closeFd, exitNow, getpid, pipe, sharedMemory, threadCount, waitPid } from "../../sys/proc.ts";
-import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, stageEntry, stageRegisters, stageReport } from "../../sys/stage.ts";
+import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, stackTop, stageEntry, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
 import { ANY_ERRNO, COND, KIND, OP_SIZE, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
@@ -307,10 +307,9 @@ describeIf(stage, "SPAWN: a child on a stack of its own, in this address space (
   function spawnRun(child: OpInit[]): { pid: number; childRegs: BigInt64Array } {
     const code = encodeOps(child.map(rawOp));
     const childRegs = stageRegisters();
-    // CLONE_VFORK: this thread sleeps until the child has executed or exited, so one stack serves
-    const top = ptr(vforkStack) + vforkStack.byteLength - 64;
+    // CLONE_VFORK: this thread sleeps until the child has executed or exited, so one stack serves every spawn
     const pid = run([
-      { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, top - (top % 16), ptr(code), child.length, ptr(childRegs), stageEntry()], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0 },
+      { kind: KIND.SPAWN, a: [CLONE_VM | CLONE_VFORK | SIGCHLD, stackTop(vforkStack), ptr(code), child.length, ptr(childRegs), stageEntry()], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0 },
       { kind: KIND.RETURN, a: [0] },
     ]);
     if (pid <= 0) throw new Error(`spawn failed: errno ${regs[1]}`);
@@ -351,12 +350,11 @@ describeIf(stage, "SPAWN into this very list: a fork's view without a copy of th
     const [r, w] = pipe();
     const mine = new BigInt64Array(1); // plain memory of this process: a forked child could not write it
     const stack = new Uint8Array(16 * 1024);
-    const top = ptr(stack) + stack.byteLength - 64;
     const copy = stageRegisters();
     const entry = stageEntry();
     const pid = run([
       { kind: KIND.SET, dst: 5, a: [11] },
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0, jump: 1 },
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), entry], dst: 0, ok: [ANY_ERRNO], errdst: 1, skip: 0, jump: 1 },
       { kind: KIND.RETURN, a: [0] },
       // the child, from here: r5 as it was at the spawn
       { kind: KIND.STORE64, a: [ptr(mine), 5] },
@@ -426,10 +424,9 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     const [r, w] = pipe();
     const a = Buffer.from("ab");
     const stack = new Uint8Array(16 * 1024);
-    const top = ptr(stack) + stack.byteLength - 64;
     const copy = stageRegisters();
     const ops: OpInit[] = [
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
       { kind: KIND.RETURN, a: [0] },
       sys("write", [w, ptr(a), 1]),
       sys("write", [w, ptr(a) + 1, 1]),
@@ -486,11 +483,10 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
   test("a child with a list of its own reports where the spawn says (cmp), not into the caller's report", () => {
     const own = new Int32Array(4);
     const stack = new Uint8Array(16 * 1024);
-    const top = ptr(stack) + stack.byteLength - 64;
     const child = encodeOps([sys("close", [987654]), exit(0)].map(rawOp)); // EBADF: not tolerated
     const childRegs = stageRegisters();
     const pid = run([
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, top - (top % 16), ptr(child), 2, ptr(childRegs), stageEntry()], dst: 0, cmp: ptr(own) },
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), ptr(child), 2, ptr(childRegs), stageEntry()], dst: 0, cmp: ptr(own) },
       { kind: KIND.RETURN, a: [0] },
     ]);
     expect(pid).toBeGreaterThan(0);
