@@ -152,7 +152,7 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   const asm = new Asm(o.sharedArena);
   const base = asm.shared(results);
   const msg = asm.buf(Buffer.alloc(64 * 1024));
-  const gate = handOver(asm, fds, base, msg);
+  const gate = handOver(asm, fds, base, msg, o.cpus?.every);
   const k = compileKernel(asm, { pinned: [fds.gateR, ...(fds.ranW !== undefined ? [fds.ranW] : [])], gate });
   const failed = asm.reg();
   const exit125 = asm.label();
@@ -253,8 +253,6 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   };
   const compileRest = (): JailProgram => {
     setupNamespace(plan, k, receive); // "placed": in the jail cgroup
-    // Every CPU again, before anything that inherits this process's affinity is started.
-    if (o.cpus) asm.syscall(NRS.sched_setaffinity, [0, o.cpus.every.length, asm.buf(o.cpus.every)], { syscall: "sched_setaffinity", flags: "every CPU" });
     let programStart: number;
     if (plan.asPid1) {
       programStart = asm.length;
@@ -274,6 +272,7 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
       pidArg.write("pid=");
       const pidAt = asm.buf(pidArg); // the stage writes the digits into this copy
       asm.itoa(pidAt + 4n, child);
+      if (o.cpus) everyCpu(asm, o.cpus.every);
       k.closeFdsExcept([fds.sock, fds.heldW, fds.helper]);
       k.attempt(["*"], () => dropPrivileges(plan, k, [], []), () => {}, () => {});
       k.setDumpable(false);
@@ -340,7 +339,7 @@ function compilePlacer(files: readonly string[]): Placer & { digits: bigint; sta
  * what its PATH lookups found, closes its end of the exec pipe (the supervisor then knows the
  * setup went through) and waits until the waiter closes the gate.
  */
-function handOver(asm: Asm, fds: { execW: number; gateR: number }, base: bigint, msg: bigint): (slots: readonly ExecSlot[]) => void {
+function handOver(asm: Asm, fds: { execW: number; gateR: number }, base: bigint, msg: bigint, every?: Uint8Array): (slots: readonly ExecSlot[]) => void {
   return (slots) => {
     slots.forEach((s, i) => asm.store64(base + BigInt(8 * (1 + 2 * i)), s.stat));
     asm.syscall(NRS.close, [fds.execW], { syscall: "close" });
@@ -348,7 +347,13 @@ function handOver(asm: Asm, fds: { execW: number; gateR: number }, base: bigint,
     asm.bind(again);
     asm.syscall(NRS.read, [fds.gateR, msg, 64], { syscall: "read", path: "the gate", cond: "gt", cmp: 0, jumpTo: again, ok: [-1] });
     asm.syscall(NRS.close, [fds.gateR], { syscall: "close" });
+    if (every) everyCpu(asm, every);
   };
+}
+
+/** Every CPU again (sys/cpus.ts): the affinity of a task nobody restricted. */
+function everyCpu(asm: Asm, every: Uint8Array): void {
+  asm.syscall(NRS.sched_setaffinity, [0, every.length, asm.buf(every)], { syscall: "sched_setaffinity", flags: "every CPU" });
 }
 
 /** What every execve of the program's process found, for the waiter; then exit_group. */
@@ -465,8 +470,9 @@ export function compileWarmup(procs: string): StageProgram & { regs: { pid: Reg 
  * program's own execve, between the gate and the program's start, and with one it is this
  * child, beside the program. It holds no descriptor but `fd`.
  */
-export function compileHolder(fd: number): StageProgram & { regs: { pid: Reg } } {
+export function compileHolder(fd: number, home?: Uint8Array): StageProgram & { regs: { pid: Reg } } {
   const child = new Asm();
+  if (home) child.syscall(NRS.sched_setaffinity, [0, home.length, child.buf(home)], { syscall: "sched_setaffinity", flags: "the supervisor's CPU", ok: [-1] });
   child.syscall(NRS.close_range, [0, fd - 1, 0], { syscall: "close_range", ok: [-1] });
   child.syscall(NRS.close_range, [fd + 1, 0x7fffffff, 0], { syscall: "close_range", ok: [-1] });
   const again = child.label();

@@ -107,8 +107,8 @@ export function warmMigration(procs: string): number {
  * started right before the waiter is executed, reaped by the waiter. Its pid, or -1 when it
  * could not be started (then the program's execve tears the memory down, as it would anyway).
  */
-export function holdMemory(fd: number): number {
-  const pid = startChild(compileHolder(fd));
+export function holdMemory(fd: number, home?: Uint8Array): number {
+  const pid = startChild(compileHolder(fd, home));
   return pid > 0 ? pid : -1;
 }
 

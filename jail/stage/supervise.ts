@@ -85,7 +85,8 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     records.copy(code, from * OP_SIZE);
     k.publishOps(report, to);
   };
-  const jc = k.compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream, cpus: k.cpuSpread() });
+  const cpus = k.cpuSpread();
+  const jc = k.compileJail(plan, cloneFlags(plan), { sock: childSock, execW, heldR, heldW, helper, gateR, cgroupFd, ranW }, prepared.seccomp, results, { sharedArena: arena, placer, stream, cpus });
   jc.prologueCode.copy(code);
   report[3] = jc.prologueCode.length / OP_SIZE; // the rest comes streamed
   // Holds what the init's ops point at (its stack, registers, buffers) until the init executes.
@@ -204,7 +205,7 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
   for (const fd of keep) k.keepAcrossExec(fd);
   // The jail's init and the program's process share this memory (CLONE_VM): a child holds it,
   // so that its teardown is not the program's execve's work.
-  const holder = k.holdMemory(ranR);
+  const holder = k.holdMemory(ranR, cpus?.home);
   if (holder > 0) args.push(`holder=${holder}`);
   logStep("hand over to the waiter");
   logStep("program: execve");

@@ -20,12 +20,14 @@ describe("parseCpuList", () => {
 });
 
 describe("spreadMasks", () => {
-  test("every allowed CPU but this one, then every CPU (all bits, the mask's own length)", () => {
+  test("every allowed CPU but this one, then every CPU (all bits, the mask's own length), and this one alone", () => {
     const s = spreadMasks(mask(0, 1, 2, 3), [0, 1, 2, 3], 2)!;
     expect(Array.from(s.away)).toEqual(Array.from(mask(0, 1, 3)));
     expect(Array.from(s.every)).toEqual(Array(8).fill(0xff));
+    expect(Array.from(s.home)).toEqual(Array.from(mask(2)));
     // CPUs above 7: the right byte
     expect(Array.from(spreadMasks(mask(0, 9), [0, 9], 9)!.away)).toEqual(Array.from(mask(0)));
+    expect(Array.from(spreadMasks(mask(0, 9), [0, 9], 9)!.home)).toEqual(Array.from(mask(9)));
   });
   test("nothing to spread: one CPU, a caller held to some CPUs, or a CPU it does not run on", () => {
     expect(spreadMasks(mask(0), [0], 0)).toBeNull();

@@ -14,6 +14,7 @@ import type { ParentKernel } from "../../jail/stage/parent-kernel.ts";
 import type { JoinKernel } from "../../jail/stage/join.ts";
 import { JOIN_PID_SLOT, type JailProgram } from "../../jail/stage/compile.ts";
 import type { JoinTarget } from "../../jail/join.ts";
+import type { CpuSpread } from "../../sys/cpus.ts";
 import { fakeHost, type FakeHostSpec } from "./fake-host.ts";
 
 interface Call {
@@ -44,6 +45,8 @@ export interface FakeOptions {
   execErrno?: number;
   /** compiling the rest throws */
   compileFails?: boolean;
+  /** what cpuSpread answers (null: nothing to spread) */
+  cpus?: CpuSpread;
   /** the parent's cgroup move throws */
   addFails?: boolean;
   /** the placer's write fails: it exits 125 with [op index, errno] in the report */
@@ -120,7 +123,7 @@ export function fake(o: FakeOptions = {}) {
     resultsMemfd: () => ({ fd: RESULTS_FD, buf: (shared = new ArrayBuffer(4096)) }),
     sharedMemory: (n) => Buffer.alloc(n),
     openCgroupDir: () => nextFd++,
-    cpuSpread: () => null,
+    cpuSpread: () => o.cpus ?? null,
     warmMigration: () => WARM,
     holdMemory: () => HOLDER,
     compileJail: (...a) => ({

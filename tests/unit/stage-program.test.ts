@@ -5,8 +5,8 @@ import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, type Plan } from "../../jail/plan.ts";
-import { compileJail, startJail } from "../../jail/stage/compile.ts";
-import { COND, decodeOps, encodeOps, KIND, type RawOp } from "../../jail/stage/ops.ts";
+import { compileHolder, compileJail, startJail } from "../../jail/stage/compile.ts";
+import { COND, decodeOps, encodeOps, KIND, OP_SIZE, type RawOp } from "../../jail/stage/ops.ts";
 import { NRS } from "../../jail/stage/nr.ts";
 import { Asm } from "../../jail/stage/asm.ts";
 import { compileKernel } from "../../jail/stage/compile-kernel.ts";
@@ -66,30 +66,62 @@ describe("the compiled jail", () => {
     expect([ops[exitAt]!.nr, ops[exitAt]!.a[0]]).toEqual([NRS.exit_group, 125n]);
   });
 
-  test("kept off the supervisor's CPU while it is built: the init pins itself before 'go' (tolerated) and takes every CPU again after 'placed', before anything it starts", () => {
-    const cpus = { away: Uint8Array.of(0b10), every: Uint8Array.of(0xff) };
+  test("kept off the supervisor's CPU while it is built: the init pins itself before 'go' (tolerated); the init takes every CPU again after forking the program's process, before executing its helper, and the program's process after the gate, before its filter and execve", () => {
+    const cpus = { away: Uint8Array.of(0b10), every: Uint8Array.of(0xff), home: Uint8Array.of(0b01) };
     const bytes = (op: RawOp) => Array.from(new Uint8Array(toArrayBuffer(Number(op.a[2]) as Pointer, 0, Number(op.a[1]))));
     for (const extra of [[], ["--as-pid-1"]]) {
       const p = startJail(plan([...extra, "--", "/bin/prog"]), 0x20000000, FDS, Buffer.alloc(8), new BigInt64Array(64), { cpus, entry: 0 }).rest();
       const ops = decodeOps(encodeOps(p.ops));
       const nrs = ops.map((o) => (o.kind === KIND.SYSCALL ? o.nr : -1));
       const aff = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.sched_setaffinity ? [i] : []));
-      expect(aff).toHaveLength(2);
-      const [pin, every] = [ops[aff[0]!]!, ops[aff[1]!]!];
       const reads = ops.flatMap((o, i) => (o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.sock) ? [i] : []));
+      const pin = ops[aff[0]!]!;
       expect([pin.a[0], bytes(pin), pin.ok[0]]).toEqual([0n, [0b10], -1]); // itself; off the CPU; a refusal is no failure
       expect(aff[0]!).toBeLessThan(reads[0]!); // before "go": before the first streamed op
-      expect([every.a[0], bytes(every), every.ok[0]]).toEqual([0n, [0xff], 0]); // every CPU again; a failure fails the jail
-      expect(aff[1]!).toBeGreaterThan(reads[1]!); // after "placed" (a cpuset's move is done)
-      // before the program's process is spawned (it inherits the mask), and before any execve
+      for (const i of aff.slice(1)) {
+        expect([ops[i]!.a[0], bytes(ops[i]!), ops[i]!.ok[0]]).toEqual([0n, [0xff], 0]); // every CPU again; a failure fails the jail
+        expect(i).toBeGreaterThan(reads[1]!); // after "placed" (a cpuset's move is done)
+      }
+      // the program's process: after the gate (it runs off the supervisor's CPU up to there),
+      // before its filter and its execve, whose mask the program keeps
+      const gate = ops.findIndex((o, i) => i >= p.programStart && o.kind === KIND.SYSCALL && o.nr === NRS.read && isFd(o, 0, FDS.gateR));
+      const own = aff.at(-1)!;
+      expect(gate).toBeGreaterThan(0);
+      expect(own).toBeGreaterThan(gate);
+      expect(own).toBeLessThan(nrs.indexOf(NRS.seccomp, p.programStart));
+      expect(own).toBeLessThan(nrs.indexOf(NRS.execve, p.programStart));
       const spawn = ops.findIndex((o) => o.kind === KIND.SPAWN);
-      if (extra.length === 0) expect(aff[1]!).toBeLessThan(spawn);
-      else expect(spawn).toBe(-1);
-      expect(aff[1]!).toBeLessThan(Math.min(...[NRS.execve, NRS.execveat].map((nr) => nrs.indexOf(nr)).filter((i) => i >= 0)));
+      if (extra.length === 0) {
+        // the init: after the program's process is spawned (which keeps the pin until its gate),
+        // before jailx's init is executed (it inherits the mask)
+        expect(aff).toHaveLength(3);
+        expect(aff[1]!).toBeGreaterThan(spawn);
+        expect(aff[1]!).toBeLessThan(nrs.indexOf(NRS.execveat, spawn));
+        expect(nrs.indexOf(NRS.execveat, spawn)).toBeLessThan(p.programStart);
+      } else {
+        expect(spawn).toBe(-1);
+        expect(aff).toHaveLength(2);
+      }
     }
     // without masks (one CPU, or a caller held to some): nothing is set
     const { nrs } = compiled([]);
     expect(nrs).not.toContain(NRS.sched_setaffinity);
+  });
+
+  test("the memory holder: kept on the supervisor's CPU when given it (tolerated), before it waits for the exec pipe's EOF", () => {
+    const child = (home?: Uint8Array) => {
+      const p = compileHolder(9, home);
+      const spawn = decodeOps(p.code.subarray(0, p.length * OP_SIZE)).find((o) => o.kind === KIND.SPAWN)!;
+      return decodeOps(new Uint8Array(toArrayBuffer(Number(spawn.a[2]) as Pointer, 0, Number(spawn.a[3]) * OP_SIZE)));
+    };
+    const ops = child(Uint8Array.of(0b01));
+    const nrs = ops.map((o) => (o.kind === KIND.SYSCALL ? o.nr : -1));
+    const pin = ops[nrs.indexOf(NRS.sched_setaffinity)]!;
+    expect(pin.a[0]).toBe(0n);
+    expect(Array.from(new Uint8Array(toArrayBuffer(Number(pin.a[2]) as Pointer, 0, Number(pin.a[1]))))).toEqual([0b01]);
+    expect(pin.ok[0]).toBe(-1);
+    expect(nrs.indexOf(NRS.sched_setaffinity)).toBeLessThan(nrs.indexOf(NRS.read));
+    expect(child().map((o) => o.nr)).not.toContain(NRS.sched_setaffinity);
   });
 
   test("init: the program is forked, then init drops privileges and executes the sealed helper with its fds", () => {

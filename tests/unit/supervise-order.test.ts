@@ -38,11 +38,18 @@ describe("the stage supervisor's parent side", () => {
     before(o, "cgroups.cleanupStaleJailCgroups", "waitForSetup");
   });
 
-  test("the masks that keep the jail's init off this CPU (sys/cpus.ts) are read before the jail is compiled and given to it", () => {
+  test("the masks that keep the jail's init off this CPU (sys/cpus.ts) are read before the jail is compiled and given to it, and to the memory holder", () => {
     const f = fake({});
     expect(supervise(plan(["--pids", "unlimited", "--", "true"]), f)).toBeInstanceOf(Replaced);
     before(f.ops(), "cpuSpread", "compileJail");
     expect(f.args("compileJail")![5]).toHaveProperty("cpus", null); // what cpuSpread returned
+    expect(f.args("holdMemory")![1]).toBeUndefined();
+    // and the memory holder is kept on this CPU: the program's process is off it until its gate
+    const cpus = { away: Uint8Array.of(2), every: Uint8Array.of(0xff), home: Uint8Array.of(1) };
+    const g = fake({ cpus });
+    expect(supervise(plan(["--pids", "unlimited", "--", "true"]), g)).toBeInstanceOf(Replaced);
+    expect(g.args("compileJail")![5]).toHaveProperty("cpus", cpus);
+    expect(g.args("holdMemory")![1]).toBe(cpus.home);
   });
 
   test("a rootless jail: id maps written before 'go'; the placer (forked by the clone's stage program) reaped between 'go' and 'placed'", () => {
