@@ -89,7 +89,7 @@ export class Registration {
     // the entry naming the sealed record, written by the waiter once the program has executed
     if (this.recordFd !== null) args.push(`entry=${this.entryFile()}`, `entryjson=${JSON.stringify(this.entry)}`);
     if (g?.w !== undefined) {
-      args.push(`guard=${g.w}`);
+      args.push(`guard=${g.w}`, `reap=${g.pid}`);
       keep.push(g.w);
     }
     return { args, keep };

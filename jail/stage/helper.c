@@ -4,7 +4,7 @@
 //   helper wait  pid=N [sock=FD] [timeout=MS] [grace=MS] [timeoutmsg=TEXT] [oomfile=PATH oomkey=WORD]
 //                [oommsg=TEXT] [kill=PATH]... [rmdir=PATH]... [unlink=PATH]... [guard=FD]... (≤ 4)
 //                [gate=FD] [results=FD [execmsg=I:ERRNO:STATUS:TEXT]... [opmsg=I:ERRNO:TEXT]...] [session=0|1]
-//                [holder=N]
+//                [holder=N] [reap=N]... (≤ 4)
 //   helper guard pipe=FD [pidfd=FD] [kill=PATH]... [rmdir=PATH]...
 //   helper walk  dir=DIR out=FD [omit=BITS]
 // It holds no policy: TypeScript decides every fd, path, time and message. Static, freestanding,
@@ -705,6 +705,7 @@ static void published(const char *entry, const char *json, int *report)
 NORET void wait(char **args)
 {
 	int pid = 0, sock = -1, gate = -1, results = -1, guards[4], nguards = 0, session = 0, log = 0, ran = -1, report = -1;
+	int reap[4], nreap = 0; // the guards' pids: reaped once told we are done
 	int holder = 0; // the child holding the supervisor's old memory until the program executed
 	const char *entry = 0, *entryjson = 0;
 	long timeout = -1, grace = 0;
@@ -729,6 +730,8 @@ NORET void wait(char **args)
 			oommsg = v;
 		else if ((v = value(*a, "guard")) && nguards < 4)
 			guards[nguards++] = FD(*a, v);
+		else if ((v = value(*a, "reap")) && nreap < 4)
+			reap[nreap++] = PID(*a, v);
 		else if ((v = value(*a, "gate")))
 			gate = FD(*a, v);
 		else if ((v = value(*a, "results")))
@@ -868,6 +871,12 @@ NORET void wait(char **args)
 	// until the counter was read above) learns that we are done: one byte, then EOF.
 	for (int i = 0; i < nguards; i++)
 		SYS3(write, guards[i], "d", 1), SYS1(close, guards[i]);
+	// They end at that byte: reaped, like the holder, so that none outlives us (nor is left a
+	// zombie to whoever reaps our orphans). Only these pids: a process that executed jailx may
+	// have had children of its own.
+	for (int i = 0; i < nreap; i++)
+		while (SYS4(wait4, reap[i], 0, WALL, 0) == -EINTR)
+			;
 	// A detached jail's log writer ends once every writer of its pipe is gone, we last.
 	if (log) {
 		SYS1(close, 1);

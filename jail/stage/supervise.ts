@@ -188,10 +188,11 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
     args.push(...cgroupArgs(cg.cgroup));
   }
   // The waiter holds every guard's pipe (and a systemd scope's holder: the scope, and with it its
-  // OOM counter, must outlive the jail until the waiter has read it).
+  // OOM counter, must outlive the jail until the waiter has read it), and reaps each guard once
+  // it told it that it is done.
   for (const g of [cg.guard, cg.holder, killGuard] as ((Guard & { w?: number }) | null | undefined)[]) {
     if (g?.w === undefined) continue;
-    args.push(`guard=${g.w}`);
+    args.push(`guard=${g.w}`, `reap=${g.pid}`);
     keep.push(g.w);
   }
   // A named jail: the record is sealed now (its program waits at the gate), and the waiter ends

@@ -190,15 +190,21 @@ def run_wait():
         # guard=FD: a pipe's write end the waiter closes last. A watcher holds the read end and,
         # at EOF, reports which of the given paths still exist: the cleanup must be done by then.
         gr, gw = os.pipe()
-        if os.fork() == 0:
+        watcher = os.fork()
+        if watcher == 0:
             os.close(gw)
             while os.read(gr, 64):
                 pass
             emit(ev="guard-eof", exists=[os.path.exists(p) for p in cfg["guard_watch"]])
+            if cfg.get("guard_hold"):  # ends only when the test says so ("release" on stdin)
+                os.read(0, 64)
             os._exit(0)
         os.close(gr)
         os.set_inheritable(gw, True)
         args.append(f"guard={gw}")
+        if cfg.get("guard_reap"):
+            args.append(f"reap={watcher}")
+        emit(ev="watcher", pid=watcher)
     if sup:
         os.set_inheritable(sup.fileno(), True)
     emit(ev="exec", waiter=os.getpid(), child=c)

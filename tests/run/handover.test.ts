@@ -124,6 +124,26 @@ describe("a failure at any step leaves nothing behind", () => {
   }
 });
 
+describe("when it ends", () => {
+  // A subreaper runs jailx: whatever jailx leaves running (or unreaped) becomes its child.
+  const SUBREAPER = [
+    "import ctypes, os, subprocess, sys",
+    "ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER",
+    "r = subprocess.run(sys.argv[1:], cwd='/')",
+    "try:",
+    "    left = os.waitpid(-1, os.WNOHANG)  # (0, 0): one still runs; (pid, status): a zombie",
+    "except ChildProcessError:",
+    "    left = None",
+    "print(r.returncode, left)",
+  ].join("\n");
+  for (const args of [["--memory", "64m"], ["--memory", "64m", "--timeout", "1h"], ["--pids", "unlimited"]])
+    test(`no process of the run outlives jailx, the guards included (${args.join(" ")})`, () => {
+      const r = Bun.spawnSync(["python3", "-c", SUBREAPER, JAILX, "run", ...args, "--", "/bin/true"], { stdout: "pipe", stderr: "pipe" });
+      expect(r.stderr.toString()).toBe("");
+      expect(r.stdout.toString()).toBe("0 None\n");
+    });
+});
+
 describe("where memfds may not be executed", () => {
   const noexec = existsSync("/proc/sys/vm/memfd_noexec");
   // vm.memfd_noexec is per pid namespace (Linux ≥ 6.3): set to 2 in a new one, it cannot leak.

@@ -24,7 +24,7 @@ async function blockedIn(pid: number, nr: number, fd?: number): Promise<void> {
     return Number(f[0]) === nr && (fd === undefined || Number(f[1]) === fd);
   }, 20_000, `pid ${pid} blocked in syscall ${nr}`);
 }
-const [READ, PPOLL] = NATIVE === "x64" ? [0, 271] : [63, 73];
+const [READ, PPOLL, WAIT4] = NATIVE === "x64" ? [0, 271, 61] : [63, 73, 260];
 
 const AS_NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 /** Owners of /proc/PID/{fd,mem,environ}: root's when the process is not dumpable. */
@@ -382,6 +382,27 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
       rmSync(file, { force: true });
     }
   });
+
+  for (const reap of [true, false])
+    test(`wait: ${reap ? "reaps each reap= guard once it has closed its pipe: none outlives it" : "control: without reap= it does not wait for the guard"}`, async () => {
+      const h = new Harness("wait", helper, { init: false, program: "exit", code: 0, guard_watch: [], guard_hold: true, guard_reap: reap });
+      const watcher = (await h.next("watcher")).pid as number;
+      const waiter = (await h.next("exec")).waiter as number;
+      await h.next("guard-eof");
+      if (reap) {
+        // the guard holds on: the waiter waits for it, and ends only after it
+        await blockedIn(waiter, WAIT4, watcher);
+        expect(gone(waiter)).toBe(false);
+        h.send("release");
+        expect(await h.finish()).toEqual({ code: 0, stderr: "" });
+        expect(existsSync(`/proc/${watcher}`)).toBe(false); // reaped, not a zombie
+      } else {
+        await waitUntil(() => gone(waiter), 20_000, "the waiter to end");
+        expect(gone(watcher)).toBe(false); // still there after the waiter ended
+        h.send("release");
+        expect(await h.finish()).toEqual({ code: 0, stderr: "" });
+      }
+    });
 
   describeIf({ ok: v2Kill.ok, why: v2Kill.why }, "guard", () => {
     test("does nothing while the pipe is open; at EOF kills through the pidfd and the cgroup and removes the cgroup", async () => {

@@ -142,6 +142,9 @@ describe("the stage supervisor's parent side", () => {
     expect(o.lastIndexOf("startGuard")).toBeLessThan(o.indexOf("sendPlaced"));
     // both guards' pipes go to the waiter: the holder keeps the scope until it has read the OOM counter
     expect(waiterArgs(f).filter((a) => a.startsWith("guard="))).toHaveLength(2);
+    // and it reaps each of them (the fake's guard pid is 5000 + its pipe's fd)
+    const w = waiterArgs(f);
+    expect(w.filter((a) => a.startsWith("reap="))).toEqual(w.filter((a) => a.startsWith("guard=")).map((a) => `reap=${5000 + Number(a.slice(6))}`));
   });
 
   test("systemd refuses the scope of a default limit: the holder is stopped, the limit dropped, and the jail goes on without a cgroup", () => {
