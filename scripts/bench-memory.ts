@@ -7,6 +7,7 @@
 // Usage: bun scripts/bench-memory.ts [--rounds N] [--no-write]   (as root; needs dist/jailx)
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { bwrapArgs, replaceSection } from "./bench-lib.ts";
+import { resolve } from "node:path";
 
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 5;
 const write = !process.argv.includes("--no-write");
@@ -61,7 +62,8 @@ function toolProcesses(root: number, marker: string): { pids: number[]; program:
 
 /** Start `argv` (whose program is `sleep`), wait until the program runs, sum the tool's Pss. */
 async function measure(argv: string[]): Promise<{ kb: number; processes: number }> {
-  const p = Bun.spawn(argv, { stdout: "ignore", stderr: "inherit" });
+  // In /, as the startup benchmark: jailx would warn that the current directory is not in the jail.
+  const p = Bun.spawn(argv, { cwd: "/", stdout: "ignore", stderr: "inherit" });
   try {
     // Polled, not slept on: the program shows up in the tree once the jail has started it.
     for (let i = 0; i < 2000; i++) {
@@ -81,9 +83,10 @@ async function measure(argv: string[]): Promise<{ kb: number; processes: number 
   }
 }
 
+const JAILX = resolve(import.meta.dir, "../dist/jailx");
 const tools: [string, string[]][] = [
-  ["jailx run (default jail)", ["./dist/jailx", "run", "--", "sleep", "1000"]],
-  ["jailx run --timeout 1h --memory 256m", ["./dist/jailx", "run", "--timeout", "3600", "--memory", "256m", "--", "sleep", "1000"]],
+  ["jailx run (default jail)", [JAILX, "run", "--", "sleep", "1000"]],
+  ["jailx run --timeout 1h --memory 256m", [JAILX, "run", "--timeout", "3600", "--memory", "256m", "--", "sleep", "1000"]],
   ["bwrap (closest equivalent)", [...bwrapArgs(), "sleep", "1000"]],
 ];
 
