@@ -798,7 +798,10 @@ NORET void wait(char **args)
 			long got = SYS3(read, sfd, si, sizeof si);
 			for (long i = 0; i < got / (long)sizeof si[0]; i++)
 				if (si[i].signo == SIGCHLD) {
-					r = SYS4(wait4, pid, &st, WNOHANG | WALL, 0);
+					// One read may hold two SIGCHLDs (one pending for this thread since
+					// before the execve, one for the process): init is reaped at most once.
+					if (r == 0)
+						r = SYS4(wait4, pid, &st, WNOHANG | WALL, 0);
 					if (holder && SYS4(wait4, holder, 0, WNOHANG | WALL, 0) != 0)
 						holder = 0;
 				}

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { status, waitUntil } from "../helpers/jail.ts";
 import { describeIf, testIf } from "../helpers/kernel.ts";
 import { Harness, NATIVE, helperPath, helperUnavailable, removeHelpers } from "../helpers/stage-helper.ts";
+import { c } from "../../sys/ffi.ts";
 
 setDefaultTimeout(60_000);
 const SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15, SIGKILL = 9, SIGWINCH = 28, SI_USER = 0;
@@ -24,7 +25,9 @@ async function blockedIn(pid: number, nr: number, fd?: number): Promise<void> {
     return Number(f[0]) === nr && (fd === undefined || Number(f[1]) === fd);
   }, 20_000, `pid ${pid} blocked in syscall ${nr}`);
 }
-const [READ, PPOLL, WAIT4] = NATIVE === "x64" ? [0, 271, 61] : [63, 73, 260];
+const [READ, PPOLL, WAIT4, TGKILL] = NATIVE === "x64" ? [0, 271, 61, 234] : [63, 73, 260, 131];
+/** The state letter of /proc/PID/stat (R, S, T, Z…). */
+const procState = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0];
 
 const AS_NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 /** Owners of /proc/PID/{fd,mem,environ}: root's when the process is not dumpable. */
@@ -304,6 +307,22 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
         expect(await h.finish()).toEqual({ code: 5, stderr: "" });
       });
     }
+
+    test("two SIGCHLDs in one read (one sent to its thread, one for init's end): init is reaped once, its status kept, no message", async () => {
+      const h = new Harness("wait", helper, { pidns: true, program: "signals", exit_on: SIGUSR2, code: 5 });
+      const g = (await h.next("ready")).pid as number;
+      const { waiter, child: init } = (await h.next("exec")) as { waiter: number; child: number };
+      await blockedIn(waiter, PPOLL);
+      // Stopped, it reads nothing: both SIGCHLDs are pending (blocked, for its signalfd) when it
+      // goes on — the thread's own queue and the process's are two entries of one read.
+      process.kill(waiter, "SIGSTOP");
+      await waitUntil(() => procState(waiter) === "T", 20_000, "the waiter to stop");
+      expect(Number(c.syscall(BigInt(TGKILL), BigInt(waiter), BigInt(waiter), 17n, 0n, 0n, 0n))).toBe(0); // SIGCHLD to its thread
+      process.kill(g, "SIGUSR2"); // the program ends (5); init sends its record and ends
+      await waitUntil(() => procState(init) === "Z", 20_000, "init to end");
+      process.kill(waiter, "SIGCONT");
+      expect(await h.finish()).toEqual({ code: 5, stderr: "" });
+    });
 
     test("a terminal's signal (SI_KERNEL) to the waiter is not forwarded; the same signal from kill(2) is", async () => {
       const h = new Harness("wait", helper, { init: false, waiter_tty: true, own_pgrp: true, program: "signals", exit_on: SIGUSR1, code: 4 });
