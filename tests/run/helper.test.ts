@@ -311,7 +311,8 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
     test("two SIGCHLDs in one read (one sent to its thread, one for init's end): init is reaped once, its status kept, no message", async () => {
       const h = new Harness("wait", helper, { pidns: true, program: "signals", exit_on: SIGUSR2, code: 5 });
       const g = (await h.next("ready")).pid as number;
-      const { waiter, child: init } = (await h.next("exec")) as { waiter: number; child: number };
+      const exec = await h.next("exec");
+      const [waiter, init] = [exec.waiter as number, exec.child as number];
       await blockedIn(waiter, PPOLL);
       // Stopped, it reads nothing: both SIGCHLDs are pending (blocked, for its signalfd) when it
       // goes on — the thread's own queue and the process's are two entries of one read.
