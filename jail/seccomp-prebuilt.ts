@@ -40,11 +40,6 @@ export function prebuiltDefaultFilter(): PrebuiltFilter {
   return prebuilt({}, keptCapabilities({}))!;
 }
 
-/** The same as JSON, for jail/seccomp.ts to parse once (an object would be copied into every use). */
-export function prebuiltDefaultFilterJson(): string {
-  return JSON.stringify(prebuiltDefaultFilter());
-}
-
 /**
  * A module of its own (jail/seccomp-profiles.ts) holds these: ~200 KB of plans and programs that a
  * run without a profile must not load (in the default filter's module they cost 1–2 ms of every

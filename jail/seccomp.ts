@@ -5,7 +5,7 @@
 // of their own (seccomp-profiles.ts), loaded only when the policy is not the default's. Any other
 // policy loads the policy module and the compiler on demand (a dynamic import starts no thread
 // in the binary).
-import { prebuiltDefaultFilterJson } from "./seccomp-prebuilt.ts" with { type: "macro" };
+import { prebuiltDefaultFilter } from "./seccomp-prebuilt.ts" with { type: "macro" };
 import type { PrebuiltFilter } from "./seccomp-prebuilt.ts";
 import type { SeccompPlan } from "../sys/seccomp/policy.ts";
 import type { ParsedOptions } from "./options.ts";
@@ -13,9 +13,7 @@ import { POLICY_OPTIONS, policyOptionsKey } from "./seccomp-options.ts";
 
 export type SeccompPlanBuilder = (o: ParsedOptions, keptCaps: readonly string[]) => SeccompPlan | null;
 
-// Parsed once at load: an object the macro returns is folded into every use by the minifier
-// (three copies of its ~6.5 KB plan in the functions below, each linked on first call).
-const PREBUILT: PrebuiltFilter = JSON.parse(prebuiltDefaultFilterJson());
+const PREBUILT = prebuiltDefaultFilter();
 export function usesDefaultPolicy(o: ParsedOptions): boolean {
   return (o["seccomp"] === undefined || o["seccomp"] === "default") && POLICY_OPTIONS.every((k) => k === "seccomp" || o[k] === undefined);
 }
