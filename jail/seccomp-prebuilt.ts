@@ -19,13 +19,10 @@ export interface PrebuiltFilter {
   programs: Partial<Record<Machine, string>>;
 }
 
-/**
- * The built-in profiles' filters: each distinct one once (profiles may share a policy), and per
- * profile its policy options (policyOptionsKey) with the index of its filter, -1 for the default's.
- */
-export interface PrebuiltProfiles {
-  filters: PrebuiltFilter[];
-  profiles: { profile: string; options: string; filter: number }[];
+/** A built-in profile's filter, found by its policy options (policyOptionsKey). */
+export interface PrebuiltProfileFilter extends PrebuiltFilter {
+  profile: string;
+  options: string;
 }
 
 const MACHINES: Machine[] = ["x86_64", "aarch64"];
@@ -36,18 +33,8 @@ function prebuilt(o: ParsedOptions, keptCaps: readonly string[]): PrebuiltFilter
   return { key: JSON.stringify(plan), programs: Object.fromEntries(MACHINES.map((m) => [m, compileSeccompPlan(plan, m).toString("base64")])) };
 }
 
-export function prebuiltDefaultFilter(): PrebuiltFilter {
-  return prebuilt({}, keptCapabilities({}))!;
-}
-
-/**
- * A module of its own (jail/seccomp-profiles.ts) holds these: ~200 KB of plans and programs that a
- * run without a profile must not load (in the default filter's module they cost 1–2 ms of every
- * start, alternating A/B).
- */
-export function prebuiltProfileFilters(): PrebuiltProfiles {
-  const out: PrebuiltProfiles = { filters: [], profiles: [] };
-  const defaultKey = prebuiltDefaultFilter().key;
+export function prebuiltDefaultFilter(): PrebuiltFilter & { profiles: PrebuiltProfileFilter[] } {
+  const profiles: PrebuiltProfileFilter[] = [];
   // Only what a profile decides without the host: its seccomp and capability keys (a view path
   // the host lacks changes mounts, never the policy), and no policy file of the host's.
   const noHost = { cwd: "/", stat: () => null, readlink: () => null };
@@ -55,10 +42,7 @@ export function prebuiltProfileFilters(): PrebuiltProfiles {
     const { options } = profileOptions(loadProfile(name, "/"), noHost);
     if (typeof options["seccomp"] === "string" && options["seccomp"] !== "default" && options["seccomp"] !== "none") continue;
     const f = prebuilt(options, keptCapabilities(options));
-    if (!f) continue;
-    let filter = f.key === defaultKey ? -1 : out.filters.findIndex((g) => g.key === f.key);
-    if (filter === -1 && f.key !== defaultKey) filter = out.filters.push(f) - 1;
-    out.profiles.push({ profile: name, options: policyOptionsKey(options), filter });
+    if (f) profiles.push({ profile: name, options: policyOptionsKey(options), ...f });
   }
-  return out;
+  return { ...prebuilt({}, keptCapabilities({}))!, profiles };
 }

@@ -2,11 +2,10 @@
 // or every default run would silently fall back to compiling at start-up (or worse, differ).
 import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { expect, test } from "bun:test";
-import { prebuiltDefaultFilter, prebuiltProfileFilters } from "../../jail/seccomp-prebuilt.ts";
+import { prebuiltDefaultFilter } from "../../jail/seccomp-prebuilt.ts";
 import { buildPlan } from "../../jail/plan.ts";
 import { parseRunArgs } from "../../jail/options.ts";
 import { compileSeccompPlan } from "../../sys/seccomp/compile.ts";
-import { POLICY_OPTIONS } from "../../jail/seccomp-options.ts";
 import { fakeHost } from "./fake-host.ts";
 
 test("the prebuilt default filter matches the default plan, for both machines", () => {
@@ -44,13 +43,8 @@ test("each built-in profile's policy is prebuilt too: the same plan and filter a
   const { BUILTIN_PROFILES } = await import("../../jail/profiles/index.ts");
   const host = { ...fakeHost(), cwd: "/" };
   const machine = process.arch === "arm64" ? "aarch64" : "x86_64";
-  const { filters, profiles } = prebuiltProfileFilters();
-  expect(profiles.map((p) => p.profile).sort()).toEqual(Object.keys(BUILTIN_PROFILES).sort());
-  // each distinct filter once; a profile with the default's policy points at the default filter
-  const keys = filters.map((f) => f.key);
-  expect(new Set(keys).size).toBe(keys.length);
-  expect(keys).not.toContain(prebuiltDefaultFilter().key);
-  for (const p of profiles) expect(p.filter).toBeLessThan(filters.length);
+  const prebuilt = prebuiltDefaultFilter().profiles;
+  expect(prebuilt.map((p) => p.profile).sort()).toEqual(Object.keys(BUILTIN_PROFILES).sort());
   for (const name of Object.keys(BUILTIN_PROFILES)) {
     const applied = applyProfile(parseRunArgs(["--", "/bin/true"]), name, host).run;
     // the profile's user (redis, …) is no user of the fake host's; the policy does not depend on it
@@ -65,23 +59,4 @@ test("each built-in profile's policy is prebuilt too: the same plan and filter a
     const more = applyProfile(parseRunArgs(["--seccomp-allow", "ptrace", "--", "/bin/true"]), name, host).run;
     expect(await seccompPlanBuilder(more.options)).toBe(seccompPlanFromOptions);
   }
-});
-
-test("a default run does not load the profiles' filters (~200 KB, 1-2 ms of every start); a profile's policy does", () => {
-  const script = (options: string) => `
-    const { seccompPlanBuilder, seccompProgram } = await import(${JSON.stringify(`${import.meta.dir}/../../jail/seccomp.ts`)});
-    const o = ${options};
-    const plan = (await seccompPlanBuilder(o))(o, []);
-    await seccompProgram(plan);
-    console.log(Object.keys(require.cache).some((m) => m.endsWith("/jail/seccomp-profiles.ts")));`;
-  const loads = (options: string) => {
-    const r = Bun.spawnSync([process.execPath, "-e", script(options)], { stdout: "pipe", stderr: "pipe" });
-    expect(r.stderr.toString()).toBe("");
-    return r.stdout.toString().trim();
-  };
-  expect(loads("{}")).toBe("false");
-  // control: nginx's policy options (its own allow-list) take its prebuilt filter from that module
-  const nginx = prebuiltProfileFilters().profiles.find((p) => p.profile === "nginx")!;
-  const opts = Object.fromEntries(JSON.parse(nginx.options).flatMap((v: unknown, i: number) => (v === null ? [] : [[POLICY_OPTIONS[i], v]])));
-  expect(loads(JSON.stringify(opts))).toBe("true");
 });
