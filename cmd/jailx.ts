@@ -2,17 +2,13 @@
 //
 // The first import re-executes the commands that need a single-threaded Bun (`learn`,
 // `inspect --all`) before any other module is evaluated (sys/reexec.ts); `run` and `exec` are not
-// (their children run no JavaScript: jail/stage/). `run`, the start-up jailx is measured by, is
-// imported statically: its dynamic import cost 0.7–0.9 ms (alternating A/B, 200–300 runs), and
-// the others pay for loading it (`--version` ~1 ms, `inspect PID` ~0.4 ms). Everything else is
-// imported dynamically: the binary is built with code splitting, so each other command loads
-// only its own chunks besides. (In the compiled binary a dynamic import starts no thread; under
-// `bun cmd/jailx.ts` the transpiler's pool does, and the launcher refuses to clone.) `run`
-// splits its own argv at `--` (citty's runMain would show help for `jailx run -- df -h`); the
-// other commands go through citty.
+// (their children run no JavaScript: jail/stage/). Everything else is imported dynamically: the
+// binary is built with code splitting, so each command loads only its own chunks. (In the
+// compiled binary a dynamic import starts no thread; under `bun cmd/jailx.ts` the transpiler's
+// pool does, and the launcher refuses to clone.) `run` splits its own argv at `--` (citty's
+// runMain would show help for `jailx run -- df -h`); the other commands go through citty.
 import "../sys/reexec.ts";
 import { EXIT_CLOSED_PIPE, endQuietlyOnClosedPipe, isClosedPipe } from "./closed-pipe.ts";
-import { runCommand } from "./run.ts";
 
 const argv = process.argv.slice(2);
 // `inspect` writes to fd 1 itself (building process.stdout costs 15–25 ms) and ends quietly on
@@ -22,6 +18,7 @@ if (argv[0] !== "inspect" && argv[0] !== "run" && argv[0] !== "learn" && argv[0]
 
 try {
   if (argv[0] === "run") {
+    const { runCommand } = await import("./run.ts");
     process.exitCode = await runCommand(argv.slice(1));
   } else if (argv[0] === "learn") {
     const { learnCommand } = await import("./learn.ts");
