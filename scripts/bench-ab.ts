@@ -5,7 +5,8 @@
 // (the spawn's own cost is the same for both); the program is /bin/true unless a second `--`
 // names one (a built-in profile's program: `-- -- nginx -v`). Prints medians and quartiles.
 // Usage: bun scripts/bench-ab.ts A B [--runs N] [-- run options, e.g. --pids unlimited [-- PROGRAM ARGS]]
-import { resolve } from "node:path";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 
 const dash = process.argv.indexOf("--");
 const args = dash > 0 ? process.argv.slice(2, dash) : process.argv.slice(2);
@@ -21,15 +22,30 @@ if (bins.length !== 2 || !(runs > 0)) {
   process.exit(2);
 }
 
+// Both binaries are run from fresh copies written now, side by side: a binary's start depends on
+// how its pages sit in the page cache, and an older file's differ (on these VMs DAMON reclaims
+// cold pages: a build from hours ago took a few major faults per run and ~2 ms longer than a
+// fresh copy of itself; a file just written is cached in large folios).
+const scratch = mkdtempSync(join(dirname(bins[0]!), ".bench-ab-"));
+const copies = bins.map((b, k) => {
+  const c = join(scratch, `${k === 0 ? "a" : "b"}-${basename(b)}`);
+  copyFileSync(b, c);
+  chmodSync(c, 0o755);
+  return c;
+});
 const times: number[][] = [[], []];
-for (let i = 0; i < runs + 5; i++) {
-  for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
-    const t = performance.now();
-    const p = Bun.spawnSync([bins[k]!, "run", ...runOptions, "--", ...program], { cwd: "/", stdout: "ignore", stderr: "pipe" });
-    const ms = performance.now() - t;
-    if (p.exitCode !== 0) throw new Error(`${bins[k]} exited ${p.exitCode}: ${p.stderr.toString().trim()}`);
-    if (i >= 5) times[k]!.push(ms); // five warm-up rounds
+try {
+  for (let i = 0; i < runs + 5; i++) {
+    for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t = performance.now();
+      const p = Bun.spawnSync([copies[k]!, "run", ...runOptions, "--", ...program], { cwd: "/", stdout: "ignore", stderr: "pipe" });
+      const ms = performance.now() - t;
+      if (p.exitCode !== 0) throw new Error(`${bins[k]} exited ${p.exitCode}: ${p.stderr.toString().trim()}`);
+      if (i >= 5) times[k]!.push(ms); // five warm-up rounds
+    }
   }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
 }
 const q = (v: number[], f: number) => [...v].sort((a, b) => a - b)[Math.floor(f * (v.length - 1))]!;
 console.log(`${runs} runs each, alternating, \`run ${[...runOptions, "--", ...program].join(" ")}\` in /`);

@@ -5,27 +5,40 @@
 // Usage: bun scripts/bench-startup.ts [--runs N] [--no-write] [--compare BINARY]   (as root; needs dist/jailx)
 // Every command runs in / (a directory every jail has: no "not in the jail" warning to print).
 // --compare adds the default jail of another build (e.g. the one before a change) to the same run.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bwrapArgs, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 200;
-const compare = process.argv.includes("--compare") ? resolve(process.argv[process.argv.indexOf("--compare") + 1]!) : null;
-const jailx = resolve("dist/jailx"), baseline = resolve("dist/jailx-linux-x64-baseline");
+const compareArg = process.argv.includes("--compare") ? resolve(process.argv[process.argv.indexOf("--compare") + 1]!) : null;
 const write = !process.argv.includes("--no-write");
 if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.ts --only-native");
+
+// Every binary runs from a fresh copy written now: a binary's start depends on how its pages sit
+// in the page cache, and an older file's differ (on these VMs DAMON reclaims cold pages: a build
+// from hours ago took a few major faults per run and ~2 ms longer than a fresh copy of itself).
+// Without this, --compare measured an older build against a fresh one and favoured the fresh.
+const dir = mkdtempSync(join(tmpdir(), "jailx-bench-"));
+const fresh = (path: string, name: string) => {
+  const to = join(dir, name);
+  copyFileSync(path, to);
+  chmodSync(to, 0o755);
+  return to;
+};
+const jailx = fresh(resolve("dist/jailx"), "jailx");
+const baselinePath = resolve("dist/jailx-linux-x64-baseline");
+const baseline = existsSync(baselinePath) && process.arch === "x64" ? fresh(baselinePath, "jailx-baseline") : null;
+const compare = compareArg ? fresh(compareArg, `compare-${compareArg.split("/").pop()}`) : null;
 
 // The same view jailx gives by default (scripts/bench-lib.ts).
 const bwrap = [...bwrapArgs(), "/bin/true"].join(" ");
 const commands: [string, string][] = [
   ["jailx run (default jail)", `${jailx} run -- /bin/true`],
-  ...(compare ? ([[`the same, ${compare.split("/").pop()} (--compare)`, `${compare} run -- /bin/true`]] as [string, string][]) : []),
+  ...(compare ? ([[`the same, ${compareArg!.split("/").pop()} (--compare)`, `${compare} run -- /bin/true`]] as [string, string][]) : []),
   ["jailx run --seccomp none", `${jailx} run --seccomp none -- /bin/true`],
   // The build for x86-64 CPUs without AVX2 (bun-linux-x64-baseline), same jail.
-  ...(existsSync(baseline) && process.arch === "x64"
-    ? ([["jailx run, x64 baseline build", `${baseline} run -- /bin/true`]] as [string, string][])
-    : []),
+  ...(baseline ? ([["jailx run, x64 baseline build", `${baseline} run -- /bin/true`]] as [string, string][]) : []),
   // the default pids limit's cost: a jail cgroup, its migration and the cleanup guard
   ["jailx run --pids unlimited (no cgroup)", `${jailx} run --pids unlimited -- /bin/true`],
   ["bwrap (closest equivalent)", bwrap],
@@ -33,7 +46,6 @@ const commands: [string, string][] = [
   ["/bin/true (no jail)", "/bin/true"],
 ];
 
-const dir = mkdtempSync(join(tmpdir(), "jailx-bench-"));
 let results: Result[];
 try {
   results = runHyperfine(commands, { runs, warmup: 20, json: join(dir, "out.json"), cwd: "/" });
