@@ -11,8 +11,8 @@
 // right after the fork, before it executes jailx's init: the program and jailx's init see the
 // affinity they would have had. The memory holder (jail/stage/compile.ts) is pinned to the
 // supervisor's CPU: at the hand-over its ~1 ms teardown of Bun's memory then runs beside the
-// program's start instead of queueing with it for one CPU (alternating A/B, 200 runs:
-// `run --pids unlimited` 16.54 → 15.68 ms, the default jail 18.66 → 17.48 ms). That
+// program's start instead of queueing with it for one CPU (alternating A/B from fresh copies,
+// 200–300 runs: `run --pids unlimited` 16.38 → 15.66 and 13.89 → 13.38 ms). That
 // holds only where the supervisor may run on every online CPU (nothing restricts it); a caller
 // held to some CPUs (taskset, a cpuset narrower than the machine) is left alone, since "every
 // CPU" would not be what the program inherits from it. All-ones rather than the list read now: a
