@@ -14,9 +14,6 @@ import { profileChoice } from "../jail/profiles/choice.ts";
 import { isSingleThreadedBun, reexecSingleThreaded } from "../sys/reexec.ts";
 import { stageUsable } from "../sys/stage.ts";
 import { walkInHelper } from "../jail/stage/walk.ts";
-// Static: nearly every run takes the stage path, and its dynamic import cost 0.2–0.5 ms more
-// (alternating A/B, 200–300 runs). The cgroup library stays dynamic: static, it was no faster.
-import { superviseStaged } from "../jail/stage/supervise.ts";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const verbose = argv.slice(0, argv.indexOf("--") >>> 0).includes("--verbose");
@@ -91,7 +88,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       out = named
         ? await (await import("../jail/named.ts")).superviseNamed(plan, deps, parsed.options, step)
         : isSingleThreadedBun() ? supervise(plan, deps, step)
-        : superviseStaged(plan, deps, step);
+        : (await import("../jail/stage/supervise.ts")).superviseStaged(plan, deps, step);
     } catch (err) {
       // e.g. a profile's --memory that this host cannot give: name the profile and key
       throw blame(err);
