@@ -5,8 +5,10 @@
 // (the spawn's own cost is the same for both); the program is /bin/true unless a second `--`
 // names one (a built-in profile's program: `-- -- nginx -v`). Prints medians and quartiles.
 // Usage: bun scripts/bench-ab.ts A B [--runs N] [-- run options, e.g. --pids unlimited [-- PROGRAM ARGS]]
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freshCopies } from "./bench-lib.ts";
 
 const dash = process.argv.indexOf("--");
 const args = dash > 0 ? process.argv.slice(2, dash) : process.argv.slice(2);
@@ -22,17 +24,9 @@ if (bins.length !== 2 || !(runs > 0)) {
   process.exit(2);
 }
 
-// Both binaries are run from fresh copies written now, side by side: a binary's start depends on
-// how its pages sit in the page cache, and an older file's differ (on these VMs DAMON reclaims
-// cold pages: a build from hours ago took a few major faults per run and ~2 ms longer than a
-// fresh copy of itself; a file just written is cached in large folios).
-const scratch = mkdtempSync(join(dirname(bins[0]!), ".bench-ab-"));
-const copies = bins.map((b, k) => {
-  const c = join(scratch, `${k === 0 ? "a" : "b"}-${basename(b)}`);
-  copyFileSync(b, c);
-  chmodSync(c, 0o755);
-  return c;
-});
+// Run from fresh copies of both (bench-lib.ts's freshCopies: the page cache favours a newer file).
+const scratch = mkdtempSync(join(tmpdir(), "jailx-bench-ab-"));
+const copies = freshCopies(scratch, bins);
 const times: number[][] = [[], []];
 try {
   for (let i = 0; i < runs + 5; i++) {

@@ -1,5 +1,6 @@
 // Shared pieces of the benchmark scripts: hyperfine in one run, results into a docs section.
-import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 /** bwrap with the view closest to jailx's default jail (symlinks recreated for merged /usr). */
 export function bwrapArgs(): string[] {
@@ -34,4 +35,19 @@ export function replaceSection(file: string, name: string, body: string): void {
   const block = `${open}\n${body}\n${close}`;
   const i = text.indexOf(open), j = text.indexOf(close);
   writeFileSync(file, i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + close.length) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+/**
+ * Copies of `binaries` written now into `dir`, to be run in their place. A binary's start depends
+ * on how its pages sit in the page cache, and an older file's differ: on these VMs DAMON reclaims
+ * cold pages, and a build from an hour before took a few major faults per run and up to ~2 ms
+ * longer than a fresh copy of itself, so comparing builds of different ages favoured the newer.
+ */
+export function freshCopies(dir: string, binaries: readonly string[]): string[] {
+  return binaries.map((b, k) => {
+    const to = join(dir, `${k}-${basename(b)}`);
+    copyFileSync(b, to);
+    chmodSync(to, 0o755);
+    return to;
+  });
 }

@@ -5,31 +5,25 @@
 // Usage: bun scripts/bench-startup.ts [--runs N] [--no-write] [--compare BINARY]   (as root; needs dist/jailx)
 // Every command runs in / (a directory every jail has: no "not in the jail" warning to print).
 // --compare adds the default jail of another build (e.g. the one before a change) to the same run.
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bwrapArgs, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
+import { bwrapArgs, freshCopies, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 200;
 const compareArg = process.argv.includes("--compare") ? resolve(process.argv[process.argv.indexOf("--compare") + 1]!) : null;
 const write = !process.argv.includes("--no-write");
 if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.ts --only-native");
 
-// Every binary runs from a fresh copy written now: a binary's start depends on how its pages sit
-// in the page cache, and an older file's differ (on these VMs DAMON reclaims cold pages: a build
-// from hours ago took a few major faults per run and ~2 ms longer than a fresh copy of itself).
-// Without this, --compare measured an older build against a fresh one and favoured the fresh.
+// Every binary runs from a fresh copy written now (bench-lib.ts's freshCopies: the page cache
+// favours a newer file, which made --compare favour the fresh build).
 const dir = mkdtempSync(join(tmpdir(), "jailx-bench-"));
-const fresh = (path: string, name: string) => {
-  const to = join(dir, name);
-  copyFileSync(path, to);
-  chmodSync(to, 0o755);
-  return to;
-};
-const jailx = fresh(resolve("dist/jailx"), "jailx");
 const baselinePath = resolve("dist/jailx-linux-x64-baseline");
-const baseline = existsSync(baselinePath) && process.arch === "x64" ? fresh(baselinePath, "jailx-baseline") : null;
-const compare = compareArg ? fresh(compareArg, `compare-${compareArg.split("/").pop()}`) : null;
+const withBaseline = existsSync(baselinePath) && process.arch === "x64";
+const copies = freshCopies(dir, [resolve("dist/jailx"), ...(withBaseline ? [baselinePath] : []), ...(compareArg ? [compareArg] : [])]);
+const jailx = copies[0]!;
+const baseline = withBaseline ? copies[1]! : null;
+const compare = compareArg ? copies.at(-1)! : null;
 
 // The same view jailx gives by default (scripts/bench-lib.ts).
 const bwrap = [...bwrapArgs(), "/bin/true"].join(" ");
