@@ -190,15 +190,19 @@ def run_wait():
         # guard=FD: a pipe's write end the waiter closes last. A watcher holds the read end and,
         # at EOF, reports which of the given paths still exist: the cleanup must be done by then.
         gr, gw = os.pipe()
+        if cfg.get("guard_hold"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
         watcher = os.fork()
         if watcher == 0:
             os.close(gw)
             while os.read(gr, 64):
                 pass
             emit(ev="guard-eof", exists=[os.path.exists(p) for p in cfg["guard_watch"]])
-            if cfg.get("guard_hold"):  # ends only when the test says so ("release" on stdin)
-                os.read(0, 64)
+            if cfg.get("guard_hold"):  # ends only at the test's SIGUSR1 (not tied to the waiter's stdin)
+                signal.sigwait({signal.SIGUSR1})
             os._exit(0)
+        if cfg.get("guard_hold"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
         os.close(gr)
         os.set_inheritable(gw, True)
         args.append(f"guard={gw}")

@@ -413,13 +413,13 @@ describeIf({ ok: !helperUnavailable(), why: helperUnavailable() }, "helper ELF",
         // the guard holds on: the waiter waits for it, and ends only after it
         await blockedIn(waiter, WAIT4, watcher);
         expect(gone(waiter)).toBe(false);
-        h.send("release");
+        process.kill(watcher, "SIGUSR1"); // the guard may end now
         expect(await h.finish()).toEqual({ code: 0, stderr: "" });
         expect(existsSync(`/proc/${watcher}`)).toBe(false); // reaped, not a zombie
       } else {
         await waitUntil(() => gone(waiter), 20_000, "the waiter to end");
         expect(gone(watcher)).toBe(false); // still there after the waiter ended
-        h.send("release");
+        process.kill(watcher, "SIGUSR1"); // the guard may end now
         expect(await h.finish()).toEqual({ code: 0, stderr: "" });
       }
     });
