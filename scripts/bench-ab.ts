@@ -26,9 +26,9 @@ if (bins.length !== 2 || !(runs > 0)) {
 
 // Run from fresh copies of both (bench-lib.ts's freshCopies: the page cache favours a newer file).
 const scratch = mkdtempSync(join(tmpdir(), "jailx-bench-ab-"));
-const copies = freshCopies(scratch, bins);
 const times: number[][] = [[], []];
 try {
+  const copies = freshCopies(scratch, bins);
   for (let i = 0; i < runs + 5; i++) {
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
       const t = performance.now();

@@ -20,7 +20,13 @@ if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.t
 const dir = mkdtempSync(join(tmpdir(), "jailx-bench-"));
 const baselinePath = resolve("dist/jailx-linux-x64-baseline");
 const withBaseline = existsSync(baselinePath) && process.arch === "x64";
-const copies = freshCopies(dir, [resolve("dist/jailx"), ...(withBaseline ? [baselinePath] : []), ...(compareArg ? [compareArg] : [])]);
+let copies: string[];
+try {
+  copies = freshCopies(dir, [resolve("dist/jailx"), ...(withBaseline ? [baselinePath] : []), ...(compareArg ? [compareArg] : [])]);
+} catch (err) {
+  rmSync(dir, { recursive: true, force: true });
+  throw err;
+}
 const jailx = copies[0]!;
 const baseline = withBaseline ? copies[1]! : null;
 const compare = compareArg ? copies.at(-1)! : null;
