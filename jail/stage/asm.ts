@@ -7,9 +7,9 @@
 import { ptr } from "bun:ffi";
 import { SysError } from "../../sys/errors.ts";
 import { errnoName } from "../../sys/errno.ts";
-import { KIND, COND, OP_SIZE } from "./ops.ts";
+import { KIND, COND, OP_SIZE, REGISTERS, WATCH_REGISTER } from "./ops.ts";
 
-export const REGISTERS = 256;
+export { REGISTERS };
 
 /** A register of the stage: a value known only when the stage runs. */
 export interface Reg {
@@ -89,8 +89,16 @@ export class Asm {
   }
 
   reg(): Reg {
-    if (this.nextReg >= REGISTERS) throw new Error(`stage: more than ${REGISTERS} registers`);
+    if (this.nextReg >= WATCH_REGISTER) throw new Error(`stage: more than ${WATCH_REGISTER} registers`);
     return { reg: this.nextReg++ };
+  }
+
+  /**
+   * From here on, each streamed wait of this process (for ops not yet published) polls the
+   * struct pollfd at `pollfd` every 50 ms and fails with EPIPE on any event there (stage.c).
+   */
+  watch(pollfd: bigint): void {
+    this.set({ reg: WATCH_REGISTER }, pollfd);
   }
 
   label(): Label {

@@ -173,7 +173,14 @@ export function startJail(given: Plan, cloneFlags: number, fds: JailFds, seccomp
   // Off the supervisor's CPU while the jail is built (sys/cpus.ts): woken there at each batch of
   // streamed ops, the init would preempt the compile. Where it cannot, it builds where it is.
   if (o.cpus) asm.syscall(NRS.sched_setaffinity, [0, o.cpus.away.length, asm.buf(o.cpus.away)], { syscall: "sched_setaffinity", flags: "off the supervisor's CPU", ok: [-1] });
-  asm.syscall(NRS.ppoll, [asm.buf(peer), 1, asm.buf(new BigInt64Array(2)), 0, 8], { syscall: "ppoll", path: "the supervisor's socket", cond: "ne", cmp: 0, jumpTo: exit125 });
+  const peerAt = asm.buf(peer);
+  asm.syscall(NRS.ppoll, [peerAt, 1, asm.buf(new BigInt64Array(2)), 0, 8], { syscall: "ppoll", path: "the supervisor's socket", cond: "ne", cmp: 0, jumpTo: exit125 });
+  // That check is not enough where another process still holds a copy of the supervisor's end
+  // (the cgroup placer, cloned after us, until its first op): "go" is read, and the wait for ops
+  // that never come would not end. So each wait for streamed ops looks at the socket again
+  // (every 50 ms), and ends this process (EPIPE) once nobody holds the other end; a read of
+  // "placed" ends at EOF then too.
+  asm.watch(peerAt);
   receive(); // "go": the id maps are written; the rest of the ops are streamed in
   asm.jump(main);
   asm.bind(exit125);

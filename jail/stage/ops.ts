@@ -81,6 +81,12 @@ export function rawOp(init: OpInit): RawOp {
 
 /** Registers the stage has (regs[0..255]); it refuses any other index. */
 export const REGISTERS = 256;
+/**
+ * The last register is the stage's own: when nonzero, the address of a struct pollfd that a
+ * streamed wait polls every 50 ms, failing with EPIPE on any event (stage.c). Asm never hands
+ * it out as a register of a program.
+ */
+export const WATCH_REGISTER = REGISTERS - 1;
 
 /** A SPAWN whose child goes on in this very list (no op list of its own: a[2] = 0, not a register). */
 const spawnsIntoThisList = (op: RawOp) => op.kind === KIND.SPAWN && !(op.regmask & 4) && op.a[2] === 0n;

@@ -7,7 +7,8 @@
 // the .text bytes alone are the blob and the entry is at offset 0. Everything but the entry is
 // always_inline for that reason. Its own syscalls are exit_group on a failure and, while ops
 // are still being streamed in (before the program's gate, so never under the jail's filter),
-// futex waits; after a seccomp filter it needs little more than the ops' own calls.
+// futex waits and a ppoll of the watched descriptor; after a seccomp filter it needs little more
+// than the ops' own calls.
 
 typedef long long i64;
 typedef unsigned long long u64;
@@ -29,11 +30,14 @@ _Static_assert(__builtin_offsetof(struct op, cmp) == 96, "cmp at 96");
 _Static_assert(__builtin_offsetof(struct op, failexit) == 104, "failexit at 104");
 
 enum { SYSCALL, RETURN, STORE32, STORE64, ITOA, JUMP, SET, SPAWN };
-enum { NREGS = 256, EINVAL = 22, MAGIC = 0x73746167 /* "stag" */ };
+enum { NREGS = 256, EINVAL = 22, EPIPE = 32, ETIMEDOUT = 110, MAGIC = 0x73746167 /* "stag" */ };
+// The register a streamed wait watches (jail/stage/ops.ts WATCH_REGISTER), and how long each
+// of its futex waits may last before it looks (50 ms).
+enum { WATCH = NREGS - 1, WATCH_NS = 50 * 1000 * 1000 };
 #if defined(__x86_64__)
-enum { CLONE_NR = 56 };
+enum { CLONE_NR = 56, FUTEX_NR = 202, PPOLL_NR = 271 };
 #else
-enum { CLONE_NR = 220 };
+enum { CLONE_NR = 220, FUTEX_NR = 98, PPOLL_NR = 73 };
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
@@ -149,13 +153,18 @@ i64 jailx_stage(const struct op *ops, long n, i64 *regs, int *report, long start
 			return -1;
 		// Streamed ops: report[3], when set, counts the ops written so far (the supervisor
 		// compiles the rest while this process replays the first ones): wait until op i is.
+		// Each wait is bounded (WATCH_NS): then, when register WATCH holds the address of a
+		// struct pollfd, that descriptor is polled without waiting, and any event on it ends
+		// this process as a failure of op i with EPIPE (its caller names what is watched: the
+		// jail's init, its supervisor's end of their socket, whose other holders may have
+		// kept it open past the supervisor's death and its own death signal).
 		int have;
-		while (streamed && report && (have = __atomic_load_n(&report[3], __ATOMIC_ACQUIRE)) > 0 && i >= have)
-#if defined(__x86_64__)
-			sys6(202, (i64)&report[3], 0 /* FUTEX_WAIT */, have, 0, 0, 0);
-#else
-			sys6(98, (i64)&report[3], 0 /* FUTEX_WAIT */, have, 0, 0, 0);
-#endif
+		while (streamed && report && (have = __atomic_load_n(&report[3], __ATOMIC_ACQUIRE)) > 0 && i >= have) {
+			i64 bound[2] = { 0, WATCH_NS }, now[2] = { 0, 0 };
+			if (sys6(FUTEX_NR, (i64)&report[3], 0 /* FUTEX_WAIT */, have, (i64)bound, 0, 0) == -ETIMEDOUT &&
+			    regs[WATCH] && sys6(PPOLL_NR, regs[WATCH], 1, (i64)now, 0, 8, 0) > 0)
+				fail(rep, i, EPIPE, 125);
+		}
 		const struct op *o = &ops[i];
 		// regmask applies to every kind (SYSCALL arguments, the address of STORE/ITOA, SET's
 		// value); indexes are validated before use: a bad program must stop, not scribble.

@@ -2,10 +2,11 @@
 // tests/run/attack-probes compiled with gcc into a temp dir, run inside a jail with that dir
 // bound read-only at /probes, and the two "kill the supervisor" scenarios.
 import { afterAll, beforeAll, expect } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { i386Entry } from "./kernel.ts";
-import { LiveJail, ROOT, type Result, type RunOpts, cmdline, descendants, jailx, lines, processesWith, waitUntil } from "./jail.ts";
+import { LiveJail, ROOT, type Result, type RunOpts, cmdline, descendants, jailx, jailxCgroups, lines, processesWith, waitUntil } from "./jail.ts";
+import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 
 export const PROBES = join(ROOT, "tests/run/attack-probes");
 export const PROBE_NAMES = ["syscalls", "outlive", "setuid-bits"];
@@ -110,6 +111,46 @@ export async function killDuringSetup(step: string, flags: string[], o: RunOpts 
     if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     await p.exited;
     for (const pid of processesWith(mark)) process.kill(pid, "SIGKILL");
+  }
+}
+
+/**
+ * The supervisor SIGKILLed at `step` while the jail's init has not run its first op yet, an order
+ * forced with ptrace (tests/helpers/hold-init.py: the init, and the cgroup placer started after
+ * it, are held until the supervisor's threads are gone; `order` is whether the cleanup guard or
+ * the placer acts first). The init must end by itself, and nothing may be left: no process of
+ * the run, no cgroup of its supervisor.
+ */
+export async function killBeforeInitRuns(step: string, order: "guard-first" | "placer-first", flags: string[] = []): Promise<{ held: number[]; initState: string }> {
+  const mark = `hold-init-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const table = TABLES[currentMachine()];
+  const nrs = Object.fromEntries(["write", "futex", "openat", "unlinkat"].map((n) => [n, table.get(n)]));
+  const p = Bun.spawn(["python3", join(ROOT, "tests/helpers/hold-init.py"), step, order, JSON.stringify(nrs), "--", join(ROOT, "dist/jailx"), "run", "--verbose", ...flags, "--", "/bin/sh", "-c", `: ${mark}; (sleep 60; : ${mark}) & sleep 60`], {
+    cwd: "/", stdin: "ignore", stdout: "pipe", stderr: "pipe",
+  });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  let got: { error?: string; supervisor: number; held: number[]; initState: string; initEnded: boolean; guardEnded: boolean };
+  const left = { processes: [] as number[], cgroups: [] as string[] };
+  try {
+    got = JSON.parse(out);
+    left.processes = processesWith(mark);
+    left.cgroups = jailxCgroups().filter((d) => d.split("/").at(-1)!.startsWith(`jailx-${got.supervisor}-`));
+  } finally {
+    // What a failure leaves is removed here: its processes, then (once they are gone) its cgroups.
+    for (const pid of processesWith(mark)) process.kill(pid, "SIGKILL");
+    for (const dir of left.cgroups) await waitUntil(() => removed(dir), 10_000, `${dir} to be removed`);
+  }
+  expect(got.error, `${out}${err}`).toBeUndefined();
+  expect({ initEnded: got.initEnded, guardEnded: got.guardEnded, ...left }).toEqual({ initEnded: true, guardEnded: true, processes: [], cgroups: [] });
+  return got;
+}
+
+function removed(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
 

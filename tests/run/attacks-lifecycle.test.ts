@@ -2,9 +2,9 @@
 // (also while the jail is being set up), and signals, /proc entries and descriptors of PID 1.
 import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
-import { SETUP_STEPS, killDuringSetup, outliveSupervisor, useProbes } from "../helpers/attack.ts";
+import { SETUP_STEPS, killBeforeInitRuns, killDuringSetup, outliveSupervisor, useProbes } from "../helpers/attack.ts";
 import { LiveJail, descendants, sh } from "../helpers/jail.ts";
-import { landlockScope, testIf } from "../helpers/kernel.ts";
+import { feature, landlockScope, program, testIf } from "../helpers/kernel.ts";
 
 const probes = useProbes();
 
@@ -30,6 +30,32 @@ describe("the supervisor SIGKILLed while the jail is being set up", () => {
     test(`at '${step}' with --as-pid-1: nothing survives`, async () => {
       await killDuringSetup(step, ["--as-pid-1"]);
     });
+  }
+});
+
+describe("the supervisor SIGKILLed after 'go', before the jail's init has run (the order forced with ptrace)", () => {
+  // The init's guard against a supervisor that died before its parent-death signal was set is
+  // the supervisor's end of their socket closing. On cgroup v1 the placer (started after the
+  // init, with a copy of that end until its first op) kept it open: the init read the buffered
+  // "go" and waited for streamed ops for ever, and the cleanup guard, acting before the placer
+  // moved the init into the cgroup, could not remove the cgroup (seen in CI under load).
+  const ptraceScope = (() => {
+    try {
+      return Number(readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8"));
+    } catch {
+      return 0;
+    }
+  })();
+  const traceable = feature(ptraceScope < 3 && program("python3").ok, "ptrace is disabled (kernel.yama.ptrace_scope = 3) or python3 is missing");
+  for (const order of ["guard-first", "placer-first"] as const) {
+    for (const flags of [[], ["--as-pid-1"]]) {
+      testIf(traceable)(`${order}${flags.length ? ` ${flags.join(" ")}` : ""}: the init ends by itself; no process and no cgroup is left`, async () => {
+        const got = await killBeforeInitRuns("jail: set up the namespaces", order, flags);
+        // With a placer (a root jail on cgroup v1) the init got past "go" and waited for ops;
+        // without one its first check already saw the supervisor gone.
+        expect(got.initState).toBe(got.held.length > 1 ? "futex" : "ended");
+      }, 150_000);
+    }
   }
 });
 

@@ -14,7 +14,7 @@ import { ALL_SEALS, sealedMemfd } from "../../sys/memfd.ts";
 import { closeFd, exitNow, getpid, pipe, sharedMemory, threadCount, waitPid } from "../../sys/proc.ts";
 import { REPORT_MAGIC, helperAvailable, stageAvailable, helperMemfd, publishOps, readReport, runStage, stackTop, stageEntry, stageRegisters, stageReport } from "../../sys/stage.ts";
 import { BLOBS } from "../../jail/stage/blobs.gen.ts";
-import { ANY_ERRNO, COND, KIND, OP_SIZE, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
+import { ANY_ERRNO, COND, KIND, OP_SIZE, WATCH_REGISTER, encodeOps, rawOp, type OpInit } from "../../jail/stage/ops.ts";
 import { TABLES, currentMachine } from "../../sys/seccomp/tables.ts";
 import { BUN, JAILX, ROOT } from "../helpers/build.ts";
 import { SELFTEST_NAME, expectSelftest } from "../helpers/stage.ts";
@@ -461,6 +461,80 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     closeFd(r);
     expect(waitPid(pid)).toMatchObject({ code: 7 });
     stack.length; // alive until the child is gone
+  });
+
+  test("a waiting child polls the watched descriptor (register WATCH) each 50 ms: it waits on while nothing happens there, and ends with EPIPE (125) at the op it waits for once something does", () => {
+    // op 0 spawn (CLONE_VM), the parent returns at op 1, the child goes on at op 2
+    // op 2 close(w): the child's copy of the pipe's write end (the parent holds the other)
+    // op 3 SET WATCH = &{r, POLLIN}
+    // op 4 write "a", op 5 close(outW)   | published at first (6 ops)
+    // op 6 exit_group(7), never published
+    const [r, w] = pipe();
+    const [outR, outW] = pipe();
+    const pollfd = new Int32Array([r, 1 /* POLLIN */]);
+    const stack = new Uint8Array(16 * 1024);
+    const copy = stageRegisters();
+    const ops: OpInit[] = [
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
+      { kind: KIND.RETURN, a: [0] },
+      sys("close", [w]),
+      { kind: KIND.SET, dst: WATCH_REGISTER, a: [ptr(pollfd)] },
+      sys("write", [outW, ptr(Buffer.from("a")), 1]),
+      sys("close", [outW]),
+      exit(7),
+    ];
+    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
+    encodeOps(ops.map(rawOp)).copy(code);
+    report[3] = 6;
+    const pid = runStage(code, ops.length, regs, report);
+    if (getpid() !== PARENT) exitNow(99);
+    closeFd(outW);
+    try {
+      expect(readAll(outR)).toBe("a"); // and EOF: the child closed its copy, and waits at op 6
+    } catch (e) {
+      closeFd(w);
+      throw e;
+    }
+    // It wakes at each bound, polls, finds nothing and waits again: its voluntary switches grow
+    // while it stays at op 6 in futex (read from /proc, no sleep).
+    const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+    const first = switches();
+    let seen = first;
+    while (seen < first + 3 && !waitPid(pid, true)) seen = switches();
+    expect(seen).toBeGreaterThanOrEqual(first + 3);
+    expect(readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0]).toBe(String(nr("futex")));
+    expect(report[0]).toBe(0);
+    closeFd(w); // the last writer: POLLHUP on r
+    expect(waitPid(pid)).toMatchObject({ code: 125 });
+    expect([report[0], report[1], report[2]]).toEqual([REPORT_MAGIC, 6, 32]); // op 6, EPIPE
+    closeFd(r);
+    closeFd(outR);
+    stack.length + pollfd.length + copy.length;
+  });
+
+  test("without a watch (register WATCH 0) a waiting child wakes at each bound and waits on, and runs on once its op is published", () => {
+    const stack = new Uint8Array(16 * 1024);
+    const copy = stageRegisters();
+    const ops: OpInit[] = [
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
+      { kind: KIND.RETURN, a: [0] },
+      sys("getpid"),
+      exit(7),
+    ];
+    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
+    encodeOps(ops.map(rawOp)).copy(code);
+    report[3] = 3;
+    const pid = runStage(code, ops.length, regs, report);
+    if (getpid() !== PARENT) exitNow(99);
+    const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+    const first = switches();
+    let seen = first;
+    while (seen < first + 3 && !waitPid(pid, true)) seen = switches();
+    expect(seen).toBeGreaterThanOrEqual(first + 3); // it wakes at each bound, and waits on
+    expect(report[0]).toBe(0);
+    publishOps(report, 4);
+    expect(waitPid(pid)).toMatchObject({ code: 7 });
+    stack.length + copy.length;
   });
 
   test("the caller's own list never waits, though its report counts fewer ops: only the children it spawns do", () => {

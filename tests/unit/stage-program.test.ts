@@ -6,7 +6,7 @@ import { seccompPlanFromOptions } from "../../sys/seccomp/policy.ts";
 import { parseRunArgs } from "../../jail/options.ts";
 import { buildPlan, type Plan } from "../../jail/plan.ts";
 import { compileHolder, compileJail, startJail } from "../../jail/stage/compile.ts";
-import { COND, decodeOps, encodeOps, KIND, OP_SIZE, type RawOp } from "../../jail/stage/ops.ts";
+import { COND, decodeOps, encodeOps, KIND, OP_SIZE, WATCH_REGISTER, type RawOp } from "../../jail/stage/ops.ts";
 import { NRS } from "../../jail/stage/nr.ts";
 import { Asm } from "../../jail/stage/asm.ts";
 import { compileKernel } from "../../jail/stage/compile-kernel.ts";
@@ -64,6 +64,16 @@ describe("the compiled jail", () => {
     expect(ops[poll]!.cond).toBe(COND.NE);
     const exitAt = poll + 1 + ops[poll]!.jump;
     expect([ops[exitAt]!.nr, ops[exitAt]!.a[0]]).toEqual([NRS.exit_group, 125n]);
+    // ... and, before "go", the same pollfd becomes the stage's watch: each wait for streamed
+    // ops looks at it again (another holder of the supervisor's end may close it only later)
+    const watch = ops.findIndex((o) => o.kind === KIND.SET && o.dst === WATCH_REGISTER);
+    expect(watch).toBeGreaterThan(poll);
+    expect(watch).toBeLessThan(reads[0]!);
+    expect(ops[watch]!.a[0]).toBe(ops[poll]!.a[0]);
+    const pollfd = new Int32Array(toArrayBuffer(Number(ops[poll]!.a[0]) as Pointer, 0, 8));
+    expect([pollfd[0], pollfd[1]]).toEqual([FDS.sock, 0x2000]); // the init's end, POLLRDHUP
+    // no other op writes the watch register, and no program's own register is it
+    expect(ops.filter((o) => o.dst === WATCH_REGISTER || o.errdst === WATCH_REGISTER)).toHaveLength(1);
   });
 
   test("kept off the supervisor's CPU while it is built: the init pins itself before 'go' (tolerated); the init takes every CPU again after forking the program's process, before executing its helper, and the program's process after the gate, before its filter and execve", () => {
