@@ -68,8 +68,17 @@ def status_field(pid, name):
     return []
 
 
+def pidfd_of(pid):
+    """A pidfd of pid, or None when it has ended and been reaped already."""
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+
+
 def pidfd_wait(pidfd, seconds):
-    return bool(select.select([pidfd], [], [], seconds)[0])
+    """Whether the process has ended within `seconds` (None: it had already)."""
+    return pidfd is None or bool(select.select([pidfd], [], [], seconds)[0])
 
 
 signal.signal(signal.SIGALRM, lambda *_: fail("gave up: the run did not reach its end in time"))
@@ -216,9 +225,9 @@ while state is None:
         state = "ended"
     else:
         os.sched_yield()
-init_fd = os.pidfd_open(init)
+init_fd = pidfd_of(init)
 
-guard_fd = os.pidfd_open(guard) if guard else None
+guard_fd = pidfd_of(guard) if guard else None
 for other in [p for p in held if p != init]:
     traced.add(other)
     ptrace(SYSCALL, other)
@@ -228,11 +237,10 @@ for other in [p for p in held if p != init]:
     if ORDER == "placer-first" and guard:
         until(lambda: guard in parked or guard in gone)
     if other not in gone:
-        other_fd = os.pidfd_open(other)
+        other_fd = pidfd_of(other)
         ptrace(DETACH, other)
         if not pidfd_wait(other_fd, BOUND):
             fail(f"the held process {other} did not end")
-        os.close(other_fd)
 if guard in parked:
     ptrace(DETACH, guard)
 
@@ -240,11 +248,7 @@ debug("the init, before the wait for its end:", status_field(init, "State"), pro
 ended = pidfd_wait(init_fd, BOUND)
 if not ended:
     signal.pidfd_send_signal(init_fd, signal.SIGKILL)
-os.close(init_fd)
-guard_ended = True
-if guard_fd is not None:
-    guard_ended = guard in gone or pidfd_wait(guard_fd, BOUND)
-    os.close(guard_fd)
+guard_ended = guard in gone or pidfd_wait(guard_fd, BOUND)
 while service(block=False):
     pass
 print(json.dumps({"supervisor": sup, "init": init, "held": held, "initState": state, "initEnded": ended, "guardEnded": guard_ended}), flush=True)
