@@ -415,6 +415,30 @@ describeIf(v1pids, "the warming child (CLONE_VM, no CLONE_VFORK): moves itself i
 });
 
 describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
+  const kept: unknown[] = []; // what the children's ops point at, alive until the file ends
+  /**
+   * A CLONE_VM child (as the jail's init is) that goes on at op 2 of this list, in which only the
+   * first `published` ops are written so far: the parent returns its pid at op 1.
+   */
+  function spawnStreamed(child: OpInit[], published: number): number {
+    const stack = new Uint8Array(16 * 1024);
+    const copy = stageRegisters();
+    const ops: OpInit[] = [
+      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
+      { kind: KIND.RETURN, a: [0] },
+      ...child,
+    ];
+    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
+    encodeOps(ops.map(rawOp)).copy(code);
+    report[3] = published;
+    const pid = runStage(code, ops.length, regs, report);
+    if (getpid() !== PARENT) exitNow(99);
+    kept.push(stack, copy, code);
+    return pid;
+  }
+  /** The child's voluntary context switches: each futex wait that ends is one. */
+  const switches = (pid: number) => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+
   test("the child waits in futex at the first op not yet published, and runs on once it is", () => {
     // op 0 spawn (CLONE_VM, as the jail's init is): the parent goes on at op 1 (RETURN), the
     //      child at op 2, in this list and with this report
@@ -423,20 +447,8 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     // op 4 exit_group(7)
     const [r, w] = pipe();
     const a = Buffer.from("ab");
-    const stack = new Uint8Array(16 * 1024);
-    const copy = stageRegisters();
-    const ops: OpInit[] = [
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
-      { kind: KIND.RETURN, a: [0] },
-      sys("write", [w, ptr(a), 1]),
-      sys("write", [w, ptr(a) + 1, 1]),
-      exit(7),
-    ];
-    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
-    encodeOps(ops.map(rawOp)).copy(code);
-    report[3] = 3;
-    const pid = runStage(code, ops.length, regs, report);
-    if (getpid() !== PARENT) exitNow(99);
+    kept.push(a);
+    const pid = spawnStreamed([sys("write", [w, ptr(a), 1]), sys("write", [w, ptr(a) + 1, 1]), exit(7)], 3);
     closeFd(w);
     expect(pid).toBeGreaterThan(0);
     const one = Buffer.alloc(1);
@@ -460,7 +472,6 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     expect(readAll(r)).toBe("b");
     closeFd(r);
     expect(waitPid(pid)).toMatchObject({ code: 7 });
-    stack.length; // alive until the child is gone
   });
 
   test("a waiting child polls the watched descriptor (register WATCH) each 50 ms: it waits on while nothing happens there, and ends with EPIPE (125) at the op it waits for once something does", () => {
@@ -472,22 +483,9 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     const [r, w] = pipe();
     const [outR, outW] = pipe();
     const pollfd = new Int32Array([r, 1 /* POLLIN */]);
-    const stack = new Uint8Array(16 * 1024);
-    const copy = stageRegisters();
-    const ops: OpInit[] = [
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
-      { kind: KIND.RETURN, a: [0] },
-      sys("close", [w]),
-      { kind: KIND.SET, dst: WATCH_REGISTER, a: [ptr(pollfd)] },
-      sys("write", [outW, ptr(Buffer.from("a")), 1]),
-      sys("close", [outW]),
-      exit(7),
-    ];
-    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
-    encodeOps(ops.map(rawOp)).copy(code);
-    report[3] = 6;
-    const pid = runStage(code, ops.length, regs, report);
-    if (getpid() !== PARENT) exitNow(99);
+    const a = Buffer.from("a");
+    kept.push(pollfd, a);
+    const pid = spawnStreamed([sys("close", [w]), { kind: KIND.SET, dst: WATCH_REGISTER, a: [ptr(pollfd)] }, sys("write", [outW, ptr(a), 1]), sys("close", [outW]), exit(7)], 6);
     closeFd(outW);
     try {
       expect(readAll(outR)).toBe("a"); // and EOF: the child closed its copy, and waits at op 6
@@ -497,10 +495,9 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     }
     // It wakes at each bound, polls, finds nothing and waits again: its voluntary switches grow
     // while it stays at op 6 in futex (read from /proc, no sleep).
-    const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-    const first = switches();
+    const first = switches(pid);
     let seen = first;
-    while (seen < first + 3 && !waitPid(pid, true)) seen = switches();
+    while (seen < first + 3 && !waitPid(pid, true)) seen = switches(pid);
     expect(seen).toBeGreaterThanOrEqual(first + 3);
     expect(readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0]).toBe(String(nr("futex")));
     expect(report[0]).toBe(0);
@@ -509,32 +506,17 @@ describeIf(stage, "streamed ops (report[3]: how many are written)", () => {
     expect([report[0], report[1], report[2]]).toEqual([REPORT_MAGIC, 6, 32]); // op 6, EPIPE
     closeFd(r);
     closeFd(outR);
-    stack.length + pollfd.length + copy.length;
   });
 
   test("without a watch (register WATCH 0) a waiting child wakes at each bound and waits on, and runs on once its op is published", () => {
-    const stack = new Uint8Array(16 * 1024);
-    const copy = stageRegisters();
-    const ops: OpInit[] = [
-      { kind: KIND.SPAWN, a: [CLONE_VM | SIGCHLD, stackTop(stack), 0, 0, ptr(copy), stageEntry()], dst: 0, jump: 1 },
-      { kind: KIND.RETURN, a: [0] },
-      sys("getpid"),
-      exit(7),
-    ];
-    const code = Buffer.from(sharedMemory(ops.length * OP_SIZE));
-    encodeOps(ops.map(rawOp)).copy(code);
-    report[3] = 3;
-    const pid = runStage(code, ops.length, regs, report);
-    if (getpid() !== PARENT) exitNow(99);
-    const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-    const first = switches();
+    const pid = spawnStreamed([sys("getpid"), exit(7)], 3);
+    const first = switches(pid);
     let seen = first;
-    while (seen < first + 3 && !waitPid(pid, true)) seen = switches();
+    while (seen < first + 3 && !waitPid(pid, true)) seen = switches(pid);
     expect(seen).toBeGreaterThanOrEqual(first + 3); // it wakes at each bound, and waits on
     expect(report[0]).toBe(0);
     publishOps(report, 4);
     expect(waitPid(pid)).toMatchObject({ code: 7 });
-    stack.length + copy.length;
   });
 
   test("the caller's own list never waits, though its report counts fewer ops: only the children it spawns do", () => {
