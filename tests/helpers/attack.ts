@@ -89,7 +89,8 @@ export async function outliveSupervisor(dir: string, flags: string[], probeArgs:
 
 /**
  * Start a jail with --verbose, SIGKILL the supervisor as soon as it logs `step`, and expect no
- * process carrying the run's marker to remain (the launcher's steps go to stderr in order).
+ * process carrying the run's marker and no cgroup of that supervisor to remain (the launcher's
+ * steps go to stderr in order).
  */
 export async function killDuringSetup(step: string, flags: string[], o: RunOpts = {}): Promise<void> {
   const mark = `setup-kill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -107,6 +108,9 @@ export async function killDuringSetup(step: string, flags: string[], o: RunOpts 
     p.kill("SIGKILL");
     await p.exited;
     await waitUntil(() => processesWith(mark).length === 0, 20_000, `the jail's processes to end after a kill at '${step}'`);
+    // and the guard removes the jail's cgroups (it acts once the supervisor is gone)
+    const mine = () => jailxCgroups().filter((d) => d.split("/").at(-1)!.startsWith(`jailx-${p.pid}-`));
+    await waitUntil(() => mine().length === 0, 20_000, `the jail's cgroups (${mine().join(", ")}) to be removed after a kill at '${step}'`);
   } finally {
     if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     await p.exited;
