@@ -3,7 +3,7 @@
 // end-to-end suite (scripts/vm/guest/) against a freshly built binary. See docs/TESTING.md.
 //
 //   bun scripts/vm/lane.ts [--dist bookworm,bullseye] [--binary dist/jailx] [--cpu host|Nehalem|…]
-//                          [--smp N] [--no-cache] [--record]
+//                          [--smp N] [--no-cache] [--record] [--stall-seconds N]
 //
 // Images are built by build-image.sh once per recipe (hash of the scripts that make them) into
 // .cache/vm/ (git-ignored) and booted with snapshot=on, so they stay pristine. Only the binary
@@ -11,7 +11,7 @@
 // second serial port. Results are cached by (recipe, suite, binary, cpu, vCPUs).
 // Prints one line per check and "N passed, N failed"; exits 1 on any failure.
 import { createHash } from "node:crypto";
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -124,7 +124,20 @@ async function runGuest(dist: string, binary: string, cpu: string): Promise<Lane
   return r;
 }
 
-async function boot(dist: string, imageDir: string, tar: string, work: string, cpu: string, t0: number, imageSeconds: number, binHash: string): Promise<LaneResult> {
+/**
+ * A guest that adds nothing to its console or results for this long is taken as hung, killed and
+ * booted once more. A run prints every few seconds (the kernel, systemd, one line per check);
+ * once, under emulation, a guest printed nothing after "booting" for over 15 minutes, where a
+ * run takes ~75 s, and the whole limit (30 minutes) would have been spent on it.
+ */
+const STALL_S = Number(arg("stall-seconds", "300"));
+
+/** Bytes the guest has written to its two serial ports so far. */
+function printed(work: string): number {
+  return ["console.log", "results.log"].reduce((n, f) => n + (existsSync(join(work, f)) ? statSync(join(work, f)).size : 0), 0);
+}
+
+async function boot(dist: string, imageDir: string, tar: string, work: string, cpu: string, t0: number, imageSeconds: number, binHash: string, again = false): Promise<LaneResult> {
   const accel = kvm ? "kvm" : "tcg";
   // -cpu host under nested KVM here trips over IA32_ARCH_CAPABILITIES (qemu aborts setting MSR 0x10a).
   const qemuCpu = cpu === "host" ? (kvm ? "host,-arch-capabilities" : "max") : cpu;
@@ -150,6 +163,15 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
   process.on("SIGINT", stop);
   const limitS = kvm ? 600 : 1800;
   const timer = setTimeout(() => qemu.kill("SIGKILL"), limitS * 1000);
+  let seen = -1, since = performance.now(), stalled = false;
+  const watch = setInterval(() => {
+    const n = printed(work);
+    if (n !== seen) [seen, since] = [n, performance.now()];
+    else if (performance.now() - since > STALL_S * 1000) {
+      stalled = true;
+      qemu.kill("SIGKILL");
+    }
+  }, 5000);
   // Nested KVM may hang in the kernel's first instructions (seen here: nothing after the boot
   // stub's "Probing EDD"); then fall back to emulation, and remember it.
   let kvmHung = false;
@@ -166,12 +188,19 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
   process.off("SIGTERM", stop);
   process.off("SIGINT", stop);
   clearTimeout(timer);
+  clearInterval(watch);
   if (probe) clearTimeout(probe);
+  const tail = () => (existsSync(join(work, "console.log")) ? readFileSync(join(work, "console.log"), "utf8").split("\n").slice(-5).join(" | ") : "");
   if (kvmHung) {
     console.error(`lane: the guest kernel did not start under KVM within ${KVM_PROBE_S}s (nested KVM); falling back to TCG (rm ${KVM_BROKEN} to retry KVM)`);
     writeFileSync(KVM_BROKEN, `guest kernel hung at boot under KVM, ${new Date().toISOString()}\n`);
     kvm = false;
-    return boot(dist, imageDir, tar, work, cpu, t0, imageSeconds, binHash);
+    return boot(dist, imageDir, tar, work, cpu, t0, imageSeconds, binHash, again);
+  }
+  if (stalled && !again) {
+    console.error(`lane: the ${dist} guest printed nothing for ${STALL_S}s (console: ${tail()}); booting it once more`);
+    for (const f of ["console.log", "results.log"]) rmSync(join(work, f), { force: true });
+    return boot(dist, imageDir, tar, work, cpu, t0, imageSeconds, binHash, true);
   }
   const r: LaneResult = {
     dist, cpu: qemuCpu, accel, binary: binHash, binaryName: binArg, info: [], times: {}, checks: [],
@@ -179,8 +208,8 @@ async function boot(dist: string, imageDir: string, tar: string, work: string, c
   };
   const text = existsSync(join(work, "results.log")) ? readFileSync(join(work, "results.log"), "utf8") : "";
   if (!parse(text, r)) {
-    const tail = existsSync(join(work, "console.log")) ? readFileSync(join(work, "console.log"), "utf8").split("\n").slice(-5).join(" | ") : "";
-    r.checks.push({ status: "FAIL", context: "lane", name: "guest-finished", detail: `no LANE-END within ${limitS}s; console: ${tail}` });
+    const why = stalled ? `nothing printed for ${STALL_S}s, twice` : `no LANE-END within ${limitS}s`;
+    r.checks.push({ status: "FAIL", context: "lane", name: "guest-finished", detail: `${why}; console: ${tail()}` });
   }
   r.seconds.boot = Math.round(r.times.boot ?? 0);
   r.seconds.total = Math.round((performance.now() - t0) / 1000);
