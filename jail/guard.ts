@@ -47,6 +47,16 @@ export function startGuard(keep: readonly number[], onSupervisorGone: () => void
 }
 
 /**
+ * Hand a guard started as the helper (one with a pipe `w`) to the waiter: it holds the pipe (its
+ * byte and EOF tell the guard we are done) and reaps the guard after that. Others are skipped.
+ */
+export function guardForWaiter(g: (Guard & { w?: number }) | null | undefined, args: string[], keep: number[]): void {
+  if (g?.w === undefined) return;
+  args.push(`guard=${g.w}`, `reap=${g.pid}`);
+  keep.push(g.w);
+}
+
+/**
  * Does nothing but exist until the supervisor is done: it keeps a systemd scope populated (so
  * systemd does not remove it) until the supervisor has read the jail's OOM counter there.
  */

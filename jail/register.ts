@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { sealedMemfd } from "../sys/memfd.ts";
 import { procStart } from "../sys/pidfd.ts";
 import * as proc from "../sys/proc.ts";
-import { startGuard, type Guard } from "./guard.ts";
+import { guardForWaiter, startGuard, type Guard } from "./guard.ts";
 import type { Outcome } from "./supervisor.ts";
 import type { Plan } from "./plan.ts";
 import {
@@ -84,14 +84,10 @@ export class Registration {
   /** What the waiter needs to end this registration in our place: the entry, the record, the guard. */
   waiterArgs(): { args: string[]; keep: number[] } {
     const keep = this.recordFd !== null ? [this.recordFd] : [];
-    const g = this.guardProc as (Guard & { w?: number }) | null;
     const args = [`unlink=${this.entryFile()}`, ...this.exitedArgs()];
     // the entry naming the sealed record, written by the waiter once the program has executed
     if (this.recordFd !== null) args.push(`entry=${this.entryFile()}`, `entryjson=${JSON.stringify(this.entry)}`);
-    if (g?.w !== undefined) {
-      args.push(`guard=${g.w}`, `reap=${g.pid}`);
-      keep.push(g.w);
-    }
+    guardForWaiter(this.guardProc, args, keep);
     return { args, keep };
   }
 

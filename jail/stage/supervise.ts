@@ -11,7 +11,7 @@ import { REPORT_MAGIC, STAGE_REGISTERS } from "../../sys/stage.ts";
 import type { JailCgroup } from "../../sys/cgroup/index.ts";
 import { cloneFlags, placeCgroup, releaseCgroup, type GuardStarter, type Outcome, type Prepared, type StepLogger } from "../supervisor.ts";
 import { execFailure } from "../init.ts";
-import type { Guard } from "../guard.ts";
+import { guardForWaiter, type Guard } from "../guard.ts";
 import type { Plan } from "../plan.ts";
 import { opError } from "./asm.ts";
 import type { JailProgram, StageProgram } from "./compile.ts";
@@ -190,11 +190,7 @@ function superviseJail(k: ParentKernel, plan: Plan, prepared: Prepared, cg: Retu
   // The waiter holds every guard's pipe (and a systemd scope's holder: the scope, and with it its
   // OOM counter, must outlive the jail until the waiter has read it), and reaps each guard once
   // it told it that it is done.
-  for (const g of [cg.guard, cg.holder, killGuard] as ((Guard & { w?: number }) | null | undefined)[]) {
-    if (g?.w === undefined) continue;
-    args.push(`guard=${g.w}`, `reap=${g.pid}`);
-    keep.push(g.w);
-  }
+  for (const g of [cg.guard, cg.holder, killGuard]) guardForWaiter(g, args, keep);
   // A named jail: the record is sealed now (its program waits at the gate), and the waiter ends
   // the registration in our place.
   prepared.events?.started(pid);
