@@ -76,12 +76,11 @@ const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
 /** Mask and read-only operations for the jail's /proc, from the host's /proc listing. */
 export function procMasks(host: HostFacts): MountOp[] {
   const masks = new Map<string, "dir" | "file">(PROC_MASKED.map((p) => [p, PROC_MASKED_DIRS.has(p) ? "dir" : "file"]));
-  // Types only: an lstat of every entry would cost one per process of the host.
-  for (const { name, mode } of host.listTypes("/proc") ?? []) {
-    // Pid directories are the jail's own in its pid namespace. The only links procfs puts at the
-    // top are self, thread-self, mounts and net, all visible: a link is never masked (a mount
-    // on it would land on what it points to in the jail's /proc).
-    if (/^\d+$/.test(name) || PROC_VISIBLE.includes(name) || (mode & S_IFMT) === S_IFLNK) continue;
+  // Pid directories are the jail's own in its pid namespace: not listed. The only links procfs
+  // puts at the top are self, thread-self, mounts and net, all visible: a link is never masked (a
+  // mount on it would land on what it points to in the jail's /proc).
+  for (const { name, mode } of host.procEntries() ?? []) {
+    if (PROC_VISIBLE.includes(name) || (mode & S_IFMT) === S_IFLNK) continue;
     masks.set(`/proc/${name}`, (mode & S_IFMT) === S_IFDIR ? "dir" : "file");
   }
   const ops: MountOp[] = [...masks].map(([dst, kind]) => ({ op: "mask", dst, kind, optional: true }));

@@ -27,8 +27,11 @@ export interface HostFacts {
   readText(path: string): string | null;
   /** entries of a directory with their st_mode (symlinks not followed); null when unreadable */
   listModes(dir: string): ModeEntry[] | null;
-  /** the same with the type bits of st_mode only, from the directory listing itself (no lstat) */
-  listTypes(dir: string): ModeEntry[] | null;
+  /**
+   * The entries at the top of the host's /proc that are not processes, with the type bits of
+   * st_mode only (from the listing itself: no lstat); null when /proc cannot be read.
+   */
+  procEntries(): ModeEntry[] | null;
   /**
    * A lister for the tree at `root` that may leave out non-directories the host's "other" can
    * read (all etcHidden needs when no bind beneath `root` is kept), started now and read later;

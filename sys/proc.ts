@@ -17,6 +17,8 @@ const PR_SET_PDEATHSIG = 1;
 const PR_SET_DUMPABLE = 4;
 const PR_SET_CHILD_SUBREAPER = 36;
 const MADV_DOFORK = 11;
+const O_CLOEXEC = 0o2000000;
+const O_DIRECTORY = process.arch === "arm64" ? 0o40000 : 0o200000;
 /** si_code of signals the kernel generates itself (e.g. Ctrl-C on a terminal). */
 export const SI_KERNEL = 0x80;
 
@@ -222,6 +224,42 @@ export function readToEnd(fd: number): string {
     else if (n === 0 || errno() !== 4 /* EINTR */) break;
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A directory entry as getdents64 reports it: its name and d_type (DT_*; 0 = unknown). */
+export interface DirEntry {
+  name: string;
+  dtype: number;
+}
+
+/**
+ * The entries of `dir` in the order the filesystem lists them, read with getdents64 until
+ * `stop(name)` holds for one (that entry and the rest are not read, so a listing whose tail is
+ * long costs only its head); null when the directory cannot be opened.
+ */
+export function readDirUntil(dir: string, stop: (name: string) => boolean): DirEntry[] | null {
+  const path = cstr(dir);
+  const fd = c.open(ptr(path), O_DIRECTORY | O_CLOEXEC, 0); // O_RDONLY is 0
+  if (fd < 0) return null;
+  const out: DirEntry[] = [];
+  const buf = Buffer.alloc(8192);
+  try {
+    for (;;) {
+      const n = Number(syscall(NR.getdents64, fd, ptr(buf), buf.length));
+      if (n <= 0) return n === 0 ? out : null;
+      // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[]
+      for (let at = 0; at < n; ) {
+        const reclen = buf.readUInt16LE(at + 16);
+        const end = buf.indexOf(0, at + 19);
+        const name = buf.toString("latin1", at + 19, end < 0 || end > at + reclen ? at + reclen : end);
+        if (stop(name)) return out;
+        if (name !== "." && name !== "..") out.push({ name, dtype: buf[at + 18]! });
+        at += reclen;
+      }
+    }
+  } finally {
+    c.close(fd);
+  }
 }
 
 /** Block until the other end of a pipe is closed (EOF); data, if any, is discarded. */

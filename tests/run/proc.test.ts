@@ -3,7 +3,9 @@
 // default. Checked from inside (reads nothing, common programs still work), from the host (the
 // masks in the program's mountinfo), and rootless (proc must be mounted before masks there).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { lstatSync, readFileSync, readdirSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PROC_VISIBLE } from "../../jail/mounts.ts";
 import { LiveJail, jailx, lines, marker, programPid, sh, type RunOpts } from "../helpers/jail.ts";
 import { asUser, installRootless, type Rootless } from "../helpers/user.ts";
@@ -114,13 +116,48 @@ describe("rootless", () => {
 });
 
 describe("the host's /proc, listed for the masks", () => {
-  test("types from the listing itself (no lstat per process) are the ones lstat gives, for every entry the masks consider", async () => {
+  const S_IFMT = 0o170000;
+  const isPid = (n: string) => /^\d+$/.test(n);
+
+  test("read up to the first process: every entry a whole listing has that is not a process, with lstat's types", async () => {
     const { realHost } = await import("../../jail/host.ts");
-    const S_IFMT = 0o170000;
-    const listed = realHost().listTypes("/proc")!.filter((e) => !/^\d+$/.test(e.name));
+    const listed = realHost().procEntries()!;
+    // procfs's own entries do not change; the whole listing's differ only in processes
+    expect(listed.map((e) => e.name).sort()).toEqual(readdirSync("/proc").filter((n) => !isPid(n)).sort());
     expect(listed.length).toBeGreaterThan(20);
     for (const e of listed) expect([e.name, e.mode]).toEqual([e.name, lstatSync(`/proc/${e.name}`).mode & S_IFMT]);
     // the kinds the masks tell apart are all there (directories, files, links)
     expect(new Set(listed.map((e) => e.mode)).size).toBeGreaterThanOrEqual(3);
   });
+
+  test("the listing stops at the first process: no process entry is read past it (its cost does not grow with the host's processes)", async () => {
+    const { readDirUntil } = await import("../../sys/proc.ts");
+    const seen: string[] = [];
+    const listed = readDirUntil("/proc", (n) => (seen.push(n), isPid(n)))!;
+    expect(seen.filter(isPid)).toEqual([seen.at(-1)!]); // exactly one process looked at: the last name
+    expect(readdirSync("/proc").filter(isPid).length).toBeGreaterThan(1);
+    expect(listed.map((e) => e.name)).toEqual(seen.slice(0, -1).filter((n) => n !== "." && n !== ".."));
+  });
+
+  test("readDirUntil: every entry over several getdents calls, the head before a stop, null for no directory", async () => {
+    const { readDirUntil } = await import("../../sys/proc.ts");
+    const dir = mkdtempSync(join(tmpdir(), "jailx-readdir-"));
+    try {
+      // 600 names of 40 bytes: ~36 KB of records, several 8 KB reads
+      const names = Array.from({ length: 600 }, (_, i) => `entry-${String(i).padStart(4, "0")}-${"x".repeat(29)}`);
+      for (const n of names) writeFileSync(join(dir, n), "");
+      mkdirSync(join(dir, "sub"));
+      const all = readDirUntil(dir, () => false)!;
+      expect(all.map((e) => e.name).sort()).toEqual([...names, "sub"].sort());
+      expect(all.find((e) => e.name === "sub")!.dtype << 12).toBe(0o040000);
+      expect(all.find((e) => e.name === names[0])!.dtype << 12).toBe(0o100000);
+      const stopAt = all[400]!.name;
+      expect(readDirUntil(dir, (n) => n === stopAt)).toEqual(all.slice(0, 400));
+      expect(readDirUntil(join(dir, "missing"), () => false)).toBeNull();
+      expect(readDirUntil(join(dir, names[0]!), () => false)).toBeNull(); // not a directory
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -42,7 +42,7 @@ export function fakeHost(spec: FakeHostSpec = {}): HostFacts {
         .filter((p) => p.startsWith(dir + "/") && !p.slice(dir.length + 1).includes("/"))
         .map((p) => ({ name: p.slice(dir.length + 1), mode: spec.modes?.[p] ?? (paths[p] === "dir" ? 0o40755 : 0o100644) }));
     },
-    listTypes: (dir) => host.listModes(dir)?.map((e) => ({ name: e.name, mode: e.mode & 0o170000 })) ?? null,
+    procEntries: () => host.listModes("/proc")?.flatMap((e) => (/^\d+$/.test(e.name) ? [] : [{ name: e.name, mode: e.mode & 0o170000 }])) ?? null,
     fdOpen: (fd) => (spec.openFds ?? []).includes(fd),
     cwd: spec.cwd ?? "/home/alice/src",
     stdinIsTerminal: spec.tty ?? true,

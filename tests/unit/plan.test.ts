@@ -43,7 +43,7 @@ describe("defaults", () => {
     // (and mounted) while the walk of /etc (jail/stage/walk.ts) may still be running.
     const calls: string[] = [];
     const host = fakeHost();
-    const walking = { ...host, walkModes: (root: string) => (calls.push(`walk ${root}`), (d: string) => host.listModes(d)), listTypes: (d: string) => (calls.push(`list ${d}`), host.listTypes(d)) };
+    const walking = { ...host, walkModes: (root: string) => (calls.push(`walk ${root}`), (d: string) => host.listModes(d)), procEntries: () => (calls.push("list /proc"), host.procEntries()) };
     const q = buildPlan(parseRunArgs(["--bind", "/data:/etc/app", "--", "true"]), walking, seccompPlanFromOptions);
     expect(calls).toEqual(["list /proc"]); // a bind beneath /etc: no walk (the host's own lister)
     calls.length = 0;
