@@ -8,7 +8,7 @@
 // Linux 5.2–5.11 have all of it but mount_setattr (5.12): there a clone is attached first and
 // then remounted with mount(2) (remountBind), with the flags its mounts already have
 // (mountTreeAt, from the mount table) added to the new ones.
-import { realpathSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { c, check, cstr, errno, ptr, syscall } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { SysError } from "./errors.ts";
@@ -105,6 +105,21 @@ export function hostMountTree(path: string, recursive: boolean, mountinfo: strin
     // unreadable or gone: the clone of it fails with its own message
   }
   return mountTreeAt(real, mountinfo, recursive);
+}
+
+let ownTable: { pid: number; ns: number; text: string } | undefined;
+/**
+ * This process's mount table (/proc/self/mountinfo), read once while the process and its mount
+ * namespace stay the same (a forked child or a setns reads it again): the supervisor needs it
+ * for the cgroup layout, for finding the cgroup mounts again and for the jail's compile, and
+ * the kernel takes ~1.5 ms to write out a table of 1,000 mounts. A process that mounts in its
+ * own namespace (the Bun path's child) reads the file itself.
+ */
+export function ownMountinfo(): string {
+  const pid = c.getpid();
+  const ns = statSync("/proc/self/ns/mnt").ino;
+  if (ownTable?.pid !== pid || ownTable.ns !== ns) ownTable = { pid, ns, text: readFileSync("/proc/self/mountinfo", "utf8") };
+  return ownTable.text;
 }
 
 let setattr: boolean | undefined;

@@ -4,9 +4,9 @@
 // as the direct call's would. Descriptors are registers (tagged numbers). What only the host can
 // answer (its mount table, which paths are directories, the Landlock ABI, the chroot check) is
 // read now, in the supervisor, which sees the same host view as the child before it mounts.
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { ERRNO } from "../../sys/errno.ts";
-import { submountsOf, whiteoutSteps, isMountRoot, hasMountSetattr, hostMountTree, remountFlagNames, REMOUNT_FLAGS } from "../../sys/mount.ts";
+import { submountsOf, whiteoutSteps, isMountRoot, hasMountSetattr, hostMountTree, ownMountinfo, remountFlagNames, REMOUNT_FLAGS } from "../../sys/mount.ts";
 import { lastCap, capName } from "../../sys/caps.ts";
 import { landlockAbi } from "../../sys/landlock.ts";
 import { RLIMITS } from "../../sys/rlimit.ts";
@@ -84,9 +84,8 @@ export function compileKernel(asm: Asm, opts: CompileOptions = {}): CompiledKern
     isFree.delete(r.reg);
     return r;
   };
-  // The host's mount table, read once per compile: the jail mounts in a namespace of its own.
-  let mountinfo: string | undefined;
-  const hostTable = () => (mountinfo ??= readFileSync("/proc/self/mountinfo", "utf8"));
+  // The host's mount table: the jail mounts in a namespace of its own, the supervisor in none.
+  const hostTable = ownMountinfo;
   const fd = (r: Reg) => TAG + r.reg;
   const arg = (n: number): Arg => fdReg(n) ?? n;
   const release = (n: number) => {

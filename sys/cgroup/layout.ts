@@ -1,8 +1,8 @@
 // Gathering: which cgroup hierarchies are mounted (from mountinfo), which controllers each one
 // has, and where the calling process sits in each (from /proc/self/cgroup). No judging here.
-import * as fs from "node:fs";
 import { SysError } from "../errors.ts";
 import { parseMountinfo } from "../mountinfo.ts";
+import { ownMountinfo } from "../mount.ts";
 import { realSystem, type CgroupSystem } from "./system.ts";
 
 export interface CgroupHierarchy {
@@ -63,7 +63,7 @@ export function detectCgroupLayout(
   mountinfoText?: string,
   system: CgroupSystem = realSystem,
 ): CgroupLayout {
-  const text = mountinfoText ?? fs.readFileSync("/proc/self/mountinfo", "utf8");
+  const text = mountinfoText ?? ownMountinfo();
   const hierarchies = parseCgroupMounts(text, root);
   for (const h of hierarchies) {
     if (h.version === 2) h.controllers = (system.read(`${h.mountPoint}/cgroup.controllers`) ?? "").split(/\s+/).filter(Boolean);

@@ -2,6 +2,8 @@
 // from inside and, where it applies, from the host (mountinfo, files written through --bind).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { JAILX, LiveJail, hostMounts, lines, marker, programPid, sh } from "../helpers/jail.ts";
 
 let scratch: string;
@@ -292,5 +294,29 @@ describe("the host's view", () => {
     expect(hostMounts()).toEqual(before);
     // And nothing was created in the bound directory by the mount setup.
     expect(readdirSync(scratch).filter((n) => n === "extra" || n === "data")).toEqual([]);
+  });
+});
+
+describe("a host with many mounts (a container host's hundreds)", () => {
+  const HAVE_STRACE = Bun.which("strace") !== null;
+  // In a private mount namespace of the test: 300 tmpfs mounts under a scratch directory, then
+  // jailx under strace. The namespace (and its mounts) ends with the shell.
+  test.skipIf(!HAVE_STRACE)("the supervisor reads its mount table once, and none of those mounts reaches the jail", () => {
+    const dir = mkdtempSync(join(tmpdir(), "jailx-many-"));
+    try {
+      const script = `set -e; mount -t tmpfs jx-many-top "$1"; for i in $(seq 1 300); do mkdir "$1/$i"; mount -t tmpfs jx-many "$1/$i"; done
+        strace -f -e trace=openat,open -o "$1.strace" "$2" run -- /bin/sh -c 'grep -c jx-many /proc/self/mountinfo || true'`;
+      const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", dir, JAILX], { cwd: "/", stdout: "pipe", stderr: "pipe" });
+      expect(r.stderr.toString()).toBe("");
+      expect(r.stdout.toString()).toBe("0\n");
+      // the supervisor is the first process strace names (the jail's grep opens the file too)
+      const trace = readFileSync(`${dir}.strace`, "utf8").split("\n");
+      const supervisor = trace[0]!.split(" ")[0];
+      const opens = trace.filter((l) => l.startsWith(`${supervisor} `) && l.includes('"/proc/self/mountinfo"'));
+      expect(opens).toHaveLength(1);
+    } finally {
+      rmSync(`${dir}.strace`, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
