@@ -18,9 +18,12 @@ export interface Result {
   stddev: number;
 }
 
-/** Run every command in one hyperfine invocation (-N: no shell); times in milliseconds. */
-export function runHyperfine(commands: [name: string, cmd: string][], o: { runs: number; warmup: number; json: string; env?: Record<string, string>; cwd?: string }): Result[] {
-  const args = ["hyperfine", "-N", "--style", "basic", "--runs", String(o.runs), "--warmup", String(o.warmup), "--export-json", o.json];
+/**
+ * Run every command in one hyperfine invocation (-N: no shell); times in milliseconds. `wrap`
+ * runs hyperfine under a command that ends by executing its arguments (e.g. a namespace).
+ */
+export function runHyperfine(commands: [name: string, cmd: string][], o: { runs: number; warmup: number; json: string; env?: Record<string, string>; cwd?: string; wrap?: string[] }): Result[] {
+  const args = [...(o.wrap ?? []), "hyperfine", "-N", "--style", "basic", "--runs", String(o.runs), "--warmup", String(o.warmup), "--export-json", o.json];
   for (const [name, cmd] of commands) args.push("--command-name", name, cmd);
   const r = Bun.spawnSync(args, { stdout: "inherit", stderr: "inherit", ...(o.env ? { env: o.env } : {}), ...(o.cwd ? { cwd: o.cwd } : {}) });
   if (r.exitCode !== 0) throw new Error(`hyperfine failed (exit ${r.exitCode})`);
