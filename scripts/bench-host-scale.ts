@@ -4,13 +4,13 @@
 // `sleep`), and with M more mounts (tmpfs mounts in a private mount namespace that hyperfine runs
 // in: the host's own table is not touched). Servers carry hundreds or thousands of both (a
 // container host's pods, volumes and overlay roots); a launcher that reads the whole of /proc or
-// its mount table pays for each. One hyperfine run per host shape, every tool in it.
+// its mount table pays for each. Every tool in the same hyperfine runs for each host shape.
 // Usage: bun scripts/bench-host-scale.ts [--runs N] [--processes N] [--mounts N] [--compare BINARY] [--no-write]
 // (as root; needs dist/jailx and hyperfine). Writes its table into docs/BENCHMARKS.md.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bwrapArgs, freshCopies, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
+import { bwrapArgs, freshCopies, replaceSection, runHyperfineRounds, type Result } from "./bench-lib.ts";
 
 const opt = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const runs = opt("--runs", 60);
@@ -36,7 +36,8 @@ try {
     const bw = results.find((r) => r.name.startsWith("bwrap"))!;
     for (const r of results) table.push(`| ${host} | ${r.name} | ${r.median.toFixed(2)} ms | ${(r.median / bw.median).toFixed(2)}× |`);
   };
-  const run = (name: string, wrap?: string[]) => runHyperfine(commands, { runs, warmup: 5, json: join(dir, `${name}.json`), cwd: "/", ...(wrap ? { wrap } : {}) });
+  // each host shape in 3 hyperfine runs, the order rotated (bench-lib.ts runHyperfineRounds)
+  const run = (name: string, wrap?: string[]) => runHyperfineRounds(commands, { rounds: 3, runs, warmup: 3, json: join(dir, `${name}.json`), cwd: "/", ...(wrap ? { wrap } : {}) });
 
   const processes = () => readdirCount("/proc", /^\d+$/);
   row(`as it is (${processes()} processes, ${mountCount()} mounts)`, run("plain"));
@@ -64,8 +65,8 @@ function mountCount(): number {
 }
 
 const lines = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on this project's CI machine kind (2 cores, ${process.arch}), ${runs} runs each after 5 warm-ups, ` +
-    `one hyperfine run per host shape, in /; \`bun scripts/bench-host-scale.ts${compareArg ? " --compare …" : ""}\`.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on this project's CI machine kind (2 cores, ${process.arch}), ${runs} runs each in 3 hyperfine runs per host shape ` +
+    `(the order rotated each, 3 warm-ups each), in /; \`bun scripts/bench-host-scale.ts${compareArg ? " --compare …" : ""}\`.`,
   "",
   "| host | command | median | vs bwrap |",
   "|---|---|---|---|",

@@ -31,6 +31,30 @@ export function runHyperfine(commands: [name: string, cmd: string][], o: { runs:
   return data.results.map((x) => ({ name: x.command, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000 }));
 }
 
+/**
+ * The commands in `rounds` hyperfine runs of runs/rounds each, the order rotated by one each
+ * round; median, mean and σ over every run of each command. hyperfine runs one command's series
+ * after the other's, and the first of a run is slower on these VMs (~1 ms for jailx: the same
+ * binary measured first and second in one run, 17.62 against 16.41 ms): in one run, whichever
+ * command comes first pays for it.
+ */
+export function runHyperfineRounds(commands: [name: string, cmd: string][], o: { rounds: number; runs: number; warmup: number; json: string; cwd?: string; wrap?: string[] }): Result[] {
+  const times = new Map<string, number[]>(commands.map(([name]) => [name, []]));
+  const per = Math.max(1, Math.round(o.runs / o.rounds));
+  for (let r = 0; r < o.rounds; r++) {
+    const order = commands.map((_, i) => commands[(i + r) % commands.length]!);
+    runHyperfine(order, { runs: per, warmup: o.warmup, json: o.json, ...(o.cwd ? { cwd: o.cwd } : {}), ...(o.wrap ? { wrap: o.wrap } : {}) });
+    const data = JSON.parse(readFileSync(o.json, "utf8")) as { results: { command: string; times: number[] }[] };
+    for (const x of data.results) times.get(x.command)!.push(...x.times.map((t) => t * 1000));
+  }
+  return commands.map(([name]) => {
+    const t = times.get(name)!.sort((a, b) => a - b);
+    const mean = t.reduce((a, b) => a + b, 0) / t.length;
+    const mid = t.length >> 1;
+    return { name, median: t.length % 2 ? t[mid]! : (t[mid - 1]! + t[mid]!) / 2, mean, stddev: Math.sqrt(t.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, t.length - 1)) };
+  });
+}
+
 /** Replace the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` (appended if absent). */
 export function replaceSection(file: string, name: string, body: string): void {
   const open = `<!-- bench:${name} -->`, close = `<!-- /bench:${name} -->`;

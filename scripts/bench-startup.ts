@@ -1,16 +1,19 @@
 #!/usr/bin/env bun
 // Start-up benchmark: `jailx run -- /bin/true` with the default isolation against bubblewrap
-// with the closest equivalent options and util-linux unshare, side by side in one hyperfine run.
+// with the closest equivalent options and util-linux unshare, side by side: hyperfine runs whose order
+// rotates (bench-lib.ts runHyperfineRounds), so that no command is always the first of a run.
 // Writes the medians and ratios into docs/BENCHMARKS.md (between the start-up markers).
-// Usage: bun scripts/bench-startup.ts [--runs N] [--no-write] [--compare BINARY]   (as root; needs dist/jailx)
+// Usage: bun scripts/bench-startup.ts [--runs N] [--rounds N] [--no-write] [--compare BINARY]   (as root; needs dist/jailx)
 // Every command runs in / (a directory every jail has: no "not in the jail" warning to print).
 // --compare adds the default jail of another build (e.g. the one before a change) to the same run.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bwrapArgs, freshCopies, replaceSection, runHyperfine, type Result } from "./bench-lib.ts";
+import { bwrapArgs, freshCopies, replaceSection, runHyperfineRounds, type Result } from "./bench-lib.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 200;
+// hyperfine runs, the order rotated each (bench-lib.ts runHyperfineRounds)
+const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 4;
 const compareArg = process.argv.includes("--compare") ? resolve(process.argv[process.argv.indexOf("--compare") + 1]!) : null;
 const write = !process.argv.includes("--no-write");
 if (!existsSync("dist/jailx")) throw new Error("build first: bun scripts/build.ts --only-native");
@@ -48,14 +51,14 @@ const commands: [string, string][] = [
 
 let results: Result[];
 try {
-  results = runHyperfine(commands, { runs, warmup: 20, json: join(dir, "out.json"), cwd: "/" });
+  results = runHyperfineRounds(commands, { rounds, runs, warmup: 5, json: join(dir, "out.json"), cwd: "/" });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 const bw = results.find((r) => r.name.startsWith("bwrap"))!;
 const lines = [
   `Measured ${new Date().toISOString().slice(0, 10)} on this project's CI machine kind (2 cores, ${process.arch}), ` +
-    `${runs} runs each after 20 warm-ups, one hyperfine run, in /; \`bun scripts/bench-startup.ts${compare ? " --compare …" : ""}\`.`,
+    `${runs} runs each in ${rounds} hyperfine runs (the order rotated each, 5 warm-ups each), in /; \`bun scripts/bench-startup.ts${compare ? " --compare …" : ""}\`.`,
   "",
   "| command | median | mean ± σ | vs bwrap |",
   "|---|---|---|---|",
