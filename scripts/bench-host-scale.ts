@@ -50,7 +50,7 @@ try {
 
   // The mounts exist only in the namespace hyperfine runs in; they go with it.
   const mounts = join(dir, "mounts");
-  const setup = `set -e; mkdir "$1"; mount -t tmpfs jx-scale-top "$1"; i=0; while [ $i -lt $2 ]; do i=$((i+1)); mkdir "$1/$i"; mount -t tmpfs jx-scale "$1/$i"; done; shift 2; exec "$@"`;
+  const setup = `set -e; mkdir -p "$1"; mount -t tmpfs jx-scale-top "$1"; i=0; while [ $i -lt $2 ]; do i=$((i+1)); mkdir "$1/$i"; mount -t tmpfs jx-scale "$1/$i"; done; shift 2; exec "$@"`;
   row(`${nMounts} more mounts (${mountCount() + nMounts + 1})`, run("mounts", ["unshare", "-m", "--propagation", "private", "sh", "-c", setup, "sh", mounts, String(nMounts)]));
 } finally {
   for (const s of sleepers) s.kill(9);
