@@ -117,8 +117,13 @@ let ownTable: { pid: number; ns: number; text: string } | undefined;
  */
 export function ownMountinfo(): string {
   const pid = c.getpid();
-  const ns = statSync("/proc/self/ns/mnt").ino;
-  if (ownTable?.pid !== pid || ownTable.ns !== ns) ownTable = { pid, ns, text: readFileSync("/proc/self/mountinfo", "utf8") };
+  let ns = -1; // unknown (no nsfs link to stat): read every time
+  try {
+    ns = statSync("/proc/self/ns/mnt").ino;
+  } catch {
+    ownTable = undefined;
+  }
+  if (ns < 0 || ownTable?.pid !== pid || ownTable.ns !== ns) ownTable = { pid, ns, text: readFileSync("/proc/self/mountinfo", "utf8") };
   return ownTable.text;
 }
 
