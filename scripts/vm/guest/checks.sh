@@ -71,10 +71,6 @@ if $J run --dry-run --verbose -- /bin/true 2>/dev/null | grep -q 'MS_REMOUNT|MS_
   for m in /rw /tmp; do case ",$(flags $m)," in *,rw,*nosuid,nodev,*) ;; *) bad="$bad $m=$(flags $m)";; esac; done
   if [ -z "$bad" ] && got '^nosuid-missing 0$'; then pass remount-flags; else fail remount-flags "$bad $(grep nosuid-missing "$T/out")"; fi
   if got "^kallsyms 0$" && [ "$(head -c 1 /proc/kallsyms | wc -c)" = 1 ]; then pass remount-proc-masked; else fail remount-proc-masked "$(grep kallsyms "$T/out")"; fi
-  # The masks come from the host's /proc read only up to its first process (procfs lists its own
-  # entries first): the last file it lists before the processes is masked as well.
-  last=$(ls -f /proc | grep -v '^[0-9]*$' | while read -r n; do [ -f "/proc/$n" ] && [ ! -L "/proc/$n" ] && case " cpuinfo meminfo stat uptime loadavg vmstat version filesystems cgroups mounts " in *" $n "*) ;; *) echo "$n";; esac; done | tail -1)
-  if [ -n "$last" ] && $J run -- /bin/sh -c "awk '\$5 == \"/proc/$last\"' /proc/self/mountinfo" 2>"$T/err" | grep -q .; then pass proc-masked-last-listed; else fail proc-masked-last-listed "/proc/$last not masked: $(head -c 300 "$T/err" | tr '\n' ' ')"; fi
   if [ "$(id -u)" = 0 ]; then
     # A host mount beneath a read-only bind (here a noexec tmpfs, in a private mount namespace):
     # remounted read-only too, keeping its own flags; the host's mount is left as it was.
@@ -85,6 +81,11 @@ if $J run --dry-run --verbose -- /bin/true 2>/dev/null | grep -q 'MS_REMOUNT|MS_
   fi
   rm -rf "$D"
 fi
+
+# The masks come from the host's /proc read only up to its first process (procfs lists its own
+# entries first): the last file it lists before the processes is masked as well.
+last=$(ls -f /proc | grep -v '^[0-9]*$' | while read -r n; do [ -f "/proc/$n" ] && [ ! -L "/proc/$n" ] && case " cpuinfo meminfo stat uptime loadavg vmstat version filesystems cgroups mounts " in *" $n "*) ;; *) echo "$n";; esac; done | tail -1)
+if [ -n "$last" ] && $J run -- /bin/sh -c "awk '\$5 == \"/proc/$last\"' /proc/self/mountinfo" 2>"$T/err" | grep -q .; then pass proc-masked-last-listed; else fail proc-masked-last-listed "/proc/$last not masked: $(head -c 300 "$T/err" | tr '\n' ' ')"; fi
 
 # -- cgroup limits, no configuration ---------------------------------------------------------
 if expect_status limits-run 0 $J run --memory 64m --pids 32 -- /bin/true; then :; fi
