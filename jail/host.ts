@@ -9,7 +9,7 @@ import type { ModeEntry } from "./etc-view.ts";
 const S_IFMT = 0o170000;
 
 /** A name in /proc that is a process's directory. */
-export const isPid = (name: string): boolean => /^\d+$/.test(name);
+const isPid = (name: string): boolean => /^\d+$/.test(name);
 
 /** `walker`: lists a tree elsewhere (jail/stage/walk.ts); undefined answers fall back to lstat. */
 export function realHost(walker?: (root: string) => ((dir: string) => ModeEntry[] | null | undefined) | null): HostFacts {

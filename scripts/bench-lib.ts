@@ -1,4 +1,5 @@
-// Shared pieces of the benchmark scripts: hyperfine in one run, results into a docs section.
+// Shared pieces of the benchmark scripts: hyperfine (in one run, or in rounds of rotated order),
+// results into a docs section, fresh copies of the binaries.
 import { chmodSync, copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
@@ -16,6 +17,8 @@ export interface Result {
   median: number;
   mean: number;
   stddev: number;
+  /** every run's time */
+  times: number[];
 }
 
 /**
@@ -27,8 +30,8 @@ export function runHyperfine(commands: [name: string, cmd: string][], o: { runs:
   for (const [name, cmd] of commands) args.push("--command-name", name, cmd);
   const r = Bun.spawnSync(args, { stdout: "inherit", stderr: "inherit", ...(o.env ? { env: o.env } : {}), ...(o.cwd ? { cwd: o.cwd } : {}) });
   if (r.exitCode !== 0) throw new Error(`hyperfine failed (exit ${r.exitCode})`);
-  const data = JSON.parse(readFileSync(o.json, "utf8")) as { results: { command: string; median: number; mean: number; stddev: number }[] };
-  return data.results.map((x) => ({ name: x.command, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000 }));
+  const data = JSON.parse(readFileSync(o.json, "utf8")) as { results: { command: string; median: number; mean: number; stddev: number; times: number[] }[] };
+  return data.results.map((x) => ({ name: x.command, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000, times: x.times.map((t) => t * 1000) }));
 }
 
 /**
@@ -43,15 +46,14 @@ export function runHyperfineRounds(commands: [name: string, cmd: string][], o: {
   const per = Math.max(1, Math.round(o.runs / o.rounds));
   for (let r = 0; r < o.rounds; r++) {
     const order = commands.map((_, i) => commands[(i + r) % commands.length]!);
-    runHyperfine(order, { runs: per, warmup: o.warmup, json: o.json, ...(o.cwd ? { cwd: o.cwd } : {}), ...(o.wrap ? { wrap: o.wrap } : {}) });
-    const data = JSON.parse(readFileSync(o.json, "utf8")) as { results: { command: string; times: number[] }[] };
-    for (const x of data.results) times.get(x.command)!.push(...x.times.map((t) => t * 1000));
+    for (const x of runHyperfine(order, { runs: per, warmup: o.warmup, json: o.json, ...(o.cwd ? { cwd: o.cwd } : {}), ...(o.wrap ? { wrap: o.wrap } : {}) }))
+      times.get(x.name)!.push(...x.times);
   }
   return commands.map(([name]) => {
     const t = times.get(name)!.sort((a, b) => a - b);
     const mean = t.reduce((a, b) => a + b, 0) / t.length;
     const mid = t.length >> 1;
-    return { name, median: t.length % 2 ? t[mid]! : (t[mid - 1]! + t[mid]!) / 2, mean, stddev: Math.sqrt(t.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, t.length - 1)) };
+    return { name, times: t, median: t.length % 2 ? t[mid]! : (t[mid - 1]! + t[mid]!) / 2, mean, stddev: Math.sqrt(t.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, t.length - 1)) };
   });
 }
 

@@ -120,9 +120,7 @@ export function ownMountinfo(): string {
   let ns = -1; // unknown (no nsfs link to stat): read every time
   try {
     ns = statSync("/proc/self/ns/mnt").ino;
-  } catch {
-    ownTable = undefined;
-  }
+  } catch {}
   if (ns < 0 || ownTable?.pid !== pid || ownTable.ns !== ns) ownTable = { pid, ns, text: readFileSync("/proc/self/mountinfo", "utf8") };
   return ownTable.text;
 }
